@@ -1,0 +1,3 @@
+from repomind.cli import main
+
+main()

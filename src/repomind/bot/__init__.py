@@ -1,0 +1,1 @@
+"""GitHub App side: auth, the GitHub client seam, comment commands, config, status comments, the worker."""

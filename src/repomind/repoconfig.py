@@ -1,0 +1,83 @@
+"""Per-repository configuration, ``.github/repomind.yml``: all keys optional, unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from repomind.errors import ConfigError
+
+CONFIG_PATH = ".github/repomind.yml"
+_PYTHON = re.compile(r"^3\.\d{1,2}$")
+
+
+class RepoConfig(BaseModel):
+    """What a repository may tell Repomind about itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = "repomind"
+    test_command: str | None = None
+    setup_command: str | None = None
+    python: str | None = None
+    image: str | None = None
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    budget_usd: float | None = Field(default=None, gt=0)
+    budget_tokens: int | None = Field(default=None, gt=0)
+    model: str | None = None
+    ignore_paths: list[str] = Field(default_factory=list)
+    confidence: float = Field(default=0.9, gt=0, lt=1)
+    max_set_size: int = Field(default=8, ge=1)
+    instructions: str | None = None
+
+    @field_validator("python", mode="before")
+    @classmethod
+    def _python_version(cls, value: object) -> object:
+        if isinstance(value, float):  # YAML reads `python: 3.11` as a number
+            value = format(value, "g")
+        if value is not None and not (isinstance(value, str) and _PYTHON.match(value)):
+            raise ValueError("must be a Python version such as '3.11'")
+        return value
+
+    @field_validator("label", "test_command", "setup_command", "image", "model")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+def parse(text: str, *, source: str = CONFIG_PATH) -> RepoConfig:
+    """Parse the YAML text of a config file; raise :class:`ConfigError` saying exactly what is wrong."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a mapping of keys to values, not {type(data).__name__}")
+    try:
+        return RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{where}: {msg}")
+        raise ConfigError(f"{source} is invalid: " + "; ".join(problems)) from exc
+
+
+def load(work_tree: Path) -> RepoConfig:
+    """The config in a checked-out repository, or the defaults when it has none."""
+    path = work_tree / CONFIG_PATH
+    if not path.is_file():
+        return RepoConfig()
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {CONFIG_PATH}: {exc}") from exc
+    return parse(text)

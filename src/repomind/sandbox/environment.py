@@ -1,0 +1,153 @@
+"""Repository environments: install dependencies once, cache the result as an image keyed by content."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from repomind.sandbox import setup_plan, wheelhouse
+from repomind.sandbox.client import LABEL
+from repomind.sandbox.errors import EnvironmentSetupError, ImageNotFoundError
+from repomind.sandbox.images import DEFAULT_PYTHON, base_image_tag, find_image
+from repomind.sandbox.limits import Limits
+from repomind.sandbox.output import CappedBuffer
+from repomind.sandbox.types import Environment, EnvironmentSpec
+from repomind.sandbox.worktree import pack, pack_directory
+
+ENV_REPOSITORY = "repomind-env"
+KEY_LABEL = "org.repomind.env-key"
+#: Bump when the way environments are built changes, so that old cached images are not reused.
+RECIPE_VERSION = "1"
+VENV = "/opt/venv"
+_RUNTIME_CHANGES = (
+    f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    f"ENV VIRTUAL_ENV={VENV}",
+    "ENV PIP_NO_INDEX=1",
+    "USER sandbox",
+    "WORKDIR /work",
+    'CMD ["bash"]',
+)
+
+
+def env_tag(repo_name: str, key: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", repo_name.lower()).strip("-.") or "repo"
+    return f"{ENV_REPOSITORY}/{slug}:{key}"
+
+
+def build(
+    client: Any,
+    work_tree: Path,
+    spec: EnvironmentSpec,
+    *,
+    limits: Limits,
+    setup_timeout_s: float = 1800.0,
+    log: Callable[[str], None] = lambda _line: None,
+) -> Environment:
+    """Return the cached environment for this repository and dependency state, or build and cache it."""
+    start = time.monotonic()
+    plan = setup_plan.detect(work_tree, spec.setup_command)
+    base_tag = spec.image or base_image_tag(spec.python)
+    base = find_image(client, base_tag)
+    if base is None:
+        raise ImageNotFoundError(
+            f"the base image {base_tag} does not exist"
+            + ("" if spec.image else ": run `repomind sandbox build` (add --offline where no registry answers)")
+        )
+    key = setup_plan.fingerprint(work_tree, plan, spec.repo_name, base.id, RECIPE_VERSION, str(spec.network))
+    tag = env_tag(spec.repo_name, key)
+    if find_image(client, tag) is not None:
+        log(f"environment {tag} is cached")
+        return Environment(tag, key, cached=True, setup_seconds=time.monotonic() - start, plan=plan.pip_args)
+
+    log(f"setting up {spec.repo_name}: {plan.describe()}")
+    with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
+        wheels = Path(tmp, "wheelhouse")
+        wheelhouse.download(plan.requirements, wheels, python=spec.python or DEFAULT_PYTHON, log=log)
+        output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
+    log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
+    return Environment(tag, key, cached=False, setup_seconds=time.monotonic() - start,
+                       plan=plan.pip_args, log=output)
+
+
+def _script(plan: setup_plan.SetupPlan, network: bool) -> str:
+    install = plan.custom_command or "pip install " + shlex.join(plan.pip_args)
+    return "\n".join([
+        "set -eu",
+        "export PIP_FIND_LINKS=/wheelhouse PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off",
+        "" if network else "export PIP_NO_INDEX=1",
+        f"python3 -m venv {VENV}",
+        f". {VENV}/bin/activate",
+        "cd /work",
+        install,
+        # The work copy and the wheelhouse are not part of the environment: each run copies its own tree.
+        "cd / && find /work -mindepth 1 -delete && rm -rf /wheelhouse /root/.cache",
+    ])
+
+
+def _install(
+    client: Any,
+    base_tag: str,
+    work_tree: Path,
+    wheels: Path,
+    plan: setup_plan.SetupPlan,
+    spec: EnvironmentSpec,
+    tag: str,
+    key: str,
+    limits: Limits,
+    timeout_s: float,
+) -> str:
+    import docker
+    import requests
+
+    container = client.containers.create(
+        base_tag,
+        ["bash", "-c", _script(plan, spec.network)],
+        user="0",
+        working_dir="/work",
+        network_mode="bridge" if spec.network else "none",
+        labels={LABEL: "setup"},
+        mem_limit=limits.memory_bytes,
+        memswap_limit=limits.memory_bytes,
+        pids_limit=max(limits.pids, 1024),
+        environment={"HOME": "/root"},
+    )
+    try:
+        with pack(work_tree) as tree:
+            container.put_archive("/work", tree)
+        with pack_directory(wheels, arcname="wheelhouse") as wh:
+            container.put_archive("/", wh)
+        container.start()
+        try:
+            status = container.wait(timeout=timeout_s)["StatusCode"]
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            container.kill()
+            raise EnvironmentSetupError(
+                f"setting up {spec.repo_name} timed out after {timeout_s:.0f} s", output=_logs(container)
+            ) from None
+        output = _logs(container)
+        if status != 0:
+            raise EnvironmentSetupError(
+                f"setting up {spec.repo_name} failed with exit status {status} while running "
+                f"`{plan.describe()}`",
+                output=output,
+            )
+        changes = [*_RUNTIME_CHANGES, f"LABEL {LABEL}=env", f"LABEL {KEY_LABEL}={key}"]
+        repository, _, version = tag.partition(":")
+        container.commit(repository=repository, tag=version, changes=changes)
+        return output
+    finally:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _logs(container: Any) -> str:
+    buf = CappedBuffer(64 * 1024)
+    buf.write(container.logs(stdout=True, stderr=True))
+    return buf.text()

@@ -1,0 +1,48 @@
+"""Errors raised by the sandbox.
+
+The sandbox imports nothing else of Repomind, so it has its own small hierarchy; the edges (CLI, worker)
+catch :class:`SandboxError` next to ``repomind.errors.RepomindError``.
+"""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base class: something about running code in the sandbox went wrong.
+
+    ``output`` carries whatever the failing step printed, so that the caller can show it.
+    """
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.output = output
+
+    def __str__(self) -> str:
+        if not self.output:
+            return self.message
+        return f"{self.message}\n--- output ---\n{self.output.rstrip()}"
+
+
+class DockerUnavailableError(SandboxError):
+    """The Docker daemon cannot be reached (not installed, not running, or no permission)."""
+
+
+class ImageNotFoundError(SandboxError):
+    """An image the sandbox needs does not exist (the base image has not been built)."""
+
+
+class ImageBuildError(SandboxError):
+    """Building the sandbox base image failed."""
+
+
+class EnvironmentSetupError(SandboxError):
+    """Setting up a repository's environment failed (its install or setup command did not succeed)."""
+
+
+class CommandNotFoundError(SandboxError):
+    """The command to run does not exist inside the sandbox."""
+
+
+class WorkTreeError(SandboxError):
+    """The work tree to copy into the sandbox is missing or unreadable."""

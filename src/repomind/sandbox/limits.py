@@ -1,0 +1,36 @@
+"""Resource limits applied to every sandboxed command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed command may use.
+
+    ``timeout_s`` is wall-clock: the command is killed when it runs out. ``output_bytes`` caps what is kept
+    of each of stdout and stderr (the head and the tail are kept, the middle is dropped and counted).
+    """
+
+    memory_bytes: int = 2 * GIB
+    cpus: float = 1.0
+    pids: int = 256
+    timeout_s: float = 600.0
+    output_bytes: int = 1 * MIB
+    tmp_bytes: int = 512 * MIB
+
+    def __post_init__(self) -> None:
+        if self.memory_bytes < 16 * MIB:
+            raise ValueError("memory limit must be at least 16 MiB")
+        if self.cpus <= 0:
+            raise ValueError("cpus must be positive")
+        if self.pids < 8:
+            raise ValueError("pids limit must be at least 8")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout must be positive")
+        if self.output_bytes < 1024:
+            raise ValueError("output cap must be at least 1 KiB")

@@ -1,0 +1,210 @@
+"""Running untrusted commands in Docker: isolated, limited, timed, and always cleaned up."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from repomind.sandbox import environment
+from repomind.sandbox.client import LABEL, connect
+from repomind.sandbox.errors import CommandNotFoundError, SandboxError
+from repomind.sandbox.limits import Limits
+from repomind.sandbox.output import CappedBuffer
+from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome
+from repomind.sandbox.worktree import pack
+
+WORKDIR = "/work"
+#: Extra seconds after the in-container timeout before the host kills the whole container.
+HOST_GRACE_S = 10.0
+_BASE_ENV = {
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+# Run as the sandbox user before the command: a git baseline of the copied tree, so the diff can be read.
+_BASELINE = (
+    "cd /work && git init -q && git config user.email sandbox@repomind && git config user.name sandbox"
+    " && git add -A && git commit -q --allow-empty --no-verify -m baseline"
+)
+_AFTER = (
+    "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
+    " | awk '/^oom_kill /{n+=$2} END{print \"oom_kill=\" n+0}'"
+)
+_DIFF = "cd /work && git add -A && git diff --cached --binary --no-color HEAD"
+
+
+def _argv(command: Command) -> tuple[str, ...]:
+    if isinstance(command, str):
+        return ("bash", "-c", command)
+    argv = tuple(command)
+    if not argv:
+        raise SandboxError("no command to run")
+    return argv
+
+
+class DockerSandbox:
+    """The real sandbox: a throw-away container per command, on the local (or ``DOCKER_HOST``) daemon."""
+
+    def __init__(
+        self,
+        client: Any | None = None,
+        *,
+        limits: Limits | None = None,
+        log: Callable[[str], None] = lambda _line: None,
+    ) -> None:
+        self._client = client
+        self.limits = limits or Limits()
+        self._log = log
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    def prepare(self, work_tree: Path, spec: EnvironmentSpec) -> Environment:
+        return environment.build(self.client, work_tree, spec, limits=self.limits, log=self._log)
+
+    def run(
+        self,
+        env: Environment,
+        work_tree: Path,
+        command: Command,
+        *,
+        network: bool = False,
+        limits: Limits | None = None,
+        capture_diff: bool = True,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        limits = limits or self.limits
+        argv = _argv(command)
+        container = self._create(env.image, network, limits)
+        try:
+            container.start()
+            with pack(work_tree) as tree:
+                container.put_archive(WORKDIR, tree)
+            if capture_diff:
+                self._exec_quiet(container, _BASELINE)
+            env_vars = {**_BASE_ENV, **(extra_env or {})}
+            if network:
+                env_vars["PIP_NO_INDEX"] = "0"
+            result = self._exec(container, argv, env_vars, limits)
+            notes: list[str] = []
+            if result.outcome is Outcome.FAILED and self._oom_killed(container):
+                result = _replace(result, outcome=Outcome.OOM)
+                notes.append(f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)")
+            if result.outcome is Outcome.TIMEOUT:
+                notes.append(f"killed: timed out after {limits.timeout_s:g} s")
+            diff = None
+            if capture_diff and container.status != "exited":
+                diff = self._exec_quiet(container, _DIFF, check=False)
+            return _replace(result, diff=diff, notes=tuple(notes))
+        finally:
+            _remove(container)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _create(self, image: str, network: bool, limits: Limits) -> Any:
+        return self.client.containers.create(
+            image,
+            ["sleep", "infinity"],
+            user="1000:1000",
+            working_dir=WORKDIR,
+            network_mode="bridge" if network else "none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_bytes}"},
+            volumes=[WORKDIR],  # an anonymous volume, removed with the container
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit=limits.memory_bytes,
+            memswap_limit=limits.memory_bytes,
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            labels={LABEL: "run"},
+            environment={},
+            init=True,
+            stop_signal="SIGKILL",
+        )
+
+    def _exec(self, container: Any, argv: tuple[str, ...], env: dict[str, str], limits: Limits) -> ExecResult:
+        api = self.client.api
+        wrapped = ["timeout", "-s", "KILL", f"{limits.timeout_s:g}", *argv]
+        exec_id = api.exec_create(container.id, wrapped, environment=env, workdir=WORKDIR, user="1000:1000")
+        out, err = CappedBuffer(limits.output_bytes), CappedBuffer(limits.output_bytes)
+        watchdog = threading.Timer(limits.timeout_s + HOST_GRACE_S, _kill_quietly, args=(container,))
+        watchdog.daemon = True
+        start = time.monotonic()
+        watchdog.start()
+        try:
+            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+                if chunk_out:
+                    out.write(chunk_out)
+                if chunk_err:
+                    err.write(chunk_err)
+        finally:
+            watchdog.cancel()
+        duration = time.monotonic() - start
+        container.reload()
+        exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        if exit_code is None:  # the host watchdog killed the container
+            exit_code = 137
+        stderr = err.text()
+        if exit_code == 127 and stderr.startswith("timeout: failed to run command"):
+            raise CommandNotFoundError(f"command not found in the sandbox: {argv[0]}", output=stderr)
+        if exit_code == 126 and stderr.startswith("timeout: failed to run command"):
+            raise CommandNotFoundError(f"command cannot be executed in the sandbox: {argv[0]}", output=stderr)
+        timed_out = exit_code in (124, 137) and duration >= limits.timeout_s * 0.99
+        outcome = Outcome.OK if exit_code == 0 else Outcome.TIMEOUT if timed_out else Outcome.FAILED
+        return ExecResult(
+            command=argv,
+            exit_code=exit_code,
+            stdout=out.text(),
+            stderr=stderr,
+            duration_s=duration,
+            outcome=outcome,
+            stdout_dropped=out.dropped,
+            stderr_dropped=err.dropped,
+        )
+
+    def _exec_quiet(self, container: Any, script: str, *, check: bool = True) -> str:
+        code, output = container.exec_run(["bash", "-c", script], user="1000:1000", environment=_BASE_ENV)
+        text = output.decode("utf-8", errors="replace")
+        if check and code != 0:
+            raise SandboxError(f"sandbox housekeeping failed: {shlex.quote(script[:60])}...", output=text)
+        return text
+
+    def _oom_killed(self, container: Any) -> bool:
+        if container.status == "exited":
+            return bool(container.attrs["State"].get("OOMKilled"))
+        text = self._exec_quiet(container, _AFTER, check=False)
+        return "oom_kill=" in text and text.strip().split("=")[-1] not in ("0", "")
+
+
+def _replace(result: ExecResult, **changes: Any) -> ExecResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+def _kill_quietly(container: Any) -> None:
+    import docker
+
+    try:
+        container.kill()
+    except docker.errors.APIError:
+        pass
+
+
+def _remove(container: Any) -> None:
+    import docker
+
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass

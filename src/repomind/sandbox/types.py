@@ -1,0 +1,73 @@
+"""Values exchanged with the sandbox: what to set up, what was set up, what a command did."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+#: A command: an argument vector, or a string run by ``bash -c``.
+Command = Sequence[str] | str
+
+
+class Outcome(enum.StrEnum):
+    """How a sandboxed command ended."""
+
+    OK = "ok"  # exit status 0
+    FAILED = "failed"  # a non-zero exit status of its own
+    TIMEOUT = "timeout"  # killed at the wall-clock limit
+    OOM = "oom"  # killed for using more memory than allowed
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """How to set up a repository's Python environment.
+
+    ``setup_command`` replaces detection when given (from ``.github/repomind.yml``). ``python`` picks the
+    base image (``3.11`` by default); ``image`` names a ready image to use as the base instead.
+    """
+
+    repo_name: str
+    setup_command: str | None = None
+    python: str | None = None
+    image: str | None = None
+    network: bool = False
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A ready environment: an image holding the repository's dependencies."""
+
+    image: str
+    key: str
+    cached: bool
+    setup_seconds: float
+    plan: tuple[str, ...] = ()
+    log: str = ""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one sandboxed command did."""
+
+    command: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    outcome: Outcome
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0
+    diff: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for messages."""
+        if self.stdout and self.stderr:
+            return f"{self.stdout.rstrip()}\n{self.stderr}"
+        return self.stdout or self.stderr

@@ -1,0 +1,1 @@
+"""Fine-tuning from maintainers' feedback: datasets, the training queue, QLoRA, adapter promotion."""

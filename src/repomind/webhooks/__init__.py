@@ -1,0 +1,1 @@
+"""The webhook endpoint: signature check, de-duplication, routing to handlers, enqueueing."""
