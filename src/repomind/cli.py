@@ -25,15 +25,22 @@ pass_ctx = click.make_pass_decorator(_Context)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="repomind")
-@click.option("--log-format", type=click.Choice(["json", "console"]), default=None,
-              help="Log format on stderr (default: console on a terminal, JSON otherwise).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    default=None,
+    help="Log format on stderr (default: console on a terminal, JSON otherwise).",
+)
 @click.option("--log-level", default=None, help="debug, info, warning or error.")
 @click.pass_context
 def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> None:
     """Repomind turns a labelled GitHub issue into a tested draft pull request."""
     settings = Settings()
-    log.configure(fmt=log_format or settings.log_format, level=log_level or settings.log_level,
-                  secrets=settings.secret_values())
+    log.configure(
+        fmt=log_format or settings.log_format,
+        level=log_level or settings.log_level,
+        secrets=settings.secret_values(),
+    )
     ctx.obj = _Context(settings)
 
 
@@ -55,21 +62,29 @@ def sandbox_build(ctx: _Context, offline: bool, python: str | None, force: bool)
 
     client = docker_client.connect()
     with status(f"building {images.base_image_tag(python)}") as progress:
-        report = images.ensure_base_image(client, python, offline=True if offline else None, force=force,
-                                          mirror=ctx.settings.debian_mirror, log=progress)
+        report = images.ensure_base_image(
+            client,
+            python,
+            offline=True if offline else None,
+            force=force,
+            mirror=ctx.settings.debian_mirror,
+            log=progress,
+        )
     verb = "built" if report.built else "up to date:"
     click.echo(f"{verb} {report.tag} ({report.method}, {report.seconds:.1f} s)", err=True)
 
 
 @sandbox.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--repo", "repo", required=True, type=click.Path(path_type=Path),
-              help="The repository's work tree.")
+@click.option(
+    "--repo", "repo", required=True, type=click.Path(path_type=Path), help="The repository's work tree."
+)
 @click.option("--network", is_flag=True, help="Allow network access while the command runs.")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Wall-clock limit in seconds.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_ctx
-def sandbox_exec(ctx: _Context, repo: Path, network: bool, timeout_s: float | None,
-                 command: tuple[str, ...]) -> None:
+def sandbox_exec(
+    ctx: _Context, repo: Path, network: bool, timeout_s: float | None, command: tuple[str, ...]
+) -> None:
     """Run COMMAND in the repository's cached environment, exactly as the bot would.
 
     Prints only the command's output and exits with its status (124 on timeout, 137 when out of memory).
@@ -89,8 +104,9 @@ def sandbox_exec(ctx: _Context, repo: Path, network: bool, timeout_s: float | No
         limits = replace(limits, timeout_s=timeout_s)
     with status("preparing the environment", quiet=True) as progress:
         box = DockerSandbox(limits=limits, log=progress)
-        spec = EnvironmentSpec(repo_name(repo), setup_command=config.setup_command,
-                               python=config.python, image=config.image)
+        spec = EnvironmentSpec(
+            repo_name(repo), setup_command=config.setup_command, python=config.python, image=config.image
+        )
         env = box.prepare(repo, spec)
     result = box.run(env, repo, list(command), network=network, capture_diff=False)
     sys.stdout.write(result.stdout)
@@ -120,8 +136,12 @@ def sandbox_prune() -> None:
 def _limits(settings: Settings) -> Any:
     from repomind.sandbox import Limits
 
-    return Limits(memory_bytes=settings.sandbox_memory_mb * 2**20, cpus=settings.sandbox_cpus,
-                  pids=settings.sandbox_pids, timeout_s=settings.sandbox_timeout_s)
+    return Limits(
+        memory_bytes=settings.sandbox_memory_mb * 2**20,
+        cpus=settings.sandbox_cpus,
+        pids=settings.sandbox_pids,
+        timeout_s=settings.sandbox_timeout_s,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import tempfile
@@ -56,7 +57,11 @@ def build(
     if base is None:
         raise ImageNotFoundError(
             f"the base image {base_tag} does not exist"
-            + ("" if spec.image else ": run `repomind sandbox build` (add --offline where no registry answers)")
+            + (
+                ""
+                if spec.image
+                else ": run `repomind sandbox build` (add --offline where no registry answers)"
+            )
         )
     key = setup_plan.fingerprint(work_tree, plan, spec.repo_name, base.id, RECIPE_VERSION, str(spec.network))
     tag = env_tag(spec.repo_name, key)
@@ -70,23 +75,26 @@ def build(
         wheelhouse.download(plan.requirements, wheels, python=spec.python or DEFAULT_PYTHON, log=log)
         output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
-    return Environment(tag, key, cached=False, setup_seconds=time.monotonic() - start,
-                       plan=plan.pip_args, log=output)
+    return Environment(
+        tag, key, cached=False, setup_seconds=time.monotonic() - start, plan=plan.pip_args, log=output
+    )
 
 
 def _script(plan: setup_plan.SetupPlan, network: bool) -> str:
     install = plan.custom_command or "pip install " + shlex.join(plan.pip_args)
-    return "\n".join([
-        "set -eu",
-        "export PIP_FIND_LINKS=/wheelhouse PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off",
-        "" if network else "export PIP_NO_INDEX=1",
-        f"python3 -m venv {VENV}",
-        f". {VENV}/bin/activate",
-        "cd /work",
-        install,
-        # The work copy and the wheelhouse are not part of the environment: each run copies its own tree.
-        "cd / && find /work -mindepth 1 -delete && rm -rf /wheelhouse /root/.cache",
-    ])
+    return "\n".join(
+        [
+            "set -eu",
+            "export PIP_FIND_LINKS=/wheelhouse PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off",
+            "" if network else "export PIP_NO_INDEX=1",
+            f"python3 -m venv {VENV}",
+            f". {VENV}/bin/activate",
+            "cd /work",
+            install,
+            # The work copy and the wheelhouse are not part of the environment: each run copies its own tree.
+            "cd / && find /work -mindepth 1 -delete && rm -rf /wheelhouse /root/.cache",
+        ]
+    )
 
 
 def _install(
@@ -141,10 +149,8 @@ def _install(
         container.commit(repository=repository, tag=version, changes=changes)
         return output
     finally:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def _logs(container: Any) -> str:

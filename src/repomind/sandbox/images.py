@@ -49,7 +49,9 @@ def suite_for(python: str | None) -> str:
         return PYTHON_SUITES[version]
     except KeyError:
         known = ", ".join(sorted(PYTHON_SUITES))
-        raise ImageBuildError(f"no sandbox image for Python {version}: available versions are {known}") from None
+        raise ImageBuildError(
+            f"no sandbox image for Python {version}: available versions are {known}"
+        ) from None
 
 
 def base_image_tag(python: str | None = None) -> str:
@@ -129,8 +131,13 @@ def _build_from_dockerfile(client: Any, tag: str, suite: str, labels: dict[str, 
         Path(ctx, "Dockerfile").write_text(dockerfile_text())
         try:
             for chunk in client.api.build(
-                path=ctx, tag=tag, buildargs={"DEBIAN_SUITE": suite}, labels=labels,
-                rm=True, forcerm=True, decode=True,
+                path=ctx,
+                tag=tag,
+                buildargs={"DEBIAN_SUITE": suite},
+                labels=labels,
+                rm=True,
+                forcerm=True,
+                decode=True,
             ):
                 if "error" in chunk:
                     raise ImageBuildError(f"docker build of {tag} failed: {chunk['error'].strip()}")
@@ -140,9 +147,7 @@ def _build_from_dockerfile(client: Any, tag: str, suite: str, labels: dict[str, 
             raise ImageBuildError(f"docker build of {tag} failed: {exc.explanation or exc}") from exc
 
 
-def _build_offline(
-    client: Any, tag: str, suite: str, labels: dict[str, str], mirror: str, log: Log
-) -> None:
+def _build_offline(client: Any, tag: str, suite: str, labels: dict[str, str], mirror: str, log: Log) -> None:
     """debootstrap a minimal Debian with python3, venv and git, add the sandbox user, ``docker import``."""
     import docker
     import requests
@@ -154,7 +159,14 @@ def _build_offline(
         raise ImageBuildError("the offline build runs debootstrap, which needs root")
     with tempfile.TemporaryDirectory(prefix="repomind-rootfs-") as tmp:
         rootfs = Path(tmp, "rootfs")
-        cmd = [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(rootfs), mirror]
+        cmd = [
+            debootstrap,
+            "--variant=minbase",
+            f"--include={','.join(PACKAGES)}",
+            suite,
+            str(rootfs),
+            mirror,
+        ]
         log(f"$ {' '.join(cmd)}")
         _run_logged(cmd, log, what=f"debootstrap of Debian {suite}")
         _add_sandbox_user(rootfs)
@@ -168,7 +180,9 @@ def _build_offline(
         repository, _, version = tag.partition(":")
         log(f"importing {tag}")
         try:
-            client.api.import_image_from_file(str(archive), repository=repository, tag=version, changes=changes)
+            client.api.import_image_from_file(
+                str(archive), repository=repository, tag=version, changes=changes
+            )
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise ImageBuildError(f"docker import of {tag} failed: {exc}") from exc
 
@@ -200,8 +214,11 @@ def _check_image(client: Any, tag: str, python: str) -> None:
 
     try:
         out = client.containers.run(
-            tag, ["python3", "-c", "import os,sys,venv; print('%d.%d' % sys.version_info[:2], os.getuid())"],
-            remove=True, network_mode="none", labels={LABEL: "check"},
+            tag,
+            ["python3", "-c", "import os,sys,venv; print('%d.%d' % sys.version_info[:2], os.getuid())"],
+            remove=True,
+            network_mode="none",
+            labels={LABEL: "check"},
         )
     except docker.errors.DockerException as exc:
         client.images.remove(tag, force=True)

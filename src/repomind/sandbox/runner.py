@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import threading
 import time
@@ -35,6 +36,14 @@ _BASELINE = (
 _AFTER = (
     "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
     " | awk '/^oom_kill /{n+=$2} END{print \"oom_kill=\" n+0}'"
+)
+# PID 1 of each container: reaps orphaned processes (so zombies do not eat the pids limit) and waits.
+# Docker's own init would be mounted from the host, and nothing of the host but the work copy is mounted.
+_REAPER = (
+    "import os, time\n"
+    "while True:\n"
+    "    try:\n        os.wait()\n"
+    "    except ChildProcessError:\n        time.sleep(0.5)\n"
 )
 _DIFF = "cd /work && git add -A && git diff --cached --binary --no-color HEAD"
 
@@ -113,7 +122,7 @@ class DockerSandbox:
     def _create(self, image: str, network: bool, limits: Limits) -> Any:
         return self.client.containers.create(
             image,
-            ["sleep", "infinity"],
+            ["python3", "-c", _REAPER],
             user="1000:1000",
             working_dir=WORKDIR,
             network_mode="bridge" if network else "none",
@@ -128,7 +137,6 @@ class DockerSandbox:
             pids_limit=limits.pids,
             labels={LABEL: "run"},
             environment={},
-            init=True,
             stop_signal="SIGKILL",
         )
 
@@ -174,7 +182,7 @@ class DockerSandbox:
 
     def _exec_quiet(self, container: Any, script: str, *, check: bool = True) -> str:
         code, output = container.exec_run(["bash", "-c", script], user="1000:1000", environment=_BASE_ENV)
-        text = output.decode("utf-8", errors="replace")
+        text: str = output.decode("utf-8", errors="replace")
         if check and code != 0:
             raise SandboxError(f"sandbox housekeeping failed: {shlex.quote(script[:60])}...", output=text)
         return text
@@ -195,16 +203,12 @@ def _replace(result: ExecResult, **changes: Any) -> ExecResult:
 def _kill_quietly(container: Any) -> None:
     import docker
 
-    try:
+    with contextlib.suppress(docker.errors.APIError):
         container.kill()
-    except docker.errors.APIError:
-        pass
 
 
 def _remove(container: Any) -> None:
     import docker
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass

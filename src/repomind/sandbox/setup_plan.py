@@ -127,8 +127,8 @@ def _project_metadata(work_tree: Path) -> tuple[list[str], dict[str, list[str]],
             parser = configparser.ConfigParser()
         deps += _lines(parser.get("options", "install_requires", fallback=""))
         if parser.has_section("options.extras_require"):
-            for key, value in parser.items("options.extras_require"):
-                extras.setdefault(key, []).extend(_lines(value))
+            for key, text in parser.items("options.extras_require"):
+                extras.setdefault(key, []).extend(_lines(text))
     setup_py = work_tree / "setup.py"
     if setup_py.is_file():
         literal_deps, literal_extras = _setup_py_literals(setup_py)

@@ -32,8 +32,16 @@ def download(
     """
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "pip", "download", "--dest", str(dest), "--prefer-binary",
-        "--disable-pip-version-check", "--progress-bar", "off",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--dest",
+        str(dest),
+        "--prefer-binary",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
     ]
     if python != host_python():
         cmd += ["--python-version", python, "--implementation", "cp", "--only-binary=:all:"]

@@ -27,8 +27,8 @@ def list_files(work_tree: Path) -> list[str]:
             check=False,
         )
         if proc.returncode == 0:
-            names = {n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n}
-            return sorted(n for n in names if os.path.lexists(work_tree / n))
+            listed = {n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n}
+            return sorted(n for n in listed if os.path.lexists(work_tree / n))
     files: list[str] = []
     for root, dirs, names in os.walk(work_tree):
         dirs[:] = [d for d in dirs if d != ".git"]

@@ -1,0 +1,77 @@
+"""Fakes of Repomind's outside boundaries, and helpers for fixture repositories, for tests.
+
+Every boundary (GitHub, LLM, sandbox, queue, trainer) has one real implementation and one fake here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repomind.sandbox.limits import Limits
+from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome
+
+_GIT_IDENTITY = ("-c", "user.email=fixture@repomind.test", "-c", "user.name=Repomind fixture")
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with a fixed identity; return stdout, raise on failure."""
+    proc = subprocess.run(
+        ["git", *_GIT_IDENTITY, "-C", str(cwd), *args], check=True, capture_output=True, text=True
+    )
+    return proc.stdout
+
+
+def make_git_repo(root: Path, files: Mapping[str, str], *, branch: str = "main") -> Path:
+    """Create a git repository at ``root`` with ``files`` (path → text) in one commit."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(root, "init", "-q", "-b", branch)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "initial commit")
+    return root
+
+
+#: A scripted sandbox command: gets the argv and the work tree, returns (exit code, stdout, stderr).
+Script = Callable[[tuple[str, ...], Path], tuple[int, str, str]]
+
+
+@dataclass
+class FakeSandbox:
+    """A sandbox that runs nothing: commands are answered by ``script`` and every call is recorded."""
+
+    script: Script = field(default=lambda _argv, _tree: (0, "", ""))
+    prepared: list[EnvironmentSpec] = field(default_factory=list)
+    commands: list[tuple[str, ...]] = field(default_factory=list)
+    _built: set[str] = field(default_factory=set)
+
+    def prepare(self, work_tree: Path, spec: EnvironmentSpec) -> Environment:
+        self.prepared.append(spec)
+        key = f"{spec.repo_name}:{spec.setup_command or ''}:{spec.python or ''}"
+        cached = key in self._built
+        self._built.add(key)
+        return Environment(image=f"fake/{spec.repo_name}", key=key, cached=cached, setup_seconds=0.0)
+
+    def run(
+        self,
+        env: Environment,
+        work_tree: Path,
+        command: Command,
+        *,
+        network: bool = False,
+        limits: Limits | None = None,
+        capture_diff: bool = True,
+    ) -> ExecResult:
+        argv = ("bash", "-c", command) if isinstance(command, str) else tuple(command)
+        self.commands.append(argv)
+        start = time.monotonic()
+        code, out, err = self.script(argv, work_tree)
+        outcome = Outcome.OK if code == 0 else Outcome.TIMEOUT if code == 124 else Outcome.FAILED
+        diff = git(work_tree, "diff") if capture_diff and (work_tree / ".git").exists() else None
+        return ExecResult(argv, code, out, err, time.monotonic() - start, outcome, diff=diff)

@@ -1,0 +1,138 @@
+"""Repository environments: built once, cached by content, installed without network, failing clearly."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from repomind.sandbox import (
+    DockerSandbox,
+    EnvironmentSetupError,
+    EnvironmentSpec,
+    ImageNotFoundError,
+    Outcome,
+)
+from repomind.sandbox.environment import ENV_REPOSITORY
+
+pytestmark = pytest.mark.docker
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "calc"
+version = "0.1"
+
+[project.optional-dependencies]
+test = ["pytest", "tomli-w"]
+"""
+
+FILES = {
+    "pyproject.toml": PYPROJECT,
+    "src/calc/__init__.py": "def add(a, b):\n    return a + b\n",
+    # tomli_w is a test dependency: it is only importable when the test extra was installed.
+    "tests/test_calc.py": "import tomli_w\nfrom calc import add\n\n\ndef test_add():\n"
+    "    assert add(2, 3) == 5\n    assert tomli_w.dumps({'a': 1}) == 'a = 1\\n'\n",
+}
+
+
+def _setup_events(client: Any, since: float, until: float) -> list[dict[str, Any]]:
+    events = client.events(
+        since=int(since),
+        until=int(until) + 1,
+        decode=True,
+        filters={"type": "container", "event": "create", "label": "org.repomind.sandbox=setup"},
+    )
+    return list(events)
+
+
+def _env_images(client: Any, repo_name: str) -> list[Any]:
+    return list(client.images.list(name=f"{ENV_REPOSITORY}/{repo_name}"))
+
+
+def test_environment_built_once_and_reused(docker_client: Any, make_repo: Any) -> None:
+    repo = make_repo(FILES)
+    name = f"fixture-calc-{time.time_ns()}"
+    box = DockerSandbox(docker_client)
+    spec = EnvironmentSpec(name)
+    try:
+        t0 = time.time()
+        first = box.prepare(repo, spec)
+        assert not first.cached
+        assert "-e" in first.plan and ".[test]" in first.plan
+        assert len(_setup_events(docker_client, t0, time.time())) == 1
+
+        res = box.run(first, repo, ["python", "-m", "pytest", "-q", "tests"])
+        assert res.outcome is Outcome.OK, res.output
+        assert "1 passed" in res.stdout
+
+        t1 = time.time()
+        second = box.prepare(repo, spec)
+        assert second.cached and second.image == first.image
+        assert second.setup_seconds < first.setup_seconds / 10
+        assert _setup_events(docker_client, t1, time.time()) == []  # no install ran the second time
+
+        # A change to the source is not a change to the environment; a change to dependencies is.
+        (repo / "src/calc/__init__.py").write_text("def add(a, b):\n    return a - b\n")
+        assert box.prepare(repo, spec).key == first.key
+        failing = box.run(first, repo, ["python", "-m", "pytest", "-q", "tests"])
+        assert failing.outcome is Outcome.FAILED and "1 failed" in failing.stdout
+        (repo / "pyproject.toml").write_text(PYPROJECT.replace('"tomli-w"]', '"tomli-w", "iniconfig"]'))
+        changed = box.prepare(repo, spec)
+        assert changed.key != first.key and not changed.cached
+    finally:
+        for image in _env_images(docker_client, name):
+            docker_client.images.remove(image.id, force=True)
+
+
+def test_setup_command_from_config_runs_offline(docker_client: Any, make_repo: Any) -> None:
+    repo = make_repo({"requirements.txt": "tomli-w\n", "check.py": "import tomli_w\nprint('ok')\n"})
+    name = f"fixture-custom-{time.time_ns()}"
+    box = DockerSandbox(docker_client)
+    try:
+        env = box.prepare(repo, EnvironmentSpec(name, setup_command="pip install -r requirements.txt"))
+        assert "Successfully installed" in env.log and "tomli-w" in env.log.lower().replace("_", "-")
+        res = box.run(env, repo, ["python", "check.py"])
+        assert res.stdout == "ok\n", res.output
+    finally:
+        for image in _env_images(docker_client, name):
+            docker_client.images.remove(image.id, force=True)
+
+
+def test_failing_setup_is_a_clear_error_and_leaves_nothing(docker_client: Any, make_repo: Any) -> None:
+    repo = make_repo({"setup.py": "raise SystemExit('this project does not build')\n"})
+    name = f"fixture-broken-{time.time_ns()}"
+    box = DockerSandbox(docker_client)
+    with pytest.raises(EnvironmentSetupError) as info:
+        box.prepare(repo, EnvironmentSpec(name))
+    assert "failed with exit status" in info.value.message
+    assert "pip install -e . pytest" in info.value.message
+    assert "this project does not build" in info.value.output
+    assert _env_images(docker_client, name) == []
+
+    with pytest.raises(EnvironmentSetupError) as custom:
+        box.prepare(repo, EnvironmentSpec(name, setup_command="echo preparing; exit 3"))
+    assert "exit status 3" in custom.value.message and "preparing" in custom.value.output
+    assert _env_images(docker_client, name) == []
+
+
+def test_unknown_requirement_fails_before_any_container(docker_client: Any, make_repo: Any) -> None:
+    repo = make_repo({"requirements.txt": "repomind-no-such-package-xyzzy==1.0\n"})
+    t0 = time.time()
+    with pytest.raises(EnvironmentSetupError) as info:
+        DockerSandbox(docker_client).prepare(repo, EnvironmentSpec(f"fixture-missing-{time.time_ns()}"))
+    assert "wheelhouse" in info.value.message
+    assert "repomind-no-such-package-xyzzy" in info.value.output
+    assert _setup_events(docker_client, t0, time.time()) == []
+
+
+def test_missing_image_is_named(docker_client: Any, make_repo: Any) -> None:
+    repo = make_repo({"a.py": "x = 1\n"})
+    with pytest.raises(ImageNotFoundError, match="repomind-sandbox:does-not-exist"):
+        DockerSandbox(docker_client).prepare(
+            repo, EnvironmentSpec("x", image="repomind-sandbox:does-not-exist")
+        )

@@ -1,0 +1,72 @@
+"""Detecting how to install a repository, reading its files as data only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from repomind.sandbox.setup_plan import detect, fingerprint
+
+
+def test_pyproject_with_test_extra(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "x"\n'
+            '[project]\nname = "p"\nversion = "1"\ndependencies = ["attrs>=22"]\n'
+            '[project.optional-dependencies]\ntests = ["pytest>=7", "hypothesis"]\ndocs = ["sphinx"]\n'
+        }
+    )
+    plan = detect(repo)
+    assert plan.pip_args == ("-e", ".[tests]")
+    assert plan.requirements == ("attrs>=22", "pytest>=7", "hypothesis", "hatchling")
+    assert plan.dependency_files == ("pyproject.toml",)
+
+
+def test_setup_cfg_setup_py_and_requirement_files(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            "setup.py": "from setuptools import setup\nsetup(name='p', install_requires=['six'],\n"
+            "      extras_require={'testing': ['mock'], 'dev': ['black']})\n",
+            "setup.cfg": "[options]\ninstall_requires =\n    requests\n",
+            "requirements.txt": "numpy==2.0  # pinned\n-e .\n--index-url https://example.invalid\n",
+            "requirements/test.txt": "pytest\n",
+        }
+    )
+    plan = detect(repo)
+    assert plan.pip_args == ("-e", ".[testing]", "-r", "requirements.txt", "-r", "requirements/test.txt")
+    assert "pytest" in plan.requirements and "numpy==2.0" in plan.requirements
+    assert {"six", "requests", "mock"} <= set(plan.requirements)
+    assert "black" not in plan.requirements  # 'dev' is only a fallback when no test extra exists
+    assert not any(r.startswith(("-", ".")) for r in plan.requirements)
+
+
+def test_plain_directory_gets_pytest(make_repo: Any) -> None:
+    plan = detect(make_repo({"test_x.py": "def test_x():\n    pass\n"}))
+    assert plan.pip_args == ("pytest",) and plan.dependency_files == ()
+
+
+def test_dynamic_setup_py_is_not_executed(make_repo: Any, tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    repo = make_repo(
+        {
+            "setup.py": f"open({str(marker)!r}, 'w').write('x')\nfrom setuptools import setup\n"
+            "setup(install_requires=compute())\n"
+        }
+    )
+    plan = detect(repo)
+    assert not marker.exists()
+    assert plan.pip_args == ("-e", ".", "pytest")
+
+
+def test_fingerprint_follows_dependency_files_only(make_repo: Any) -> None:
+    repo = make_repo({"requirements.txt": "six\n", "app.py": "x = 1\n"})
+    plan = detect(repo)
+    key = fingerprint(repo, plan, "owner/name")
+    (repo / "app.py").write_text("x = 2\n")
+    assert fingerprint(repo, plan, "owner/name") == key
+    assert fingerprint(repo, plan, "other/name") != key
+    (repo / "requirements.txt").write_text("six==1.16\n")
+    assert fingerprint(repo, detect(repo), "owner/name") != key
+    assert fingerprint(repo, detect(repo, "make deps"), "owner/name") != fingerprint(
+        repo, detect(repo), "owner/name"
+    )
