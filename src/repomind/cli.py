@@ -44,6 +44,21 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> No
     ctx.obj = _Context(settings)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@pass_ctx
+def serve(ctx: _Context, host: str, port: int) -> None:
+    """Serve the web app: webhooks, the setup page and /healthz."""
+    import uvicorn
+
+    from repomind.webhooks.app import create_app
+
+    app = create_app(ctx.settings)
+    log.get_logger("repomind.serve").info("serving", host=host, port=port, mode=app.state.mode.value)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
 @cli.group()
 def sandbox() -> None:
     """The Docker sandbox in which every untrusted command runs."""

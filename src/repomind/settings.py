@@ -15,7 +15,7 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything Repomind reads from its environment. Unset optional values are ``None``."""
 
-    model_config = SettingsConfigDict(env_prefix="REPOMIND_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REPOMIND_", extra="ignore", env_ignore_empty=True)
 
     app_id: str | None = None
     private_key: SecretStr | None = None

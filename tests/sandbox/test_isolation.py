@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import _thread
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -171,11 +171,14 @@ def test_output_is_capped_keeping_head_and_tail(
 
 
 def test_container_removed_on_ctrl_c(box: DockerSandbox, base_env: Environment, tree: Path) -> None:
-    timer = threading.Timer(3.0, _thread.interrupt_main)
+    # SIGINT to the main thread, as Ctrl-C delivers it: it interrupts the blocking read of the output.
+    timer = threading.Timer(2.0, signal.pthread_kill, args=(threading.main_thread().ident, signal.SIGINT))
+    start = time.monotonic()
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            box.run(base_env, tree, "sleep 30")
+            box.run(base_env, tree, "sleep 60")
     finally:
         timer.cancel()
+    assert time.monotonic() - start < 20
     # the autouse fixture asserts that no sandbox container is left
