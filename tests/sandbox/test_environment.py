@@ -136,3 +136,24 @@ def test_missing_image_is_named(docker_client: Any, make_repo: Any) -> None:
         DockerSandbox(docker_client).prepare(
             repo, EnvironmentSpec("x", image="repomind-sandbox:does-not-exist")
         )
+
+
+@pytest.mark.slow
+def test_environment_for_another_python_version(docker_client: Any, make_repo: Any) -> None:
+    """Python 3.9 (Debian bullseye) from a 3.11 host: the wheelhouse is resolved for 3.9's markers."""
+    from repomind.sandbox import images
+
+    images.ensure_base_image(docker_client, "3.9", offline=True)  # a no-op when it exists
+    repo = make_repo({**FILES, ".github/repomind.yml": "python: '3.9'\n"})
+    name = f"fixture-calc39-{time.time_ns()}"
+    box = DockerSandbox(docker_client)
+    try:
+        env = box.prepare(repo, EnvironmentSpec(name, python="3.9"))
+        # pytest needs exceptiongroup and tomli below 3.11: a host-side resolution would miss them.
+        res = box.run(env, repo, "python --version && python -m pytest -q tests && pip list")
+        assert res.ok, res.output
+        assert res.stdout.startswith("Python 3.9.") and "1 passed" in res.stdout
+        assert "exceptiongroup" in res.stdout
+    finally:
+        for image in _env_images(docker_client, name):
+            docker_client.images.remove(image.id, force=True)

@@ -57,3 +57,11 @@ def test_repo_name_from_origin(make_repo: object) -> None:
     assert repo_name(repo) == repo.name
     git(repo, "remote", "add", "origin", "https://github.com/octo-org/hello-world.git")
     assert repo_name(repo) == "octo-org/hello-world"
+
+
+def test_manylinux_platforms_for_a_glibc() -> None:
+    from repomind.sandbox.wheelhouse import manylinux_platforms
+
+    tags = manylinux_platforms((2, 31), "x86_64")
+    assert tags[0] == "manylinux_2_31_x86_64" and "manylinux_2_17_x86_64" in tags
+    assert "manylinux_2_34_x86_64" not in tags and tags[-1] == "manylinux1_x86_64"

@@ -14,7 +14,7 @@ from typing import Any
 from repomind.sandbox import setup_plan, wheelhouse
 from repomind.sandbox.client import LABEL
 from repomind.sandbox.errors import EnvironmentSetupError, ImageNotFoundError
-from repomind.sandbox.images import DEFAULT_PYTHON, base_image_tag, find_image
+from repomind.sandbox.images import DEFAULT_PYTHON, SUITE_GLIBC, base_image_tag, find_image, suite_for
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.output import CappedBuffer
 from repomind.sandbox.types import Environment, EnvironmentSpec
@@ -72,7 +72,9 @@ def build(
     log(f"setting up {spec.repo_name}: {plan.describe()}")
     with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
         wheels = Path(tmp, "wheelhouse")
-        wheelhouse.download(plan.requirements, wheels, python=spec.python or DEFAULT_PYTHON, log=log)
+        python = spec.python or DEFAULT_PYTHON
+        glibc = SUITE_GLIBC[suite_for(python)] if not spec.image else SUITE_GLIBC["bookworm"]
+        wheelhouse.download(plan.requirements, wheels, python=python, glibc=glibc, log=log)
         output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(
@@ -89,6 +91,7 @@ def _script(plan: setup_plan.SetupPlan, network: bool) -> str:
             "" if network else "export PIP_NO_INDEX=1",
             f"python3 -m venv {VENV}",
             f". {VENV}/bin/activate",
+            "python -m pip install --quiet --no-index --upgrade pip",
             "cd /work",
             install,
             # The work copy and the wheelhouse are not part of the environment: each run copies its own tree.

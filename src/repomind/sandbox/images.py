@@ -19,6 +19,8 @@ from repomind.sandbox.errors import ImageBuildError, ImageNotFoundError
 
 #: Python version → the Debian release whose python3 it is.
 PYTHON_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+#: glibc of each Debian release: which manylinux wheels its Python can install.
+SUITE_GLIBC = {"bullseye": (2, 31), "bookworm": (2, 36), "trixie": (2, 41)}
 DEFAULT_PYTHON = "3.11"
 BASE_REPOSITORY = "repomind-sandbox"
 RECIPE_LABEL = "org.repomind.recipe"

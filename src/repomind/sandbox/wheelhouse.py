@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from repomind.sandbox.errors import EnvironmentSetupError
 
-#: Always present: what pip's build isolation needs to build the repository and any sdist inside.
-BUILD_TOOLS = ("setuptools>=64", "wheel")
+#: Always present: a current pip (old Debian pips cannot install a pyproject-only project in editable mode)
+#: and what pip's build isolation needs to build the repository and any sdist inside.
+BUILD_TOOLS = ("pip", "setuptools>=64", "wheel")
 
 
 def host_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def manylinux_platforms(glibc: tuple[int, int], machine: str | None = None) -> list[str]:
+    """The manylinux tags a system with this glibc can install, newest first."""
+    arch = machine or platform.machine()
+    tags = [f"manylinux_{glibc[0]}_{minor}_{arch}" for minor in range(glibc[1], 4, -1)]
+    return [*tags, f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"]
+
+
+def _run(cmd: list[str], what: str, timeout_s: float) -> str:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise EnvironmentSetupError(f"{what} timed out after {timeout_s:.0f} s") from exc
+    if proc.returncode != 0:
+        raise EnvironmentSetupError(
+            f"could not fetch the repository's requirements into a wheelhouse "
+            f"({what}, exit {proc.returncode})",
+            output=(proc.stdout + proc.stderr)[-8000:],
+        )
+    return proc.stdout
+
+
+def _pin_for(requirements: Sequence[str], python: str, glibc: tuple[int, int], timeout_s: float) -> list[str]:
+    """Resolve for another Python with uv, which evaluates markers for the target, not the host."""
+    import uv
+
+    with tempfile.NamedTemporaryFile("w", suffix=".in") as spec:
+        spec.write("\n".join(requirements) + "\n")
+        spec.flush()
+        target = f"{platform.machine()}-manylinux_{glibc[0]}_{glibc[1]}"
+        out = _run(
+            [
+                uv.find_uv_bin(),
+                "pip",
+                "compile",
+                spec.name,
+                "--python-version",
+                python,
+                "--python-platform",
+                target,
+                "--no-header",
+                "--no-annotate",
+                "--quiet",
+            ],
+            f"resolving for Python {python}",
+            timeout_s,
+        )
+    return [line.strip() for line in out.splitlines() if line.strip() and not line.startswith("#")]
 
 
 def download(
@@ -22,13 +74,15 @@ def download(
     dest: Path,
     *,
     python: str,
+    glibc: tuple[int, int] = (2, 36),
     log: Callable[[str], None] = lambda _line: None,
     timeout_s: float = 1800.0,
 ) -> list[Path]:
     """``pip download`` the requirements (and their dependencies) for Python ``python`` into ``dest``.
 
     Nothing of the repository runs here: the requirements are names and versions read from its files.
-    Where ``python`` is not the host's version only binary wheels can be chosen for it.
+    For another Python than the host's, the set is first resolved for that Python (markers included) and
+    then downloaded pinned, for the target's glibc.
     """
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -43,17 +97,11 @@ def download(
         "--progress-bar",
         "off",
     ]
+    wanted = [*BUILD_TOOLS, *requirements]
     if python != host_python():
-        cmd += ["--python-version", python, "--implementation", "cp", "--only-binary=:all:"]
-    cmd += [*BUILD_TOOLS, *requirements]
-    log(f"$ pip download ({len(requirements)} requirements, Python {python})")
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise EnvironmentSetupError(f"pip download timed out after {timeout_s:.0f} s") from exc
-    if proc.returncode != 0:
-        raise EnvironmentSetupError(
-            f"could not fetch the repository's requirements into a wheelhouse (pip exit {proc.returncode})",
-            output=(proc.stdout + proc.stderr)[-8000:],
-        )
+        wanted = _pin_for(wanted, python, glibc, timeout_s)
+        cmd += ["--no-deps", "--python-version", python, "--implementation", "cp"]
+        cmd += [arg for tag in manylinux_platforms(glibc) for arg in ("--platform", tag)]
+    log(f"$ pip download ({len(wanted)} requirements, Python {python})")
+    _run([*cmd, *wanted], "pip download", timeout_s)
     return sorted(dest.iterdir())
