@@ -81,3 +81,15 @@ def test_build_is_a_no_op_when_the_image_exists(docker_client: Any) -> None:
     res = run("sandbox", "build", "--offline")
     assert res.returncode == 0, res.stderr
     assert "up to date: repomind-sandbox:py3.11 (cached" in res.stderr
+
+
+@pytest.mark.docker
+def test_prune_removes_containers_left_by_a_crash(docker_client: Any) -> None:
+    from repomind.sandbox.client import LABEL, leftover_containers
+    from repomind.sandbox.images import base_image_tag
+
+    docker_client.containers.create(base_image_tag(), ["true"], labels={LABEL: "run"})  # as if we crashed
+    assert len(leftover_containers(docker_client)) == 1
+    res = run("sandbox", "prune")
+    assert res.returncode == 0 and "removed 1 containers" in res.stderr
+    assert leftover_containers(docker_client) == []
