@@ -8,5 +8,6 @@ if [ "$(id -u)" = 0 ]; then bash scripts/provision-docker.sh; fi
 bash scripts/setup.sh
 .venv/bin/repomind --log-format console sandbox build --offline
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -14,7 +14,14 @@ from typing import Any
 from repomind.sandbox import setup_plan, wheelhouse
 from repomind.sandbox.client import LABEL
 from repomind.sandbox.errors import EnvironmentSetupError, ImageNotFoundError
-from repomind.sandbox.images import DEFAULT_PYTHON, SUITE_GLIBC, base_image_tag, find_image, suite_for
+from repomind.sandbox.images import (
+    DEFAULT_PYTHON,
+    SUITE_GLIBC,
+    base_image_tag,
+    find_image,
+    require_base_image,
+    suite_for,
+)
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.output import CappedBuffer
 from repomind.sandbox.types import Environment, EnvironmentSpec
@@ -52,17 +59,12 @@ def build(
     """Return the cached environment for this repository and dependency state, or build and cache it."""
     start = time.monotonic()
     plan = setup_plan.detect(work_tree, spec.setup_command)
-    base_tag = spec.image or base_image_tag(spec.python)
-    base = find_image(client, base_tag)
-    if base is None:
-        raise ImageNotFoundError(
-            f"the base image {base_tag} does not exist"
-            + (
-                ""
-                if spec.image
-                else ": run `repomind sandbox build` (add --offline where no registry answers)"
-            )
-        )
+    if spec.image:
+        base_tag, base = spec.image, find_image(client, spec.image)
+        if base is None:
+            raise ImageNotFoundError(f"the configured image {spec.image} does not exist")
+    else:
+        base_tag, base = base_image_tag(spec.python), require_base_image(client, spec.python)
     key = setup_plan.fingerprint(work_tree, plan, spec.repo_name, base.id, RECIPE_VERSION, str(spec.network))
     tag = env_tag(spec.repo_name, key)
     if find_image(client, tag) is not None:

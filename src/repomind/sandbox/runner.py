@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ class DockerSandbox:
             result = self._exec(container, argv, env_vars, limits, baseline=capture_diff)
             notes: list[str] = []
             if result.outcome is Outcome.FAILED and self._oom_killed(container):
-                result = _replace(result, outcome=Outcome.OOM)
+                result = replace(result, outcome=Outcome.OOM)
                 notes.append(f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)")
             if result.outcome is Outcome.TIMEOUT:
                 notes.append(f"killed: timed out after {limits.timeout_s:g} s")
@@ -115,7 +116,7 @@ class DockerSandbox:
                     diff = text
                 else:
                     notes.append("the diff could not be read from the sandbox")
-            return _replace(result, diff=diff, notes=tuple(notes))
+            return replace(result, diff=diff, notes=tuple(notes))
         finally:
             _remove(container)
 
@@ -201,12 +202,6 @@ class DockerSandbox:
             return bool(container.attrs["State"].get("OOMKilled"))
         _code, text = self._exec_quiet(container, _AFTER)
         return "oom_kill=" in text and text.strip().split("=")[-1] not in ("0", "")
-
-
-def _replace(result: ExecResult, **changes: Any) -> ExecResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
 
 
 def _kill_quietly(container: Any) -> None:
