@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repomind.sandbox.limits import Limits
-from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome
+from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome, as_argv
 
 _GIT_IDENTITY = ("-c", "user.email=fixture@repomind.test", "-c", "user.name=Repomind fixture")
 
@@ -68,7 +68,7 @@ class FakeSandbox:
         limits: Limits | None = None,
         capture_diff: bool = True,
     ) -> ExecResult:
-        argv = ("bash", "-c", command) if isinstance(command, str) else tuple(command)
+        argv = as_argv(command)
         self.commands.append(argv)
         start = time.monotonic()
         code, out, err = self.script(argv, work_tree)

@@ -65,3 +65,12 @@ def test_manylinux_platforms_for_a_glibc() -> None:
     tags = manylinux_platforms((2, 31), "x86_64")
     assert tags[0] == "manylinux_2_31_x86_64" and "manylinux_2_17_x86_64" in tags
     assert "manylinux_2_34_x86_64" not in tags and tags[-1] == "manylinux1_x86_64"
+
+
+def test_commands_become_argument_vectors() -> None:
+    from repomind.sandbox.types import as_argv
+
+    assert as_argv("pytest -q && echo ok") == ("bash", "-c", "pytest -q && echo ok")
+    assert as_argv(["python", "-m", "pytest"]) == ("python", "-m", "pytest")
+    with pytest.raises(ValueError, match="no command to run"):
+        as_argv([])

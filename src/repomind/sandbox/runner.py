@@ -15,7 +15,7 @@ from repomind.sandbox.client import LABEL, connect
 from repomind.sandbox.errors import CommandNotFoundError, SandboxError
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.output import CappedBuffer
-from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome
+from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome, as_argv
 from repomind.sandbox.worktree import pack
 
 WORKDIR = "/work"
@@ -47,15 +47,6 @@ _REAPER = (
 )
 _NO_BASELINE = "/tmp/.repomind-no-baseline"
 _DIFF = f"test ! -e {_NO_BASELINE} && cd /work && git add -A && git diff --cached --binary --no-color HEAD"
-
-
-def _argv(command: Command) -> tuple[str, ...]:
-    if isinstance(command, str):
-        return ("bash", "-c", command)
-    argv = tuple(command)
-    if not argv:
-        raise SandboxError("no command to run")
-    return argv
 
 
 class DockerSandbox:
@@ -93,7 +84,10 @@ class DockerSandbox:
         extra_env: Mapping[str, str] | None = None,
     ) -> ExecResult:
         limits = limits or self.limits
-        argv = _argv(command)
+        try:
+            argv = as_argv(command)
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from None
         container = self._create(env.image, network, limits)
         try:
             container.start()

@@ -10,6 +10,16 @@ from dataclasses import dataclass, field
 Command = Sequence[str] | str
 
 
+def as_argv(command: Command) -> tuple[str, ...]:
+    """The argument vector that runs ``command``; a string runs under ``bash -c``."""
+    if isinstance(command, str):
+        return ("bash", "-c", command)
+    argv = tuple(command)
+    if not argv:
+        raise ValueError("no command to run")
+    return argv
+
+
 class Outcome(enum.StrEnum):
     """How a sandboxed command ended."""
 
