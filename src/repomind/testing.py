@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repomind.pipeline.llm import Completion, LLMError, Message
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome, as_argv
+from repomind.testing_llm import ScriptedHTTPError, StandInLLMServer, count_tokens
+
+__all__ = [
+    "FakeSandbox",
+    "ScriptedHTTPError",
+    "ScriptedModel",
+    "StandInLLMServer",
+    "git",
+    "make_git_repo",
+]
 
 _GIT_IDENTITY = ("-c", "user.email=fixture@repomind.test", "-c", "user.name=Repomind fixture")
 
@@ -75,3 +86,35 @@ class FakeSandbox:
         outcome = Outcome.OK if code == 0 else Outcome.TIMEOUT if code == 124 else Outcome.FAILED
         diff = git(work_tree, "diff") if capture_diff and (work_tree / ".git").exists() else None
         return ExecResult(argv, code, out, err, time.monotonic() - start, outcome, diff=diff)
+
+
+@dataclass
+class ScriptedModel:
+    """A language model that answers ``replies`` in order and records every conversation it was given.
+
+    ``cost_per_token`` prices each token (``None``: an unknown price). Running out of replies is an error.
+    """
+
+    replies: list[str]
+    model: str = "scripted"
+    cost_per_token: float | None = None
+    conversations: list[list[Message]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    def complete(self, messages: Sequence[Message]) -> Completion:
+        self.conversations.append(list(messages))
+        if not self.replies:
+            raise LLMError("the scripted model has no reply left")
+        text = self.replies.pop(0)
+        prompt_tokens = count_tokens("\n".join(m["content"] for m in messages))
+        completion_tokens = count_tokens(text)
+        cost = (
+            None if self.cost_per_token is None else (prompt_tokens + completion_tokens) * self.cost_per_token
+        )
+        return Completion(text, prompt_tokens, completion_tokens, cost, self.model, 0.0)
+
+    def prompts(self) -> list[str]:
+        return ["\n".join(m["content"] for m in conv) for conv in self.conversations]

@@ -36,10 +36,12 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> No
 
 
 # Subcommands live in one module per area; registering them here keeps this the one composition root.
+from repomind.cli.llm import llm  # noqa: E402
 from repomind.cli.sandbox import sandbox  # noqa: E402
 from repomind.cli.serve import serve  # noqa: E402
+from repomind.cli.solve import solve  # noqa: E402
 
-for _command in (serve, sandbox):
+for _command in (serve, sandbox, solve, llm):
     cli.add_command(_command)
 
 

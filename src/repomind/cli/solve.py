@@ -1,0 +1,119 @@
+"""`repomind solve`: the whole pipeline on one issue, locally; exit 0 only when a patch passed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from repomind.cli.context import Context, pass_ctx, sandbox_limits
+from repomind.errors import UsageError
+
+
+@click.command("solve")
+@click.option("--repo", required=True, help="The repository: a local path or a clone URL (never modified).")
+@click.option("--rev", default=None, help="The starting revision (default: the repository's HEAD).")
+@click.option(
+    "--issue-file", type=click.Path(path_type=Path), default=None, help="A file with the issue's text."
+)
+@click.option("--issue-text", default=None, help="The issue's text.")
+@click.option("--model", default=None, help="A litellm model string (default: REPOMIND_MODEL).")
+@click.option(
+    "--api-base", default=None, help="An OpenAI-compatible server (default: REPOMIND_LLM_API_BASE)."
+)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<id>)."
+)
+@click.option("--max-attempts", type=click.IntRange(1, 10), default=None, help="Attempts (default: 3).")
+@click.option(
+    "--budget-tokens", type=click.IntRange(min=1), default=None, help="Stop after this many tokens."
+)
+@click.option(
+    "--budget-usd", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar budget."
+)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Longest reply, in tokens.")
+@click.option("--keep-work-trees", is_flag=True, help="Keep the scratch work trees under the run directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
+@pass_ctx
+def solve(
+    ctx: Context,
+    repo: str,
+    rev: str | None,
+    issue_file: Path | None,
+    issue_text: str | None,
+    model: str | None,
+    api_base: str | None,
+    out: Path | None,
+    max_attempts: int | None,
+    budget_tokens: int | None,
+    budget_usd: float | None,
+    max_tokens: int | None,
+    keep_work_trees: bool,
+    as_json: bool,
+) -> None:
+    """Localise, patch, test and reflect on one issue; write the run's artifacts and its report.
+
+    Exits 0 only when a patch passed its tests and was verified against the issue; 1 when the run
+    finished without one (the report says why).
+    """
+    from repomind.pipeline.llm import LiteLLMModel
+    from repomind.pipeline.solve import SolveRequest
+    from repomind.pipeline.solve import solve as run_solve
+    from repomind.pipeline.solve.artifacts import new_run_id
+    from repomind.progress import status
+    from repomind.sandbox import DockerSandbox
+
+    text = _issue(issue_file, issue_text)
+    settings = ctx.settings
+    model_name = model or settings.model
+    if not model_name:
+        raise UsageError("no model: pass --model or set REPOMIND_MODEL (a litellm model string)")
+    run_id = new_run_id()
+    out_dir = out or settings.runs_dir / run_id
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise UsageError(f"--out {out_dir} is not empty: choose a new directory")
+    llm = LiteLLMModel(model_name, api_base=api_base or settings.llm_api_base, max_tokens=max_tokens)
+    request = SolveRequest(
+        repo=repo,
+        issue_text=text,
+        out_dir=out_dir,
+        rev=rev,
+        max_attempts=max_attempts,
+        budget_tokens=budget_tokens,
+        budget_usd=budget_usd,
+        keep_work_trees=keep_work_trees,
+        redact=settings.secret_values(),
+        run_id=run_id,
+    )
+    with status(f"solving in {out_dir}") as progress:
+        box = DockerSandbox(limits=sandbox_limits(settings), log=progress)
+        # The localiser hook: None falls back to the files named in the issue and a keyword ranking.
+        report = run_solve(request, model=llm, sandbox=box, localiser=None, log=progress)
+    data = report.to_json()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    verdict = "passed" if report.success else "no patch passed"
+    cost = "unknown cost" if data["cost_usd"] is None else f"${data['cost_usd']:.4f}"
+    click.echo(
+        f"{verdict} after {data['attempts']} attempt(s) ({data['tokens']} tokens, {cost}): {report.message}\n"
+        f"artifacts: {out_dir}",
+        err=True,
+    )
+    sys.exit(0 if report.success else 1)
+
+
+def _issue(issue_file: Path | None, issue_text: str | None) -> str:
+    if (issue_file is None) == (issue_text is None):
+        raise UsageError("give exactly one of --issue-file and --issue-text")
+    if issue_file is not None:
+        try:
+            text = issue_file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --issue-file {issue_file}: {exc}") from exc
+    else:
+        text = issue_text or ""
+    if not text.strip():
+        raise UsageError("the issue is empty")
+    return text

@@ -1,0 +1,98 @@
+"""A run's artifacts under ``runs/<id>/``: each stage's JSON, the diff, the report, the trajectory.
+
+``trajectory.jsonl`` holds one JSON object per event; its schema is documented in ``docs/trajectory.md``
+and versioned by :data:`SCHEMA_VERSION` (bump it when a field changes meaning or disappears).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+#: Event types of the trajectory, in the order a run emits them.
+EVENT_TYPES = (
+    "run-start",
+    "localise",
+    "environment",
+    "prompt",
+    "reply",
+    "edits",
+    "apply",
+    "lint",
+    "tests",
+    "attempt-end",
+    "budget-exceeded",
+    "run-end",
+)
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+class RunArtifacts:
+    """Writes a run's files; every string written is passed through the redaction of ``secrets``."""
+
+    def __init__(self, directory: Path, run_id: str, *, redact: Sequence[str] = ()) -> None:
+        self.dir = directory
+        self.run_id = run_id
+        self._redact = [s for s in redact if s and len(s) >= 8]
+        self._seq = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        self._trajectory = directory / "trajectory.jsonl"
+        self._trajectory.write_text("")
+
+    def path(self, rel: str) -> Path:
+        path = self.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_text(self, rel: str, text: str) -> Path:
+        path = self.path(rel)
+        path.write_text(self.redact(text))
+        return path
+
+    def write_json(self, rel: str, data: Any) -> Path:
+        return self.write_text(rel, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+    def event(self, type_: str, attempt: int | None = None, **payload: Any) -> None:
+        """Append one event to ``trajectory.jsonl``."""
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown trajectory event type {type_!r}")
+        self._seq += 1
+        record = {
+            "schema": SCHEMA_VERSION,
+            "run": self.run_id,
+            "seq": self._seq,
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "type": type_,
+            "attempt": attempt,
+            **payload,
+        }
+        with self._trajectory.open("a") as fh:
+            fh.write(self.redact(json.dumps(record, default=str)) + "\n")
+
+    def redact(self, text: str) -> str:
+        for secret in self._redact:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def read_trajectory(path: Path) -> list[dict[str, Any]]:
+    """The events of a trajectory file, checking the schema version."""
+    events = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if record.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"{path}:{n}: schema {record.get('schema')!r}, expected {SCHEMA_VERSION}")
+        events.append(record)
+    return events

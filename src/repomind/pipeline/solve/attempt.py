@@ -1,0 +1,292 @@
+"""One attempt: ask the model, apply its edits in a fresh work tree, lint, test, and categorise."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from repomind.pipeline.edits import (
+    Edit,
+    EditApplyError,
+    NoEditsError,
+    apply_edits,
+    lint_changed,
+    parse_edits,
+)
+from repomind.pipeline.llm import Budget, LanguageModel, Message, estimate_tokens
+from repomind.pipeline.solve import pytest_output, verify
+from repomind.pipeline.solve.artifacts import RunArtifacts
+from repomind.pipeline.solve.issue import Mentions
+from repomind.pipeline.solve.reflect import AttemptRecord, Category
+from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff
+from repomind.sandbox.protocol import Sandbox
+from repomind.sandbox.types import Environment
+
+
+@dataclass
+class AttemptContext:
+    """What every attempt of one run shares."""
+
+    model: LanguageModel
+    sandbox: Sandbox
+    env: Environment
+    workspace: Workspace
+    artifacts: RunArtifacts
+    budget: Budget
+    found: Mentions
+    test_command: str | None
+    log: Callable[[str], None] = lambda _line: None
+    baselines: dict[str, verify.TestRun] = field(default_factory=dict)
+
+
+def ask(ctx: AttemptContext, number: int, messages: list[Message]) -> tuple[str, int, float | None, float]:
+    """Send the prompt (after checking the budget); returns (reply, tokens, cost, seconds)."""
+    ctx.budget.check(estimate_tokens(messages))
+    ctx.artifacts.write_json(f"attempt-{number}/prompt.json", messages)
+    ctx.artifacts.event("prompt", number, model=ctx.model.name, messages=messages)
+    ctx.log(f"attempt {number}: asking {ctx.model.name}")
+    reply = ctx.model.complete(messages)
+    ctx.budget.charge(reply)
+    ctx.artifacts.write_text(f"attempt-{number}/reply.md", reply.text)
+    ctx.artifacts.event(
+        "reply",
+        number,
+        text=reply.text,
+        model=reply.model,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        cost_usd=reply.cost_usd,
+        seconds=round(reply.seconds, 3),
+    )
+    return reply.text, reply.tokens, reply.cost_usd, reply.seconds
+
+
+def run_attempt(ctx: AttemptContext, number: int, reply: str) -> AttemptRecord:
+    """Everything after the reply: parse, apply, lint, test, and the attempt's category and evidence."""
+    start = time.monotonic()
+    record = _edit_and_test(ctx, number, reply)
+    record.seconds = round(time.monotonic() - start, 3)
+    ctx.artifacts.event(
+        "attempt-end",
+        number,
+        category=record.category.value,
+        summary=record.summary,
+        evidence=record.evidence,
+        changed=record.changed,
+        diff=record.diff,
+        verified=record.verified,
+    )
+    ctx.log(f"attempt {number}: {record.category.value}: {record.summary}")
+    return record
+
+
+def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
+    art = ctx.artifacts
+    try:
+        edits = parse_edits(reply)
+    except NoEditsError as exc:
+        art.write_json(f"attempt-{n}/edits.json", {"edits": [], "error": str(exc)})
+        art.event("edits", n, edits=[], error=str(exc))
+        return AttemptRecord(n, Category.NO_EDITS, f"no edit could be read from the reply: {exc}")
+    edits_text = format_edits(edits)
+    art.write_json(f"attempt-{n}/edits.json", {"edits": [asdict(e) for e in edits]})
+    art.event("edits", n, edits=[asdict(e) for e in edits])
+    tree = ctx.workspace.work_tree(f"attempt-{n}")
+    try:
+        applied = apply_edits(tree, edits)
+    except EditApplyError as exc:
+        art.event("apply", n, error=exc.reason, path=exc.edit.path, index=exc.index)
+        evidence = f"{exc}\n\nThe SEARCH text that was not matched:\n{exc.edit.search}"
+        return AttemptRecord(n, Category.EDIT_NOT_APPLIED, str(exc), evidence, edits_text)
+    art.event("apply", n, changed=applied.changed, created=applied.created, notes=applied.notes)
+    changed = changed_paths(tree)
+    patch = diff(tree)
+    art.write_text(f"attempt-{n}/patch.diff", patch)
+    record = AttemptRecord(n, Category.EMPTY_PATCH, "", "", edits_text, changed, patch)
+    if not changed:
+        record.summary = "the edits changed nothing"
+        return record
+    originals = _originals(ctx.workspace, changed)
+    problems = lint_changed(tree, changed, before=originals)
+    art.event("lint", n, problems=[asdict(p) for p in problems])
+    if problems:
+        kinds = {p.kind for p in problems}
+        record.category = Category.SYNTAX_ERROR if "syntax" in kinds else Category.UNDEFINED_NAME
+        lines = [f"{p.path}:{p.line}: {p.kind}: {p.message}" for p in problems]
+        record.summary = f"{len(problems)} problem(s) in the new code: {lines[0]}"
+        record.evidence = "\n".join(lines)
+        return record
+    return _test(ctx, n, tree, record)
+
+
+def _test(ctx: AttemptContext, n: int, tree: Path, record: AttemptRecord) -> AttemptRecord:
+    plan = verify.plan_tests(tree, record.changed, ctx.found, ctx.test_command)
+    ctx.log(f"attempt {n}: running {plan.reason}")
+    before = _baseline(ctx, n, tree, plan, record.changed)
+    after = verify.run_tests(ctx.sandbox, ctx.env, tree, plan.argv)
+    ctx.artifacts.event("tests", n, phase="after", **_run_json(after))
+    tests: dict[str, Any] = {"plan": asdict(plan), "before": _summary(before), "after": _summary(after)}
+    if before.timed_out or (before.exit_code in pytest_output.PYTEST_BROKEN and not before.results):
+        record.category = Category.ENVIRONMENT_ERROR
+        record.summary = "the tests cannot run on the unpatched code"
+        record.evidence = pytest_output.trim(before.log, verify.LOG_CHARS)
+        record.tests = tests
+        _write_tests(ctx, n, tests, before, after)
+        return record
+    rerun = _rerun(ctx, n, tree, before, after, plan)
+    verdict = verify.compare(before, after, plan, rerun)
+    if verdict.fail_to_pass:
+        verdict = _confirm_baseline(ctx, n, tree, plan, record.changed, verdict)
+    tests["verdict"] = verdict.to_json()
+    if rerun is not None:
+        tests["rerun"] = _summary(rerun)
+    record.category = Category.PASSED if verdict.passed else Category(verdict.category or "test-failure")
+    record.summary, record.evidence, record.verified = verdict.summary, verdict.evidence, verdict.verified
+    record.tests = tests
+    _write_tests(ctx, n, tests, before, after)
+    return record
+
+
+def _baseline(
+    ctx: AttemptContext, n: int, tree: Path, plan: verify.TestPlan, changed: list[str]
+) -> verify.TestRun:
+    """The plan run on the starting revision plus this attempt's test files (cached by both)."""
+    overlay = sorted(c for c in changed if verify.is_test_file(c))
+    digest = hashlib.sha256(repr(plan.argv).encode())
+    for rel in overlay:
+        path = tree / rel
+        digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b"<deleted>") + b"\0")
+    key = digest.hexdigest()
+    if key in ctx.baselines:
+        return ctx.baselines[key]
+    base = _overlay_tree(ctx, n, tree, overlay)
+    before = verify.run_tests(ctx.sandbox, ctx.env, base, plan.argv)
+    ctx.artifacts.event("tests", n, phase="before", overlay=overlay, **_run_json(before))
+    ctx.baselines[key] = before
+    return before
+
+
+def _overlay_tree(ctx: AttemptContext, n: int, tree: Path, overlay: list[str]) -> Path:
+    base = ctx.workspace.work_tree(f"attempt-{n}-before")
+    for rel in overlay:
+        src, dst = tree / rel, base / rel
+        if src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        elif dst.exists():
+            dst.unlink()
+    return base
+
+
+def _rerun(
+    ctx: AttemptContext,
+    n: int,
+    tree: Path,
+    before: verify.TestRun,
+    after: verify.TestRun,
+    plan: verify.TestPlan,
+) -> verify.TestRun | None:
+    """Rerun once the tests that fail after the patch but passed before (or are new): flaky or real?"""
+    good = pytest_output.GOOD
+    suspects = [
+        node
+        for node in after.failed_ids()
+        if "::" in node and (before.results.get(node, "missing") in good or node not in before.results)
+    ]
+    if not suspects:
+        return None
+    rerun = verify.run_tests(ctx.sandbox, ctx.env, tree, pytest_output.pytest_argv(suspects))
+    ctx.artifacts.event("tests", n, phase="rerun-after", **_run_json(rerun))
+    return rerun
+
+
+def _confirm_baseline(
+    ctx: AttemptContext,
+    n: int,
+    tree: Path,
+    plan: verify.TestPlan,
+    changed: list[str],
+    verdict: verify.Verdict,
+) -> verify.Verdict:
+    """Rerun on the unpatched code the tests that turned from failing to passing: a pass there is flaky."""
+    base = ctx.workspace.root / f"attempt-{n}-before"
+    if not base.exists():
+        base = _overlay_tree(ctx, n, tree, sorted(c for c in changed if verify.is_test_file(c)))
+    ids = [i for i in verdict.fail_to_pass if "::" in i]
+    if not ids:
+        return verdict
+    again = verify.run_tests(ctx.sandbox, ctx.env, base, pytest_output.pytest_argv(ids))
+    ctx.artifacts.event("tests", n, phase="rerun-before", **_run_json(again))
+    flaky = [i for i in ids if again.results.get(i) in pytest_output.GOOD]
+    if not flaky:
+        return verdict
+    f2p = [i for i in verdict.fail_to_pass if i not in flaky]
+    verdict = replace(verdict, fail_to_pass=f2p, flaky=[*verdict.flaky, *flaky])
+    if not f2p and verdict.passed:
+        verdict = replace(
+            verdict,
+            passed=False,
+            verified=False,
+            category="unverified",
+            summary="not verified against the issue: the issue's tests also pass on the unpatched code "
+            f"when rerun (flaky): {', '.join(flaky[:5])}",
+        )
+    return verdict
+
+
+def _originals(workspace: Workspace, changed: list[str]) -> dict[str, str]:
+    from repomind.pipeline.solve.workspace import run_git
+
+    originals: dict[str, str] = {}
+    for rel in changed:
+        text = run_git(workspace.clone, "show", f"{workspace.commit}:{rel}", check=False)
+        if text:
+            originals[rel] = text
+    return originals
+
+
+def _run_json(run: verify.TestRun) -> dict[str, Any]:
+    return {
+        "argv": list(run.argv),
+        "exit_code": run.exit_code,
+        "outcome": run.outcome,
+        "results": run.results,
+        "seconds": run.seconds,
+        "log": pytest_output.trim(run.log, 20_000),
+    }
+
+
+def _summary(run: verify.TestRun) -> dict[str, Any]:
+    data = _run_json(run)
+    data["log"] = pytest_output.trim(run.log, verify.LOG_CHARS)
+    return data
+
+
+def _write_tests(
+    ctx: AttemptContext, n: int, tests: dict[str, Any], before: verify.TestRun, after: verify.TestRun
+) -> None:
+    ctx.artifacts.write_json(f"attempt-{n}/tests.json", tests)
+    ctx.artifacts.write_text(f"attempt-{n}/tests-before.log", before.log)
+    ctx.artifacts.write_text(f"attempt-{n}/tests-after.log", after.log)
+
+
+def format_edits(edits: list[Edit]) -> str:
+    """The edits as SEARCH/REPLACE blocks, to show the model what an earlier attempt did."""
+
+    def lines(text: str) -> str:
+        return text if not text or text.endswith("\n") else text + "\n"
+
+    blocks = []
+    for e in edits:
+        if e.delete:
+            blocks.append(f"{e.path}: deleted")
+            continue
+        blocks.append(
+            f"{e.path}\n<<<<<<< SEARCH\n{lines(e.search)}=======\n{lines(e.replace)}>>>>>>> REPLACE"
+        )
+    return "\n\n".join(blocks)

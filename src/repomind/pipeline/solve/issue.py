@@ -1,0 +1,118 @@
+"""The issue as data: hidden HTML stripped, and the paths, identifiers and tests it names.
+
+Issue text is untrusted. What a reader of the rendered issue cannot see (HTML comments, elements marked
+hidden, scripts and styles) never reaches the model; other HTML tags are reduced to their text. Code, in
+fences or backticks, is kept exactly as written, so ``<module>`` in a traceback survives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_FENCE = re.compile(r"^(?P<fence>```+|~~~+)[^\n]*\n.*?(?:^(?P=fence)[ \t]*$|\Z)", re.S | re.M)
+_INLINE_CODE = re.compile(r"(`+)[^`]*?\1")
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_INVISIBLE = re.compile(
+    r"<(script|style|template)\b[^>]*>.*?(?:</\1\s*>|\Z)"
+    r"|<(\w+)\b[^>]*(?:\shidden(?=[\s=>/])|display\s*:\s*none)[^>]*>.*?(?:</\2\s*>|\Z)",
+    re.S | re.I,
+)
+_HTML_TAGS = (
+    "a|abbr|b|blockquote|br|code|dd|del|details|div|dl|dt|em|font|h[1-6]|hr|i|img|input|ins|kbd|li|mark|"
+    "ol|p|picture|pre|q|s|samp|source|span|strike|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|"
+    "tr|tt|u|ul|var|video|iframe|object|embed|form|button|meta|link|svg|math"
+)
+_TAG = re.compile(rf"</?(?:{_HTML_TAGS})\b[^>]*>", re.I)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|cfg|toml|ini|txt|rst|md|json|ya?ml))\b")
+_TRACE_FILE = re.compile(r'File "([^"]+)", line (\d+)')
+_DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b")
+_IDENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{2,})\b")
+_NODE_ID = re.compile(r"((?:[\w.-]+/)*[\w.-]+\.py)::([\w\[\]\-.:]+)")
+_TEST_NAME = re.compile(r"\b(test_\w+)\b")
+_STOPWORD_TEXT = """
+the and for with that this from are was were not but you your have has had when what which will
+would should could can cannot does did doing done into onto than then them they their there here
+how why who all any some one two its it's also just only like such use used using get gets got
+set sets new old now see seen make made need needs want wants file files line lines error errors
+issue bug fix fixes fixed expected actual result results return returns value values true false
+none null self cls def class import python traceback most recent call last
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def strip_hidden(text: str) -> str:
+    """The issue as its reader sees it: comments and hidden elements gone, other tags reduced to text."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    pos = 0
+    for fence in _FENCE.finditer(text):
+        out.append(_strip_prose(text[pos : fence.start()]))
+        out.append(fence.group(0))
+        pos = fence.end()
+    out.append(_strip_prose(text[pos:]))
+    return _BLANK_RUNS.sub("\n\n", "".join(out)).strip()
+
+
+def _strip_prose(text: str) -> str:
+    """Protect inline code, remove what a reader cannot see, reduce the remaining tags, restore the code."""
+    codes: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        codes.append(match.group(0))
+        return f"\0{len(codes) - 1}\0"
+
+    text = _INLINE_CODE.sub(keep, text.replace("\0", ""))
+    text = _COMMENT.sub("", text)
+    text = _INVISIBLE.sub("", text)
+    text = _TAG.sub("", text)
+    return re.sub(r"\0(\d+)\0", lambda m: codes[int(m.group(1))], text)
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """What an issue names: file paths, dotted names, identifiers, and tests."""
+
+    paths: list[str] = field(default_factory=list)
+    trace_lines: list[tuple[str, int]] = field(default_factory=list)
+    dotted: list[str] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)
+    test_ids: list[str] = field(default_factory=list)
+    test_names: list[str] = field(default_factory=list)
+
+
+def mentions(text: str) -> Mentions:
+    """Paths, traceback locations, dotted names, identifiers and tests named in ``text``, in order."""
+    trace = [(m.group(1), int(m.group(2))) for m in _TRACE_FILE.finditer(text)]
+    paths = _unique(m.group(1) for m in _PATH.finditer(text))
+    dotted = _unique(m.group(1) for m in _DOTTED.finditer(text) if not _looks_like_file(m.group(1)))
+    idents = _unique(
+        m.group(1)
+        for m in _IDENT.finditer(text)
+        if m.group(1).lower() not in _STOPWORDS and (("_" in m.group(1)) or _is_codey(m.group(1)))
+    )
+    test_ids = _unique(f"{m.group(1)}::{m.group(2)}" for m in _NODE_ID.finditer(text))
+    test_names = _unique(m.group(1) for m in _TEST_NAME.finditer(text))
+    return Mentions(paths, trace, dotted, idents, test_ids, test_names)
+
+
+def keywords(text: str) -> list[str]:
+    """Lower-case words of three letters or more, stopwords removed: for ranking files by the issue."""
+    words = re.findall(r"[A-Za-z][A-Za-z0-9]{2,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text))
+    return [w.lower() for w in words if w.lower() not in _STOPWORDS]
+
+
+def _is_codey(word: str) -> bool:
+    """camelCase or CapWords with an inner capital: likely an identifier, not an English word."""
+    return bool(re.search(r"[a-z][A-Z]", word))
+
+
+def _looks_like_file(name: str) -> bool:
+    return name.rsplit(".", 1)[-1] in {"py", "pyi", "cfg", "toml", "ini", "txt", "rst", "md", "json", "yml"}
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

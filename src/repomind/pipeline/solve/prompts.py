@@ -1,0 +1,55 @@
+"""The patch prompt, rendered from the template files in ``templates/``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from functools import cache
+
+import jinja2
+
+from repomind.pipeline.llm import Message
+from repomind.pipeline.solve.context import FileView
+from repomind.pipeline.solve.reflect import AttemptRecord
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("repomind.pipeline.solve", "templates"),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(name: str, **values: object) -> str:
+    return _environment().get_template(name).render(**values)
+
+
+def patch_messages(
+    issue: str,
+    files: Sequence[FileView],
+    *,
+    instructions: str = "",
+    others: Sequence[str] = (),
+    attempts: Sequence[AttemptRecord] = (),
+) -> list[Message]:
+    """The conversation for one attempt: the system rules, then the issue, files and earlier attempts.
+
+    ``issue`` must already have its hidden HTML stripped (:func:`repomind.pipeline.solve.issue.strip_hidden`).
+    """
+    user = render(
+        "user.md.j2",
+        issue=issue.strip(),
+        instructions=instructions,
+        files=[asdict(f) for f in files],
+        others=list(others),
+        attempts=[a.for_prompt() for a in attempts],
+    )
+    return [
+        {"role": "system", "content": render("system.md.j2").strip()},
+        {"role": "user", "content": user.strip()},
+    ]

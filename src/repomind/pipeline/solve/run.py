@@ -1,0 +1,272 @@
+"""``solve``: localise, then up to N attempts of patch, test and reflect, with every artifact on disk."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repomind import repoconfig
+from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMError
+from repomind.pipeline.localise.result import Localisation, Localiser
+from repomind.pipeline.solve import context, prompts
+from repomind.pipeline.solve.artifacts import SCHEMA_VERSION, RunArtifacts, new_run_id
+from repomind.pipeline.solve.attempt import AttemptContext, ask, run_attempt
+from repomind.pipeline.solve.issue import mentions, strip_hidden
+from repomind.pipeline.solve.reflect import AttemptRecord, Category, best
+from repomind.pipeline.solve.workspace import Workspace, is_url
+from repomind.sandbox.errors import EnvironmentSetupError
+from repomind.sandbox.protocol import Sandbox
+from repomind.sandbox.types import EnvironmentSpec
+from repomind.sandbox.worktree import repo_name
+
+#: Candidate files shown in the prompt; more are listed by name only.
+MAX_FILES_SHOWN = 5
+#: Characters of file views in one prompt.
+MAX_CONTEXT_CHARS = 60_000
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    """One issue against one repository at one revision; the run's files go to ``out_dir``."""
+
+    repo: str
+    issue_text: str
+    out_dir: Path
+    rev: str | None = None
+    max_attempts: int | None = None  # None: the repository's config (default 3)
+    budget_tokens: int | None = None  # None: the repository's config (default: no limit)
+    budget_usd: float | None = None
+    keep_work_trees: bool = False
+    redact: Sequence[str] = ()
+    run_id: str | None = None
+
+
+@dataclass
+class SolveReport:
+    """The outcome: ``success`` only when a patch passed and was verified against the issue."""
+
+    run_id: str
+    success: bool
+    verified: bool
+    stopped: str  # passed | attempts-exhausted | budget | llm-error | environment-error
+    message: str
+    model: str
+    commit: str
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    max_attempts: int = 0
+    budget: Budget = field(default_factory=Budget)
+    patch_attempt: int | None = None
+    localisation: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    out_dir: Path = Path()
+
+    def to_json(self) -> dict[str, Any]:
+        chosen = next((a for a in self.attempts if a.number == self.patch_attempt), None)
+        return {
+            "schema": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "success": self.success,
+            "verified": self.verified,
+            "stopped": self.stopped,
+            "message": self.message,
+            "attempts": len(self.attempts),
+            "max_attempts": self.max_attempts,
+            "tokens": self.budget.tokens,
+            "cost_usd": self.budget.cost_usd,
+            "model": self.model,
+            "commit": self.commit,
+            "categories": [a.category.value for a in self.attempts],
+            "patch_attempt": self.patch_attempt,
+            "patch_category": chosen.category.value if chosen else None,
+            "tests": (chosen.tests.get("verdict", {}) if chosen else {}),
+            "attempt_details": [a.to_json() for a in self.attempts],
+            "budget": self.budget.to_json(),
+            "localisation": self.localisation,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def solve(
+    request: SolveRequest,
+    *,
+    model: LanguageModel,
+    sandbox: Sandbox,
+    localiser: Localiser | None = None,
+    log: Callable[[str], None] = lambda _line: None,
+) -> SolveReport:
+    """Run the pipeline; write ``patch.diff``, ``report.json`` and ``trajectory.jsonl`` to the out dir.
+
+    Raises :class:`~repomind.errors.UsageError` for a repository or revision that cannot be used; every
+    other way a run can end (budget, model errors, an environment that cannot be set up) is a report.
+    """
+    started = time.monotonic()
+    run_id = request.run_id or new_run_id()
+    art = RunArtifacts(request.out_dir, run_id, redact=request.redact)
+    workspace = Workspace.create(request.repo, request.rev, request.out_dir / "scratch")
+    try:
+        report = _solve(request, run_id, art, workspace, model, sandbox, localiser, log, started)
+    finally:
+        if not request.keep_work_trees:
+            workspace.cleanup()
+    return report
+
+
+def _solve(
+    request: SolveRequest,
+    run_id: str,
+    art: RunArtifacts,
+    workspace: Workspace,
+    model: LanguageModel,
+    sandbox: Sandbox,
+    localiser: Localiser | None,
+    log: Callable[[str], None],
+    started: float,
+) -> SolveReport:
+    timings: dict[str, float] = {}
+    base = workspace.work_tree("base")
+    config = repoconfig.load(base)
+    issue = strip_hidden(request.issue_text)
+    found = mentions(issue)
+    budget = Budget(
+        max_tokens=request.budget_tokens or config.budget_tokens,
+        max_usd=request.budget_usd or config.budget_usd,
+    )
+    max_attempts = request.max_attempts or config.max_attempts
+    report = SolveReport(run_id, False, False, "attempts-exhausted", "", model.name, workspace.commit)
+    report.max_attempts, report.budget, report.out_dir = max_attempts, budget, request.out_dir
+    art.event(
+        "run-start",
+        repo=request.repo,
+        commit=workspace.commit,
+        model=model.name,
+        issue=issue,
+        max_attempts=max_attempts,
+        budget=budget.to_json(),
+    )
+
+    t = time.monotonic()
+    log("localising")
+    found_loc = (
+        localiser.localise(base, issue) if localiser else context.fallback_localisation(base, issue, found)
+    )
+    timings["localise"] = time.monotonic() - t
+    report.localisation = _localisation_json(found_loc)
+    art.write_json("localise.json", found_loc.to_json())
+    art.event("localise", **found_loc.to_json())
+    views, others = _views(base, found_loc, found)
+    guidance = context.instructions(base, config.instructions)
+
+    t = time.monotonic()
+    log("preparing the sandbox environment")
+    name = _repo_name(request.repo)
+    spec = EnvironmentSpec(name, setup_command=config.setup_command, python=config.python, image=config.image)
+    try:
+        env = sandbox.prepare(base, spec)
+    except EnvironmentSetupError as exc:
+        timings["environment"] = time.monotonic() - t
+        art.event("environment", error=str(exc), output=exc.output[-4000:] if exc.output else "")
+        return _finish(
+            report, art, "environment-error", f"the environment could not be set up: {exc}", timings, started
+        )
+    timings["environment"] = time.monotonic() - t
+    art.event("environment", image=env.image, cached=env.cached, seconds=round(env.setup_seconds, 3))
+
+    ctx = AttemptContext(model, sandbox, env, workspace, art, budget, found, config.test_command, log)
+    timings["attempts"] = 0.0
+    for number in range(1, max_attempts + 1):
+        t = time.monotonic()
+        messages = prompts.patch_messages(
+            issue, views, instructions=guidance, others=others, attempts=report.attempts
+        )
+        try:
+            reply, tokens, cost, _seconds = ask(ctx, number, messages)
+        except BudgetExceeded as exc:
+            art.event("budget-exceeded", number, message=str(exc), budget=budget.to_json())
+            return _finish(report, art, "budget", str(exc), timings, started)
+        except LLMError as exc:
+            return _finish(report, art, "llm-error", str(exc), timings, started)
+        record = run_attempt(ctx, number, reply)
+        record.tokens, record.cost_usd = tokens, cost
+        report.attempts.append(record)
+        timings["attempts"] += time.monotonic() - t
+        if record.passed:
+            return _finish(report, art, "passed", record.summary, timings, started)
+    return _finish(
+        report, art, "attempts-exhausted", f"no attempt passed in {max_attempts}", timings, started
+    )
+
+
+def _views(base: Path, loc: Localisation, found: Any) -> tuple[list[context.FileView], list[str]]:
+    candidates = [p for p in loc.candidates(MAX_FILES_SHOWN * 2) if (base / p).is_file()]
+    identifiers = [*found.identifiers, *(d.rsplit(".", 1)[-1] for d in found.dotted)]
+    views: list[context.FileView] = []
+    used = 0
+    for path in candidates[:MAX_FILES_SHOWN]:
+        view = context.file_view(base, path, identifiers)
+        if used + len(view.text) > MAX_CONTEXT_CHARS and views:
+            break
+        views.append(view)
+        used += len(view.text)
+    shown = {v.path for v in views}
+    return views, [p for p in candidates if p not in shown]
+
+
+def _finish(
+    report: SolveReport,
+    art: RunArtifacts,
+    stopped: str,
+    message: str,
+    timings: dict[str, float],
+    started: float,
+) -> SolveReport:
+    chosen = best(report.attempts)
+    report.stopped, report.message = stopped, message
+    report.success = bool(chosen and chosen.category is Category.PASSED)
+    report.verified = bool(chosen and chosen.verified)
+    report.patch_attempt = chosen.number if chosen else None
+    if not report.success and report.attempts and stopped == "attempts-exhausted":
+        last = report.attempts[-1]
+        report.message = f"{message}; the last attempt ended with {last.category.value}: {last.summary}"
+    timings["total"] = time.monotonic() - started
+    report.timings = timings
+    art.write_text("patch.diff", chosen.diff if chosen else "")
+    data = report.to_json()
+    art.write_json("report.json", data)
+    art.event(
+        "run-end",
+        **{
+            k: data[k]
+            for k in (
+                "success",
+                "verified",
+                "stopped",
+                "message",
+                "attempts",
+                "tokens",
+                "cost_usd",
+                "patch_attempt",
+                "categories",
+            )
+        },
+    )
+    return report
+
+
+def _localisation_json(loc: Localisation) -> dict[str, Any]:
+    return {
+        "candidates": loc.candidates(MAX_FILES_SHOWN),
+        "set": loc.set,
+        "confidence": loc.confidence,
+        "signals": loc.signals,
+        "note": loc.note,
+    }
+
+
+def _repo_name(repo: str) -> str:
+    if is_url(repo):
+        tail = repo.rstrip("/").removesuffix(".git").replace(":", "/").split("/")
+        return "/".join(tail[-2:])
+    return repo_name(Path(repo))
