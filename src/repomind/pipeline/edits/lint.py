@@ -1,0 +1,80 @@
+"""Check changed Python files for syntax errors and undefined names (pyflakes) before any test runs."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pyflakes import checker, messages  # type: ignore[import-untyped]
+
+_UNDEFINED = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One problem in a changed file; ``line`` is 1-based."""
+
+    path: str
+    line: int
+    kind: Literal["syntax", "undefined-name"]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.kind}: {self.message}"
+
+
+def problems_in(path: str, text: str) -> list[LintProblem]:
+    """Syntax errors (at most one) or else undefined names in one file's ``text``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tree = ast.parse(text, filename=path)
+        except SyntaxError as exc:
+            return [LintProblem(path, exc.lineno or 1, "syntax", exc.msg)]
+        except ValueError as exc:  # source code with null bytes
+            return [LintProblem(path, 1, "syntax", str(exc))]
+    found = checker.Checker(tree, filename=path)
+    return [
+        LintProblem(path, int(m.lineno), "undefined-name", str(m.message % m.message_args))
+        for m in sorted(found.messages, key=lambda m: int(m.lineno))
+        if isinstance(m, _UNDEFINED)
+    ]
+
+
+def _key(problem: LintProblem) -> tuple[str, str]:
+    return (problem.kind, "" if problem.kind == "syntax" else problem.message)
+
+
+def lint_changed(
+    work_tree: Path, paths: list[str], *, before: dict[str, str] | None = None
+) -> list[LintProblem]:
+    """Problems in the changed ``.py`` files, leaving out those already in ``before`` (path → old text).
+
+    A problem counts as old when the same kind (and, for undefined names, the same name) appears as often
+    before the change: line numbers move, names do not. Deleted and non-UTF-8 files are skipped.
+    """
+    report: list[LintProblem] = []
+    for rel in paths:
+        target = work_tree / rel
+        if not rel.endswith((".py", ".pyi")) or not target.is_file():
+            continue
+        try:
+            text = target.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        after = problems_in(rel, text)
+        if before is not None and rel in before:
+            old = Counter(_key(p) for p in problems_in(rel, before[rel]))
+            kept = []
+            for problem in after:
+                if old[_key(problem)] > 0:
+                    old[_key(problem)] -= 1
+                else:
+                    kept.append(problem)
+            after = kept
+        report.extend(after)
+    return report
