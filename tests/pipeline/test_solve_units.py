@@ -237,3 +237,10 @@ def test_bad_repository_and_revision_are_usage_errors(tmp_path: Path) -> None:
             model=ScriptedModel([]),
             sandbox=FakeSandbox(),
         )
+
+
+def test_a_model_error_ends_the_run_with_a_report(tmp_path: Path) -> None:
+    report, _model, _box, out = run(tmp_path, [fx.WRONG])  # the second call finds no reply left
+    assert report.stopped == "llm-error" and "no reply left" in report.message
+    data = json.loads((out / "report.json").read_text())
+    assert data["attempts"] == 1 and data["success"] is False and data["patch_category"] == "test-failure"

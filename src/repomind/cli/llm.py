@@ -33,6 +33,8 @@ def llm_serve(
     """Serve a local model at http://HOST:PORT/v1 for `repomind solve --model openai/NAME --api-base ...`."""
     from repomind.local_llm import LocalModelServer, TransformersChat, find_packaged_gguf
 
+    if model_path is not None and not model_path.exists():
+        raise UsageError(f"--gguf {model_path} does not exist")
     path = model_path or find_packaged_gguf()
     if path is None:
         raise UsageError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind import repoconfig
+from repomind.errors import UsageError
 from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMError
 from repomind.pipeline.localise.result import Localisation, Localiser
 from repomind.pipeline.solve import context, prompts
@@ -104,8 +106,14 @@ def solve(
     """
     started = time.monotonic()
     run_id = request.run_id or new_run_id()
+    fresh = not request.out_dir.exists()
+    try:
+        workspace = Workspace.create(request.repo, request.rev, request.out_dir / "scratch")
+    except UsageError:
+        if fresh:  # a repository or revision that cannot be used leaves nothing behind
+            shutil.rmtree(request.out_dir, ignore_errors=True)
+        raise
     art = RunArtifacts(request.out_dir, run_id, redact=request.redact)
-    workspace = Workspace.create(request.repo, request.rev, request.out_dir / "scratch")
     try:
         report = _solve(request, run_id, art, workspace, model, sandbox, localiser, log, started)
     finally:
