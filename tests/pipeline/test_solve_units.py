@@ -244,3 +244,19 @@ def test_a_model_error_ends_the_run_with_a_report(tmp_path: Path) -> None:
     assert report.stopped == "llm-error" and "no reply left" in report.message
     data = json.loads((out / "report.json").read_text())
     assert data["attempts"] == 1 and data["success"] is False and data["patch_category"] == "test-failure"
+
+
+def test_a_repository_url_is_cloned_and_a_revision_honoured(tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "origin", fx.FILES)
+    start = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "calc/ops.py").write_text(fx.OPS.replace("return a - b", "return a - b - 0"))
+    git(repo, "commit", "-qam", "a later commit the run must not see")
+    model = ScriptedModel([fx.FIX])
+    out = tmp_path / "run"
+    report = solve(
+        SolveRequest(f"file://{repo}", fx.ISSUE, out, rev=start),
+        model=model,
+        sandbox=FakeSandbox(script=fx.run_on_host),
+    )
+    assert report.success and report.commit == start
+    assert "return a - b - 0" not in model.prompts()[0]

@@ -23,7 +23,7 @@ from repomind.pipeline.solve import pytest_output, verify
 from repomind.pipeline.solve.artifacts import RunArtifacts
 from repomind.pipeline.solve.issue import Mentions
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
-from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff
+from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment
 
@@ -240,8 +240,6 @@ def _confirm_baseline(
 
 
 def _originals(workspace: Workspace, changed: list[str]) -> dict[str, str]:
-    from repomind.pipeline.solve.workspace import run_git
-
     originals: dict[str, str] = {}
     for rel in changed:
         text = run_git(workspace.clone, "show", f"{workspace.commit}:{rel}", check=False)
