@@ -34,3 +34,33 @@ def status(title: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]
             logger.debug(line.strip(), task=title)
 
     yield emit
+
+
+@contextlib.contextmanager
+def bar(title: str) -> Iterator[Callable[[int, int, str], None]]:
+    """Yield ``update(done, total, label)``: a progress bar on a tty, one log line per step otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (
+            TextColumn(title),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+            task = progress.add_task("", total=None)
+
+            def show(done: int, total: int, label: str) -> None:
+                progress.update(task, completed=done, total=total, description=label)
+
+            yield show
+        return
+    logger: Any = get_logger("repomind.progress")
+
+    def emit(done: int, total: int, label: str) -> None:
+        if label:
+            logger.info(f"{title} {done + 1}/{total}", item=label)
+
+    yield emit

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     model: str | None = None
+    # A sentence-transformers model folder for dense localisation; "none" turns the dense signal off.
+    embedding_model: str | None = None
     llm_api_base: str | None = None
     require_docker: bool = False
     log_format: str | None = Field(default=None, description="json or console; default json unless a tty")

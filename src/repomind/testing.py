@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from repomind.pipeline.llm import Completion, LLMError, Message
 from repomind.sandbox.limits import Limits
@@ -118,3 +119,26 @@ class ScriptedModel:
 
     def prompts(self) -> list[str]:
         return ["\n".join(m["content"] for m in conv) for conv in self.conversations]
+
+
+class HashingEmbedder:
+    """A deterministic stand-in for the sentence-transformers embedder: hashed bags of words, unit length."""
+
+    name = "hashing-64"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> Any:
+        import re
+        import zlib
+
+        import numpy as np
+
+        self.calls += len(texts)
+        vectors = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z]{3,}", text.lower()):
+                vectors[row, zlib.crc32(word.encode()) % 64] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1.0, norms)

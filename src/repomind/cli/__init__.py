@@ -37,11 +37,12 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> No
 
 # Subcommands live in one module per area; registering them here keeps this the one composition root.
 from repomind.cli.llm import llm  # noqa: E402
+from repomind.cli.localise import calibrate, evaluate, localise  # noqa: E402
 from repomind.cli.sandbox import sandbox  # noqa: E402
 from repomind.cli.serve import serve  # noqa: E402
 from repomind.cli.solve import solve  # noqa: E402
 
-for _command in (serve, sandbox, solve, llm):
+for _command in (serve, sandbox, localise, calibrate, evaluate, solve, llm):
     cli.add_command(_command)
 
 

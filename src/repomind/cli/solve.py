@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from repomind.cli.context import Context, pass_ctx, sandbox_limits
+from repomind.cli.localise import make_localiser
 from repomind.errors import UsageError
 
 
@@ -35,6 +36,9 @@ from repomind.errors import UsageError
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Longest reply, in tokens.")
 @click.option("--keep-work-trees", is_flag=True, help="Keep the scratch work trees under the run directory.")
+@click.option(
+    "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx
 def solve(
@@ -51,6 +55,7 @@ def solve(
     budget_usd: float | None,
     max_tokens: int | None,
     keep_work_trees: bool,
+    calibration: Path | None,
     as_json: bool,
 ) -> None:
     """Localise, patch, test and reflect on one issue; write the run's artifacts and its report.
@@ -89,8 +94,8 @@ def solve(
     )
     with status(f"solving in {out_dir}") as progress:
         box = DockerSandbox(limits=sandbox_limits(settings), log=progress)
-        # The localiser hook: None falls back to the files named in the issue and a keyword ranking.
-        report = run_solve(request, model=llm, sandbox=box, localiser=None, log=progress)
+        localiser = make_localiser(ctx, calibration=calibration, log=progress)
+        report = run_solve(request, model=llm, sandbox=box, localiser=localiser, log=progress)
     data = report.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))

@@ -1,0 +1,252 @@
+"""`repomind localise`, `repomind calibrate` and `repomind eval localise`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repomind.cli.context import Context, pass_ctx
+from repomind.errors import UsageError
+
+
+def _weights(text: str | None) -> dict[str, float]:
+    from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS, SIGNALS
+
+    weights = dict(DEFAULT_WEIGHTS)
+    for item in filter(None, (text or "").split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() not in SIGNALS:
+            raise UsageError(f"--weights: unknown signal {name.strip()!r} (known: {', '.join(SIGNALS)})")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--weights: {item!r} is not SIGNAL=NUMBER") from None
+    return weights
+
+
+def make_localiser(
+    ctx: Context,
+    *,
+    calibration: Path | None = None,
+    confidence: float = 0.9,
+    weights: str | None = None,
+    top_k: int = 10,
+    ignore: tuple[str, ...] = (),
+    log: Any = lambda _m: None,
+) -> Any:
+    """The real localiser with the settings' cache, the packaged embedder (when installed) and options."""
+    from repomind.pipeline.localise.calibrate import Calibration
+    from repomind.pipeline.localise.localiser import IndexLocaliser
+    from repomind.pipeline.localise.rank import RankConfig
+
+    if not 0.0 < confidence < 1.0:
+        raise UsageError(f"--confidence must be between 0 and 1, not {confidence}")
+    return IndexLocaliser(
+        ctx.settings.data_dir / "index",
+        embedder=_embedder(ctx),
+        config=RankConfig(weights=_weights(weights)),
+        calibration=Calibration.load(calibration) if calibration else None,
+        confidence=confidence,
+        ignore=ignore,
+        top_k=top_k,
+        log=log,
+    )
+
+
+def _embedder(ctx: Context) -> Any:
+    from repomind.pipeline.localise.embed import default_embedder
+
+    choice = ctx.settings.embedding_model
+    if choice and choice.lower() == "none":
+        return None
+    if choice and not Path(choice).is_dir():
+        raise UsageError(f"REPOMIND_EMBEDDING_MODEL={choice} is not a model folder (or 'none')")
+    return default_embedder(Path(choice) if choice else None)
+
+
+_weights_option = click.option(
+    "--weights", default=None, help="Fusion weights, e.g. bm25=2,dense=0 (a weight of 0 turns a signal off)."
+)
+
+
+@click.command()
+@click.option(
+    "--repo", required=True, type=click.Path(path_type=Path), help="A git repository (bare or not)."
+)
+@click.option("--rev", default=None, help="Revision to index (default HEAD).")
+@click.option(
+    "--issue-file", type=click.Path(path_type=Path), default=None, help="The issue's text, from a file."
+)
+@click.option("--issue-text", default=None, help="The issue's text.")
+@click.option("--top-k", default=10, show_default=True, type=int, help="How many ranked files to show.")
+@click.option(
+    "--confidence", default=0.9, show_default=True, type=float, help="Coverage of the calibrated set."
+)
+@click.option(
+    "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
+)
+@_weights_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@pass_ctx
+def localise(
+    ctx: Context,
+    repo: Path,
+    rev: str | None,
+    issue_file: Path | None,
+    issue_text: str | None,
+    top_k: int,
+    confidence: float,
+    calibration: Path | None,
+    weights: str | None,
+    as_json: bool,
+) -> None:
+    """Rank the files a fix for the issue will change, and give the calibrated set."""
+    from repomind import repoconfig
+    from repomind.progress import status
+
+    if (issue_file is None) == (issue_text is None):
+        raise UsageError("give exactly one of --issue-file and --issue-text")
+    if issue_file is not None:
+        if not issue_file.is_file():
+            raise UsageError(f"--issue-file {issue_file} does not exist")
+        issue_text = issue_file.read_text(errors="replace")
+    ignore: tuple[str, ...] = ()
+    if (repo / repoconfig.CONFIG_PATH).is_file():
+        ignore = tuple(repoconfig.load(repo).ignore_paths or ())
+    with status("localising", quiet=True) as progress:
+        localiser = make_localiser(
+            ctx,
+            calibration=calibration,
+            confidence=confidence,
+            weights=weights,
+            top_k=top_k,
+            ignore=ignore,
+            log=progress,
+        )
+        result = localiser.localise(repo, issue_text or "", rev)
+    if as_json:
+        data = {
+            "files": [{"path": f.path, "score": round(f.score, 6)} for f in result.files[:top_k]],
+            "set": result.set,
+            "confidence": result.confidence,
+            "signals": result.signals,
+            "note": result.note,
+            "timings": result.timings,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    for number, f in enumerate(result.files[:top_k], 1):
+        click.echo(f"{number:>3}. {f.score:.4f}  {f.path}")
+    if result.set is not None:
+        size = len(result.set)
+        click.echo(f"\nWith {result.confidence:.0%} confidence the change is in one of these {size} files:")
+        for path in result.set:
+            click.echo(f"  {path}")
+    click.echo(f"\n{result.note}\nsignals: {', '.join(result.signals)}", err=True)
+
+
+@click.command()
+@click.option("--dataset", required=True, type=click.Path(path_type=Path), help="SWE-bench-format JSONL.")
+@click.option(
+    "--repos", required=True, type=click.Path(path_type=Path), help="Directory of owner__name repositories."
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The calibration file to write.")
+@click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
+@_weights_option
+@pass_ctx
+def calibrate(
+    ctx: Context, dataset: Path, repos: Path, out: Path, instances: str | None, weights: str | None
+) -> None:
+    """Fit the conformal calibration on SWE-bench-format data."""
+    from repomind.pipeline.localise import dataset as ds
+    from repomind.pipeline.localise.calibrate import minimum_size
+    from repomind.pipeline.localise.evaluate import calibration_from, replay
+    from repomind.progress import bar
+
+    items = ds.load(dataset, _ids(instances))
+    with bar("calibrating") as progress:
+        localiser = make_localiser(ctx, weights=weights)
+        run = replay(
+            items, repos, localiser, progress=progress, warn=lambda m: click.echo(f"warning: {m}", err=True)
+        )
+    calibration = calibration_from(run, dataset_name=dataset.name)
+    calibration.save(out)
+    click.echo(
+        f"calibrated on {len(run.records)} issues ({len(run.skipped)} skipped) → {out}; "
+        f"enough for confidence up to {1 - 1 / (len(run.records) + 1):.3f} "
+        f"(0.9 needs {minimum_size(0.9)})",
+        err=True,
+    )
+
+
+@click.group("eval")
+def evaluate() -> None:
+    """Replay the pipeline offline on SWE-bench-format data."""
+
+
+@evaluate.command("localise")
+@click.option("--dataset", required=True, type=click.Path(path_type=Path), help="SWE-bench-format JSONL.")
+@click.option(
+    "--repos", required=True, type=click.Path(path_type=Path), help="Directory of owner__name repositories."
+)
+@click.option(
+    "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
+)
+@click.option("--confidence", default=0.9, show_default=True, type=float)
+@click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
+@click.option("--resume", is_flag=True, help="Keep the instances already in OUT's directory; rank the rest.")
+@click.option("--baseline", is_flag=True, help="Also rank with plain BM25 over whole files.")
+@_weights_option
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="report.json to write (plots beside it)."
+)
+@pass_ctx
+def eval_localise(
+    ctx: Context,
+    dataset: Path,
+    repos: Path,
+    calibration: Path | None,
+    confidence: float,
+    instances: str | None,
+    resume: bool,
+    baseline: bool,
+    weights: str | None,
+    out: Path,
+) -> None:
+    """Localisation accuracy, conformal coverage and timings, per instance and overall."""
+    from repomind.pipeline.localise import dataset as ds
+    from repomind.pipeline.localise.evaluate import replay, summarise
+    from repomind.pipeline.localise.plots import write_plots
+    from repomind.progress import bar
+
+    items = ds.load(dataset, _ids(instances))
+    if not repos.is_dir():
+        raise UsageError(f"--repos {repos} is not a directory")
+    with bar("localising") as progress:
+        localiser = make_localiser(ctx, calibration=calibration, confidence=confidence, weights=weights)
+        run = replay(
+            items,
+            repos,
+            localiser,
+            results=out.parent / "instances.jsonl",
+            resume=resume,
+            baseline=baseline,
+            progress=progress,
+            warn=lambda m: click.echo(f"warning: {m}", err=True),
+        )
+    summary = summarise(run, localiser.calibration, confidence)
+    plots = write_plots(out.parent, run.records, localiser.calibration)
+    report = {"summary": summary, "plots": [p.name for p in plots], "instances": run.records}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    brief = {k: v for k, v in summary.items() if k != "skipped"}
+    json.dump(brief, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+def _ids(instances: str | None) -> list[str] | None:
+    return [i.strip() for i in instances.split(",") if i.strip()] if instances else None

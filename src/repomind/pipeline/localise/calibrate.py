@@ -1,0 +1,103 @@
+"""Conformal prediction (crepes) from fused scores to the smallest file set that holds every file to change.
+
+Each calibration issue contributes one nonconformity score: that of its worst-ranked changed file, so a
+set covers an issue only when it holds all of its files. A test file joins the set when its p-value against
+those scores is at least 1 - confidence. The guarantee is marginal and assumes exchangeability.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repomind.pipeline.localise.gitread import LocaliseError
+
+FORMAT = "repomind-calibration"
+# Bump when scores change meaning (ranking, fusion or nonconformity): older files are then refused.
+SCORE_VERSION = 1
+
+
+def nonconformity(scores: list[float], n_files: int) -> np.ndarray:
+    """alpha for every ranked file, and 1.0 for files the ranking left out: 1 - score / best score."""
+    alphas = np.ones(max(n_files, len(scores)), dtype=float)
+    if scores and scores[0] > 0:
+        alphas[: len(scores)] = 1.0 - np.asarray(scores, dtype=float) / scores[0]
+    return alphas
+
+
+def worst_alpha(paths: list[str], scores: list[float], gold: list[str]) -> float:
+    """The alpha of the worst-ranked changed file (1.0 when one is missing from the ranking)."""
+    alphas = nonconformity(scores, len(paths))
+    position = {p: i for i, p in enumerate(paths)}
+    return max(float(alphas[position[g]]) if g in position else 1.0 for g in gold)
+
+
+def minimum_size(confidence: float) -> int:
+    """The fewest calibration issues for which a set at ``confidence`` can be anything but every file."""
+    # The smallest p-value n issues give is 1/(n+1); a file is left out only when it is below 1 - confidence.
+    return math.floor(1.0 / (1.0 - confidence) + 1e-9)
+
+
+@dataclass
+class Calibration:
+    alphas: list[float]
+    instances: list[str]
+    score_version: int = SCORE_VERSION
+    meta: dict[str, Any] | None = None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "format": FORMAT,
+            "score_version": self.score_version,
+            "nonconformity": "worst changed file, 1 - score/top score",
+            "n": len(self.alphas),
+            "alphas": self.alphas,
+            "instances": self.instances,
+            "meta": self.meta or {},
+        }
+        path.write_text(json.dumps(data, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise LocaliseError(f"calibration file {path} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise LocaliseError(f"calibration file {path} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise LocaliseError(f"{path} is not a Repomind calibration file")
+        if data.get("score_version") != SCORE_VERSION:
+            raise LocaliseError(
+                f"{path} was calibrated on scores of version {data.get('score_version')}, this Repomind "
+                f"scores with version {SCORE_VERSION}: run `repomind calibrate` again"
+            )
+        return cls(
+            [float(a) for a in data["alphas"]], list(data["instances"]), SCORE_VERSION, data.get("meta")
+        )
+
+    def predict_set(self, paths: list[str], scores: list[float], confidence: float) -> list[str] | None:
+        """The calibrated set for one ranking, or None when there are too few calibration issues."""
+        if not 0.0 < confidence < 1.0:
+            raise LocaliseError(f"confidence must be between 0 and 1, not {confidence}")
+        if len(self.alphas) < minimum_size(confidence):
+            return None
+        from crepes import ConformalClassifier
+
+        classifier = ConformalClassifier()
+        classifier.fit(np.asarray(self.alphas, dtype=float))
+        alphas = nonconformity(scores, len(paths))[: len(paths)]
+        chosen = classifier.predict_set(alphas.reshape(1, -1), confidence=confidence, smoothing=False)[0]
+        return [p for p, keep in zip(paths, chosen, strict=True) if keep]
+
+    def too_small_reason(self, confidence: float) -> str:
+        return (
+            f"{len(self.alphas)} calibration issues cannot support confidence {confidence}: it needs at "
+            f"least {minimum_size(confidence)}"
+        )

@@ -1,0 +1,151 @@
+"""Reading a repository at a revision straight from git objects: no work tree, nothing modified."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from repomind.errors import RepomindError
+
+MAX_FILE_BYTES = 1_000_000
+
+
+class LocaliseError(RepomindError):
+    """Localisation cannot run on this input (not a repository, unknown revision, empty issue, ...)."""
+
+    exit_code = 2
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise LocaliseError(f"git {' '.join(args[:2])} failed in {repo}: {proc.stderr.decode().strip()}")
+    return proc.stdout
+
+
+def check_repository(repo: Path) -> None:
+    if not repo.exists():
+        raise LocaliseError(f"{repo} does not exist")
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--git-dir"], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise LocaliseError(f"{repo} is not a git repository")
+
+
+def resolve(repo: Path, rev: str | None) -> str:
+    """The commit SHA of ``rev`` (default HEAD); a clear error when it does not exist."""
+    check_repository(repo)
+    name = rev or "HEAD"
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise LocaliseError(f"revision {name!r} does not exist in {repo}")
+    return proc.stdout.strip()
+
+
+def list_files(repo: Path, commit: str) -> dict[str, tuple[str, int]]:
+    """path → (blob SHA, size) for every regular file at ``commit``."""
+    out = _git(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit)
+    files: dict[str, tuple[str, int]] = {}
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        mode, kind, sha, size = meta.split()
+        if kind != b"blob" or mode == b"120000" or not size.isdigit():
+            continue  # submodules, symlinks, and blobs absent from a partial copy
+        files[path.decode("utf-8", "surrogateescape")] = (sha.decode(), int(size))
+    return files
+
+
+def read_blobs(repo: Path, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+    """(sha, content) for each blob, through one ``git cat-file --batch`` process."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return
+    proc = subprocess.Popen(
+        ["git", "-C", str(repo), "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin = proc.stdin
+
+    def feed() -> None:  # from a thread: git fills its stdout pipe while we are still writing
+        with contextlib.suppress(BrokenPipeError):
+            stdin.write("".join(f"{sha}\n" for sha in wanted).encode())
+            stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for sha in wanted:
+            header = proc.stdout.readline().split()
+            if len(header) < 3:
+                continue
+            size = int(header[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)
+            yield sha, data
+    finally:
+        proc.stdout.close()
+        proc.wait()
+        writer.join()
+
+
+def decode(data: bytes) -> str | None:
+    """Text of a blob, or None for a binary or undecodable one."""
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("latin-1") if data.isascii() else None
+        except UnicodeDecodeError:
+            return None
+
+
+def history(repo: Path, commit: str, limit: int) -> list[tuple[str, list[str]]]:
+    """(message, changed paths) of up to ``limit`` commits before ``commit`` (merges skipped).
+
+    A partial copy may lack the trees of old commits; then fewer commits are read, or none.
+    """
+    while limit >= 50:
+        proc = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "log",
+                f"-{limit}",
+                "--no-merges",
+                "--name-only",
+                "--format=%x00%s%n%b%x01",
+                commit,
+            ],
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return _parse_log(proc.stdout.decode("utf-8", "replace"))
+        limit //= 3
+    return []
+
+
+def _parse_log(out: str) -> list[tuple[str, list[str]]]:
+    result: list[tuple[str, list[str]]] = []
+    for record in out.split("\0")[1:]:
+        message, _, names = record.partition("\x01")
+        paths = [line for line in names.split("\n") if line.strip()]
+        result.append((message.strip(), paths))
+    return result

@@ -1,0 +1,102 @@
+"""The real Localiser: index (cached by blob), rank, and calibrate when a calibration is given."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from repomind.pipeline.localise.calibrate import Calibration
+from repomind.pipeline.localise.embed import Embedder
+from repomind.pipeline.localise.gitread import LocaliseError
+from repomind.pipeline.localise.index import DEFAULT_IGNORE, RepoIndex, build_index
+from repomind.pipeline.localise.rank import RankConfig, Ranking, rank
+from repomind.pipeline.localise.result import GUARANTEE_NOTE, Localisation, RankedFile
+
+Log = Callable[[str], None]
+
+
+class IndexLocaliser:
+    """Ranks a repository's files for an issue and, with a calibration, returns the conformal set.
+
+    The last index is kept in memory, so several issues of one revision share it; indexes of other
+    revisions reuse the on-disk blob cache under ``cache_dir``.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        embedder: Embedder | None,
+        config: RankConfig | None = None,
+        calibration: Calibration | None = None,
+        confidence: float = 0.9,
+        ignore: tuple[str, ...] = (),
+        top_k: int = 10,
+        log: Log = lambda _msg: None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.embedder = embedder
+        self.config = config or RankConfig()
+        self.calibration = calibration
+        self.confidence = confidence
+        self.ignore = DEFAULT_IGNORE + tuple(ignore)
+        self.top_k = top_k
+        self.log = log
+        self._index: RepoIndex | None = None
+
+    def index(self, repo: Path, rev: str | None = None) -> RepoIndex:
+        from repomind.pipeline.localise import gitread
+
+        commit = gitread.resolve(repo, rev)
+        if self._index is None or self._index.repo != repo or self._index.commit != commit:
+            self._index = build_index(
+                repo,
+                commit,
+                cache_dir=self.cache_dir,
+                embedder=self.embedder,
+                ignore=self.ignore,
+                log=self.log,
+            )
+        return self._index
+
+    def rank(self, repo: Path, issue_text: str, rev: str | None = None) -> tuple[RepoIndex, Ranking]:
+        if not issue_text.strip():
+            raise LocaliseError("the issue is empty: there is nothing to localise")
+        index = self.index(repo, rev)
+        return index, rank(index, issue_text, self.config, self.embedder)
+
+    def localise(self, work_tree: Path, issue_text: str, rev: str | None = None) -> Localisation:
+        started = time.perf_counter()
+        index, ranking = self.rank(work_tree, issue_text, rev)
+        chosen: list[str] | None = None
+        note = ""
+        if self.calibration is None:
+            note = "no calibration given: the files are ranked but no set is calibrated"
+        else:
+            chosen = self.calibration.predict_set(ranking.paths, ranking.scores, self.confidence)
+            note = (
+                GUARANTEE_NOTE if chosen is not None else self.calibration.too_small_reason(self.confidence)
+            )
+        signals = list(ranking.signals)
+        if self.embedder is None:
+            note = (
+                note + " " if note else ""
+            ) + "dense similarity is off (no local embedding model installed)."
+        return Localisation(
+            files=[
+                RankedFile(p, s)
+                for p, s in zip(
+                    ranking.paths[: max(self.top_k, len(chosen or []))], ranking.scores, strict=False
+                )
+            ],
+            set=chosen,
+            confidence=self.confidence,
+            signals=signals,
+            note=note,
+            timings={
+                "index_s": index.timings.get("index_s", 0.0),
+                "query_s": ranking.seconds,
+                "total_s": time.perf_counter() - started,
+            },
+        )

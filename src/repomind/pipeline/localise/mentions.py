@@ -1,0 +1,102 @@
+"""What an issue names: file paths, traceback frames, dotted names and identifiers, matched to files."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from repomind.pipeline.localise.graph import module_names
+
+if TYPE_CHECKING:
+    from repomind.pipeline.localise.index import RepoIndex
+
+_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+[/\\])*[\w.-]+\.(?:py|pyi|js|jsx|ts|tsx|go|java|rs))\b")
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ([\w<>]+)')
+_DOTTED = re.compile(r"\b([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+)\b")
+_BACKTICK = re.compile(r"`([^`\n]{2,80})`")
+_IDENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{2,})\b")
+_CODEBLOCK = re.compile(r"```.*?```", re.S)
+
+
+def _looks_like_code(name: str) -> bool:
+    return "_" in name.strip("_") or (any(c.isupper() for c in name[1:]) and any(c.islower() for c in name))
+
+
+class _Suffixes:
+    """Repository paths by every suffix of their components, to match paths from other machines."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.table: dict[str, list[int]] = defaultdict(list)
+        for i, path in enumerate(paths):
+            parts = path.split("/")
+            for k in range(len(parts)):
+                self.table["/".join(parts[k:])].append(i)
+
+    def match(self, raw: str) -> list[int]:
+        parts = [p for p in raw.replace("\\", "/").split("/") if p not in ("", ".")]
+        for k in range(len(parts)):
+            found = self.table.get("/".join(parts[k:]))
+            if found:
+                return found if len(found) <= 3 else []
+        return []
+
+
+def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
+    """Per kind of mention (``path``, ``frame``, ``dotted``, ``identifier``): file index → score."""
+    suffixes = _Suffixes(index.paths)
+    result: dict[str, dict[int, float]] = {
+        k: defaultdict(float) for k in ("path", "frame", "dotted", "identifier")
+    }
+
+    frames = _FRAME.findall(issue)
+    for depth, (raw, _line, func) in enumerate(frames):
+        weight = 1.0 + depth / max(1, len(frames))  # frames nearer the error weigh more
+        for i in suffixes.match(raw):
+            bonus = 1.5 if any(d.name == func for d in index.summaries[i].definitions) else 1.0
+            result["frame"][i] = max(result["frame"][i], weight * bonus)
+    frame_text = _FRAME.sub(" ", issue)
+    for raw in _PATH.findall(frame_text):
+        for i in suffixes.match(raw):
+            result["path"][i] += 1.0
+
+    modules: dict[str, list[int]] = defaultdict(list)
+    for i, path in enumerate(index.paths):
+        if path.endswith(".py"):
+            for name in module_names(path):
+                modules[name].append(i)
+    definitions = index.definitions
+    code_text = " ".join(_CODEBLOCK.findall(issue)) + " " + " ".join(_BACKTICK.findall(issue))
+    for dotted in set(_DOTTED.findall(issue)):
+        if re.fullmatch(r"[\w.]+\.(?:py|txt|rst|md|cfg|toml|html|com|org)", dotted):
+            continue
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            files = modules.get(".".join(parts[:cut]))
+            if files and len(files) <= 3 and (cut > 1 or len(parts) == 1):
+                rest = parts[cut:]
+                for i in files:
+                    named = {d.name for d in index.summaries[i].definitions}
+                    result["dotted"][i] += 1.0 + (1.0 if rest and rest[0] in named else 0.0)
+                if rest:
+                    for i in definitions.get(rest[-1], [])[:3]:
+                        result["dotted"][i] += 0.5
+                break
+        else:
+            for i in definitions.get(".".join(parts[-2:]), [])[:3]:
+                result["dotted"][i] += 1.0
+
+    counts: dict[str, int] = defaultdict(int)
+    for name in _IDENT.findall(issue):
+        counts[name] += 1
+    for name, count in counts.items():
+        definers = definitions.get(name)
+        if not definers or len(definers) > 8:
+            continue
+        in_code = name in code_text
+        if not (in_code or _looks_like_code(name) or name[0].isupper()):
+            continue
+        weight = (1.0 + 0.5 * in_code) * min(count, 3) ** 0.5 / len(definers)
+        for i in definers:
+            result["identifier"][i] += weight
+    return {k: dict(v) for k, v in result.items()}
