@@ -103,6 +103,7 @@ class Server:
     server: uvicorn.Server
     thread: threading.Thread
     settings: Settings
+    github_state: Any = None
 
     def deliver(self, event: str, payload: dict[str, Any], *, delivery: str | None = None) -> httpx.Response:
         body = json.dumps(payload).encode()

@@ -62,7 +62,7 @@ class Worker:
         try:
             self._dispatch(delivery, lambda inst: self.context(inst, delivery_id))
         except Exception as exc:  # the worker's edge: record the failure on the delivery and go on
-            self.log.exception("delivery handler failed", delivery=delivery_id, event=delivery.event)
+            self.log.exception("delivery handler failed", delivery=delivery_id, event_name=delivery.event)
             error = f"{type(exc).__name__}: {exc}"
         self.ledger.mark_dispatched(delivery_id, error)
 

@@ -38,8 +38,9 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> No
 # Subcommands live in one module per area; registering them here keeps this the one composition root.
 from repomind.cli.sandbox import sandbox  # noqa: E402
 from repomind.cli.serve import serve  # noqa: E402
+from repomind.cli.worker import worker  # noqa: E402
 
-for _command in (serve, sandbox):
+for _command in (serve, worker, sandbox):
     cli.add_command(_command)
 
 
