@@ -180,6 +180,24 @@ class FakePipeline:
         )
 
 
+@dataclass
+class FakeQueue:
+    """:class:`repomind.bot.queue.JobQueue` that records what was enqueued (run nothing by itself)."""
+
+    deliveries: list[str] = field(default_factory=list)
+    jobs: list[int] = field(default_factory=list)
+    training: list[int] = field(default_factory=list)
+
+    def enqueue_delivery(self, delivery_id: str) -> None:
+        self.deliveries.append(delivery_id)
+
+    def enqueue_job(self, job_id: int) -> None:
+        self.jobs.append(job_id)
+
+    def enqueue_training(self, feedback_id: int) -> None:
+        self.training.append(feedback_id)
+
+
 def scripted_pipeline(settings: object) -> FakePipeline:
     """``REPOMIND_PIPELINE=repomind.testing:scripted_pipeline`` for worker subprocesses in tests: the
     script is the JSON file named by ``REPOMIND_FAKE_PIPELINE`` (``edits``, ``status``, and optional
@@ -202,6 +220,7 @@ __all__ = [
     "FakeGitHub",
     "FakeGitHubFactory",
     "FakePipeline",
+    "FakeQueue",
     "FakeSandbox",
     "GitHubState",
     "StandInGitHub",
