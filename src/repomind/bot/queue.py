@@ -14,6 +14,8 @@ from huey.consumer import Consumer
 
 PIPELINE = "pipeline"
 TRAINING = "training"
+#: Deliveries are dispatched on their own queue, so that long pipeline jobs never hold up a 👀.
+EVENTS = "events"
 QUEUES = (PIPELINE, TRAINING)
 
 
@@ -48,9 +50,11 @@ def make_huey(name: str, *, data_dir: Path, redis_url: str | None) -> Huey:
 
 
 class HueyQueue:
-    """:class:`JobQueue` over two huey instances; tasks call the attached :class:`TaskTarget`."""
+    """:class:`JobQueue` over three huey instances (events, pipeline jobs, training); tasks call the
+    attached :class:`TaskTarget`."""
 
-    def __init__(self, pipeline: Huey, training: Huey) -> None:
+    def __init__(self, events: Huey, pipeline: Huey, training: Huey) -> None:
+        self.events = events
         self.pipeline = pipeline
         self.training = training
         self._target: TaskTarget | None = None
@@ -66,9 +70,9 @@ class HueyQueue:
         return self._target
 
     def _register(self) -> dict[str, Any]:
-        p, t = self.pipeline, self.training
+        e, p, t = self.events, self.pipeline, self.training
 
-        @p.task(name="repomind.dispatch")  # type: ignore[untyped-decorator]
+        @e.task(name="repomind.dispatch")  # type: ignore[untyped-decorator]
         def dispatch(delivery_id: str) -> None:
             self._require().dispatch(delivery_id)
 
@@ -96,25 +100,25 @@ class HueyQueue:
         self._tasks["training_ready"](feedback_id)
 
     def pending(self) -> int:
-        return int(self.pipeline.pending_count())
+        return int(self.events.pending_count() + self.pipeline.pending_count())
 
 
-class EmbeddedConsumer(Consumer):  # type: ignore[misc]
-    """A huey consumer that runs inside another process (``repomind serve``): worker threads only, and
-    no signal handlers, which belong to the host process (uvicorn)."""
+class ThreadConsumer(Consumer):  # type: ignore[misc]
+    """A huey consumer whose workers are threads of this process; signals stay with the host process
+    (uvicorn in ``repomind serve``, the CLI in ``repomind worker``), so several can run side by side."""
 
     def _set_signal_handlers(self) -> None:
         return None
 
 
-def consumer(huey: Huey, *, workers: int, embedded: bool) -> Consumer:
-    cls = EmbeddedConsumer if embedded else Consumer
-    return cls(
+def consumer(huey: Huey, *, workers: int, periodic: bool) -> Consumer:
+    return ThreadConsumer(
         huey,
         workers=workers,
         worker_type="thread",
-        periodic=True,
-        initial_delay=0.05,
-        max_delay=1.0,
-        check_worker_health=True,
+        periodic=periodic,
+        initial_delay=0.02,
+        backoff=1.5,
+        max_delay=0.5,
+        check_worker_health=False,
     )

@@ -64,7 +64,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None and embedded is not None:
-            runtime.start_worker(embedded, embedded=True)
+            runtime.start_worker(embedded)
         try:
             yield
         finally:

@@ -14,7 +14,7 @@ from huey.consumer import Consumer
 
 from repomind.bot.github import GitHubFactory
 from repomind.bot.options import BotOptions
-from repomind.bot.queue import PIPELINE, TRAINING, HueyQueue, consumer, make_huey
+from repomind.bot.queue import EVENTS, PIPELINE, TRAINING, HueyQueue, consumer, make_huey
 from repomind.bot.runner import JobRunner
 from repomind.bot.seam import Pipeline
 from repomind.bot.worker import Worker
@@ -58,6 +58,7 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> Runtime:
         ledger = Ledger(make_engine(settings.database))
         queue = HueyQueue(
+            make_huey(EVENTS, data_dir=settings.data_dir, redis_url=settings.redis_url),
             make_huey(PIPELINE, data_dir=settings.data_dir, redis_url=settings.redis_url),
             make_huey(TRAINING, data_dir=settings.data_dir, redis_url=settings.redis_url),
         )
@@ -83,15 +84,21 @@ class Runtime:
             options=self.options,
         )
 
-    def start_worker(self, worker: Worker, *, queue: str = PIPELINE, embedded: bool) -> Consumer:
-        """Attach ``worker`` to the queue, recover what dead workers left, and start consuming."""
+    def start_worker(self, worker: Worker, *, queue: str = PIPELINE) -> list[Consumer]:
+        """Attach ``worker`` to the queue, recover what dead workers left, and start consuming in threads:
+        for ``pipeline`` the events queue (deliveries) and the job queue, each with its own threads."""
         self.queue.attach(worker)
         worker.recover()
-        huey = self.queue.pipeline if queue == PIPELINE else self.queue.training
-        started = consumer(huey, workers=self.settings.workers, embedded=embedded)
-        self.consumers.append(started)
-        if embedded:
-            started.start()
+        if queue == PIPELINE:
+            started = [
+                consumer(self.queue.events, workers=2, periodic=False),
+                consumer(self.queue.pipeline, workers=self.settings.workers, periodic=True),
+            ]
+        else:
+            started = [consumer(self.queue.training, workers=1, periodic=False)]
+        for one in started:
+            one.start()
+        self.consumers.extend(started)
         return started
 
     def stop(self) -> None:
