@@ -396,4 +396,11 @@ class StandInGitHub:
                 rows = list(state.repos[f"{owner}/{name}"].review_comments.get(number, []))
             return page(rows, request)
 
+        # Control routes for tests and benchmarks in another process: act as a person on GitHub.
+        @app.post("/_standin/repos/{owner}/{name}/issues/{number}/comments", status_code=201)
+        async def person_comments(owner: str, name: str, number: int, request: Request) -> dict[str, Any]:
+            data = await request.json()
+            cid = state.comment_as(f"{owner}/{name}", number, data["body"], user=data["user"])
+            return {"id": cid}
+
         return app

@@ -27,8 +27,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the tables when they are missing."""
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url`` whose transactions write; creates the tables when they are missing."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -36,8 +36,20 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    if create:
+        Base.metadata.create_all(engine)
     return engine
+
+
+def make_reader(engine: Engine) -> Engine:
+    """An engine for reads only. On SQLite its statements take no write lock (WAL readers never wait
+    for writers), so the webhook route and the workers do not queue behind each other to read."""
+    url = engine.url.render_as_string(hide_password=False)
+    if not url.startswith("sqlite:///"):
+        return engine
+    reader = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(reader, "connect", _sqlite_pragmas)
+    return reader
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

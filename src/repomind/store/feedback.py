@@ -46,10 +46,10 @@ def save(ledger: Ledger, record: FeedbackRecord) -> tuple[int, bool]:
 
 
 def unconsumed(ledger: Ledger) -> list[Feedback]:
-    with ledger.session() as s:
+    with ledger.reading() as s:
         return list(s.scalars(select(Feedback).where(Feedback.consumed.is_(False)).order_by(Feedback.id)))
 
 
 def all_feedback(ledger: Ledger) -> list[Feedback]:
-    with ledger.session() as s:
+    with ledger.reading() as s:
         return list(s.scalars(select(Feedback).order_by(Feedback.id)))

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from repomind.store.db import make_sessions
+from repomind.store.db import make_reader, make_sessions
 from repomind.store.models import Delivery, Job, JobState, Pin
 
 Clock = Callable[[], float]
@@ -53,27 +53,41 @@ class Ledger:
     def __init__(self, engine: Engine, *, clock: Clock = time.time) -> None:
         self.engine = engine
         self._sessions = make_sessions(engine)
+        self._reader = make_reader(engine)
+        self._reads = make_sessions(self._reader)
         self._clock = clock
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A transaction that may write (on SQLite it takes the write lock up front)."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only."""
+        with self._reads() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self._reader.dispose()
 
     # -- deliveries -------------------------------------------------------------------------------
     def record_delivery(self, delivery_id: str, event: str, action: str | None, payload: Any) -> bool:
         """Persist a delivery; False when this delivery id was seen before (a redelivery: a no-op)."""
-        try:
+        with self.reading() as r:
+            if r.get(Delivery, delivery_id) is not None:
+                return False
+        try:  # the primary key settles a race between two deliveries of one id
             with self.session() as s:
-                if s.get(Delivery, delivery_id) is not None:
-                    return False
                 s.add(Delivery(id=delivery_id, event=event, action=action, payload=payload))
         except IntegrityError:
             return False
         return True
 
     def delivery(self, delivery_id: str) -> Delivery | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.get(Delivery, delivery_id)
 
     def mark_dispatched(self, delivery_id: str, error: str | None = None) -> None:
@@ -87,7 +101,7 @@ class Ledger:
     def undispatched(self, older_than_s: float) -> list[str]:
         """Deliveries acknowledged but not handled (their worker died, or the queue lost them)."""
         cutoff = _now_dt(-older_than_s)
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.scalars(
                 select(Delivery.id).where(Delivery.dispatched_at.is_(None), Delivery.received_at < cutoff)
             )
@@ -130,21 +144,21 @@ class Ledger:
         raise RuntimeError(f"could not open a job for {key}")  # pragma: no cover
 
     def job(self, job_id: int) -> Job:
-        with self.session() as s:
+        with self.reading() as s:
             job = s.get(Job, job_id)
             if job is None:
                 raise KeyError(f"no job {job_id}")
             return job
 
     def jobs_for_issue(self, repo: str, issue_number: int) -> list[Job]:
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.scalars(
                 select(Job).where(Job.repo == repo, Job.issue_number == issue_number).order_by(Job.id)
             )
             return list(rows)
 
     def all_jobs(self) -> list[Job]:
-        with self.session() as s:
+        with self.reading() as s:
             return list(s.scalars(select(Job).order_by(Job.id)))
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
@@ -211,7 +225,7 @@ class Ledger:
             )
 
     def next_queued(self, repo: str, issue_number: int) -> int | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalars(
                 select(Job.id)
                 .where(Job.repo == repo, Job.issue_number == issue_number, Job.state == JobState.QUEUED)
@@ -237,7 +251,7 @@ class Ledger:
     def recoverable(self) -> list[int]:
         """Active jobs that no live worker holds: queued ones, and running ones whose lease expired."""
         now = self._clock()
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.scalars(
                 select(Job.id)
                 .where(
@@ -263,7 +277,7 @@ class Ledger:
 
     def pins(self, repo: str, issue_number: int) -> tuple[list[str], list[str]]:
         """(included paths, excluded paths) pinned on the issue."""
-        with self.session() as s:
+        with self.reading() as s:
             rows: Sequence[Pin] = s.scalars(
                 select(Pin).where(Pin.repo == repo, Pin.issue_number == issue_number).order_by(Pin.id)
             ).all()

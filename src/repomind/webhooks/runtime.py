@@ -105,7 +105,7 @@ class Runtime:
         for running in self.consumers:
             running.stop(graceful=True)
         self.consumers.clear()
-        self.ledger.engine.dispose()
+        self.ledger.dispose()
 
     def describe(self) -> dict[str, Any]:
         return {"database": self.ledger.engine.url.render_as_string(hide_password=True)}
