@@ -181,7 +181,7 @@ def test_cancel_stops_a_running_job_at_the_next_boundary(bot: Serve, github: Sta
     assert github.state.pulls(REPO) == [] and "repomind/issue-1" not in github.state.branches(REPO)
 
 
-def test_answers_files_status_help_include(bot: Serve, github: StandInGitHub) -> None:
+def test_answers_files_status_help_include_explain(bot: Serve, github: StandInGitHub) -> None:
     server = bot()
     label(server)
     wait_for(lambda: github.state.pulls(REPO), what="the PR")
@@ -191,17 +191,20 @@ def test_answers_files_status_help_include(bot: Serve, github: StandInGitHub) ->
         "/repomind status",
         "/repomind help",
         "/repomind include src/calc.py",
+        "/repomind explain",
         "/repomind frobnicate",
     ):
         delivery = comment(server, text)
         wait_for(lambda d=delivery: dispatched(server, d), what=text)
     bodies = [c.body for c in bot_comments(github, 1, repo=REPO) if "repomind:job:" not in c.body]
-    files, status, help_, include, unknown = bodies
+    files, status, help_, include, explain, unknown = bodies
     assert "`calc.py`" in files and "90% confidence" in files
     assert "| 1 | `fix` | succeeded | @alice | #2 |" in status
     assert "/repomind revise <feedback>" in help_
     assert "`src/calc.py` will always be in" in include
     assert server.ledger.pins(REPO, 1) == (["src/calc.py"], [])
+    assert "Job 1 (`fix`, requested by @alice) is **succeeded**" in explain
+    assert "made 1 attempt, each tested in the sandbox" in explain and "Scripted change to calc.py" in explain
     assert "unknown command `frobnicate`" in unknown
     assert all("/repomind help" in b for b in bodies)
 
