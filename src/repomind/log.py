@@ -42,6 +42,17 @@ class Redactor:
         return event
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (not when logging was configured), so that a
+    replaced stream (a test's capture, a daemon's redirect) never leaves a closed file behind."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(*, fmt: str | None = None, level: str = "info", secrets: Iterable[str] = ()) -> None:
     """Send structured logs to stderr; ``fmt`` is ``json`` or ``console`` (default: console on a tty)."""
     use_json = fmt == "json" or (fmt is None and not sys.stderr.isatty())
@@ -56,7 +67,7 @@ def configure(*, fmt: str | None = None, level: str = "info", secrets: Iterable[
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 

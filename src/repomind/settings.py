@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +39,58 @@ class Settings(BaseSettings):
     sandbox_pids: int = Field(default=256, ge=8)
     sandbox_timeout_s: float = Field(default=600.0, gt=0)
     debian_mirror: str = "http://deb.debian.org/debian"
+    # The GitHub App.
+    public_url: str | None = Field(default=None, description="where people reach this server (run pages)")
+    app_slug: str = Field(
+        default="repomind", description="the app's slug: its comments come from <slug>[bot]"
+    )
+    github_web_url: str = "https://github.com"
+    workers: int = Field(default=2, ge=1, description="worker threads of the embedded or standalone worker")
+    job_lease_s: float = Field(
+        default=120.0, gt=0, description="a job whose worker is silent this long is retried"
+    )
+    pipeline: str = Field(
+        default="repomind.bot.solve:make_pipeline",
+        description="module:factory of the pipeline the worker runs; factory(settings) -> Pipeline",
+    )
+
+    @model_validator(mode="after")
+    def _stored_credentials(self) -> Settings:
+        """Without credentials in the environment, use the ones setup mode stored in the data dir."""
+        if self.app_id is not None or self.private_key is not None or self.private_key_path is not None:
+            return self
+        path = self.credentials_file
+        if not path.is_file():
+            return self
+        from repomind.errors import ConfigError
+
+        try:
+            data = json.loads(path.read_text())
+            self.app_id = str(data["id"])
+            self.private_key = SecretStr(str(data["pem"]))
+            if self.webhook_secret is None and data.get("webhook_secret"):
+                self.webhook_secret = SecretStr(str(data["webhook_secret"]))
+            if data.get("slug"):
+                self.app_slug = str(data["slug"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"stored app credentials {path} are unreadable: {exc!r}") from None
+        return self
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'repomind.db'}"
+
+    @property
+    def credentials_file(self) -> Path:
+        """Where setup mode stores the registered app's id, key and secret (mode 0600)."""
+        return self.data_dir / "app-credentials.json"
+
+    def private_key_text(self) -> str | None:
+        if self.private_key is not None:
+            return self.private_key.get_secret_value()
+        if self.private_key_path is not None:
+            return self.private_key_path.read_text()
+        return None
 
     @property
     def runs_dir(self) -> Path:

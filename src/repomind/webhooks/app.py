@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from repomind import __version__
+from repomind.bot.github import GitHubFactory
+from repomind.bot.seam import Pipeline
 from repomind.errors import ConfigError
 from repomind.settings import Settings
 
@@ -37,19 +41,50 @@ def mode_for(settings: Settings) -> Mode:
     return Mode.READY
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the web app for ``settings``; raises :class:`ConfigError` when it must not start."""
+def create_app(
+    settings: Settings,
+    *,
+    worker: bool = False,
+    github: GitHubFactory | None = None,
+    pipeline: Pipeline | None = None,
+) -> FastAPI:
+    """Build the web app for ``settings``; raises :class:`ConfigError` when it must not start.
+
+    ``worker=True`` runs an embedded queue consumer in the process (``repomind serve`` without
+    ``--no-worker``); ``github`` and ``pipeline`` replace the ones the settings name (tests).
+    """
     mode = mode_for(settings)
-    app = FastAPI(title="Repomind", version=__version__, docs_url=None, redoc_url=None)
+    runtime = None
+    if mode is Mode.READY:
+        from repomind.webhooks.runtime import Runtime
+
+        runtime = Runtime.from_settings(settings)
+        embedded = runtime.worker(github=github, pipeline=pipeline) if worker else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None and embedded is not None:
+            runtime.start_worker(embedded)
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                runtime.stop()
+
+    app = FastAPI(title="Repomind", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.mode = mode
+    app.state.runtime = runtime
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         # Answers without contacting GitHub or Docker: a liveness check for the process.
         return {"status": "ok", "mode": mode.value, "version": __version__}
 
-    if mode is Mode.SETUP:
+    if runtime is None:
+        from repomind.webhooks.setup import setup_router
+
+        app.include_router(setup_router(settings))
 
         @app.post("/webhooks/github")
         def webhooks_in_setup_mode() -> JSONResponse:
@@ -57,4 +92,19 @@ def create_app(settings: Settings) -> FastAPI:
                 {"detail": "Repomind is in setup mode: register the GitHub App first"}, status_code=503
             )
 
+    else:
+        from repomind.webhooks.handlers import ROUTES
+        from repomind.webhooks.receive import webhook_router
+        from repomind.webhooks.runs import runs_router
+
+        assert settings.webhook_secret is not None  # mode_for refuses to start without one
+        app.include_router(
+            webhook_router(
+                secret=settings.webhook_secret.get_secret_value(),
+                ledger=runtime.ledger,
+                queue=runtime.queue,
+                routes=ROUTES,
+            )
+        )
+        app.include_router(runs_router(runtime.ledger))
     return app

@@ -1,0 +1,139 @@
+"""The GitHub seam: the calls the bot makes, as a small Protocol with plain data in and out.
+
+:class:`repomind.bot.github_client.GithubkitClient` is the real implementation (githubkit over REST);
+:class:`repomind.testing.FakeGitHub` keeps the same state in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from repomind.errors import RepomindError
+
+Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
+#: Permission levels as the collaborator-permission endpoint reports them (maintain reads as write).
+WRITE_LEVELS = frozenset({"admin", "maintain", "write"})
+
+
+class GitHubError(RepomindError):
+    """A GitHub API call failed; ``status`` is the HTTP status (0 when it never answered)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Repository:
+    full_name: str
+    default_branch: str
+    clone_url: str
+    html_url: str
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
+    author: str
+    state: str
+    is_pull_request: bool = False
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+    author_type: str = "User"
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    state: str
+    draft: bool
+    merged: bool
+    author: str
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    id: int
+    body: str
+    author: str
+    path: str
+    line: int | None
+    review_id: int | None
+
+
+@dataclass(frozen=True)
+class InstallationToken:
+    token: str
+    expires_at: datetime
+
+
+class GitHub(Protocol):
+    """One installation's view of GitHub: everything the bot reads and writes."""
+
+    def installation_token(self) -> InstallationToken:
+        """A token for git over HTTPS (``x-access-token``); cached until shortly before it expires."""
+        ...
+
+    def get_repository(self, repo: str) -> Repository: ...
+
+    def get_permission(self, repo: str, username: str) -> str:
+        """``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``."""
+        ...
+
+    def get_issue(self, repo: str, number: int) -> Issue: ...
+
+    def get_file(self, repo: str, path: str, ref: str) -> str | None:
+        """The text of ``path`` at ``ref``, or None when there is no such file."""
+        ...
+
+    def add_reaction(
+        self, repo: str, content: Reaction, *, issue_number: int | None = None, comment_id: int | None = None
+    ) -> None: ...
+
+    def list_comments(self, repo: str, issue_number: int) -> list[Comment]: ...
+
+    def create_comment(self, repo: str, issue_number: int, body: str) -> Comment: ...
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None: ...
+
+    def list_pulls(self, repo: str, *, head: str, state: str = "all") -> list[PullRequest]:
+        """Pull requests whose head is ``owner:branch``."""
+        ...
+
+    def get_pull(self, repo: str, number: int) -> PullRequest: ...
+
+    def get_pull_diff(self, repo: str, number: int) -> str: ...
+
+    def create_pull(
+        self, repo: str, *, title: str, head: str, base: str, body: str, draft: bool = True
+    ) -> PullRequest: ...
+
+    def edit_pull(
+        self, repo: str, number: int, *, title: str | None = None, body: str | None = None
+    ) -> None: ...
+
+    def list_review_comments(self, repo: str, number: int) -> list[ReviewComment]: ...
+
+
+class GitHubFactory(Protocol):
+    """Makes the client for an installation (the app's credentials stay inside)."""
+
+    def for_installation(self, installation_id: int) -> GitHub: ...

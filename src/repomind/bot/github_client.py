@@ -1,0 +1,284 @@
+"""The real GitHub client: githubkit over REST, as one installation, reading raw JSON.
+
+Responses are read with ``.json()`` rather than githubkit's strict models: GitHub's own examples and
+real deliveries miss fields those models require (see the fixtures' notes), and the bot uses few fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+from githubkit import GitHub as GithubkitGitHub
+from githubkit import TokenAuthStrategy
+from githubkit.exception import GitHubException, RequestFailed
+
+from repomind.bot.auth import InstallationTokens
+from repomind.bot.github import (
+    Comment,
+    GitHubError,
+    InstallationToken,
+    Issue,
+    PullRequest,
+    Reaction,
+    Repository,
+    ReviewComment,
+)
+
+T = TypeVar("T")
+PER_PAGE = 100
+
+
+def _split(repo: str) -> tuple[str, str]:
+    owner, _, name = repo.partition("/")
+    return owner, name
+
+
+class GithubkitClient:
+    """:class:`repomind.bot.github.GitHub` for one installation; tokens from :class:`InstallationTokens`."""
+
+    def __init__(
+        self,
+        tokens: InstallationTokens,
+        installation_id: int,
+        *,
+        base_url: str,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._tokens = tokens
+        self._installation_id = installation_id
+        self._base_url = base_url
+        self._options = client_options or {}
+        self._client: GithubkitGitHub[Any] | None = None
+        self._client_token = ""
+        self._lock = threading.Lock()
+
+    def installation_token(self) -> InstallationToken:
+        return self._tokens.get(self._installation_id)
+
+    def _gh(self) -> GithubkitGitHub[Any]:
+        token = self.installation_token().token
+        with self._lock:
+            if self._client is None or token != self._client_token:
+                self._client = GithubkitGitHub(
+                    TokenAuthStrategy(token), base_url=self._base_url, **self._options
+                )
+                self._client_token = token
+            return self._client
+
+    @contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except RequestFailed as exc:
+            status = exc.response.status_code
+            try:
+                message = exc.response.json().get("message", "")
+            except ValueError:
+                message = exc.response.raw_response.text[:200]
+            raise GitHubError(f"GitHub answered {status} to {what}: {message}", status) from exc
+        except GitHubException as exc:
+            raise GitHubError(f"cannot reach GitHub for {what}: {exc}") from exc
+
+    def _json(self, what: str, call: Callable[[GithubkitGitHub[Any]], Any]) -> Any:
+        with self._call(what):
+            return call(self._gh()).json()
+
+    def _pages(self, what: str, call: Callable[[GithubkitGitHub[Any], int], Any]) -> list[Any]:
+        items: list[Any] = []
+        page = 1
+        while True:
+            batch = self._json(what, lambda gh, p=page: call(gh, p))  # type: ignore[misc]
+            items.extend(batch)
+            if len(batch) < PER_PAGE:
+                return items
+            page += 1
+
+    def get_repository(self, repo: str) -> Repository:
+        data = self._json(f"GET repository {repo}", lambda gh: gh.rest.repos.get(*_split(repo)))
+        return Repository(
+            full_name=data["full_name"],
+            default_branch=data["default_branch"],
+            clone_url=data["clone_url"],
+            html_url=data.get("html_url", ""),
+            private=bool(data.get("private", False)),
+        )
+
+    def get_permission(self, repo: str, username: str) -> str:
+        try:
+            data = self._json(
+                f"GET permission of {username}",
+                lambda gh: gh.rest.repos.get_collaborator_permission_level(*_split(repo), username),
+            )
+        except GitHubError as exc:
+            if exc.status == 404:  # not a collaborator
+                return "none"
+            raise
+        # role_name distinguishes maintain from write; permission folds maintain into write.
+        role = str(data.get("role_name") or "")
+        return role if role in ("admin", "maintain", "write", "triage", "read") else str(data["permission"])
+
+    def get_issue(self, repo: str, number: int) -> Issue:
+        data = self._json(f"GET issue #{number}", lambda gh: gh.rest.issues.get(*_split(repo), number))
+        return Issue(
+            number=data["number"],
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            author=(data.get("user") or {}).get("login", ""),
+            state=data.get("state", "open"),
+            is_pull_request=bool(data.get("pull_request")),
+            html_url=data.get("html_url", ""),
+        )
+
+    def get_file(self, repo: str, path: str, ref: str) -> str | None:
+        try:
+            data = self._json(
+                f"GET {path}@{ref}", lambda gh: gh.rest.repos.get_content(*_split(repo), path, ref=ref)
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, dict) or data.get("type") != "file":
+            return None
+        return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+
+    def add_reaction(
+        self, repo: str, content: Reaction, *, issue_number: int | None = None, comment_id: int | None = None
+    ) -> None:
+        owner, name = _split(repo)
+        with self._call(f"POST reaction {content}"):
+            if comment_id is not None:
+                self._gh().rest.reactions.create_for_issue_comment(owner, name, comment_id, content=content)
+            elif issue_number is not None:
+                self._gh().rest.reactions.create_for_issue(owner, name, issue_number, content=content)
+            else:
+                raise ValueError("add_reaction needs an issue_number or a comment_id")
+
+    def list_comments(self, repo: str, issue_number: int) -> list[Comment]:
+        rows = self._pages(
+            f"GET comments of #{issue_number}",
+            lambda gh, page: gh.rest.issues.list_comments(
+                *_split(repo), issue_number, per_page=PER_PAGE, page=page
+            ),
+        )
+        return [_comment(c) for c in rows]
+
+    def create_comment(self, repo: str, issue_number: int, body: str) -> Comment:
+        data = self._json(
+            f"POST comment on #{issue_number}",
+            lambda gh: gh.rest.issues.create_comment(*_split(repo), issue_number, body=body),
+        )
+        return _comment(data)
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        self._json(
+            f"PATCH comment {comment_id}",
+            lambda gh: gh.rest.issues.update_comment(*_split(repo), comment_id, body=body),
+        )
+
+    def list_pulls(self, repo: str, *, head: str, state: str = "all") -> list[PullRequest]:
+        rows = self._pages(
+            f"GET pulls with head {head}",
+            lambda gh, page: gh.rest.pulls.list(
+                *_split(repo),
+                state=cast(Any, state),
+                head=head,
+                per_page=PER_PAGE,
+                page=page,
+            ),
+        )
+        return [_pull(p) for p in rows]
+
+    def get_pull(self, repo: str, number: int) -> PullRequest:
+        return _pull(self._json(f"GET pull #{number}", lambda gh: gh.rest.pulls.get(*_split(repo), number)))
+
+    def get_pull_diff(self, repo: str, number: int) -> str:
+        with self._call(f"GET diff of pull #{number}"):
+            resp = self._gh().request(
+                "GET", f"/repos/{repo}/pulls/{number}", headers={"Accept": "application/vnd.github.diff"}
+            )
+            return resp.raw_response.text
+
+    def create_pull(
+        self, repo: str, *, title: str, head: str, base: str, body: str, draft: bool = True
+    ) -> PullRequest:
+        data = self._json(
+            f"POST pull {head} -> {base}",
+            lambda gh: gh.rest.pulls.create(
+                *_split(repo), title=title, head=head, base=base, body=body, draft=draft
+            ),
+        )
+        return _pull(data)
+
+    def edit_pull(self, repo: str, number: int, *, title: str | None = None, body: str | None = None) -> None:
+        fields = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
+        self._json(
+            f"PATCH pull #{number}",
+            lambda gh: gh.rest.pulls.update(*_split(repo), number, data=cast(Any, fields)),
+        )
+
+    def list_review_comments(self, repo: str, number: int) -> list[ReviewComment]:
+        rows = self._pages(
+            f"GET review comments of #{number}",
+            lambda gh, page: gh.rest.pulls.list_review_comments(
+                *_split(repo), number, per_page=PER_PAGE, page=page
+            ),
+        )
+        return [
+            ReviewComment(
+                id=c["id"],
+                body=c.get("body") or "",
+                author=(c.get("user") or {}).get("login", ""),
+                path=c.get("path", ""),
+                line=c.get("line"),
+                review_id=c.get("pull_request_review_id"),
+            )
+            for c in rows
+        ]
+
+
+def _comment(data: dict[str, Any]) -> Comment:
+    user = data.get("user") or {}
+    return Comment(
+        id=data["id"],
+        body=data.get("body") or "",
+        author=user.get("login", ""),
+        author_type=user.get("type", "User"),
+        html_url=data.get("html_url", ""),
+    )
+
+
+def _pull(data: dict[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=data["number"],
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        head_ref=data["head"]["ref"],
+        head_sha=data["head"].get("sha", ""),
+        base_ref=data["base"]["ref"],
+        state=data.get("state", "open"),
+        draft=bool(data.get("draft", False)),
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        author=(data.get("user") or {}).get("login", ""),
+        html_url=data.get("html_url", ""),
+    )
+
+
+class GithubkitFactory:
+    """Clients per installation, sharing one token cache (the app's private key stays in here)."""
+
+    def __init__(
+        self, app_id: str, private_key: str, *, base_url: str, client_options: dict[str, Any] | None = None
+    ) -> None:
+        self._options = client_options or {}
+        self._base_url = base_url
+        self.tokens = InstallationTokens(app_id, private_key, base_url=base_url, client_options=self._options)
+
+    def for_installation(self, installation_id: int) -> GithubkitClient:
+        return GithubkitClient(
+            self.tokens, installation_id, base_url=self._base_url, client_options=self._options
+        )

@@ -1,0 +1,41 @@
+"""What the bot needs from the settings, resolved once by the composition root (handlers never read env)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from repomind.bot.gitops import Identity
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    app_slug: str
+    work_dir: Path
+    public_url: str | None = None
+    lease_s: float = 120.0
+    default_label: str = "repomind"
+
+    @property
+    def login(self) -> str:
+        """The login the app's comments come from."""
+        return f"{self.app_slug}[bot]"
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(name=self.login, email=f"{self.app_slug}[bot]@users.noreply.github.com")
+
+    def run_url(self, job_id: int) -> str | None:
+        return f"{self.public_url.rstrip('/')}/runs/{job_id}" if self.public_url else None
+
+
+def branch_for(issue_number: int) -> str:
+    return f"repomind/issue-{issue_number}"
+
+
+def issue_of_branch(ref: str) -> int | None:
+    """The issue a ``repomind/issue-<n>`` branch belongs to, or None for other branches."""
+    prefix = "repomind/issue-"
+    if ref.startswith(prefix) and ref[len(prefix) :].isdigit():
+        return int(ref[len(prefix) :])
+    return None

@@ -1,0 +1,39 @@
+"""Comment and PR bodies from the Markdown templates in ``templates/``; every one ends with the commands."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jinja2
+
+from repomind.bot.commands import COMMANDS
+from repomind.pipeline.localise.result import GUARANTEE_NOTE
+
+
+def marker(job_id: int) -> str:
+    """A hidden line that lets the bot find its own status comment or PR for a job after a restart."""
+    return f"<!-- repomind:job:{job_id} -->"
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("repomind.bot", "templates"),
+        autoescape=False,  # Markdown, not HTML; GitHub sanitises what it renders
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals.update(commands=COMMANDS, money=money, guarantee=GUARANTEE_NOTE)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """Render ``templates/<template>.md.j2``."""
+    return _env().get_template(f"{template}.md.j2").render(**context).strip() + "\n"

@@ -1,0 +1,279 @@
+"""Runs one job: config → checkout → pipeline → commit and push → draft PR, resumable after a crash.
+
+Each stage records what it made in the ledger before the next starts (status comment id, the pipeline's
+outcome, the pushed commit, the PR number), and each looks for its artefact before making it, so a job
+taken over from a dead worker finishes with one status comment, one branch and one PR.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from repomind.bot import gitops
+from repomind.bot import repo_config as repo_config_loader
+from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository
+from repomind.bot.options import BotOptions, branch_for
+from repomind.bot.queue import JobQueue
+from repomind.bot.render import marker, render
+from repomind.bot.seam import Hints, OutcomeStatus, Pipeline, PipelineEvent, PipelineOutcome
+from repomind.bot.status import StatusComment
+from repomind.errors import ConfigError, RepomindError
+from repomind.log import Redactor, get_logger
+from repomind.store import Job, JobState, Ledger
+
+
+class Stop(Exception):
+    """The job must stop at this stage boundary: cancelled, or taken over by another worker."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Heartbeat:
+    """Renews the job's lease in the background while it runs; remembers a cancel or a lost lease."""
+
+    def __init__(self, ledger: Ledger, job_id: int, owner: str, lease_s: float) -> None:
+        self._ledger, self._job_id, self._owner, self._lease_s = ledger, job_id, owner, lease_s
+        self._done = threading.Event()
+        self.reason = "ok"
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self._lease_s / 3):
+            self.check()
+
+    def check(self) -> str:
+        if self.reason == "ok":
+            self.reason = self._ledger.renew(self._job_id, self._owner, self._lease_s)
+        return self.reason
+
+    def boundary(self) -> None:
+        """A stage boundary: stop here when a cancel was requested or the lease was lost."""
+        if self.check() != "ok":
+            raise Stop(self.reason)
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+class JobRunner:
+    def __init__(
+        self,
+        ledger: Ledger,
+        github: GitHubFactory,
+        pipeline: Pipeline,
+        queue: JobQueue,
+        options: BotOptions,
+    ) -> None:
+        self.ledger = ledger
+        self.github = github
+        self.pipeline = pipeline
+        self.queue = queue
+        self.options = options
+        self.log: Any = get_logger("repomind.worker")
+
+    def run(self, job_id: int) -> None:
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        job = self.ledger.claim(job_id, owner, self.options.lease_s)
+        if job is None:
+            self.log.debug("job not claimable", job=job_id)
+            return
+        log = self.log.bind(job=job.id, repo=job.repo, issue=job.issue_number, claim=job.claims)
+        log.info("job started", command=job.command)
+        beat = Heartbeat(self.ledger, job.id, owner, self.options.lease_s)
+        gh = self.github.for_installation(job.installation_id)
+        status = StatusComment(gh, self.ledger, job, run_url=self.options.run_url(job.id))
+        try:
+            state, error = self._run(job, gh, status, beat)
+        except Stop as stop:
+            if stop.reason == "lost":
+                log.warning("lease lost: another worker has this job")
+                return
+            status.update(
+                headline="🛑 cancelled", stage="", result="Cancelled on request; nothing was pushed."
+            )
+            state, error = JobState.CANCELLED, None
+        except Exception as exc:  # the worker's edge: any failure is reported on the issue, not swallowed
+            message = Redactor([gh_token(gh)])(str(exc) or type(exc).__name__)
+            log.exception("job failed with an error")
+            try:
+                status.update(
+                    headline="💥 stopped by an error",
+                    stage="",
+                    result=f"Repomind hit an error and stopped: {message}\n\n"
+                    "Nothing was pushed. Comment `/repomind retry` to try again.",
+                )
+            except Exception:  # GitHub itself may be what failed; the ledger still records the error
+                log.exception("could not report the error on GitHub")
+            state, error = JobState.FAILED, message
+        finally:
+            beat.stop()
+            shutil.rmtree(self._work_tree(job.id), ignore_errors=True)
+        self.ledger.finish(job.id, state, error=error)
+        log.info("job finished", state=state.value)
+        following = self.ledger.next_queued(job.repo, job.issue_number)
+        if following is not None:
+            self.queue.enqueue_job(following)
+
+    def _work_tree(self, job_id: int) -> Path:
+        return self.options.work_dir / f"job-{job_id}"
+
+    def _run(
+        self, job: Job, gh: GitHub, status: StatusComment, beat: Heartbeat
+    ) -> tuple[JobState, str | None]:
+        beat.boundary()
+        status.update(headline="🏃 running", stage="Reading the repository and its configuration…")
+        repo = gh.get_repository(job.repo)
+        try:
+            config = repo_config_loader.load(gh, repo)
+        except ConfigError as exc:
+            status.update(
+                headline="⚠️ stopped: the configuration is invalid",
+                stage="",
+                result=f"{exc}\n\nNothing was run. Fix the file on `{repo.default_branch}` "
+                "and comment `/repomind retry`.",
+            )
+            return JobState.FAILED, str(exc)
+        issue = gh.get_issue(job.repo, job.issue_number)
+        branch = branch_for(job.issue_number)
+        token = gh.installation_token().token
+        revise = job.command == "revise" and gitops.remote_has_branch(repo.clone_url, branch, token=token)
+        beat.boundary()
+        status.update(stage="Checking out the repository…")
+        tree = gitops.clone(
+            repo.clone_url, self._work_tree(job.id), token=token, branch=branch if revise else None
+        )
+        beat.boundary()
+
+        if job.result is not None:  # a worker died after the pipeline finished: resume from its outcome
+            outcome = PipelineOutcome.from_json(job.result)
+            status.view = status.view.with_outcome(outcome)
+        else:
+            outcome = self._pipeline(job, config, issue, Path(tree.working_dir), status, beat)
+        beat.boundary()
+
+        if outcome.status is OutcomeStatus.CANCELLED:
+            raise Stop("cancel")
+        if outcome.status is OutcomeStatus.NEEDS_HINT:
+            size = len(outcome.localisation.set or []) if outcome.localisation else 0
+            status.update(
+                headline="🤔 needs a hint",
+                stage="",
+                result=f"The calibrated set has {size} files, more than `max_set_size` "
+                f"({config.max_set_size}), so no budget was spent. Comment `/repomind include PATH` with "
+                "the file to change, or `/repomind fix --anyway` to go ahead.",
+            )
+            return JobState.FAILED, "needs a hint: the calibrated set is too wide"
+        if outcome.status is not OutcomeStatus.SUCCESS or not outcome.diff.strip():
+            status.update(
+                headline="❌ no passing patch",
+                stage="",
+                result=(outcome.explanation or "No attempt passed the tests.")
+                + "\n\nNothing was pushed. `/repomind retry <hint>` tries again with your hint.",
+            )
+            return JobState.FAILED, outcome.explanation or "no attempt passed"
+
+        status.update(stage="Pushing the branch…")
+        if job.head_sha is None:
+            message = f"Fix #{issue.number}: {issue.title}\n\n{outcome.summary}".strip()
+            sha = gitops.commit_diff(
+                tree, outcome.diff, branch=branch, message=message, author=self.options.identity
+            )
+            if sha is None:
+                raise RuntimeError("the pipeline's diff changed nothing")
+            gitops.push(tree, repo.clone_url, branch, token=gh.installation_token().token, force=not revise)
+            self.ledger.update_job(job.id, head_sha=sha, branch=branch, bot_diff=outcome.diff)
+        beat.boundary()
+        pr = self._publish(job, gh, repo, issue, branch, outcome)
+        status.update(
+            headline="✅ draft PR ready",
+            stage="",
+            result=f"Draft PR #{pr.number} holds the change: {pr.html_url or ''}".strip(),
+        )
+        return JobState.SUCCEEDED, None
+
+    def _pipeline(
+        self, job: Job, config: Any, issue: Issue, work_tree: Path, status: StatusComment, beat: Heartbeat
+    ) -> PipelineOutcome:
+        include, exclude = self.ledger.pins(job.repo, job.issue_number)
+        hints = Hints(
+            hint=job.args.get("hint") or None,
+            feedback=job.args.get("feedback") or None,
+            include=tuple(include),
+            exclude=tuple(exclude),
+            anyway=bool(job.args.get("anyway", False)),
+        )
+
+        def on_event(event: PipelineEvent) -> None:
+            if event.kind == "localised" and event.localisation is not None:
+                status.update(localisation=event.localisation, stage="Writing and testing a patch…")
+            elif event.kind == "attempt" and event.attempt is not None:
+                status.update(attempts=(*status.view.attempts, event.attempt))
+            elif event.message:
+                status.update(stage=event.message, force=False)
+
+        status.update(stage="Localising the change…")
+        outcome = self.pipeline.run(
+            work_tree,
+            issue.title,
+            issue.body,
+            config,
+            hints=hints,
+            on_event=on_event,
+            should_cancel=lambda: beat.check() != "ok",
+        )
+        status.view = status.view.with_outcome(outcome)
+        if outcome.status is not OutcomeStatus.CANCELLED:
+            self.ledger.update_job(job.id, result=outcome.to_json())
+        return outcome
+
+    def _publish(
+        self, job: Job, gh: GitHub, repo: Repository, issue: Issue, branch: str, outcome: PipelineOutcome
+    ) -> PullRequest:
+        """Find this branch's open PR (made by an earlier job, or by this one before a crash) or open it."""
+        body = render(
+            "pr_body",
+            marker=marker(job.id),
+            job_id=job.id,
+            issue_number=issue.number,
+            summary=outcome.summary,
+            evidence=outcome.evidence,
+            attempts=outcome.attempts,
+            model=outcome.model,
+            tokens=outcome.tokens,
+            cost_usd=outcome.cost_usd,
+            localisation=outcome.localisation,
+            run_url=self.options.run_url(job.id),
+        )
+        owner = repo.full_name.split("/")[0]
+        existing = [p for p in gh.list_pulls(repo.full_name, head=f"{owner}:{branch}", state="open")]
+        if existing:
+            pr = existing[0]
+            gh.edit_pull(repo.full_name, pr.number, body=body)
+        else:
+            pr = gh.create_pull(
+                repo.full_name,
+                title=f"Fix #{issue.number}: {issue.title}",
+                head=branch,
+                base=repo.default_branch,
+                body=body,
+                draft=True,
+            )
+        self.ledger.update_job(job.id, pr_number=pr.number)
+        return pr
+
+
+def gh_token(gh: GitHub) -> str:
+    """The cached installation token, for redaction only ('' when none can be had)."""
+    try:
+        return gh.installation_token().token
+    except RepomindError:  # redaction must never fail the error path it protects
+        return ""

@@ -1,0 +1,134 @@
+"""The seam between the bot and the pipeline: what the worker hands over and what comes back.
+
+The worker checks the issue's repository out at the default branch (or the PR branch for ``revise``),
+then calls :meth:`Pipeline.run` once. The pipeline may edit the work tree as it likes; the bot uses only
+``PipelineOutcome.diff`` (applied to a clean checkout), so the pipeline never commits or pushes and never
+sees a token. ``on_event`` is called as the run advances (the status comment is edited from it);
+``should_cancel`` is polled at each stage boundary and, when it answers True, the pipeline returns an
+outcome with status ``cancelled`` as soon as it can.
+
+The real implementation wraps ``repomind solve`` (issue 4); :class:`repomind.testing.FakePipeline` edits
+files per a script.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from repomind.pipeline.localise.result import Localisation
+from repomind.repoconfig import RepoConfig
+
+
+class OutcomeStatus(enum.StrEnum):
+    SUCCESS = "success"  # an attempt passed: ``diff`` is the patch
+    FAILED = "failed"  # no attempt passed within the budget
+    NEEDS_HINT = "needs_hint"  # the calibrated set is wider than max_set_size and ``anyway`` was not given
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What people told the bot: ``retry [hint]``, ``revise <feedback>``, ``include``/``exclude`` pins."""
+
+    hint: str | None = None
+    feedback: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    #: ``/repomind fix --anyway``: act even when the calibrated set is wider than ``max_set_size``.
+    anyway: bool = False
+
+
+@dataclass(frozen=True)
+class TestEvidence:
+    """Tests tied to the issue that failed before and pass after, and tests that still pass."""
+
+    __test__ = False  # not a pytest test class
+
+    fixed: tuple[str, ...] = ()
+    still_passing: tuple[str, ...] = ()
+    #: False when no test tied to the issue exists: the result is "not verified against the issue".
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    #: ``passed``, or why it failed: ``syntax``, ``import``, ``assertion``, ``timeout``, ``no-op``, ...
+    outcome: str
+    summary: str = ""
+    tests_passed: int = 0
+    tests_failed: int = 0
+    tokens: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    """Progress: ``localised`` (``localisation`` set), ``attempt`` (``attempt`` set) or ``message``."""
+
+    kind: str
+    message: str = ""
+    localisation: Localisation | None = None
+    attempt: Attempt | None = None
+
+
+@dataclass(frozen=True)
+class PipelineOutcome:
+    status: OutcomeStatus
+    diff: str = ""
+    summary: str = ""
+    #: On failure, a plain explanation for the maintainers.
+    explanation: str = ""
+    attempts: tuple[Attempt, ...] = ()
+    tokens: int = 0
+    cost_usd: float | None = None
+    model: str = ""
+    localisation: Localisation | None = None
+    evidence: TestEvidence = field(default_factory=TestEvidence)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["localisation"] = self.localisation.to_json() if self.localisation else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PipelineOutcome:
+        ev = data.get("evidence") or {}
+        loc = data.get("localisation")
+        return cls(
+            status=OutcomeStatus(data["status"]),
+            diff=data.get("diff", ""),
+            summary=data.get("summary", ""),
+            explanation=data.get("explanation", ""),
+            attempts=tuple(Attempt(**a) for a in data.get("attempts", [])),
+            tokens=int(data.get("tokens", 0)),
+            cost_usd=data.get("cost_usd"),
+            model=data.get("model", ""),
+            localisation=Localisation.from_json(loc) if loc else None,
+            evidence=TestEvidence(
+                fixed=tuple(ev.get("fixed", ())),
+                still_passing=tuple(ev.get("still_passing", ())),
+                verified=bool(ev.get("verified", False)),
+            ),
+        )
+
+
+class Pipeline(Protocol):
+    """Turns an issue and a checked-out work tree into a tested patch (or a plain explanation)."""
+
+    def run(
+        self,
+        work_tree: Path,
+        issue_title: str,
+        issue_body: str,
+        config: RepoConfig,
+        *,
+        hints: Hints,
+        on_event: Callable[[PipelineEvent], None],
+        should_cancel: Callable[[], bool],
+    ) -> PipelineOutcome: ...

@@ -1,0 +1,98 @@
+"""The one status comment per job, created once (or found again by its marker) and edited in place."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from repomind.bot.github import GitHub
+from repomind.bot.render import marker, render
+from repomind.bot.seam import Attempt, PipelineOutcome
+from repomind.pipeline.localise.result import Localisation
+from repomind.store import Job, Ledger
+
+#: Progress lines alone edit the comment at most this often; new findings edit it at once.
+MIN_EDIT_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class StatusView:
+    headline: str = "⏳ queued"
+    stage: str = ""
+    localisation: Localisation | None = None
+    attempts: tuple[Attempt, ...] = ()
+    result: str = ""
+    tokens: int = 0
+    cost_usd: float | None = None
+    model: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_outcome(self, outcome: PipelineOutcome) -> StatusView:
+        return replace(
+            self,
+            localisation=outcome.localisation or self.localisation,
+            attempts=outcome.attempts or self.attempts,
+            tokens=outcome.tokens,
+            cost_usd=outcome.cost_usd,
+            model=outcome.model,
+        )
+
+
+def find_own_comment(gh: GitHub, repo: str, number: int, job_id: int) -> int | None:
+    """The id of this job's status comment if one was posted before (by a worker that then died)."""
+    tag = marker(job_id)
+    for comment in gh.list_comments(repo, number):
+        if comment.body.startswith(tag):
+            return comment.id
+    return None
+
+
+class StatusComment:
+    def __init__(self, gh: GitHub, ledger: Ledger, job: Job, *, run_url: str | None) -> None:
+        self._gh = gh
+        self._ledger = ledger
+        self._job = job
+        self._run_url = run_url
+        self._comment_id = job.status_comment_id
+        self._last_edit = 0.0
+        self.view = StatusView()
+
+    @property
+    def thread(self) -> int:
+        return self._job.thread_number or self._job.issue_number
+
+    def body(self) -> str:
+        v = self.view
+        return render(
+            "status",
+            marker=marker(self._job.id),
+            job_id=self._job.id,
+            headline=v.headline,
+            stage=v.stage,
+            localisation=v.localisation,
+            attempts=v.attempts,
+            result=v.result,
+            tokens=v.tokens,
+            cost_usd=v.cost_usd,
+            model=v.model,
+            run_url=self._run_url,
+        )
+
+    def ensure(self) -> int:
+        """Post the comment unless this job already has one (recorded, or found on GitHub by marker)."""
+        if self._comment_id is None:
+            self._comment_id = find_own_comment(self._gh, self._job.repo, self.thread, self._job.id)
+            if self._comment_id is None:
+                self._comment_id = self._gh.create_comment(self._job.repo, self.thread, self.body()).id
+                self._last_edit = time.monotonic()
+            self._ledger.update_job(self._job.id, status_comment_id=self._comment_id)
+        return self._comment_id
+
+    def update(self, *, force: bool = True, **changes: Any) -> None:
+        self.view = replace(self.view, **changes)
+        if not force and time.monotonic() - self._last_edit < MIN_EDIT_INTERVAL_S:
+            return
+        comment_id = self.ensure()
+        self._gh.edit_comment(self._job.repo, comment_id, self.body())
+        self._last_edit = time.monotonic()

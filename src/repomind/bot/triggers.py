@@ -1,0 +1,148 @@
+"""What a trigger does: check permission, open (or find) the job, react 👀, post the status comment,
+enqueue. Also the commands that only answer (files, explain, status, help, include, exclude, cancel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from repomind.bot.commands import Command, Verb
+from repomind.bot.github import WRITE_LEVELS, GitHub
+from repomind.bot.options import BotOptions
+from repomind.bot.queue import JobQueue
+from repomind.bot.render import render
+from repomind.bot.seam import PipelineOutcome
+from repomind.bot.status import StatusComment, StatusView
+from repomind.store import Job, JobRequest, Ledger
+
+
+@dataclass(frozen=True)
+class BotContext:
+    """What a webhook handler gets: the installation's GitHub client, the queue, the ledger, a logger."""
+
+    github: GitHub
+    queue: JobQueue
+    ledger: Ledger
+    options: BotOptions
+    log: Any
+    delivery_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Where:
+    """The thread a trigger came from: the issue (or PR) and, for commands, the comment."""
+
+    repo: str
+    installation_id: int
+    issue_number: int
+    thread_number: int
+    comment_id: int | None = None
+
+
+def is_bot(login: str, user_type: str, options: BotOptions) -> bool:
+    """Bots, the app itself included, never trigger anything."""
+    return user_type == "Bot" or login.endswith("[bot]") or login == options.login
+
+
+def allowed(ctx: BotContext, where: Where, user: str) -> bool:
+    """Write, maintain or admin on the repository; everyone else gets a short polite refusal."""
+    permission = ctx.github.get_permission(where.repo, user)
+    if permission in WRITE_LEVELS:
+        return True
+    ctx.log.info("trigger refused", user=user, permission=permission)
+    ctx.github.create_comment(where.repo, where.thread_number, render("refusal", user=user))
+    return False
+
+
+def react(ctx: BotContext, where: Where) -> None:
+    if where.comment_id is not None:
+        ctx.github.add_reaction(where.repo, "eyes", comment_id=where.comment_id)
+    else:
+        ctx.github.add_reaction(where.repo, "eyes", issue_number=where.thread_number)
+
+
+def start_job(
+    ctx: BotContext, where: Where, *, user: str, trigger: str, command: str, args: dict[str, Any]
+) -> Job | None:
+    """Permission, then one job per intent: a repeat of an active intent adds nothing but 👀."""
+    if not allowed(ctx, where, user):
+        return None
+    job, created = ctx.ledger.open_job(
+        JobRequest(
+            repo=where.repo,
+            installation_id=where.installation_id,
+            issue_number=where.issue_number,
+            thread_number=where.thread_number,
+            trigger=trigger,
+            command=command,
+            args=args,
+            requested_by=user,
+            delivery_id=ctx.delivery_id,
+        )
+    )
+    react(ctx, where)
+    if not created:
+        ctx.log.info("trigger joined an active job", job=job.id)
+        return job
+    ahead = [j for j in ctx.ledger.jobs_for_issue(where.repo, where.issue_number) if j.state.active]
+    status = StatusComment(ctx.github, ctx.ledger, job, run_url=ctx.options.run_url(job.id))
+    waiting = [j.id for j in ahead if j.id < job.id]
+    status.view = StatusView(
+        headline="⏳ queued",
+        stage=f"Queued behind job {waiting[0]} on this issue." if waiting else "Starting…",
+    )
+    status.ensure()
+    ctx.queue.enqueue_job(job.id)
+    ctx.log.info("job opened", job=job.id, command=command)
+    return job
+
+
+def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
+    """The commands that only answer or change pins; they need the same permission as the others."""
+    if not allowed(ctx, where, user):
+        return
+    react(ctx, where)
+    jobs = ctx.ledger.jobs_for_issue(where.repo, where.issue_number)
+    latest = jobs[-1] if jobs else None
+    outcome = PipelineOutcome.from_json(latest.result) if latest and latest.result else None
+    verb = command.verb
+    if verb is Verb.HELP:
+        text = "Repomind turns this issue into a tested draft pull request."
+        body = render("reply", text=text)
+    elif verb is Verb.STATUS:
+        include, exclude = ctx.ledger.pins(where.repo, where.issue_number)
+        body = render(
+            "issue_status", jobs=jobs, label=ctx.options.default_label, includes=include, excludes=exclude
+        )
+    elif verb is Verb.EXPLAIN:
+        body = render("explain", job=latest, outcome=outcome)
+    elif verb is Verb.FILES:
+        loc = outcome.localisation if outcome else None
+        if loc is None:
+            body = render("reply", text="No file set yet: no run on this issue has localised the change.")
+        else:
+            body = render("files", loc=loc)
+    elif verb in (Verb.INCLUDE, Verb.EXCLUDE):
+        pinned_in = verb is Verb.INCLUDE
+        ctx.ledger.pin(where.repo, where.issue_number, command.argument, include=pinned_in)
+        what = "will always be in" if pinned_in else "will be left out of"
+        body = render(
+            "reply", text=f"`{command.argument}` {what} the file set of the next runs on this issue."
+        )
+    elif verb is Verb.CANCEL:
+        cancelled = ctx.ledger.request_cancel(where.repo, where.issue_number)
+        for job in cancelled:
+            if job.state.value == "cancelled":
+                StatusComment(ctx.github, ctx.ledger, job, run_url=None).update(
+                    headline="🛑 cancelled", stage="", result="Cancelled before it started."
+                )
+        text = (
+            f"Cancelling job{'s' if len(cancelled) != 1 else ''} {', '.join(str(j.id) for j in cancelled)}: "
+            "a running job stops at its next stage boundary."
+            if cancelled
+            else "Nothing to cancel: no job is queued or running on this issue."
+        )
+        body = render("reply", text=text)
+    else:  # pragma: no cover - job commands are routed to start_job
+        raise ValueError(f"{verb} starts a job")
+    ctx.github.create_comment(where.repo, where.thread_number, body)

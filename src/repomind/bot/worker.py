@@ -1,0 +1,86 @@
+"""The worker's side of the queue: dispatch deliveries to the webhook handlers, run jobs, recover.
+
+The handlers themselves live in :mod:`repomind.webhooks` (imports flow webhooks → bot); the composition
+root hands the worker a ``dispatch`` callable, so this module never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from repomind.bot.github import GitHubFactory
+from repomind.bot.options import BotOptions
+from repomind.bot.queue import JobQueue
+from repomind.bot.runner import JobRunner
+from repomind.bot.triggers import BotContext
+from repomind.log import get_logger
+from repomind.store import Delivery, Ledger
+
+ContextFactory = Callable[[int], BotContext]
+Dispatch = Callable[[Delivery, ContextFactory], None]
+#: Deliveries acknowledged this long ago and still not handled are enqueued again by recovery.
+REDISPATCH_AFTER_S = 60.0
+
+
+class Worker:
+    """:class:`repomind.bot.queue.TaskTarget` for a process that consumes the queue."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        github: GitHubFactory,
+        queue: JobQueue,
+        runner: JobRunner,
+        dispatch: Dispatch,
+        options: BotOptions,
+    ) -> None:
+        self.ledger = ledger
+        self.github = github
+        self.queue = queue
+        self.runner = runner
+        self._dispatch = dispatch
+        self.options = options
+        self.log: Any = get_logger("repomind.worker")
+
+    def context(self, installation_id: int, delivery_id: str | None = None) -> BotContext:
+        return BotContext(
+            github=self.github.for_installation(installation_id),
+            queue=self.queue,
+            ledger=self.ledger,
+            options=self.options,
+            log=self.log.bind(installation=installation_id, delivery=delivery_id),
+            delivery_id=delivery_id,
+        )
+
+    def dispatch(self, delivery_id: str) -> None:
+        delivery = self.ledger.delivery(delivery_id)
+        if delivery is None or delivery.dispatched_at is not None:
+            return
+        error: str | None = None
+        try:
+            self._dispatch(delivery, lambda inst: self.context(inst, delivery_id))
+        except Exception as exc:  # the worker's edge: record the failure on the delivery and go on
+            self.log.exception("delivery handler failed", delivery=delivery_id, event_name=delivery.event)
+            error = f"{type(exc).__name__}: {exc}"
+        self.ledger.mark_dispatched(delivery_id, error)
+
+    def run_job(self, job_id: int) -> None:
+        self.runner.run(job_id)
+
+    def recover(self) -> None:
+        """Enqueue again what no live worker holds: jobs with expired leases, unhandled deliveries."""
+        jobs = self.ledger.recoverable()
+        deliveries = self.ledger.undispatched(REDISPATCH_AFTER_S)
+        for job_id in jobs:
+            self.queue.enqueue_job(job_id)
+        for delivery_id in deliveries:
+            self.queue.enqueue_delivery(delivery_id)
+        if jobs or deliveries:
+            self.log.info("recovered", jobs=jobs, deliveries=len(deliveries))
+
+    def training_ready(self, feedback_id: int) -> None:
+        # The training queue's consumer (repomind train, issue 6) reads unconsumed feedback from the store;
+        # this message only wakes it.
+        self.log.info("feedback ready for training", feedback=feedback_id)

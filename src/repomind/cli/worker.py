@@ -1,0 +1,43 @@
+"""`repomind worker`: consume the queue (deliveries and pipeline jobs, or the training queue)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from repomind import log
+from repomind.bot.queue import PIPELINE, QUEUES
+from repomind.cli.context import Context, pass_ctx
+
+
+@click.command()
+@click.option(
+    "--queue", type=click.Choice(QUEUES), default=PIPELINE, show_default=True, help="Queue to consume."
+)
+@pass_ctx
+def worker(ctx: Context, queue: str) -> None:
+    """Run queued jobs; any number of workers may share one queue (Redis) and one store.
+
+    SIGTERM or SIGINT stops taking new work and waits for running tasks; a worker killed outright
+    leaves its job to be taken over by another worker when its lease expires.
+    """
+    from repomind.webhooks.runtime import Runtime
+
+    runtime = Runtime.from_settings(ctx.settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runtime.start_worker(runtime.worker(), queue=queue)
+    logger = log.get_logger("repomind.worker")
+    logger.info("worker started", queue=queue, workers=ctx.settings.workers)
+    while not stop.wait(1.0):
+        pass
+    logger.info("worker stopping")
+    runtime.stop()

@@ -1,0 +1,290 @@
+"""The run ledger: exactly-once jobs, leases for workers that may die, and the artefacts each job made.
+
+The ledger, not the queue, is the source of truth: a queue message only says "look at job N". A job is
+claimed with a lease that its worker renews at every stage boundary; a worker that dies leaves a lease
+that expires, and :meth:`Ledger.recoverable` hands the job to the next worker, which finds the status
+comment, branch and PR recorded here (or on GitHub) instead of making new ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from repomind.store.db import make_reader, make_sessions
+from repomind.store.models import Delivery, Job, JobState, Pin
+
+Clock = Callable[[], float]
+ACTIVE = (JobState.QUEUED, JobState.RUNNING)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A trigger that asks for a pipeline run on an issue."""
+
+    repo: str
+    installation_id: int
+    issue_number: int
+    trigger: str
+    command: str
+    args: dict[str, Any] = field(default_factory=dict)
+    requested_by: str = ""
+    delivery_id: str | None = None
+    thread_number: int | None = None
+
+    @property
+    def intent_key(self) -> str:
+        """Same repository, issue, command and arguments: the same intent, so at most one active job."""
+        args = json.dumps(self.args, sort_keys=True)
+        return f"{self.repo}#{self.issue_number}:{self.command}:{args}"
+
+
+class Ledger:
+    """Jobs, deliveries and pins in the store, with the transitions the bot needs."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = time.time) -> None:
+        self.engine = engine
+        self._sessions = make_sessions(engine)
+        self._reader = make_reader(engine)
+        self._reads = make_sessions(self._reader)
+        self._clock = clock
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction that may write (on SQLite it takes the write lock up front)."""
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only."""
+        with self._reads() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self._reader.dispose()
+
+    # -- deliveries -------------------------------------------------------------------------------
+    def record_delivery(self, delivery_id: str, event: str, action: str | None, payload: Any) -> bool:
+        """Persist a delivery; False when this delivery id was seen before (a redelivery: a no-op)."""
+        with self.reading() as r:
+            if r.get(Delivery, delivery_id) is not None:
+                return False
+        try:  # the primary key settles a race between two deliveries of one id
+            with self.session() as s:
+                s.add(Delivery(id=delivery_id, event=event, action=action, payload=payload))
+        except IntegrityError:
+            return False
+        return True
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        with self.reading() as s:
+            return s.get(Delivery, delivery_id)
+
+    def mark_dispatched(self, delivery_id: str, error: str | None = None) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(dispatched_at=_now_dt(), error=error)
+            )
+
+    def undispatched(self, older_than_s: float) -> list[str]:
+        """Deliveries acknowledged but not handled (their worker died, or the queue lost them)."""
+        cutoff = _now_dt(-older_than_s)
+        with self.reading() as s:
+            rows = s.scalars(
+                select(Delivery.id).where(Delivery.dispatched_at.is_(None), Delivery.received_at < cutoff)
+            )
+            return list(rows)
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def open_job(self, request: JobRequest) -> tuple[Job, bool]:
+        """The active job for this intent, or a new queued one; ``created`` says which."""
+        key = request.intent_key
+        for _ in range(2):
+            try:
+                with self.session() as s:
+                    if request.delivery_id is not None:
+                        same_delivery = s.scalars(
+                            select(Job).where(Job.delivery_id == request.delivery_id)
+                        ).first()
+                        if same_delivery is not None:
+                            return same_delivery, False
+                    existing = s.scalars(select(Job).where(Job.active_key == key)).first()
+                    if existing is not None:
+                        return existing, False
+                    job = Job(
+                        repo=request.repo,
+                        installation_id=request.installation_id,
+                        issue_number=request.issue_number,
+                        thread_number=request.thread_number,
+                        trigger=request.trigger,
+                        command=request.command,
+                        args=dict(request.args),
+                        requested_by=request.requested_by,
+                        delivery_id=request.delivery_id,
+                        active_key=key,
+                        state=JobState.QUEUED,
+                    )
+                    s.add(job)
+                    s.flush()
+                    return job, True
+            except IntegrityError:  # another process opened the same intent between our read and write
+                continue
+        raise RuntimeError(f"could not open a job for {key}")  # pragma: no cover
+
+    def job(self, job_id: int) -> Job:
+        with self.reading() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise KeyError(f"no job {job_id}")
+            return job
+
+    def jobs_for_issue(self, repo: str, issue_number: int) -> list[Job]:
+        with self.reading() as s:
+            rows = s.scalars(
+                select(Job).where(Job.repo == repo, Job.issue_number == issue_number).order_by(Job.id)
+            )
+            return list(rows)
+
+    def all_jobs(self) -> list[Job]:
+        with self.reading() as s:
+            return list(s.scalars(select(Job).order_by(Job.id)))
+
+    def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        """Take the job for ``owner`` with a lease, or None: finished, held by a live worker, or queued
+        behind an earlier job on the same issue (jobs of one issue run one at a time, in order)."""
+        now = self._clock()
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or not job.state.active:
+                return None
+            blocker = s.scalars(
+                select(Job.id).where(
+                    Job.repo == job.repo,
+                    Job.issue_number == job.issue_number,
+                    Job.id != job.id,
+                    Job.state.in_(ACTIVE),
+                    or_(Job.id < job.id, Job.lease_expires > now),
+                )
+            ).first()
+            if blocker is not None:
+                return None
+            claimed = s.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    or_(
+                        Job.state == JobState.QUEUED,
+                        (Job.state == JobState.RUNNING) & (Job.lease_expires <= now),
+                    ),
+                )
+                .values(
+                    state=JobState.RUNNING,
+                    lease_owner=owner,
+                    lease_expires=now + lease_s,
+                    claims=Job.claims + 1,
+                )
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            s.refresh(job)
+            return job
+
+    def renew(self, job_id: int, owner: str, lease_s: float) -> str:
+        """Extend the lease (called by the job's heartbeat and at stage boundaries): ``ok``, ``cancel``
+        (a cancel was requested: stop at this boundary) or ``lost`` (another worker took the job over)."""
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.lease_owner != owner or job.state is not JobState.RUNNING:
+                return "lost"
+            job.lease_expires = self._clock() + lease_s
+            return "cancel" if job.cancel_requested else "ok"
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        """Record artefacts as soon as they exist (status_comment_id, branch, pr_number, head_sha, ...)."""
+        with self.session() as s:
+            s.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    def finish(self, job_id: int, state: JobState, *, error: str | None = None) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(state=state, active_key=None, lease_owner=None, lease_expires=None, error=error)
+            )
+
+    def next_queued(self, repo: str, issue_number: int) -> int | None:
+        with self.reading() as s:
+            return s.scalars(
+                select(Job.id)
+                .where(Job.repo == repo, Job.issue_number == issue_number, Job.state == JobState.QUEUED)
+                .order_by(Job.id)
+            ).first()
+
+    def request_cancel(self, repo: str, issue_number: int) -> list[Job]:
+        """Cancel the issue's active jobs: queued ones at once, running ones at their next stage boundary."""
+        with self.session() as s:
+            jobs = list(
+                s.scalars(
+                    select(Job).where(
+                        Job.repo == repo, Job.issue_number == issue_number, Job.state.in_(ACTIVE)
+                    )
+                )
+            )
+            for job in jobs:
+                job.cancel_requested = True
+                if job.state is JobState.QUEUED and job.claims == 0:
+                    job.state, job.active_key = JobState.CANCELLED, None
+            return jobs
+
+    def recoverable(self) -> list[int]:
+        """Active jobs that no live worker holds: queued ones, and running ones whose lease expired."""
+        now = self._clock()
+        with self.reading() as s:
+            rows = s.scalars(
+                select(Job.id)
+                .where(
+                    or_(
+                        Job.state == JobState.QUEUED,
+                        (Job.state == JobState.RUNNING) & (Job.lease_expires <= now),
+                    )
+                )
+                .order_by(Job.id)
+            )
+            return list(rows)
+
+    # -- pins -------------------------------------------------------------------------------------
+    def pin(self, repo: str, issue_number: int, path: str, *, include: bool) -> None:
+        with self.session() as s:
+            existing = s.scalars(
+                select(Pin).where(Pin.repo == repo, Pin.issue_number == issue_number, Pin.path == path)
+            ).first()
+            if existing is None:
+                s.add(Pin(repo=repo, issue_number=issue_number, path=path, include=include))
+            else:
+                existing.include = include
+
+    def pins(self, repo: str, issue_number: int) -> tuple[list[str], list[str]]:
+        """(included paths, excluded paths) pinned on the issue."""
+        with self.reading() as s:
+            rows: Sequence[Pin] = s.scalars(
+                select(Pin).where(Pin.repo == repo, Pin.issue_number == issue_number).order_by(Pin.id)
+            ).all()
+            return [p.path for p in rows if p.include], [p.path for p in rows if not p.include]
+
+
+def _now_dt(offset_s: float = 0.0) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(seconds=offset_s)

@@ -1,0 +1,134 @@
+"""Typed webhook events: pydantic models of the fields Repomind uses (everything else is ignored).
+
+GitHub adds fields over time and githubkit's generated models reject payloads that lack newer ones,
+so these models ask only for what the handlers read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class User(_Model):
+    login: str
+    id: int = 0
+    type: str = "User"
+
+
+class Installation(_Model):
+    id: int
+
+
+class Repository(_Model):
+    id: int
+    full_name: str
+    name: str
+    owner: User
+    default_branch: str = "main"
+    clone_url: str = ""
+    html_url: str = ""
+    private: bool = False
+
+
+class Label(_Model):
+    name: str
+
+
+class Issue(_Model):
+    number: int
+    title: str
+    body: str | None = None
+    user: User
+    state: str = "open"
+    labels: list[Label] = Field(default_factory=list)
+    #: Present (with URLs) when the "issue" is a pull request.
+    pull_request: dict[str, Any] | None = None
+
+    @property
+    def is_pull_request(self) -> bool:
+        return bool(self.pull_request)
+
+
+class Comment(_Model):
+    id: int
+    body: str = ""
+    user: User
+
+
+class Ref(_Model):
+    ref: str
+    sha: str
+
+
+class PullRequest(_Model):
+    number: int
+    title: str
+    body: str | None = None
+    user: User
+    state: str
+    head: Ref
+    base: Ref
+    draft: bool = False
+    merged: bool | None = None
+    merged_at: str | None = None
+    merge_commit_sha: str | None = None
+
+    @property
+    def was_merged(self) -> bool:
+        return bool(self.merged or self.merged_at)
+
+
+class Review(_Model):
+    id: int
+    body: str | None = None
+    state: str
+    user: User
+
+
+class Event(_Model):
+    """Fields every repository event carries; ``installation`` is there for GitHub App deliveries."""
+
+    action: str | None = None
+    sender: User
+    repository: Repository | None = None
+    installation: Installation | None = None
+
+
+class IssuesEvent(Event):
+    repository: Repository
+    issue: Issue
+    label: Label | None = None
+
+
+class IssueCommentEvent(Event):
+    repository: Repository
+    issue: Issue
+    comment: Comment
+
+
+class PullRequestEvent(Event):
+    repository: Repository
+    number: int
+    pull_request: PullRequest
+
+
+class PullRequestReviewEvent(Event):
+    repository: Repository
+    review: Review
+    pull_request: PullRequest
+
+
+class InstallationAccount(_Model):
+    id: int
+    account: User
+
+
+class InstallationEvent(Event):
+    installation: InstallationAccount  # type: ignore[assignment]
+    repositories: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,0 +1,44 @@
+"""``issues``: the trigger label (default ``repomind``, or the repository's ``label``) starts a job."""
+
+from __future__ import annotations
+
+from repomind.bot import github as gh_types
+from repomind.bot import repo_config
+from repomind.bot.triggers import BotContext, is_bot, start_job
+from repomind.errors import ConfigError
+from repomind.webhooks.events import IssuesEvent
+from repomind.webhooks.handlers.common import where
+from repomind.webhooks.router import Router
+
+router = Router("issues", IssuesEvent)
+
+
+def trigger_label(event: IssuesEvent, ctx: BotContext) -> str:
+    repo = event.repository
+    try:
+        config = repo_config.load(
+            ctx.github,
+            gh_types.Repository(repo.full_name, repo.default_branch, repo.clone_url, repo.html_url),
+        )
+    except ConfigError:
+        return ctx.options.default_label  # the job reports the bad config on the issue
+    return config.label
+
+
+@router.register("issues", action="labeled")
+def on_labeled(event: IssuesEvent, ctx: BotContext) -> None:
+    if event.label is None or event.issue.is_pull_request:
+        return
+    if is_bot(event.sender.login, event.sender.type, ctx.options):
+        return
+    if event.label.name != trigger_label(event, ctx):
+        return
+    n = event.issue.number
+    start_job(
+        ctx,
+        where(event, event.repository, issue=n, thread=n),
+        user=event.sender.login,
+        trigger="label",
+        command="fix",
+        args={},
+    )

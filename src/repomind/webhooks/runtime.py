@@ -1,0 +1,111 @@
+"""Composition of the bot's parts from settings: store, queue, GitHub client, pipeline, worker.
+
+Used by the app factory (``repomind serve``) and by ``repomind worker``: the one place that turns
+settings into objects, so nothing below it reads the environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey.consumer import Consumer
+
+from repomind.bot.github import GitHubFactory
+from repomind.bot.options import BotOptions
+from repomind.bot.queue import EVENTS, PIPELINE, TRAINING, HueyQueue, consumer, make_huey
+from repomind.bot.runner import JobRunner
+from repomind.bot.seam import Pipeline
+from repomind.bot.worker import Worker
+from repomind.errors import ConfigError
+from repomind.settings import Settings
+from repomind.store import Ledger, make_engine
+from repomind.webhooks.handlers import dispatch
+
+
+def load_pipeline(settings: Settings) -> Pipeline:
+    """The pipeline named by ``settings.pipeline`` (``module:factory``; ``factory(settings)``)."""
+    module_name, _, attr = settings.pipeline.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr or "make_pipeline")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"REPOMIND_PIPELINE {settings.pipeline!r} cannot be loaded: {exc}") from exc
+    pipeline: Pipeline = factory(settings)
+    return pipeline
+
+
+def github_factory(settings: Settings) -> GitHubFactory:
+    from repomind.bot.github_client import GithubkitFactory
+
+    key = settings.private_key_text()
+    if settings.app_id is None or key is None:
+        raise ConfigError("the worker needs the app's credentials: REPOMIND_APP_ID and REPOMIND_PRIVATE_KEY")
+    return GithubkitFactory(
+        settings.app_id, key, base_url=settings.github_api_url, client_options={"http_cache": False}
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    ledger: Ledger
+    queue: HueyQueue
+    options: BotOptions
+    consumers: list[Consumer] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        ledger = Ledger(make_engine(settings.database))
+        queue = HueyQueue(
+            make_huey(EVENTS, data_dir=settings.data_dir, redis_url=settings.redis_url),
+            make_huey(PIPELINE, data_dir=settings.data_dir, redis_url=settings.redis_url),
+            make_huey(TRAINING, data_dir=settings.data_dir, redis_url=settings.redis_url),
+        )
+        options = BotOptions(
+            app_slug=settings.app_slug,
+            work_dir=settings.data_dir / "work",
+            public_url=settings.public_url,
+            lease_s=settings.job_lease_s,
+        )
+        return cls(settings, ledger, queue, options)
+
+    def worker(self, *, github: GitHubFactory | None = None, pipeline: Pipeline | None = None) -> Worker:
+        github = github or github_factory(self.settings)
+        runner = JobRunner(
+            self.ledger, github, pipeline or load_pipeline(self.settings), self.queue, self.options
+        )
+        return Worker(
+            ledger=self.ledger,
+            github=github,
+            queue=self.queue,
+            runner=runner,
+            dispatch=dispatch,
+            options=self.options,
+        )
+
+    def start_worker(self, worker: Worker, *, queue: str = PIPELINE) -> list[Consumer]:
+        """Attach ``worker`` to the queue, recover what dead workers left, and start consuming in threads:
+        for ``pipeline`` the events queue (deliveries) and the job queue, each with its own threads."""
+        self.queue.attach(worker)
+        worker.recover()
+        if queue == PIPELINE:
+            started = [
+                consumer(self.queue.events, workers=2, periodic=False),
+                consumer(self.queue.pipeline, workers=self.settings.workers, periodic=True),
+            ]
+        else:
+            started = [consumer(self.queue.training, workers=1, periodic=False)]
+        for one in started:
+            one.start()
+        self.consumers.extend(started)
+        return started
+
+    def stop(self) -> None:
+        for running in self.consumers:
+            running.stop(graceful=True)
+        self.consumers.clear()
+        self.ledger.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"database": self.ledger.engine.url.render_as_string(hide_password=True)}

@@ -1,0 +1,144 @@
+"""GitHub's webhook payloads (tests/fixtures/github/webhooks), adjusted and signed as GitHub signs them,
+and a Repomind server on loopback wired to the GitHub stand-in."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from repomind.bot.seam import Pipeline
+from repomind.settings import Settings
+from repomind.testing import StandInGitHub
+from repomind.testing_server import free_port
+from repomind.webhooks.app import create_app
+from repomind.webhooks.signature import sign
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
+SECRET = "It's a Secret to Everybody"
+REPO = "acme/calc"
+INSTALLATION = 77
+
+
+def raw_fixture(name: str) -> bytes:
+    return (FIXTURES / f"{name}.json").read_bytes()
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(raw_fixture(name))
+    return data
+
+
+def adjust(
+    data: dict[str, Any],
+    *,
+    repo: str = REPO,
+    installation: int | None = INSTALLATION,
+    issue: int | None = None,
+    sender: str | None = None,
+    comment: str | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """The fixture with its repository, issue, installation (and sender / comment text) replaced."""
+    data = copy.deepcopy(data)
+    owner, name = repo.split("/")
+    if "repository" in data:
+        data["repository"].update(full_name=repo, name=name, default_branch="main")
+        data["repository"]["owner"]["login"] = owner
+    if installation is not None:
+        data["installation"] = {"id": installation, "node_id": "MDIz"}
+    if issue is not None:
+        for key in ("issue", "pull_request"):
+            if key in data:
+                data[key]["number"] = issue
+        if "number" in data:
+            data["number"] = issue
+    if sender is not None:
+        data["sender"].update(login=sender, type="User")
+        if "comment" in data:
+            data["comment"]["user"].update(login=sender, type="User")
+    if comment is not None:
+        data["comment"]["body"] = comment
+    if label is not None:
+        data["label"] = {**data.get("label", {}), "name": label}
+    return data
+
+
+def headers(event: str, body: bytes, *, delivery: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    return {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(secret, body),
+        "User-Agent": "GitHub-Hookshot/044aadd",
+        "Content-Type": "application/json",
+    }
+
+
+def settings_for(gh: StandInGitHub, data_dir: Path, **extra: Any) -> Settings:
+    return Settings(
+        app_id=gh.app_id,
+        private_key=SecretStr(gh.private_key),
+        webhook_secret=SecretStr(SECRET),
+        github_api_url=gh.url,
+        data_dir=data_dir,
+        public_url="http://repomind.test",
+        job_lease_s=extra.pop("job_lease_s", 30.0),
+        **extra,
+    )
+
+
+@dataclass
+class Server:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    settings: Settings
+    github_state: Any = None
+
+    def deliver(self, event: str, payload: dict[str, Any], *, delivery: str | None = None) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        return httpx.post(
+            f"{self.url}/webhooks/github", content=body, headers=headers(event, body, delivery=delivery)
+        )
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    @property
+    def ledger(self) -> Any:
+        return self.server.config.app.state.runtime.ledger
+
+
+def serve(settings: Settings, *, pipeline: Pipeline | None, worker: bool = True) -> Server:
+    app = create_app(settings, worker=worker, pipeline=pipeline)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "repomind did not start"
+        time.sleep(0.02)
+    return Server(f"http://127.0.0.1:{port}", server, thread, settings)
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
