@@ -65,7 +65,7 @@ def speed(sympy: Path, embedder: object) -> dict:
     """Cold index of sympy, a move to a commit ~300 commits later, and query times, in a fresh cache."""
     old = "sympy-1.1"
     new = subprocess.run(
-        ["git", "-C", str(sympy), "rev-list", "--reverse", "--ancestry-path", f"{old}..sympy-1.1.1"],
+        ["git", "-C", str(sympy), "rev-list", "--reverse", "--ancestry-path", f"{old}..sympy-1.2"],
         capture_output=True,
         text=True,
         check=True,

@@ -15,7 +15,6 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
@@ -76,13 +75,15 @@ class StandInGitHub:
         self.url = f"http://127.0.0.1:{self.port}"
         self.git_url = f"http://127.0.0.1:{self.git_port}"
         self.state.clone_base = self.git_url
-        self._server: uvicorn.Server | None = None
+        self._server: Any = None
         self._threads: list[threading.Thread] = []
         self._wsgi: WSGIServer | None = None
         self._backend_repos: dict[str, Any] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> StandInGitHub:
+        import uvicorn
+
         config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         thread = threading.Thread(target=self._server.run, daemon=True)

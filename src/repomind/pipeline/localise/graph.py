@@ -30,6 +30,7 @@ def _resolve_relative(path: str, name: str) -> str:
 def build_graph(index: RepoIndex) -> Any:
     """An undirected weighted graph: import edges (weight 1) and call edges to a unique definer (0.5)."""
     import networkx as nx
+    import scipy.sparse  # noqa: F401  (PageRank's backend: imported here, not in the first query)
 
     by_module: dict[str, list[int]] = defaultdict(list)
     for i, path in enumerate(index.paths):

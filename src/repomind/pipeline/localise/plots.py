@@ -59,6 +59,10 @@ def write_plots(out_dir: Path, records: list[dict[str, Any]], calibration: Calib
             ax.legend()
             written.append(_save(fig, out_dir / "coverage.png"))
         sizes = [r["set_size"] for r in records if "set_size" in r]
+        if not sizes:  # records not yet judged: show the sets at the default confidence
+            judged = [dict(r) for r in records]
+            apply_calibration(judged, calibration, 0.9)
+            sizes = [r["set_size"] for r in judged if "set_size" in r]
         if sizes:
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.hist(sizes, bins=range(0, max(sizes) + 2), align="left", rwidth=0.8)
