@@ -83,7 +83,7 @@ def test_moving_to_another_commit_reparses_only_changed_files(shop: Path, tmp_pa
     assert second.commit != first.commit
     assert second.timings["new_files"] == 2  # the changed file and the binary one; nothing else re-parsed
     assert "shop/blob.py" in second.skipped and "shop/blob.py" not in second.paths
-    assert embedder.calls == embedded_once + 1  # only the changed file was embedded again
+    assert embedder.calls == embedded_once + 2  # the changed file, and the warm-up query of every build
 
     old = build_index(shop, first.commit, cache_dir=cache, embedder=embedder)
     assert old.timings["new_files"] == 0 and old.paths == first.paths
@@ -124,3 +124,20 @@ def test_localisation_without_calibration_says_so(shop: Path, tmp_path: Path) ->
     result = IndexLocaliser(tmp_path / "c", embedder=None).localise(shop, "shipping cost for heavy parcels")
     assert result.files[0].path == "shop/shipping.py"
     assert result.set is None and "no calibration" in result.note and "dense similarity is off" in result.note
+
+
+def test_personalized_pagerank_matches_networkx(shop: Path, tmp_path: Path) -> None:
+    import networkx as nx
+
+    from repomind.pipeline.localise.graph import personalized_pagerank
+
+    index = build_index(shop, None, cache_dir=tmp_path / "c", embedder=None)
+    graph = index.graph
+    cart, pricing = index.position["shop/cart.py"], index.position["shop/pricing.py"]
+    assert graph.graph.has_edge(cart, pricing)  # cart imports pricing and calls apply_discount
+    seeds = {cart: 2.0, index.position["shop/users.py"]: 1.0}
+    ours = personalized_pagerank(graph, seeds)
+    expected = nx.pagerank(graph.graph, personalization=seeds, weight="weight", tol=1e-9, max_iter=1000)
+    for node, value in expected.items():
+        assert abs(ours.get(node, 0.0) - value) < 1e-4
+    assert personalized_pagerank(graph, {}) == {}

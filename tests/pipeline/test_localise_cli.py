@@ -67,7 +67,7 @@ def test_localise_prints_the_contracted_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["files"][0] == {"path": "shop/shipping.py", "score": out["files"][0]["score"]}
-    assert len(out["files"]) == 3 and out["set"] is None and out["confidence"] == 0.9
+    assert 1 <= len(out["files"]) <= 3 and out["set"] is None and out["confidence"] == 0.9
     assert "bm25" in out["signals"] and "dense" not in out["signals"]
 
     bad = run("localise", "--repo", str(repos / "acme__shop"), "--rev", "nope", "--issue-text", "x", env=env)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from repomind.pipeline.localise.index import RepoIndex
@@ -27,10 +30,29 @@ def _resolve_relative(path: str, name: str) -> str:
     return ".".join([*package, rest] if rest else package)
 
 
-def build_graph(index: RepoIndex) -> Any:
+@dataclass
+class ImportGraph:
+    """The graph, and its row-normalised transition matrix built once so that a query only iterates."""
+
+    graph: Any
+    matrix: Any
+    dangling: np.ndarray
+
+    @classmethod
+    def of(cls, graph: Any) -> ImportGraph:
+        import networkx as nx
+
+        n = graph.number_of_nodes()
+        adjacency = nx.to_scipy_sparse_array(graph, nodelist=range(n), weight="weight", dtype=float)
+        out = np.asarray(adjacency.sum(axis=1)).ravel()
+        scale = np.divide(1.0, out, out=np.zeros_like(out), where=out != 0)
+        matrix = adjacency.multiply(scale[:, None]).tocsr()
+        return cls(graph, matrix, out == 0)
+
+
+def build_graph(index: RepoIndex) -> ImportGraph:
     """An undirected weighted graph: import edges (weight 1) and call edges to a unique definer (0.5)."""
     import networkx as nx
-    import scipy.sparse  # noqa: F401  (PageRank's backend: imported here, not in the first query)
 
     by_module: dict[str, list[int]] = defaultdict(list)
     for i, path in enumerate(index.paths):
@@ -59,17 +81,30 @@ def build_graph(index: RepoIndex) -> Any:
                 j = definers[0]
                 if not graph.has_edge(i, j):
                     graph.add_edge(i, j, weight=0.5)
-    return graph
+    return ImportGraph.of(graph)
 
 
-def personalized_pagerank(graph: Any, seeds: dict[int, float], *, alpha: float = 0.85) -> dict[int, float]:
-    """PageRank restarting at ``seeds`` (node → weight); empty when there are no seeds."""
-    import networkx as nx
-
-    seeds = {n: w for n, w in seeds.items() if w > 0 and n in graph}
-    if not seeds or graph.number_of_edges() == 0:
+def personalized_pagerank(
+    graph: ImportGraph,
+    seeds: dict[int, float],
+    *,
+    alpha: float = 0.85,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+) -> dict[int, float]:
+    """PageRank restarting at ``seeds`` (node → weight), as networkx computes it; empty without seeds."""
+    n = graph.matrix.shape[0]
+    seeds = {i: w for i, w in seeds.items() if w > 0 and 0 <= i < n}
+    if not seeds or graph.matrix.nnz == 0:
         return {}
-    scores: dict[int, float] = nx.pagerank(
-        graph, alpha=alpha, personalization=seeds, weight="weight", tol=1e-6
-    )
-    return scores
+    restart = np.zeros(n)
+    for i, w in seeds.items():
+        restart[i] = w
+    restart /= restart.sum()
+    x = restart.copy()
+    for _ in range(max_iter):
+        last = x
+        x = alpha * (x @ graph.matrix + last[graph.dangling].sum() * restart) + (1 - alpha) * restart
+        if np.abs(x - last).sum() < n * tol:
+            break
+    return {i: float(v) for i, v in enumerate(x) if v > 0}

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from repomind.pipeline.localise.cache import BlobCache, VectorCache
 from repomind.pipeline.localise.embed import Embedder
 from repomind.pipeline.localise.parsing import FileSummary, language_of, parse
 from repomind.pipeline.localise.tokens import path_tokens, split_identifier, tokenize
+
+if TYPE_CHECKING:
+    from repomind.pipeline.localise.graph import ImportGraph
 
 Log = Callable[[str], None]
 
@@ -48,7 +52,7 @@ class RepoIndex:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     _bm25: object | None = None
-    _graph: object | None = None
+    _graph: ImportGraph | None = None
     _definitions: dict[str, list[int]] | None = None
     _history: tuple[object, list[list[int]]] | None = None
 
@@ -95,7 +99,7 @@ class RepoIndex:
         return self._history
 
     @property
-    def graph(self) -> object:
+    def graph(self) -> ImportGraph:
         if self._graph is None:
             from repomind.pipeline.localise.graph import build_graph
 
@@ -181,6 +185,7 @@ def build_index(
     vectors = None
     if embedder is not None:
         vectors = _vectors(cache_dir, embedder, paths, shas, summaries, log)
+        embedder.embed(["warm-up"])  # load the model now: the first query should not pay for it
     index = RepoIndex(repo, commit, paths, shas, summaries, tokens, vectors, skipped=skipped)
     index.timings = {
         "parse_s": parsed_at - started,
