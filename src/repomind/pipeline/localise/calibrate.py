@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class Calibration:
     instances: list[str]
     score_version: int = SCORE_VERSION
     meta: dict[str, Any] | None = None
+    _fitted: Any = field(default=None, init=False, repr=False, compare=False)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,13 +89,20 @@ class Calibration:
             raise LocaliseError(f"confidence must be between 0 and 1, not {confidence}")
         if len(self.alphas) < minimum_size(confidence):
             return None
-        from crepes import ConformalClassifier
-
-        classifier = ConformalClassifier()
-        classifier.fit(np.asarray(self.alphas, dtype=float))
         alphas = nonconformity(scores, len(paths))[: len(paths)]
-        chosen = classifier.predict_set(alphas.reshape(1, -1), confidence=confidence, smoothing=False)[0]
+        chosen = self._classifier().predict_set(
+            alphas.reshape(1, -1), confidence=confidence, smoothing=False
+        )[0]
         return [p for p, keep in zip(paths, chosen, strict=True) if keep]
+
+    def _classifier(self) -> Any:
+        """crepes' classifier fitted on the calibration scores, once per calibration."""
+        if self._fitted is None:
+            from crepes import ConformalClassifier
+
+            self._fitted = ConformalClassifier()
+            self._fitted.fit(np.asarray(self.alphas, dtype=float))
+        return self._fitted
 
     def too_small_reason(self, confidence: float) -> str:
         return (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +53,7 @@ def build_graph(index: RepoIndex) -> ImportGraph:
     """An undirected weighted graph: import edges (weight 1) and call edges to a unique definer (0.5)."""
     import networkx as nx
 
-    by_module: dict[str, list[int]] = defaultdict(list)
-    for i, path in enumerate(index.paths):
-        for name in module_names(path):
-            by_module[name].append(i)
+    by_module = index.modules
 
     graph = nx.Graph()
     graph.add_nodes_from(range(len(index.paths)))

@@ -55,6 +55,7 @@ class RepoIndex:
     _graph: ImportGraph | None = None
     _definitions: dict[str, list[int]] | None = None
     _history: tuple[object, list[list[int]]] | None = None
+    _modules: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
         self.position = {p: i for i, p in enumerate(self.paths)}
@@ -82,6 +83,19 @@ class RepoIndex:
                             table[key].append(i)
             self._definitions = dict(table)
         return self._definitions
+
+    @property
+    def modules(self) -> dict[str, list[int]]:
+        """Every dotted name a file could be imported by → indexes of the files it could mean."""
+        if self._modules is None:
+            from repomind.pipeline.localise.graph import module_names
+
+            table: dict[str, list[int]] = defaultdict(list)
+            for i, path in enumerate(self.paths):
+                for name in module_names(path):
+                    table[name].append(i)
+            self._modules = dict(table)
+        return self._modules
 
     @property
     def history(self) -> tuple[object, list[list[int]]]:

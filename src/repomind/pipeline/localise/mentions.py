@@ -6,8 +6,6 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from repomind.pipeline.localise.graph import module_names
-
 if TYPE_CHECKING:
     from repomind.pipeline.localise.index import RepoIndex
 
@@ -60,11 +58,6 @@ def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
         for i in suffixes.match(raw):
             result["path"][i] += 1.0
 
-    modules: dict[str, list[int]] = defaultdict(list)
-    for i, path in enumerate(index.paths):
-        if path.endswith(".py"):
-            for name in module_names(path):
-                modules[name].append(i)
     definitions = index.definitions
     code_text = " ".join(_CODEBLOCK.findall(issue)) + " " + " ".join(_BACKTICK.findall(issue))
     for dotted in set(_DOTTED.findall(issue)):
@@ -72,7 +65,9 @@ def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
             continue
         parts = dotted.split(".")
         for cut in range(len(parts), 0, -1):
-            files = modules.get(".".join(parts[:cut]))
+            files = [
+                i for i in index.modules.get(".".join(parts[:cut]), []) if index.paths[i].endswith(".py")
+            ]
             if files and len(files) <= 3 and (cut > 1 or len(parts) == 1):
                 rest = parts[cut:]
                 for i in files:
