@@ -1,6 +1,7 @@
-"""Real PostgreSQL and Redis servers for tests, started from the machine's binaries in a temporary folder.
+"""Real PostgreSQL, Redis and Chroma servers for tests, started from binaries in a temporary folder.
 
-``scripts/provision-services.sh`` installs them (Debian's ``postgresql`` and ``redis-server``). PostgreSQL
+``scripts/provision-services.sh`` installs the first two (Debian's ``postgresql`` and ``redis-server``);
+``chroma`` comes with the chromadb package. PostgreSQL
 refuses to run as root, so under root the cluster belongs to the ``postgres`` user and its commands run
 through ``runuser``. Each server listens on a free loopback port and is stopped on exit.
 """
@@ -12,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -130,6 +132,43 @@ class RedisServer:
         with log.open("wb") as out:
             self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         _wait_for_port(self.port, 30, self._proc, log)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+class ChromaServer:
+    """A throwaway Chroma server (chromadb's own ``chroma run``) storing under ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+        if binary is None:
+            raise ServiceUnavailable("the chroma command (chromadb) is not installed")
+        self.binary = binary
+        self.folder = folder
+        self.port = _free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = self.folder / "chroma.log"
+        argv = [self.binary, "run", "--path", str(self.folder / "data"), "--host", "127.0.0.1"]
+        argv += ["--port", str(self.port)]
+        with log.open("wb") as out:
+            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        _wait_for_port(self.port, 60, self._proc, log)
         return self
 
     def __exit__(

@@ -55,6 +55,7 @@ def make_localiser(
         ignore=ignore,
         top_k=top_k,
         reranker=make_reranker(ctx, rerank),
+        vector_server=ctx.settings.chroma_url,
         log=log,
     )
 

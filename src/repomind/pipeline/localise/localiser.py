@@ -35,6 +35,7 @@ class IndexLocaliser:
         ignore: tuple[str, ...] = (),
         top_k: int = 10,
         reranker: Reranker | None = None,
+        vector_server: str | None = None,
         log: Log = lambda _msg: None,
     ) -> None:
         made_with = (calibration.meta or {}).get("reranker", "none") if calibration else None
@@ -51,6 +52,7 @@ class IndexLocaliser:
         self.ignore = DEFAULT_IGNORE + tuple(ignore)
         self.top_k = top_k
         self.reranker = reranker
+        self.vector_server = vector_server
         self.log = log
         self._index: RepoIndex | None = None
 
@@ -65,6 +67,7 @@ class IndexLocaliser:
                 cache_dir=self.cache_dir,
                 embedder=self.embedder,
                 ignore=self.ignore,
+                vector_server=self.vector_server,
                 log=self.log,
             )
         return self._index
