@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from repomind.bot import gitops
@@ -133,6 +134,10 @@ def test_label_to_a_draft_pr_whose_branch_passes_the_failing_test(
     result = pytest_in(fixed)
     assert result.returncode == 0, result.stdout
     assert "2 passed" in result.stdout
+    # the run page holds the live log: the set, then the attempt's test outcome
+    page = httpx.get(f"{server.url}/runs/1").text
+    assert "with 90% confidence the change is in: calc/ops.py" in page
+    assert "attempt 1: passed: 1 test(s) tied to the issue failed before and pass after" in page
     # the run's artifacts are in the data dir
     [run] = (server.settings.runs_dir).iterdir()
     assert (run / "report.json").is_file() and (run / "attempt-1" / "tests.json").is_file()
