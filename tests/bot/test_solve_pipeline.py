@@ -7,6 +7,8 @@ work tree); the Docker end to end through the app is in test_solve_e2e.py.
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,15 @@ def test_make_pipeline_composes_from_settings(tmp_path: Path) -> None:
     assert loc.embedder is None and loc.cache_dir == settings.data_dir / "index"
     NARROW.save(settings.calibration_file)
     assert pipeline.make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
+
+
+def test_budget_and_test_command_from_the_repository_config(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.FIX])
+    outcome = h.run(RepoConfig(budget_tokens=50))
+    assert outcome.status is OutcomeStatus.FAILED and h.model.conversations == []
+    assert outcome.explanation.startswith("The budget ran out before a patch passed:")
+    command = f"{shlex.quote(sys.executable)} -m pytest tests/test_ops.py::test_add"  # run on the host
+    outcome = h.run(RepoConfig(test_command=command))
+    assert outcome.status is OutcomeStatus.SUCCESS
+    assert any("tests/test_ops.py::test_add" in " ".join(argv) for argv in h.box.commands)
+    assert outcome.evidence.fixed == ("tests/test_ops.py::test_add",)
