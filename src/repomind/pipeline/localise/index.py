@@ -56,6 +56,7 @@ class RepoIndex:
     _definitions: dict[str, list[int]] | None = None
     _history: tuple[object, list[list[int]]] | None = None
     _modules: dict[str, list[int]] | None = None
+    _suffixes: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
         self.position = {p: i for i, p in enumerate(self.paths)}
@@ -96,6 +97,18 @@ class RepoIndex:
                     table[name].append(i)
             self._modules = dict(table)
         return self._modules
+
+    @property
+    def suffixes(self) -> dict[str, list[int]]:
+        """Every trailing part of every path (``c.py``, ``b/c.py``, ``a/b/c.py``) → indexes of its files."""
+        if self._suffixes is None:
+            table: dict[str, list[int]] = defaultdict(list)
+            for i, path in enumerate(self.paths):
+                parts = path.split("/")
+                for k in range(len(parts)):
+                    table["/".join(parts[k:])].append(i)
+            self._suffixes = dict(table)
+        return self._suffixes
 
     @property
     def history(self) -> tuple[object, list[list[int]]]:
