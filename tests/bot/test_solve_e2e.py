@@ -188,16 +188,7 @@ def test_cancel_during_a_real_run_stops_at_the_next_stage_boundary(
     stop.extend([github, server])
     label(server)
     assert llm.asked.wait(240), "the run never asked the model"
-    cid = github.state.comment_as(REPO, 1, "/repomind cancel", user="alice")
-    payload = adjust(
-        fixture("issue_comment.created.with-installation"),
-        issue=1,
-        sender="alice",
-        comment="/repomind cancel",
-    )
-    payload["comment"]["id"] = cid
-    payload["issue"].pop("pull_request", None)
-    assert server.deliver("issue_comment", payload).status_code == 202
+    comment(server, "/repomind cancel")
     wait_for(lambda: server.ledger.all_jobs()[0].cancel_requested, what="the cancel to be recorded")
     llm.release.set()  # attempt 1 goes on (its tests run), then the run stops before attempt 2
     wait_for(lambda: job_state(server) is JobState.CANCELLED, timeout=240, what="cancelled")
@@ -207,7 +198,10 @@ def test_cancel_during_a_real_run_stops_at_the_next_stage_boundary(
     assert github.state.pulls(REPO) == [] and BRANCH not in github.state.branches(REPO)
 
 
-def test_a_wide_set_asks_for_a_hint_before_spending_anything(tmp_path: Path, stop: list[Any]) -> None:
+@pytest.mark.docker
+def test_a_wide_set_asks_for_a_hint_and_an_include_pin_answers_it(
+    docker_client: Any, tmp_path: Path, stop: list[Any]
+) -> None:
     llm = StandInLLMServer([fx.FIX]).__enter__()
     stop.append(llm)
     github, server = start(tmp_path, llm, config="max_set_size: 2\n", wide=True)
@@ -219,3 +213,26 @@ def test_a_wide_set_asks_for_a_hint_before_spending_anything(tmp_path: Path, sto
     assert "/repomind include PATH" in body and "--anyway" in body
     assert "| `calc/ops.py` |" in body and "With 90% confidence" in body
     assert llm.requests == [] and github.state.pulls(REPO) == []
+
+    # the maintainer pins the file and asks again: the run goes on with calc/ops.py first
+    comment(server, "/repomind include calc/ops.py")
+    wait_for(lambda: server.ledger.pins(REPO, 1) == (["calc/ops.py"], []), what="the pin")
+    comment(server, "/repomind fix")
+    wait_for(lambda: github.state.pulls(REPO), timeout=300, what="a draft PR")
+    [prompt] = llm.prompts()
+    assert prompt.index("## calc/ops.py") < prompt.index("## tests/test_ops.py")
+    [pr] = github.state.pulls(REPO)
+    table = pr.body[pr.body.index("### Calibrated file set") :]
+    assert table.index("| `calc/ops.py` |") < table.index("| `tests/test_ops.py` |")
+    assert "Signals: bm25, path, identifier, pins." in table
+
+
+def comment(server: Server, text: str) -> None:
+    """alice comments ``text`` on issue #1, and GitHub delivers issue_comment.created."""
+    cid = server.github_state.comment_as(REPO, 1, text, user="alice")
+    payload = adjust(
+        fixture("issue_comment.created.with-installation"), issue=1, sender="alice", comment=text
+    )
+    payload["comment"]["id"] = cid
+    payload["issue"].pop("pull_request", None)
+    assert server.deliver("issue_comment", payload).status_code == 202
