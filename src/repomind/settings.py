@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 
+    @property
+    def calibration_file(self) -> Path:
+        """The bot's localisation calibration (from ``repomind calibrate``), used when it exists."""
+        return self.data_dir / "calibration.json"
+
     def secret_values(self) -> list[str]:
         """Secret strings to redact from logs and output."""
         secrets = (self.private_key, self.webhook_secret, self.github_token)

@@ -78,14 +78,9 @@ def make_reranker(ctx: Context, spec: str | None) -> Any:
 
 
 def _embedder(ctx: Context) -> Any:
-    from repomind.pipeline.localise.embed import default_embedder
+    from repomind.pipeline.localise.embed import choose_embedder
 
-    choice = ctx.settings.embedding_model
-    if choice and choice.lower() == "none":
-        return None
-    if choice and not Path(choice).is_dir():
-        raise UsageError(f"REPOMIND_EMBEDDING_MODEL={choice} is not a model folder (or 'none')")
-    return default_embedder(Path(choice) if choice else None)
+    return choose_embedder(ctx.settings.embedding_model)
 
 
 _weights_option = click.option(
