@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # A sentence-transformers model folder for dense localisation; "none" turns the dense signal off.
     embedding_model: str | None = None
     llm_api_base: str | None = None
+    #: The bot's re-ranker of the localisation head: cross-encoder:PATH, llm or llm:MODEL (default none).
+    rerank: str | None = None
     #: A Chroma server (http://HOST:PORT) for the localisation vectors; default an embedded store.
     chroma_url: str | None = None
     require_docker: bool = False

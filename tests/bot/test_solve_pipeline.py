@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from repomind.bot.seam import Hints, OutcomeStatus, PipelineEvent
 from repomind.bot.solve import NO_MODEL, SolvePipeline, make_pipeline
 from repomind.pipeline.localise.calibrate import Calibration
+from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.localiser import IndexLocaliser
 from repomind.repoconfig import RepoConfig
 from repomind.settings import Settings
@@ -157,6 +159,15 @@ def test_make_pipeline_composes_from_settings(tmp_path: Path) -> None:
     assert loc.embedder is None and loc.cache_dir == settings.data_dir / "index"
     NARROW.save(settings.calibration_file)
     assert pipeline.make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
+    assert loc.reranker is None and loc.vector_server is None
+
+    # REPOMIND_RERANK and REPOMIND_CHROMA_URL reach the localiser; the repository's model serves `llm`.
+    shared = Settings(**{**settings.model_dump(), "rerank": "llm", "chroma_url": "http://chroma:8000"})
+    with pytest.raises(LocaliseError, match="calibrate again with the same --rerank"):
+        make_pipeline(shared).make_localiser(RepoConfig())  # calibration.json was made without one
+    settings.calibration_file.unlink()
+    ranked: Any = make_pipeline(shared).make_localiser(RepoConfig(model="openai/repo-model"))
+    assert ranked.reranker.name == "llm:openai/repo-model" and ranked.vector_server == "http://chroma:8000"
 
 
 def test_budget_and_test_command_from_the_repository_config(tmp_path: Path) -> None:

@@ -138,14 +138,20 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
     def make_localiser(config: RepoConfig) -> Localiser:
         from repomind.pipeline.localise.calibrate import Calibration
         from repomind.pipeline.localise.localiser import IndexLocaliser
+        from repomind.pipeline.localise.rerank import make_reranker
 
         path = settings.calibration_file
+        reranker = make_reranker(
+            settings.rerank, default_model=config.model or settings.model, api_base=settings.llm_api_base
+        )
         return IndexLocaliser(
             settings.data_dir / "index",
             embedder=embedder,
             calibration=Calibration.load(path) if path.is_file() else None,
             confidence=config.confidence,
             ignore=tuple(config.ignore_paths),
+            reranker=reranker,
+            vector_server=settings.chroma_url,
         )
 
     return SolvePipeline(

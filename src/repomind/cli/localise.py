@@ -43,6 +43,7 @@ def make_localiser(
     from repomind.pipeline.localise.calibrate import Calibration
     from repomind.pipeline.localise.localiser import IndexLocaliser
     from repomind.pipeline.localise.rank import RankConfig
+    from repomind.pipeline.localise.rerank import make_reranker
 
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"--confidence must be between 0 and 1, not {confidence}")
@@ -54,27 +55,10 @@ def make_localiser(
         confidence=confidence,
         ignore=ignore,
         top_k=top_k,
-        reranker=make_reranker(ctx, rerank),
+        reranker=make_reranker(rerank, default_model=ctx.settings.model, api_base=ctx.settings.llm_api_base),
         vector_server=ctx.settings.chroma_url,
         log=log,
     )
-
-
-def make_reranker(ctx: Context, spec: str | None) -> Any:
-    """``--rerank``: ``cross-encoder:PATH`` (a local model folder), ``llm`` or ``llm:MODEL``; None: off."""
-    if not spec:
-        return None
-    from repomind.pipeline.localise.rerank import CrossEncoderReranker, LLMReranker, parse_spec
-
-    kind, argument = parse_spec(spec)
-    if kind == "cross-encoder":
-        return CrossEncoderReranker(Path(argument))
-    from repomind.pipeline.llm import LiteLLMModel
-
-    model = argument or ctx.settings.model
-    if not model:
-        raise UsageError("--rerank llm needs a model: llm:MODEL or REPOMIND_MODEL")
-    return LLMReranker(LiteLLMModel(model, api_base=ctx.settings.llm_api_base, max_tokens=400))
 
 
 def _embedder(ctx: Context) -> Any:

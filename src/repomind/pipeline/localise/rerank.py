@@ -193,6 +193,26 @@ def describe(reranker: Reranker | None) -> str:
     return reranker.name if reranker is not None else "none"
 
 
+def make_reranker(
+    spec: str | None, *, default_model: str | None, api_base: str | None
+) -> CrossEncoderReranker | LLMReranker | None:
+    """The re-ranker a spec names (``cross-encoder:PATH``, ``llm``, ``llm:MODEL``); None for no spec.
+
+    ``llm`` without a model uses ``default_model`` (``REPOMIND_MODEL`` at the composition roots).
+    """
+    if not spec:
+        return None
+    kind, argument = parse_spec(spec)
+    if kind == "cross-encoder":
+        return CrossEncoderReranker(Path(argument))
+    from repomind.pipeline.llm import LiteLLMModel
+
+    model = argument or default_model
+    if not model:
+        raise LocaliseError(f"re-ranker {spec!r} needs a model: llm:MODEL or REPOMIND_MODEL")
+    return LLMReranker(LiteLLMModel(model, api_base=api_base, max_tokens=400))
+
+
 def parse_spec(spec: str) -> tuple[str, str]:
     """``cross-encoder:PATH``, ``llm`` or ``llm:MODEL`` → (kind, argument)."""
     kind, _, argument = spec.partition(":")
@@ -208,6 +228,7 @@ __all__ = [
     "RerankError",
     "Reranker",
     "describe",
+    "make_reranker",
     "parse_choice",
     "parse_spec",
 ]
