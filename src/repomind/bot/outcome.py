@@ -8,7 +8,7 @@ from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvide
 from repomind.pipeline.localise.result import Localisation
 from repomind.pipeline.solve.pytest_output import GOOD
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
-from repomind.pipeline.solve.run import SolveReport
+from repomind.pipeline.solve.request import SolveReport
 
 #: How each attempt category reads in a sentence to maintainers.
 IN_WORDS: dict[str, str] = {

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,12 @@ from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMErro
 from repomind.pipeline.localise.pins import apply_pins
 from repomind.pipeline.localise.result import Localisation, Localiser
 from repomind.pipeline.solve import context, prompts
-from repomind.pipeline.solve.artifacts import SCHEMA_VERSION, RunArtifacts, new_run_id
+from repomind.pipeline.solve.artifacts import RunArtifacts, new_run_id
 from repomind.pipeline.solve.attempt import AttemptContext, ask, run_attempt
 from repomind.pipeline.solve.hooks import SolveHooks
 from repomind.pipeline.solve.issue import mentions, strip_hidden
-from repomind.pipeline.solve.reflect import AttemptRecord, Category, best
+from repomind.pipeline.solve.reflect import Category, best
+from repomind.pipeline.solve.request import SolveReport, SolveRequest
 from repomind.pipeline.solve.workspace import Workspace, is_url
 from repomind.sandbox.errors import EnvironmentSetupError
 from repomind.sandbox.protocol import Sandbox
@@ -30,80 +30,6 @@ from repomind.sandbox.worktree import repo_name
 MAX_FILES_SHOWN = 5
 #: Characters of file views in one prompt.
 MAX_CONTEXT_CHARS = 60_000
-
-
-@dataclass(frozen=True)
-class SolveRequest:
-    """One issue against one repository at one revision; the run's files go to ``out_dir``."""
-
-    repo: str
-    issue_text: str
-    out_dir: Path
-    rev: str | None = None
-    max_attempts: int | None = None  # None: the repository's config (default 3)
-    budget_tokens: int | None = None  # None: the repository's config (default: no limit)
-    budget_usd: float | None = None
-    keep_work_trees: bool = False
-    redact: Sequence[str] = ()
-    run_id: str | None = None
-    #: The repository's config as the caller read it (the bot: from the default branch); None: the
-    #: ``.github/repomind.yml`` of the starting revision.
-    config: repoconfig.RepoConfig | None = None
-    #: People's words for the prompt: a ``retry`` hint, and ``revise`` feedback on an earlier patch.
-    hint: str | None = None
-    feedback: str | None = None
-    #: Localisation pins (paths or directories): included files come first, excluded ones are dropped.
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    #: Stop before patching (``stopped == "needs-hint"``) when the calibrated set has more files than
-    #: this and no ``include`` pin was given; None never stops (the CLI).
-    max_set_size: int | None = None
-
-
-@dataclass
-class SolveReport:
-    """The outcome: ``success`` only when a patch passed and was verified against the issue."""
-
-    run_id: str
-    success: bool
-    verified: bool
-    # passed | attempts-exhausted | budget | llm-error | environment-error | needs-hint | cancelled
-    stopped: str
-    message: str
-    model: str
-    commit: str
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    max_attempts: int = 0
-    budget: Budget = field(default_factory=Budget)
-    patch_attempt: int | None = None
-    localisation: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    out_dir: Path = Path()
-
-    def to_json(self) -> dict[str, Any]:
-        chosen = next((a for a in self.attempts if a.number == self.patch_attempt), None)
-        return {
-            "schema": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "success": self.success,
-            "verified": self.verified,
-            "stopped": self.stopped,
-            "message": self.message,
-            "attempts": len(self.attempts),
-            "max_attempts": self.max_attempts,
-            "tokens": self.budget.tokens,
-            "cost_usd": self.budget.cost_usd,
-            "model": self.model,
-            "commit": self.commit,
-            "categories": [a.category.value for a in self.attempts],
-            "patch_attempt": self.patch_attempt,
-            "patch_category": chosen.category.value if chosen else None,
-            "tests": (chosen.tests.get("verdict", {}) if chosen else {}),
-            "attempt_details": [a.to_json() for a in self.attempts],
-            "budget": self.budget.to_json(),
-            "localisation": self.localisation,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
 
 
 def solve(
