@@ -4,7 +4,11 @@ from repomind.store.db import default_url, make_engine
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import Delivery, Feedback, Job, JobState, Pin
 
+# Registered on the same Base, so that make_engine creates the training ledger's tables too.
+from repomind.store.training import Adapter, TrainingJob, TrainingState
+
 __all__ = [
+    "Adapter",
     "Delivery",
     "Feedback",
     "Job",
@@ -12,6 +16,8 @@ __all__ = [
     "JobState",
     "Ledger",
     "Pin",
+    "TrainingJob",
+    "TrainingState",
     "default_url",
     "make_engine",
 ]
