@@ -133,16 +133,19 @@ def build_dataset(
     """Scrub, de-duplicate, split by issue and write ``examples`` under ``out``; the dataset's info."""
     scrubber = scrubber or Scrubber()
     counter = count_tokens or (lambda text: max(1, len(text) // CHARS_PER_TOKEN))
-    seen: set[str] = set()
-    kept: list[tuple[Example, int]] = []
+    unique: dict[str, Example] = {}
     dropped: Counter[str] = Counter()
     for raw in examples:
         example = scrubber.example(raw)
         key = _dedup_key(example)
-        if key in seen:
+        if key in unique:
             dropped["duplicate"] += 1
-            continue
-        seen.add(key)
+            # Keep the same one of the duplicates whatever the order they came in.
+            if example.content_key() >= unique[key].content_key():
+                continue
+        unique[key] = example
+    kept: list[tuple[Example, int]] = []
+    for example in unique.values():
         length = sum(counter(t) for t in _texts(example))
         if max_tokens is not None and length > max_tokens:
             dropped["too-long"] += 1

@@ -221,7 +221,8 @@ class QLoRATrainer:
                 if n == 0:
                     continue
                 (loss / max(n, 1) / config.grad_accum).backward()
-                total = float(loss) if total is None else total + float(loss)
+                value = float(loss.detach())
+                total = value if total is None else total + value
                 count += n
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimiser.step()
