@@ -52,13 +52,16 @@ class FakeTrainer:
         return TrainOutcome(adapter, metrics)
 
 
-def tiny_tokenizer(extra_text: Sequence[str] = (), vocab_size: int = 512) -> Any:
-    """A byte-level BPE tokenizer trained here, with a ChatML template: no download."""
+def tiny_tokenizer(extra_text: Sequence[str] = (), vocab_size: int = 1024) -> Any:
+    """A byte-level BPE tokenizer trained here (on a little code and the solve prompt's rules, so that
+    training prompts stay a few hundred tokens long), with a ChatML template: no download."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    from repomind.pipeline.solve.prompts import render
     from repomind.training.packing import FALLBACK_CHAT_TEMPLATE
 
+    extra_text = [render("system.md.j2"), *extra_text]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

@@ -60,6 +60,8 @@ class TrainConfig:
     #: Compute the language-model head only where the loss is taken (the assistant's target tokens).
     target_only_head: bool = True
     attn_implementation: str = "sdpa"
+    #: Liger's fused Triton kernels (RMSNorm, SwiGLU, RoPE) for Llama-family models, where installed on CUDA.
+    fused_kernels: bool = True
     warmup_steps: int = 5
     seed: int = 0
     #: Held-out examples for the greedy exact-patch match (generation is slow: a few).

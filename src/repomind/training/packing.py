@@ -42,6 +42,8 @@ class Row:
     labels: list[int] = field(default_factory=list)
     position_ids: list[int] = field(default_factory=list)
     examples: int = 0
+    #: Tokens of real examples (the rest is padding).
+    real: int = 0
 
     @property
     def used(self) -> int:
@@ -52,6 +54,7 @@ class Row:
         self.labels += item.labels
         self.position_ids += list(range(len(item)))
         self.examples += 1
+        self.real += len(item)
 
     def padded(self, length: int, pad_id: int) -> Row:
         # Padding continues the last example's positions: real tokens never see it (it comes after them),
@@ -63,6 +66,7 @@ class Row:
             self.labels + [IGNORE] * extra,
             self.position_ids + list(range(start, start + extra)),
             self.examples,
+            self.real,
         )
 
 

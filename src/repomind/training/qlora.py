@@ -74,6 +74,22 @@ def resolve_base(base_model: str, cache_dir: Path) -> str:
     return str(path) if path.exists() else base_model
 
 
+def fuse_kernels(notes: list[str]) -> bool:
+    """Patch transformers' Llama-family modules with Liger's fused kernels (before the model is built)."""
+    import torch
+
+    if not torch.cuda.is_available() or importlib.util.find_spec("liger_kernel") is None:
+        return False
+    from liger_kernel.transformers import apply_liger_kernel_to_llama
+
+    # The loss is computed here on the target tokens only, so Liger's fused cross-entropy is not used.
+    apply_liger_kernel_to_llama(
+        rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
+    )
+    notes.append("fused kernels: liger (rope, rms_norm, swiglu)")
+    return True
+
+
 def load_base(base_model: str, config: TrainConfig, *, cache_dir: Path) -> Loaded:
     """The base model and tokenizer, quantised to 4 bits where that is possible."""
     import torch
@@ -83,6 +99,8 @@ def load_base(base_model: str, config: TrainConfig, *, cache_dir: Path) -> Loade
         torch.set_num_threads(config.threads)
     source = resolve_base(base_model, cache_dir)
     notes: list[str] = []
+    if config.fused_kernels:
+        fuse_kernels(notes)
     quantized = False
     kwargs: dict[str, Any] = {"attn_implementation": config.attn_implementation}
     cuda = torch.cuda.is_available()

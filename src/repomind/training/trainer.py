@@ -146,6 +146,13 @@ class QLoRATrainer:
         pad = loaded.tokenizer.pad_token_id
         train_items, dropped_train = tokenise_all(loaded.tokenizer, train_examples, config.max_seq_len)
         eval_items, dropped_eval = tokenise_all(loaded.tokenizer, eval_examples, config.max_seq_len)
+        if not train_items:
+            from repomind.errors import UsageError
+
+            raise UsageError(
+                f"no training example fits in max_seq_len {config.max_seq_len} tokens "
+                f"({dropped_train} longer ones dropped)"
+            )
         train_rows = make_rows(train_items, config, pad)
         eval_rows = make_rows(eval_items, config, pad)
         model = attach_lora(loaded, config)
