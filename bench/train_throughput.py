@@ -129,7 +129,9 @@ def run_variant(variant: str, path: str, kind: str, args: argparse.Namespace) ->
         model = _baseline_model(path, quantize)
         groups = batches(unpacked(items), args.batch, pad_id=0)
     else:
-        config = TrainConfig(lora_dropout=0.05, max_seq_len=args.seq, batch_size=args.batch)
+        config = TrainConfig(
+            lora_dropout=0.05, max_seq_len=args.seq, batch_size=args.batch, fused_kernels=not args.no_fused
+        )
         loaded = load_base(path, config, cache_dir=Path(tempfile.mkdtemp()))
         model = attach_lora(loaded, config)
         quantize, notes = loaded.quantized, loaded.notes
@@ -186,6 +188,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=2048)
     parser.add_argument("--workloads", default="full,mixed")
+    parser.add_argument(
+        "--no-fused", action="store_true", help="without Liger's kernels even where installed"
+    )
     parser.add_argument("--checkpoint", type=Path, default=None, help="reuse a saved random checkpoint")
     parser.add_argument("--out", type=Path, default=Path("bench/out/train_throughput.json"))
     parser.add_argument("--variant", default=None, help=argparse.SUPPRESS)
@@ -222,6 +227,7 @@ def main() -> None:
                 str(args.batch),
                 "--seq",
                 str(args.seq),
+                *(["--no-fused"] if args.no_fused else []),
             ] + (["--tiny"] if args.tiny else [])
             done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ}, check=False)
             if done.returncode != 0:

@@ -56,6 +56,8 @@ def test_dataset_enqueue_and_status(tmp_path: Path, env: dict[str, str]) -> None
     assert data["new_feedback"] == 0 and data["min_new_examples"] == 5
     human = run("train", "status", env=env)
     assert "#1 queued" in human.stdout
+    serve = run("llm", "serve", "--adapter", str(out), env=env)
+    assert serve.returncode == 2 and "not a LoRA adapter directory" in serve.stderr
 
 
 @pytest.mark.slow

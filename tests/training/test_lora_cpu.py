@@ -133,6 +133,13 @@ def test_lora_trains_saves_reloads_and_generates(tiny: Path, tmp_path: Path) -> 
     text = generate(fresh, prompt_ids(fresh.tokenizer, _messages(0)[:-1]), max_new_tokens=20)
     assert isinstance(text, str) and text.strip()
 
+    # `repomind llm serve --adapter`: the adapter merged into the weights answers the same.
+    from repomind.local_llm import TransformersChat
+
+    chat = TransformersChat(tiny, adapter=outcome.adapter)
+    assert not hasattr(chat.model, "peft_config")
+    assert chat.generate(_messages(0)[:-1], max_tokens=20).text == text
+
 
 def test_checkpointing_is_active_in_training(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

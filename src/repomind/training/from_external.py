@@ -107,9 +107,27 @@ class HistoryFilter:
 
 def _candidates(repo: Path, rev: str, limit: int, rules: HistoryFilter) -> Iterator[tuple[str, str, str]]:
     """(sha, parent, message) of small source-only non-merge commits, newest first."""
-    log = _git(
-        repo, "log", "--no-merges", "--first-parent", f"-n{limit}", "--format=%x00%H %P", "--numstat", rev
+    # A partial clone or a snapshot may miss old objects: git log then stops with an error after printing
+    # the commits it could read, and those are used.
+    done = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "log",
+            "--no-merges",
+            "--first-parent",
+            f"-n{limit}",
+            "--format=%x00%H %P",
+            "--numstat",
+            rev,
+        ],
+        capture_output=True,
+        check=False,
     )
+    log = done.stdout.decode(errors="replace")
+    if done.returncode != 0 and not log:
+        raise UsageError(f"git log in {repo}: {done.stderr.decode(errors='replace').strip()}")
     for chunk in log.split("\0")[1:]:
         lines = chunk.strip().splitlines()
         if not lines:
@@ -124,7 +142,10 @@ def _candidates(repo: Path, rev: str, limit: int, rules: HistoryFilter) -> Itera
             continue
         if sum(int(s[0]) + int(s[1]) for s in stats) > rules.max_lines:
             continue
-        message = _git(repo, "log", "-1", "--format=%B", shas[0]).strip()
+        try:
+            message = _git(repo, "log", "-1", "--format=%B", shas[0]).strip()
+        except UsageError:
+            continue
         if len(message) < rules.min_message_chars:
             continue
         yield shas[0], shas[1], message
@@ -147,7 +168,10 @@ def history_examples(
     for sha, parent, message in _candidates(repo, rev, limit, rules):
         if len(examples) >= max_examples:
             break
-        diff = _git(repo, "diff", "--no-color", "--no-ext-diff", parent, sha)
+        try:
+            diff = _git(repo, "diff", "--no-color", "--no-ext-diff", parent, sha)
+        except UsageError:  # an object missing from a partial clone: skip the commit
+            continue
         target = blocks_from_diff(diff)
         if target is None:
             continue

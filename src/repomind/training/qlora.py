@@ -80,12 +80,16 @@ def fuse_kernels(notes: list[str]) -> bool:
 
     if not torch.cuda.is_available() or importlib.util.find_spec("liger_kernel") is None:
         return False
-    from liger_kernel.transformers import apply_liger_kernel_to_llama
+    try:
+        from liger_kernel.transformers import apply_liger_kernel_to_llama
 
-    # The loss is computed here on the target tokens only, so Liger's fused cross-entropy is not used.
-    apply_liger_kernel_to_llama(
-        rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
-    )
+        # The loss is computed here on the target tokens only, so Liger's fused cross-entropy is not used.
+        apply_liger_kernel_to_llama(
+            rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
+        )
+    except (ImportError, AttributeError, TypeError) as exc:  # a Liger release that does not fit transformers
+        notes.append(f"fused kernels unavailable: {type(exc).__name__}: {exc}")
+        return False
     notes.append("fused kernels: liger (rope, rms_norm, swiglu)")
     return True
 
