@@ -116,3 +116,46 @@ def test_consume_the_queue_and_run_one_job(tmp_path: Path, env: dict[str, str]) 
     assert (tmp_path / "one" / "adapter" / "adapter_model.safetensors").is_file()
     bad = run("train", "run", "--dataset", str(repo), "--out", str(tmp_path / "x"), env=env)
     assert bad.returncode == 2 and "not a Repomind dataset" in bad.stderr
+
+
+def test_training_worker_consumes_the_huey_queue(tmp_path: Path, env: dict[str, str]) -> None:
+    """`repomind worker --queue training` with no GitHub credentials: a job enqueued from another process
+    is run from the huey queue; its failure is recorded with the reason and retried at most M times."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_cli import REPOMIND
+
+    repo = _history_repo(tmp_path / "calc")
+    out = tmp_path / "ds"
+    assert run("train", "dataset", "--history", str(repo), "--out", str(out), env=env).returncode == 0
+    env = {
+        **env,
+        "REPOMIND_TRAIN_MAX_ATTEMPTS": "2",
+        "REPOMIND_TRAIN_BASE_MODEL": str(tmp_path / "gone.gguf"),
+    }
+    worker = subprocess.Popen(
+        [REPOMIND, "worker", "--queue", "training"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run("train", "enqueue", "--dataset", str(out), env=env).returncode == 0
+        deadline = time.monotonic() + 120
+        job: dict = {}
+        while time.monotonic() < deadline:
+            job = json.loads(run("train", "status", "--json", env=env).stdout)["jobs"][0]
+            if job["state"] == "failed":
+                break
+            time.sleep(1)
+        assert job["state"] == "failed" and job["attempts"] == 2, job
+        assert "no GGUF file at" in job["error"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err[-2000:]
+    assert "training failed" in err
