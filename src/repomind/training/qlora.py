@@ -56,7 +56,14 @@ def materialise_gguf(path: Path, cache_dir: Path) -> Path:
     if (target / "config.json").is_file():
         return target
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+    loaded = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+    # transformers refuses to save a model it loaded from GGUF: copy the de-quantised weights into a
+    # plain model of the same configuration, which saves as any other.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
