@@ -62,7 +62,7 @@ def materialise_gguf(path: Path, cache_dir: Path) -> Path:
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config)
+    model = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     model.load_state_dict(loaded.state_dict())
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target))
