@@ -13,6 +13,9 @@ from repomind.testing import make_git_repo
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Sandbox containers made by this test session (and the CLIs it starts) carry this owner label, so the
+# leftover check below judges only them while other processes share the Docker daemon.
+SANDBOX_OWNER = os.environ.setdefault("REPOMIND_SANDBOX_OWNER", f"pytest-{os.getpid()}")
 
 REQUIRE_DOCKER = os.environ.get("REPOMIND_REQUIRE_DOCKER", "") in ("1", "true", "yes")
 
@@ -54,7 +57,7 @@ def _no_leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     from repomind.sandbox.client import leftover_containers
 
-    left = leftover_containers(client)
+    left = leftover_containers(client, SANDBOX_OWNER)
     for container in left:
         container.remove(force=True, v=True)
     assert not left, f"sandbox containers left behind: {[c.name for c in left]}"
