@@ -44,7 +44,7 @@ class Generation:
 class TransformersChat:
     """A causal language model with a chat template, loaded once; ``generate`` is serialised by a lock."""
 
-    def __init__(self, model_path: Path, *, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, *, threads: int | None = None, adapter: Path | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -59,6 +59,10 @@ class TransformersChat:
             directory, kwargs["gguf_file"] = path.parent, path.name
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(directory), **kwargs)
         self.model: Any = AutoModelForCausalLM.from_pretrained(str(directory), **kwargs)
+        if adapter is not None:  # a LoRA adapter from `repomind train`, merged into the weights once
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload()
         self.model.train(False)  # inference mode: no dropout
         self._lock = threading.Lock()
 

@@ -41,9 +41,10 @@ from repomind.cli.localise import calibrate, evaluate, localise  # noqa: E402
 from repomind.cli.sandbox import sandbox  # noqa: E402
 from repomind.cli.serve import serve  # noqa: E402
 from repomind.cli.solve import solve  # noqa: E402
+from repomind.cli.train import train  # noqa: E402
 from repomind.cli.worker import worker  # noqa: E402
 
-for _command in (serve, worker, sandbox, localise, calibrate, evaluate, solve, llm):
+for _command in (serve, worker, sandbox, localise, calibrate, evaluate, solve, llm, train):
     cli.add_command(_command)
 
 

@@ -27,14 +27,28 @@ def llm() -> None:
 @click.option("--name", default="local", show_default=True, help="The model name clients send.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True, help="Reply cap.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option(
+    "--adapter",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="A LoRA adapter directory from `repomind train` (needs peft), merged into the model.",
+)
 def llm_serve(
-    model_path: Path | None, host: str, port: int, name: str, max_tokens: int, threads: int | None
+    model_path: Path | None,
+    host: str,
+    port: int,
+    name: str,
+    max_tokens: int,
+    threads: int | None,
+    adapter: Path | None,
 ) -> None:
     """Serve a local model at http://HOST:PORT/v1 for `repomind solve --model openai/NAME --api-base ...`."""
     from repomind.local_llm import LocalModelServer, TransformersChat, find_packaged_gguf
 
     if model_path is not None and not model_path.exists():
         raise UsageError(f"--gguf {model_path} does not exist")
+    if adapter is not None and not (adapter / "adapter_config.json").is_file():
+        raise UsageError(f"--adapter {adapter} is not a LoRA adapter directory (no adapter_config.json)")
     path = model_path or find_packaged_gguf()
     if path is None:
         raise UsageError(
@@ -48,7 +62,11 @@ def llm_serve(
         ) from exc
     click.echo(f"loading {path} ...", err=True)
     server = LocalModelServer(
-        TransformersChat(path, threads=threads), model_name=name, max_tokens=max_tokens, host=host, port=port
+        TransformersChat(path, threads=threads, adapter=adapter),
+        model_name=name,
+        max_tokens=max_tokens,
+        host=host,
+        port=port,
     )
     click.echo(f"serving {name} at {server.url} (--model openai/{name} --api-base {server.url})", err=True)
     server.serve_forever()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from repomind import log
-from repomind.bot.queue import PIPELINE, QUEUES
+from repomind.bot.queue import PIPELINE, QUEUES, TRAINING
 from repomind.cli.context import Context, pass_ctx
+
+if TYPE_CHECKING:
+    from repomind.webhooks.runtime import Runtime
 
 
 @click.command()
@@ -34,10 +38,30 @@ def worker(ctx: Context, queue: str) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runtime.start_worker(runtime.worker(), queue=queue)
+    if queue == TRAINING:
+        _start_training(runtime)
+    else:
+        runtime.start_worker(runtime.worker(), queue=queue)
     logger = log.get_logger("repomind.worker")
     logger.info("worker started", queue=queue, workers=ctx.settings.workers)
     while not stop.wait(1.0):
         pass
     logger.info("worker stopping")
     runtime.stop()
+
+
+def _start_training(runtime: Runtime) -> None:
+    """The training worker: the store and the training queue, no GitHub credentials (a GPU host)."""
+    from repomind.bot.queue import consumer
+    from repomind.training.compose import make_service
+    from repomind.training.queue import TrainingQueue, TrainingTarget
+
+    queue = TrainingQueue(runtime.queue.training)
+    service = make_service(runtime.settings, runtime.ledger, notify=queue.enqueue)
+    queue.attach(service)
+    target = TrainingTarget(service, queue)
+    runtime.queue.attach(target)
+    target.recover()
+    started = consumer(runtime.queue.training, workers=1, periodic=False)
+    started.start()
+    runtime.consumers.append(started)

@@ -5,7 +5,11 @@ from repomind.store.joblog import add_event, latest_events
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import Delivery, Feedback, Job, JobEvent, JobState, Pin
 
+# Registered on the same Base, so that make_engine creates the training ledger's tables too.
+from repomind.store.training import Adapter, TrainingJob, TrainingState
+
 __all__ = [
+    "Adapter",
     "Delivery",
     "Feedback",
     "Job",
@@ -14,6 +18,8 @@ __all__ = [
     "JobState",
     "Ledger",
     "Pin",
+    "TrainingJob",
+    "TrainingState",
     "add_event",
     "default_url",
     "latest_events",

@@ -1,0 +1,70 @@
+"""The training ledger's tables: fine-tuning jobs (one per dataset hash) and the adapter registry.
+
+Registered on the store's :class:`~repomind.store.models.Base`, so that ``make_engine`` creates them with
+the bot's tables; bot and training share the store and never import each other's internals.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from repomind.store.models import Base, utcnow
+
+
+class TrainingState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class TrainingJob(Base):
+    """One fine-tuning job. The dataset hash is unique: asking again for the same data is a no-op."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    dataset_path: Mapped[str] = mapped_column(Text)
+    base_model: Mapped[str] = mapped_column(Text)
+    #: ``threshold`` (N new examples arrived) or ``demand`` (a person asked).
+    reason: Mapped[str] = mapped_column(String(20), default="demand")
+    state: Mapped[TrainingState] = mapped_column(
+        Enum(TrainingState, native_enum=False, length=20), index=True
+    )
+    #: Times a worker took the job; a failure with ``attempts < max_attempts`` queues it again.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Every failure's reason, oldest first: [{"attempt", "error", "at"}].
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    adapter_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Adapter(Base):
+    """A trained LoRA adapter: what it was trained on, how it scored, and whether it is the one served."""
+
+    __tablename__ = "adapters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dataset_hash: Mapped[str] = mapped_column(String(64), index=True)
+    base_model: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Why it was or was not promoted, in a sentence.
+    decision: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

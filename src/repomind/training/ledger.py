@@ -1,0 +1,221 @@
+"""The training queue's source of truth: jobs keyed by dataset hash, leases, retries, the adapter registry.
+
+A queue message (huey) only says "look at training job N"; whether there is anything to do is decided
+here, so a duplicated message is harmless. A job is idempotent by its dataset hash: enqueueing the same
+dataset again returns the existing job, whatever its state. A failure records its reason; the job goes
+back to the queue until it has been tried ``max_attempts`` times, then stays failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from repomind.store.ledger import Ledger
+from repomind.store.training import Adapter, TrainingJob, TrainingState
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    dataset_hash: str
+    dataset_path: str
+    base_model: str
+    reason: str = "demand"
+    max_attempts: int = 3
+
+
+class TrainingLedger:
+    """Training jobs and adapters in the shared store (the bot's :class:`Ledger` gives the sessions)."""
+
+    def __init__(self, ledger: Ledger, *, clock: Clock = time.time) -> None:
+        self.store = ledger
+        self._clock = clock
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def enqueue(self, spec: JobSpec) -> tuple[TrainingJob, bool]:
+        """The job for this dataset hash, or a new queued one; ``created`` says which."""
+        for _ in range(2):
+            try:
+                with self.store.session() as s:
+                    existing = s.scalars(
+                        select(TrainingJob).where(TrainingJob.dataset_hash == spec.dataset_hash)
+                    ).first()
+                    if existing is not None:
+                        return existing, False
+                    job = TrainingJob(
+                        dataset_hash=spec.dataset_hash,
+                        dataset_path=spec.dataset_path,
+                        base_model=spec.base_model,
+                        reason=spec.reason,
+                        max_attempts=spec.max_attempts,
+                        state=TrainingState.QUEUED,
+                        attempts=0,
+                        failures=[],
+                    )
+                    s.add(job)
+                    s.flush()
+                    return job, True
+            except IntegrityError:  # another process enqueued the same hash between our read and write
+                continue
+        raise RuntimeError(f"could not enqueue dataset {spec.dataset_hash}")  # pragma: no cover
+
+    def job(self, job_id: int) -> TrainingJob:
+        with self.store.reading() as s:
+            job = s.get(TrainingJob, job_id)
+            if job is None:
+                raise KeyError(f"no training job {job_id}")
+            return job
+
+    def jobs(self) -> list[TrainingJob]:
+        with self.store.reading() as s:
+            return list(s.scalars(select(TrainingJob).order_by(TrainingJob.id)))
+
+    def claim(self, job_id: int, owner: str, lease_s: float) -> TrainingJob | None:
+        """Take a queued job (or a running one whose lease expired) for ``owner``; None otherwise."""
+        now = self._clock()
+        with self.store.session() as s:
+            claimed = s.execute(
+                update(TrainingJob)
+                .where(
+                    TrainingJob.id == job_id,
+                    TrainingJob.attempts < TrainingJob.max_attempts,
+                    or_(
+                        TrainingJob.state == TrainingState.QUEUED,
+                        (TrainingJob.state == TrainingState.RUNNING) & (TrainingJob.lease_expires <= now),
+                    ),
+                )
+                .values(
+                    state=TrainingState.RUNNING,
+                    lease_owner=owner,
+                    lease_expires=now + lease_s,
+                    attempts=TrainingJob.attempts + 1,
+                )
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            job = s.get(TrainingJob, job_id)
+            assert job is not None
+            s.refresh(job)
+            return job
+
+    def renew(self, job_id: int, owner: str, lease_s: float) -> bool:
+        with self.store.session() as s:
+            job = s.get(TrainingJob, job_id)
+            if job is None or job.lease_owner != owner or job.state is not TrainingState.RUNNING:
+                return False
+            job.lease_expires = self._clock() + lease_s
+            return True
+
+    def complete(self, job_id: int, *, metrics: dict[str, Any], adapter_id: int | None) -> None:
+        with self.store.session() as s:
+            s.execute(
+                update(TrainingJob)
+                .where(TrainingJob.id == job_id)
+                .values(
+                    state=TrainingState.SUCCEEDED,
+                    metrics=metrics,
+                    adapter_id=adapter_id,
+                    error=None,
+                    lease_owner=None,
+                    lease_expires=None,
+                )
+            )
+
+    def fail(self, job_id: int, error: str) -> TrainingJob:
+        """Record the failure; the job is queued again while it has attempts left, else it stays failed."""
+        with self.store.session() as s:
+            job = s.get(TrainingJob, job_id)
+            if job is None:
+                raise KeyError(f"no training job {job_id}")
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            job.failures = [*job.failures, {"attempt": job.attempts, "error": error, "at": stamp}]
+            job.error = error
+            job.lease_owner, job.lease_expires = None, None
+            retry = job.attempts < job.max_attempts
+            job.state = TrainingState.QUEUED if retry else TrainingState.FAILED
+            s.flush()
+            return job
+
+    def retry(self, job_id: int, *, extra_attempts: int = 1) -> TrainingJob:
+        """A person's ``train run --retry``: give a failed job more attempts and queue it again."""
+        with self.store.session() as s:
+            job = s.get(TrainingJob, job_id)
+            if job is None:
+                raise KeyError(f"no training job {job_id}")
+            if job.state is TrainingState.FAILED:
+                job.max_attempts = job.attempts + extra_attempts
+                job.state = TrainingState.QUEUED
+            s.flush()
+            return job
+
+    def runnable(self) -> list[int]:
+        """Queued jobs, and running ones whose worker stopped renewing its lease, oldest first."""
+        now = self._clock()
+        with self.store.reading() as s:
+            rows = s.scalars(
+                select(TrainingJob.id)
+                .where(
+                    TrainingJob.attempts < TrainingJob.max_attempts,
+                    or_(
+                        TrainingJob.state == TrainingState.QUEUED,
+                        (TrainingJob.state == TrainingState.RUNNING) & (TrainingJob.lease_expires <= now),
+                    ),
+                )
+                .order_by(TrainingJob.id)
+            )
+            return list(rows)
+
+    # -- adapters ---------------------------------------------------------------------------------
+    def register_adapter(
+        self, *, job_id: int | None, dataset_hash: str, base_model: str, path: str, metrics: dict[str, Any]
+    ) -> Adapter:
+        with self.store.session() as s:
+            version = (s.scalar(select(func.max(Adapter.version))) or 0) + 1
+            adapter = Adapter(
+                version=version,
+                job_id=job_id,
+                dataset_hash=dataset_hash,
+                base_model=base_model,
+                path=path,
+                metrics=metrics,
+                promoted=False,
+            )
+            s.add(adapter)
+            s.flush()
+            return adapter
+
+    def adapters(self) -> list[Adapter]:
+        with self.store.reading() as s:
+            return list(s.scalars(select(Adapter).order_by(Adapter.version)))
+
+    def promoted(self, base_model: str | None = None) -> Adapter | None:
+        """The adapter being served (for ``base_model`` when given)."""
+        with self.store.reading() as s:
+            query = select(Adapter).where(Adapter.promoted.is_(True))
+            if base_model is not None:
+                query = query.where(Adapter.base_model == base_model)
+            return s.scalars(query.order_by(Adapter.version.desc())).first()
+
+    def decide(self, adapter_id: int, *, promote: bool, decision: str) -> None:
+        """Record the promotion decision; promoting one adapter retires the others of its base model."""
+        with self.store.session() as s:
+            adapter = s.get(Adapter, adapter_id)
+            if adapter is None:
+                raise KeyError(f"no adapter {adapter_id}")
+            adapter.decision = decision
+            if promote:
+                s.execute(
+                    update(Adapter)
+                    .where(Adapter.base_model == adapter.base_model, Adapter.id != adapter.id)
+                    .values(promoted=False)
+                )
+                adapter.promoted = True
+                adapter.promoted_at = datetime.now(UTC)
