@@ -1,0 +1,100 @@
+"""Evaluation environments: the sandbox's cached environment per repository and version, with the
+requirements that the wheelhouse lacked learnt from pip's own errors and remembered for next time.
+
+The repository's metadata is read statically on the host (its code never runs here), so an extra named
+only in code (``EXTRAS["dev"] = ...``) is missed at first; pip inside the sandbox then says
+``No matching distribution found for X``, X is added to the wheelhouse and the build is retried. What was
+learnt is stored (JSON beside the caches), so that the next run's environment has the same cache key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from repomind.pipeline.swebench.specs import EvalSpec
+from repomind.sandbox import Environment, EnvironmentSetupError, EnvironmentSpec, ImageNotFoundError, Sandbox
+
+MAX_LEARNT_ROUNDS = 6
+_MISSING = re.compile(r"No matching distribution found for ([^\s;]+)")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    env: Environment | None
+    reason: str  # why there is no environment ("" when there is one)
+    log: str
+
+
+def missing_requirement(output: str) -> str | None:
+    """The requirement pip could not find in the wheelhouse, from its error output."""
+    found = _MISSING.findall(output)
+    return found[-1] if found else None
+
+
+def _failure_reason(exc: EnvironmentSetupError) -> str:
+    errors = [ln.strip() for ln in exc.output.splitlines() if "error" in ln.lower() and ln.strip()]
+    detail = f": {errors[-1][:300]}" if errors else ""
+    return f"{exc.message.splitlines()[0][:300]}{detail}"
+
+
+class Environments:
+    """Builds (or finds cached) environments; one build at a time per repository and version."""
+
+    def __init__(self, sandbox: Sandbox, store: Path | None = None) -> None:
+        self.sandbox = sandbox
+        self.store = store
+        self._lock = threading.Lock()
+        self._keys: dict[str, threading.Lock] = {}
+        self._learnt: dict[str, list[str]] = {}
+        if store is not None and store.is_file():
+            self._learnt = {k: list(v) for k, v in json.loads(store.read_text()).items()}
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._keys.setdefault(key, threading.Lock())
+
+    def _remember(self, key: str, requirement: str) -> None:
+        with self._lock:
+            self._learnt.setdefault(key, []).append(requirement)
+            if self.store is not None:
+                self.store.parent.mkdir(parents=True, exist_ok=True)
+                self.store.write_text(json.dumps(self._learnt, indent=1, sort_keys=True))
+
+    def learnt(self, spec: EvalSpec) -> list[str]:
+        with self._lock:
+            return list(self._learnt.get(f"{spec.repo}@{spec.version}", []))
+
+    def prepare(self, work_tree: Path, spec: EvalSpec, log: Callable[[str], None]) -> Prepared:
+        key = f"{spec.repo}@{spec.version}"
+        logs: list[str] = []
+        with self._key_lock(key):
+            for _round in range(MAX_LEARNT_ROUNDS + 1):
+                extra = self.learnt(spec)
+                env_spec = EnvironmentSpec(
+                    repo_name=spec.repo,
+                    setup_command=spec.setup_command,
+                    python=spec.python,
+                    requirements=(*spec.requirements, *extra),
+                    keep_work_tree=True,
+                    requirement_files=spec.requirement_files,
+                )
+                try:
+                    env = self.sandbox.prepare(work_tree, env_spec)
+                except ImageNotFoundError as exc:
+                    return Prepared(None, exc.message, "\n".join(logs))
+                except EnvironmentSetupError as exc:
+                    logs.append(str(exc))
+                    wanted = missing_requirement(exc.output or exc.message)
+                    if wanted is None or wanted in extra:
+                        return Prepared(None, _failure_reason(exc), "\n".join(logs))
+                    log(f"{key}: the wheelhouse lacked {wanted}; adding it and building again")
+                    self._remember(key, wanted)
+                    continue
+                logs.append(env.log)
+                return Prepared(env, "", "\n".join(logs))
+        return Prepared(None, f"still missing requirements after {MAX_LEARNT_ROUNDS} rounds", "\n".join(logs))
