@@ -63,7 +63,8 @@ def markdown(summary: dict[str, Any], records: list[dict[str, Any]], plots: list
         f"- resolved: {summary['resolved']}, unresolved: {summary['unresolved']}, "
         f"unavailable here: {summary['unavailable']}",
         f"- resolve rate (resolved / graded): {'n/a' if rate is None else f'{rate:.1%}'}",
-        f"- median time per instance: cold {summary['median_s_cold']} s, cached {summary['median_s_cached']} s",
+        f"- median time per instance: cold {summary['median_s_cold']} s, "
+        f"cached {summary['median_s_cached']} s",
     ]
     if summary.get("f2p_fail_before"):
         fb = summary["f2p_fail_before"]

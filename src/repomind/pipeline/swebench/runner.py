@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.solve.workspace import GitError
 from repomind.pipeline.swebench import harness, specs
 from repomind.pipeline.swebench.dataset import Instance, Prediction, repo_dir, write_predictions
 from repomind.pipeline.swebench.environments import Environments
-from repomind.sandbox import Sandbox, SandboxError
+from repomind.sandbox import Sandbox
 
 #: (instance, repository, instance directory) → the prediction and what to record about producing it.
 Predict = Callable[[Instance, Path, Path], tuple[Prediction, dict[str, Any]]]
 Progress = Callable[[int, int, str], None]
+#: Evaluations retried when Docker fails under them (containers removed by another process).
+DOCKER_RETRIES = 2
 
 
 @dataclass
@@ -112,25 +113,46 @@ def run(
             available_pythons=config.available_pythons,
             python_fallback=config.python_fallback,
         )
-        try:
-            record = harness.evaluate(
-                instance,
-                prediction,
-                repo,
-                spec,
-                sandbox=sandbox,
-                environments=environments,
-                out_dir=directory,
-                scratch=config.out / "scratch",
-                opts=config.opts,
-                log=log,
-            )
-        except Exception as exc:  # noqa: BLE001  (the per-instance edge: one failure must not lose the run)
-            # The environment could not run this instance: never counted as resolved or unresolved.
-            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-            reason = f"evaluation could not run here: {type(exc).__name__}: {first}"
-            record = {"instance_id": instance.instance_id, "repo": instance.repo, "verdict": "unavailable"}
-            record["reason"] = reason
+        for attempt in range(1, DOCKER_RETRIES + 2):
+            try:
+                return _evaluate(instance, prediction, repo, spec, directory, extra)
+            except Exception as exc:  # noqa: BLE001  (the per-instance edge: one failure must not lose the run)
+                retry = type(exc).__module__.startswith(("docker", "requests")) and attempt <= DOCKER_RETRIES
+                if retry:  # a container removed under us (another process pruning the daemon): again
+                    log(f"{instance.instance_id}: {type(exc).__name__}; evaluating again")
+                    continue
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+                record = {
+                    "instance_id": instance.instance_id,
+                    "repo": instance.repo,
+                    "version": instance.version,
+                }
+                record.update(verdict="unavailable", model=prediction.model)
+                record["reason"] = f"evaluation could not run here: {type(exc).__name__}: {first}"
+                (directory / harness.VERDICT_FILE).write_text(json.dumps(record, indent=1))
+                return record
+        raise AssertionError("unreachable")
+
+    def _evaluate(
+        instance: Instance,
+        prediction: Prediction,
+        repo: Path,
+        spec: specs.EvalSpec | specs.Unavailable,
+        directory: Path,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        record = harness.evaluate(
+            instance,
+            prediction,
+            repo,
+            spec,
+            sandbox=sandbox,
+            environments=environments,
+            out_dir=directory,
+            scratch=config.out / "scratch",
+            opts=config.opts,
+            log=log,
+        )
         record.update(extra, model=prediction.model)
         (directory / harness.VERDICT_FILE).write_text(json.dumps(record, indent=1))
         return record

@@ -8,7 +8,8 @@ a Debian image with that Python, a venv, and a host-side wheelhouse:
   version is *unavailable* (never counted as resolved or unresolved), unless ``python_fallback`` allows
   the nearest newer available one, which the verdict then records.
 - ``packages`` (conda names, or ``requirements.txt``) and ``pip_packages``: pip installs of the same
-  names from the wheelhouse; ``environment.yml`` (a conda environment) is unavailable.
+  names from the wheelhouse; ``environment.yml`` (a conda environment) is unavailable. A bare
+  ``pytest`` becomes ``pytest<8``, the series SWE-bench's logs were validated with.
 - ``pre_install``: ``sed`` edits of the repository's files are applied to the work tree before the
   environment is built (as the official harness commits them into its image); anything else (apt-get)
   cannot run offline and makes the environment unavailable.
@@ -25,6 +26,9 @@ from typing import Any
 OFFLINE_BLOCKERS = {
     "psf/requests": "its tests call http://httpbin.org, and the sandbox has no network while tests run",
 }
+#: Unpinned names in the specifications, pinned as they were when SWE-bench's logs were validated (2023):
+#: pytest 8 (2024) dropped nose-style ``setup``/``teardown`` methods that PASS_TO_PASS tests rely on.
+UNPINNED = {"pytest": "pytest<8"}
 #: Looks up the raw specification of (repo, version); None when there is none.
 SpecLookup = Callable[[str, str], Mapping[str, Any] | None]
 
@@ -100,7 +104,7 @@ def resolve(
         edits.append(str(command))
     steps: list[str] = []
     requirements: list[str] = []
-    pins = [str(p) for p in raw.get("pip_packages", []) or []]
+    pins = [UNPINNED.get(str(p), str(p)) for p in raw.get("pip_packages", []) or []]
     if pins:
         steps.append("python -m pip install " + shlex.join(pins))
         requirements += pins
@@ -110,7 +114,7 @@ def resolve(
     elif packages == "environment.yml":
         return Unavailable("its environment is a conda environment.yml, which has no pip mapping here")
     elif packages:
-        names = packages.split()
+        names = [UNPINNED.get(n, n) for n in packages.split()]
         steps.append("python -m pip install " + shlex.join(names))
         requirements += names
     install = str(raw.get("install", "") or "")
