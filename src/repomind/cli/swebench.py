@@ -39,6 +39,13 @@ def available_pythons(client: Any) -> tuple[str, ...]:
 @click.option(
     "--python-fallback", is_flag=True, help="Use the nearest newer Python where the spec's is missing."
 )
+@click.option(
+    "--specs",
+    "specs_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON {repo: {version: spec}} used before swebench's own specifications.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @pass_ctx
 def eval_swebench(
@@ -54,6 +61,7 @@ def eval_swebench(
     harness_kind: str,
     check_before: bool,
     python_fallback: bool,
+    specs_file: Path | None,
     out: Path,
 ) -> None:
     """Evaluate predictions (or the pipeline itself) on SWE-bench instances; write verdicts and a report."""
@@ -87,7 +95,12 @@ def eval_swebench(
         )
         click.echo("$ " + " ".join(argv), err=True)
         sys.exit(official.run(argv, out))
-    _run_local(ctx, items, given, repos, out, model, api_base, resume, workers, check_before, python_fallback)
+    from repomind.pipeline.swebench import specs
+
+    lookup = specs.overlay(specs_file) if specs_file else specs.swebench_specs
+    _run_local(
+        ctx, items, given, repos, out, model, api_base, resume, workers, check_before, python_fallback, lookup
+    )
 
 
 def _run_local(
@@ -102,6 +115,7 @@ def _run_local(
     workers: int,
     check_before: bool,
     python_fallback: bool,
+    lookup: Any,
 ) -> None:
     from repomind.pipeline.swebench import harness, report, runner
     from repomind.pipeline.swebench.dataset import Prediction
@@ -124,6 +138,7 @@ def _run_local(
         repos=repos,
         out=out,
         available_pythons=available_pythons(box.client),
+        spec_lookup=lookup,
         python_fallback=python_fallback,
         workers=workers,
         resume=resume,

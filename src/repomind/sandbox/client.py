@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from repomind.sandbox.errors import DockerUnavailableError
 
 #: Label put on every container and image the sandbox creates, so leftovers can be found and removed.
 LABEL = "org.repomind.sandbox"
+#: Which process tree made a container: ``REPOMIND_SANDBOX_OWNER`` (inherited by child processes, so a
+#: test session can set it once) or the process id. Cleaning up one's own leftovers never touches the
+#: containers of another process sharing the daemon.
+OWNER_LABEL = "org.repomind.owner"
+
+
+def owner() -> str:
+    return os.environ.get("REPOMIND_SANDBOX_OWNER") or f"pid-{os.getpid()}"
+
+
+def labels(role: str) -> dict[str, str]:
+    """The labels of a container the sandbox creates for ``role`` (run, setup, check)."""
+    return {LABEL: role, OWNER_LABEL: owner()}
 
 
 def connect(base_url: str | None = None, *, timeout: float = 60.0) -> Any:
@@ -33,6 +47,7 @@ def connect(base_url: str | None = None, *, timeout: float = 60.0) -> Any:
     return client
 
 
-def leftover_containers(client: Any) -> list[Any]:
-    """Containers that the sandbox created and that still exist."""
-    return list(client.containers.list(all=True, filters={"label": LABEL}))
+def leftover_containers(client: Any, owned_by: str | None = None) -> list[Any]:
+    """Containers that the sandbox created and that still exist (only ``owned_by``'s when given)."""
+    wanted = [LABEL] if owned_by is None else [LABEL, f"{OWNER_LABEL}={owned_by}"]
+    return list(client.containers.list(all=True, filters={"label": wanted}))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.sandbox.client import LABEL
+from repomind.sandbox.client import labels as container_labels
 from repomind.sandbox.errors import ImageBuildError, ImageNotFoundError
 
 #: Python version → the Debian release whose python3 it is.
@@ -220,7 +221,7 @@ def _check_image(client: Any, tag: str, python: str) -> None:
             ["python3", "-c", "import os,sys,venv; print('%d.%d' % sys.version_info[:2], os.getuid())"],
             remove=True,
             network_mode="none",
-            labels={LABEL: "check"},
+            labels=container_labels("check"),
         )
     except docker.errors.DockerException as exc:
         client.images.remove(tag, force=True)

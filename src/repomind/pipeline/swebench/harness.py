@@ -87,7 +87,9 @@ def _run_tests(
     log = f"$ {test_command(instance, spec)}\n# exit {result.exit_code} ({result.outcome})\n{result.output}"
     if result.notes:
         log += "\n" + "\n".join(result.notes)
-    status = grading.parse_log(instance.repo, result.output, instance_id=instance.instance_id)
+    status = grading.parse_log(
+        spec.parser_repo or instance.repo, result.output, instance_id=instance.instance_id
+    )
     return status, log, time.monotonic() - start
 
 
@@ -135,7 +137,7 @@ def evaluate(
         if prepared.env is None:
             return finish(UNAVAILABLE, f"environment could not be built: {prepared.reason}")
         env = prepared.env
-        record.update(env_cached=env.cached, setup_s=round(env.setup_seconds, 2))
+        record.update(env_image=env.image, env_cached=env.cached, setup_s=round(env.setup_seconds, 2))
         if opts.check_before:
             _reset_tests(tree, instance)
             apply_patch(tree, instance.test_patch, "test_patch")

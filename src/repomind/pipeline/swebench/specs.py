@@ -17,10 +17,14 @@ a Debian image with that Python, a venv, and a host-side wheelhouse:
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from repomind.pipeline.swebench.errors import EvalInputError
 
 #: Repositories whose tests need what the sandbox withholds while tests run.
 OFFLINE_BLOCKERS = {
@@ -41,6 +45,26 @@ def swebench_specs(repo: str, version: str) -> Mapping[str, Any] | None:
     return spec
 
 
+def overlay(path: Path, fallback: SpecLookup = swebench_specs) -> SpecLookup:
+    """Specifications from a JSON file (``{repo: {version: spec}}``) in front of ``fallback``.
+
+    A spec may name ``log_parser``: the repository whose ``swebench`` parser reads its test output
+    (e.g. ``pytest-dev/pytest`` for any plain ``pytest -rA`` run).
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EvalInputError(f"--specs {path}: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise EvalInputError(f"--specs {path}: expected {{repo: {{version: spec}}}}")
+
+    def lookup(repo: str, version: str) -> Mapping[str, Any] | None:
+        found = data.get(repo, {}).get(version)
+        return found if isinstance(found, dict) else fallback(repo, version)
+
+    return lookup
+
+
 @dataclass(frozen=True)
 class EvalSpec:
     """What the harness needs: where to build, what to install, how to test."""
@@ -55,6 +79,7 @@ class EvalSpec:
     test_cmd: str
     eval_commands: tuple[str, ...] = ()
     requirement_files: tuple[str, ...] = ()
+    parser_repo: str = ""  # whose swebench log parser reads the test output (default: the repository's)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -137,5 +162,6 @@ def resolve(
         test_cmd=test_cmd,
         eval_commands=tuple(str(c) for c in raw.get("eval_commands", []) or []),
         requirement_files=("requirements.txt",) if packages == "requirements.txt" else (),
+        parser_repo=str(raw.get("log_parser", repo)),
         notes=notes,
     )
