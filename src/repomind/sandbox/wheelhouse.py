@@ -97,11 +97,15 @@ def download(
         "--progress-bar",
         "off",
     ]
-    wanted = [*BUILD_TOOLS, *requirements]
+    # The build tools are resolved on their own: a project may pin an older setuptools for its build
+    # (``requires = ["setuptools~=62.6"]``), which pip's isolated build then takes from the wheelhouse.
+    groups = [list(BUILD_TOOLS), list(requirements)]
     if python != host_python():
-        wanted = _pin_for(wanted, python, glibc, timeout_s)
+        groups = [_pin_for(group, python, glibc, timeout_s) for group in groups if group]
         cmd += ["--no-deps", "--python-version", python, "--implementation", "cp"]
         cmd += [arg for tag in manylinux_platforms(glibc) for arg in ("--platform", tag)]
-    log(f"$ pip download ({len(wanted)} requirements, Python {python})")
-    _run([*cmd, *wanted], "pip download", timeout_s)
+    for wanted in groups:
+        if wanted:
+            log(f"$ pip download ({len(wanted)} requirements, Python {python})")
+            _run([*cmd, *wanted], "pip download", timeout_s)
     return sorted(dest.iterdir())
