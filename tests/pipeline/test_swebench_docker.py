@@ -71,3 +71,29 @@ def test_gold_empty_bad_and_impossible_python(tmp_path: Path, docker_client: Any
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["resolved"] == 1
     assert {p: p.stat().st_mtime_ns for p in out.glob("instances/*/verdict.json")} == stamps
+
+
+def test_model_predictions_come_from_solve(tmp_path: Path, docker_client: Any) -> None:
+    """`--model`: solve runs on the instance (scripted model on loopback), its patch is the prediction."""
+    from repomind.testing import StandInLLMServer
+
+    dataset, repos, _gold = make_dataset(tmp_path)
+    fix = (
+        "calc.py\n```python\n<<<<<<< SEARCH\ndef sub(a, b):\n    return a + b\n=======\n"
+        "def sub(a, b):\n    return a - b\n>>>>>>> REPLACE\n```\n"
+    )
+    out = tmp_path / "out"
+    env = {"REPOMIND_DATA_DIR": str(tmp_path / "data"), "REPOMIND_EMBEDDING_MODEL": "none"}
+    with StandInLLMServer([fix] * 3) as server:
+        res = run(
+            "eval", "swebench", "--dataset", str(dataset), "--repos", str(repos), "--specs",
+            str(write_specs(tmp_path)), "--model", "openai/stand-in", "--api-base", server.url,
+            "--instances", "acme__calc-1", "--out", str(out), env=env, timeout=600,
+        )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    record = _verdicts(out)["acme__calc-1"]
+    assert record["verdict"] == "resolved", record
+    assert record["tokens"] > 0 and record["model"] == "openai/stand-in"
+    assert record["localisation_hit"] is True  # calc.py, the gold file, was among the localised files
+    prediction = json.loads((out / "predictions.jsonl").read_text())
+    assert "-    return a + b\n+    return a - b" in prediction["model_patch"]
