@@ -69,8 +69,9 @@ def test_specs_map_to_the_sandbox_or_say_why_not() -> None:
     spec = specs.resolve("o/r", "1.0", raw, available_pythons=("3.9", "3.11"))
     assert isinstance(spec, specs.EvalSpec)
     assert spec.python == "3.9" and spec.host_edits == ("sed -i 's/a/b/' setup.cfg",)
-    assert spec.requirements == ("pytest<8", "attrs==23.1.0", "numpy")
+    assert spec.requirements == ("pip<24", "pytest<8", "attrs==23.1.0", "numpy")
     assert spec.setup_command.splitlines()[1:] == [
+        "python -m pip install 'pip<24'",
         "python -m pip install 'pytest<8' attrs==23.1.0",
         "python -m pip install numpy 'pytest<8'",
         "python -m pip install -e .",

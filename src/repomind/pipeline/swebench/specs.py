@@ -33,6 +33,7 @@ OFFLINE_BLOCKERS = {
 #: Unpinned names in the specifications, pinned as they were when SWE-bench's logs were validated (2023):
 #: pytest 8 (2024) dropped nose-style ``setup``/``teardown`` methods that PASS_TO_PASS tests rely on.
 UNPINNED = {"pytest": "pytest<8"}
+PIP = "pip<24"
 #: Looks up the raw specification of (repo, version); None when there is none.
 SpecLookup = Callable[[str, str], Mapping[str, Any] | None]
 
@@ -127,8 +128,10 @@ def resolve(
         if not str(command).lstrip().startswith("sed "):
             return Unavailable(f"its pre-install step needs the network or root on the host: {command}")
         edits.append(str(command))
-    steps: list[str] = []
-    requirements: list[str] = []
+    # The pip of SWE-bench's environments (2023): later pips dropped the ``setup.py develop`` fallback that
+    # editable installs of projects built with setuptools < 64 need (astroid 2.13 pins setuptools~=62.6).
+    steps: list[str] = [f"python -m pip install {shlex.quote(PIP)}"]
+    requirements: list[str] = [PIP]
     pins = [UNPINNED.get(str(p), str(p)) for p in raw.get("pip_packages", []) or []]
     if pins:
         steps.append("python -m pip install " + shlex.join(pins))
@@ -149,8 +152,9 @@ def resolve(
     if not test_cmd:
         return Unavailable(f"swebench gives no test command for {repo} {version}")
     notes = () if python == wanted else (f"Python {python} instead of {wanted} (--python-fallback)",)
-    # The comment keys the environment cache per repository and version, not only per dependency files.
-    setup = "\n".join([f"# swebench {repo} {version} python {python}", *steps])
+    # The sandbox keys its cache by the dependency files, this command and the base image: instances of one
+    # repository whose versions share a specification and dependency files share one environment.
+    setup = "\n".join([f"# swebench {repo} python {python}", *steps])
     return EvalSpec(
         repo=repo,
         version=version,
