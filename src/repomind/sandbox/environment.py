@@ -64,7 +64,8 @@ def build(
         if base is None:
             raise ImageNotFoundError(f"the configured image {spec.image} does not exist")
     else:
-        base_tag, base = base_image_tag(spec.python), require_base_image(client, spec.python)
+        base_tag = base_image_tag(spec.python, spec.compiler)
+        base = require_base_image(client, spec.python, spec.compiler)
     key = setup_plan.fingerprint(
         work_tree,
         plan,
@@ -84,7 +85,7 @@ def build(
     with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
         wheels = Path(tmp, "wheelhouse")
         python = spec.python or DEFAULT_PYTHON
-        glibc = SUITE_GLIBC[suite_for(python)] if not spec.image else SUITE_GLIBC["bookworm"]
+        glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
         wheelhouse.download(plan.requirements, wheels, python=python, glibc=glibc, log=log)
         if spec.requirements:
             wheelhouse.download(spec.requirements, wheels, python=python, glibc=glibc, log=log)

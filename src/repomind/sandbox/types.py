@@ -39,7 +39,8 @@ class EnvironmentSpec:
     that pins given here do not have to agree with the repository's ranges). ``keep_work_tree`` keeps the
     set-up copy of the repository in the image (build products such as compiled extensions, generated
     version files and egg-info stay; each run's copy is laid over it). ``requirement_files`` narrows
-    which requirement files detection reads (None: the usual names).
+    which requirement files detection reads (None: the usual names). ``compiler`` builds on the base
+    image's variant with a C compiler and Python headers (``repomind sandbox build --compiler``).
     """
 
     repo_name: str
@@ -50,6 +51,7 @@ class EnvironmentSpec:
     requirements: tuple[str, ...] = ()
     keep_work_tree: bool = False
     requirement_files: tuple[str, ...] | None = None
+    compiler: bool = False
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class Environments:
                     requirements=(*spec.requirements, *extra),
                     keep_work_tree=True,
                     requirement_files=spec.requirement_files,
+                    compiler=spec.compiler,
                 )
                 try:
                     env = self.sandbox.prepare(work_tree, env_spec)

@@ -30,6 +30,8 @@ from repomind.pipeline.swebench.errors import EvalInputError
 OFFLINE_BLOCKERS = {
     "psf/requests": "its tests call http://httpbin.org, and the sandbox has no network while tests run",
 }
+#: Repositories with C extensions: their environments build on the compiler variant of the base image.
+NEEDS_COMPILER = frozenset({"astropy/astropy"})
 #: Unpinned names in the specifications, pinned as they were when SWE-bench's logs were validated (2023):
 #: pytest 8 (2024) dropped nose-style ``setup``/``teardown`` methods that PASS_TO_PASS tests rely on.
 UNPINNED = {"pytest": "pytest<8"}
@@ -80,6 +82,7 @@ class EvalSpec:
     test_cmd: str
     eval_commands: tuple[str, ...] = ()
     requirement_files: tuple[str, ...] = ()
+    compiler: bool = False
     parser_repo: str = ""  # whose swebench log parser reads the test output (default: the repository's)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -167,5 +170,6 @@ def resolve(
         eval_commands=tuple(str(c) for c in raw.get("eval_commands", []) or []),
         requirement_files=("requirements.txt",) if packages == "requirements.txt" else (),
         parser_repo=str(raw.get("log_parser", repo)),
+        compiler=repo in NEEDS_COMPILER or bool(raw.get("compiler")),
         notes=notes,
     )
