@@ -102,7 +102,11 @@ def run(
 
     def one(instance: Instance, repo: Path) -> dict[str, Any]:
         directory = instance_dir(config.out, instance.instance_id)
-        prediction, extra = predict(instance, repo, directory)
+        try:
+            prediction, extra = predict(instance, repo, directory)
+        except Exception as exc:  # noqa: BLE001  (the per-instance edge: a crashed solve predicts nothing)
+            prediction = Prediction(instance.instance_id, "error", "")
+            extra = {"prediction_error": f"{type(exc).__name__}: {str(exc)[:300]}"}
         with lock:
             predictions[instance.instance_id] = prediction
         raw = config.spec_lookup(instance.repo, instance.version)
