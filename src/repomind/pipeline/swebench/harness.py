@@ -1,5 +1,7 @@
 """One instance in the sandbox, as the official harness evaluates it.
 
+An empty prediction is unresolved without running the tests (as the official harness), but only once
+its environment is known to build here, so that gold, empty and model runs share one denominator.
 Check out ``base_commit`` into a scratch clone (the given repository is never written to), apply the
 specification's file edits, build (or reuse) the environment, apply the prediction, reset the test files
 and apply ``test_patch``, run the specification's test command on the test files the test patch touches,
@@ -123,8 +125,6 @@ def evaluate(
     record["python"] = spec.python
     if spec.notes:
         record["notes"] = list(spec.notes)
-    if not prediction.patch.strip() and not opts.check_before:
-        return finish(UNRESOLVED, "the prediction is empty")
     workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
     try:
         tree = workspace.work_tree("tree")
