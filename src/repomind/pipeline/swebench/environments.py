@@ -36,6 +36,17 @@ def missing_requirement(output: str) -> str | None:
     return found[-1] if found else None
 
 
+def uses_setuptools_scm(work_tree: Path) -> bool:
+    """Whether the project's build reads its version from git (its files read as text, nothing run)."""
+    for name in ("pyproject.toml", "setup.cfg", "setup.py"):
+        path = work_tree / name
+        if path.is_file() and re.search(
+            r"setuptools[_-]scm|use_scm_version", path.read_text(errors="replace")
+        ):
+            return True
+    return False
+
+
 def _failure_reason(exc: EnvironmentSetupError) -> str:
     errors = [ln.strip() for ln in exc.output.splitlines() if "error" in ln.lower() and ln.strip()]
     detail = f": {errors[-1][:300]}" if errors else ""
@@ -71,13 +82,18 @@ class Environments:
 
     def prepare(self, work_tree: Path, spec: EvalSpec, log: Callable[[str], None]) -> Prepared:
         key = f"{spec.repo}@{spec.version}"
+        setup = spec.setup_command
+        if uses_setuptools_scm(work_tree):
+            # The sandbox copies the tree without .git, so setuptools-scm cannot read the version from it.
+            version = ".".join([*spec.version.split("."), "0", "0"][:3])
+            setup = f"export SETUPTOOLS_SCM_PRETEND_VERSION={version}\n{setup}"
         logs: list[str] = []
         with self._key_lock(key):
             for _round in range(MAX_LEARNT_ROUNDS + 1):
                 extra = self.learnt(spec)
                 env_spec = EnvironmentSpec(
                     repo_name=spec.repo,
-                    setup_command=spec.setup_command,
+                    setup_command=setup,
                     python=spec.python,
                     requirements=(*spec.requirements, *extra),
                     keep_work_tree=True,
