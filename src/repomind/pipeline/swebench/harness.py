@@ -12,6 +12,7 @@ test patch applied, to record that every FAIL_TO_PASS test fails before the fix.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -125,6 +126,7 @@ def evaluate(
     record["python"] = spec.python
     if spec.notes:
         record["notes"] = list(spec.notes)
+    shutil.rmtree(scratch / instance.instance_id, ignore_errors=True)  # left by an interrupted run
     workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
     try:
         tree = workspace.work_tree("tree")
