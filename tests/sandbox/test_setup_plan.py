@@ -20,6 +20,7 @@ def test_pyproject_with_test_extra(make_repo: Any) -> None:
     assert plan.pip_args == ("-e", ".[tests]")
     assert plan.requirements == ("attrs>=22", "pytest>=7", "hypothesis", "hatchling")
     assert plan.dependency_files == ("pyproject.toml",)
+    assert plan.build_requirements == ("hatchling",)  # fetched as their own set for the isolated build
 
 
 def test_setup_cfg_setup_py_and_requirement_files(make_repo: Any) -> None:

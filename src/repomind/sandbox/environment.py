@@ -86,9 +86,17 @@ def build(
         wheels = Path(tmp, "wheelhouse")
         python = spec.python or DEFAULT_PYTHON
         glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
-        wheelhouse.download(plan.requirements, wheels, python=python, glibc=glibc, log=log)
-        if spec.requirements:
-            wheelhouse.download(spec.requirements, wheels, python=python, glibc=glibc, log=log)
+        # Resolved as separate sets, as pip installs them: the project with its dependencies, its build
+        # system (an isolated build), and any requirements the spec adds (installed before the project).
+        build_set = set(plan.build_requirements)
+        groups = [
+            [r for r in plan.requirements if r not in build_set],
+            plan.build_requirements,
+            spec.requirements,
+        ]
+        for group in groups:
+            if group:
+                wheelhouse.download(group, wheels, python=python, glibc=glibc, log=log)
         output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(

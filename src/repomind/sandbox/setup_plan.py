@@ -44,6 +44,9 @@ class SetupPlan:
     requirements: tuple[str, ...]
     dependency_files: tuple[str, ...]
     custom_command: str | None = None
+    #: The build system's requirements (also in ``requirements``): pip's isolated build resolves them on
+    #: their own, so the wheelhouse fetches them as their own set.
+    build_requirements: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.custom_command:
@@ -62,6 +65,7 @@ def detect(
     dep_files = [f for f in (*PROJECT_FILES, *wanted) if (work_tree / f).is_file()]
     pip_args: list[str] = []
     requirements: list[str] = []
+    build: list[str] = []
     if any(f in dep_files for f in PROJECT_FILES):
         deps, extras, build = _project_metadata(work_tree)
         chosen = [e for e in TEST_EXTRAS if e in extras] or [e for e in FALLBACK_EXTRAS if e in extras]
@@ -79,6 +83,7 @@ def detect(
         requirements=tuple(dict.fromkeys(requirements)),
         dependency_files=tuple(dep_files),
         custom_command=setup_command,
+        build_requirements=tuple(dict.fromkeys(build)),
     )
 
 
