@@ -14,6 +14,7 @@ from repomind.sandbox import (
     ImageNotFoundError,
     Outcome,
 )
+from repomind.sandbox.client import OWNER_LABEL, owner
 from repomind.sandbox.environment import ENV_REPOSITORY
 
 pytestmark = pytest.mark.docker
@@ -45,7 +46,12 @@ def _setup_events(client: Any, since: float, until: float) -> list[dict[str, Any
         since=int(since),
         until=int(until) + 1,
         decode=True,
-        filters={"type": "container", "event": "create", "label": "org.repomind.sandbox=setup"},
+        # Only this session's containers: other processes may be setting up environments on the daemon.
+        filters={
+            "type": "container",
+            "event": "create",
+            "label": ["org.repomind.sandbox=setup", f"{OWNER_LABEL}={owner()}"],
+        },
     )
     return list(events)
 
