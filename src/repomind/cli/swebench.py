@@ -145,6 +145,9 @@ def _run_local(
         opts=harness.Options(check_before=check_before, limits=box.limits),
         env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
     )
+    from repomind.log import get_logger
+
+    logger: Any = get_logger("repomind.swebench")
     with bar("evaluating") as progress:
         result = runner.run(
             items,
@@ -153,6 +156,7 @@ def _run_local(
             config,
             progress=progress,
             warn=lambda m: click.echo(f"warning: {m}", err=True),
+            log=lambda m: logger.info(m),
         )
     meta = {
         "predictions": model or "given",
