@@ -13,9 +13,9 @@ from repomind.testing import make_git_repo
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# Containers made by this session (and the commands it runs) carry this owner, so that the leftover
-# check below never counts, or removes, containers of another process using the same daemon.
-os.environ.setdefault("REPOMIND_SANDBOX_OWNER", f"pytest-{os.getpid()}")
+# Sandbox containers made by this test session (and the CLIs it starts) carry this owner label, so the
+# leftover check below judges only them while other processes share the Docker daemon.
+SANDBOX_OWNER = os.environ.setdefault("REPOMIND_SANDBOX_OWNER", f"pytest-{os.getpid()}")
 
 REQUIRE_DOCKER = os.environ.get("REPOMIND_REQUIRE_DOCKER", "") in ("1", "true", "yes")
 
@@ -55,9 +55,9 @@ def _no_leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     client = request.getfixturevalue("docker_client")
     yield
-    from repomind.sandbox.client import leftover_containers, owner
+    from repomind.sandbox.client import leftover_containers
 
-    left = leftover_containers(client, owned_by=owner())
+    left = leftover_containers(client, SANDBOX_OWNER)
     for container in left:
         container.remove(force=True, v=True)
     assert not left, f"sandbox containers left behind: {[c.name for c in left]}"

@@ -85,11 +85,19 @@ def test_build_is_a_no_op_when_the_image_exists(docker_client: Any) -> None:
 
 @pytest.mark.docker
 def test_prune_removes_containers_left_by_a_crash(docker_client: Any) -> None:
-    from repomind.sandbox.client import LABEL, leftover_containers
+    from repomind.sandbox.client import container_labels, leftover_containers
     from repomind.sandbox.images import base_image_tag
+    from tests.conftest import SANDBOX_OWNER
 
-    docker_client.containers.create(base_image_tag(), ["true"], labels={LABEL: "run"})  # as if we crashed
-    assert len(leftover_containers(docker_client)) == 1
-    res = run("sandbox", "prune")
-    assert res.returncode == 0 and "removed 1 containers" in res.stderr
-    assert leftover_containers(docker_client) == []
+    crashed = docker_client.containers.create(base_image_tag(), ["true"], labels=container_labels("run"))
+    live = docker_client.containers.run(
+        base_image_tag(), ["sleep", "60"], labels=container_labels("run"), detach=True, network_mode="none"
+    )
+    try:
+        assert {c.id for c in leftover_containers(docker_client, SANDBOX_OWNER)} == {crashed.id, live.id}
+        res = run("sandbox", "prune")
+        assert res.returncode == 0 and "removed" in res.stderr
+        # The crashed one is gone; the running one (younger than the sandbox timeout) is left alone.
+        assert [c.id for c in leftover_containers(docker_client, SANDBOX_OWNER)] == [live.id]
+    finally:
+        live.remove(force=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     private_key_path: Path | None = None
     webhook_secret: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
+    #: A personal token for `repomind solve --issue URL` on private repositories (the app never uses it).
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REPOMIND_GITHUB_TOKEN", "GITHUB_TOKEN")
+    )
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
     redis_url: str | None = None
@@ -30,6 +34,10 @@ class Settings(BaseSettings):
     # A sentence-transformers model folder for dense localisation; "none" turns the dense signal off.
     embedding_model: str | None = None
     llm_api_base: str | None = None
+    #: The bot's re-ranker of the localisation head: cross-encoder:PATH, llm or llm:MODEL (default none).
+    rerank: str | None = None
+    #: A Chroma server (http://HOST:PORT) for the localisation vectors; default an embedded store.
+    chroma_url: str | None = None
     require_docker: bool = False
     log_format: str | None = Field(default=None, description="json or console; default json unless a tty")
     log_level: str = "info"
@@ -96,7 +104,13 @@ class Settings(BaseSettings):
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 
+    @property
+    def calibration_file(self) -> Path:
+        """The bot's localisation calibration (from ``repomind calibrate``), used when it exists."""
+        return self.data_dir / "calibration.json"
+
     def secret_values(self) -> list[str]:
         """Secret strings to redact from logs and output."""
-        values = [s.get_secret_value() for s in (self.private_key, self.webhook_secret) if s is not None]
+        secrets = (self.private_key, self.webhook_secret, self.github_token)
+        values = [s.get_secret_value() for s in secrets if s is not None]
         return [v for v in values if len(v) >= 8]

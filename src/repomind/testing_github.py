@@ -71,6 +71,8 @@ class CommentState:
     body: str
     user: str
     user_type: str = "User"
+    #: Every earlier body, oldest first (the comment as it read before each edit).
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -283,6 +285,7 @@ class GitHubState:
             comment = self.comments.get(comment_id)
             if comment is None or comment.repo != repo:
                 raise GitHubError("Not Found", 404)
+            comment.history.append(comment.body)
             comment.body = body
 
     def _pull(self, repo: str, i: IssueState) -> PullRequest:

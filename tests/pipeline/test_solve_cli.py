@@ -17,6 +17,7 @@ def test_help_lists_solve_and_llm() -> None:
         "--rev",
         "--issue-file",
         "--issue-text",
+        "--issue",
         "--model",
         "--api-base",
         "--out",
@@ -29,7 +30,8 @@ def test_usage_errors_are_one_clear_line(make_repo: Any, tmp_path: Path) -> None
     repo = make_repo({"a.py": ""})
     env = {"REPOMIND_MODEL": "", "REPOMIND_DATA_DIR": str(tmp_path / "data")}
     cases = [
-        (["solve", "--repo", str(repo), "--model", "m"], "give exactly one of --issue-file and --issue-text"),
+        (["solve", "--repo", str(repo), "--model", "m"], "give exactly one of --issue-file"),
+        (["solve", "--repo", str(repo), "--issue", "github.com/x", "--model", "m"], "is not an issue URL"),
         (["solve", "--repo", str(repo), "--issue-text", "x"], "no model: pass --model or set REPOMIND_MODEL"),
         (
             ["solve", "--repo", str(tmp_path / "nope"), "--issue-text", "x", "--model", "m"],

@@ -15,7 +15,7 @@ import pytest
 from repomind.pipeline.llm import LiteLLMModel
 from repomind.pipeline.solve import Category, SolveReport, SolveRequest, solve
 from repomind.sandbox import DockerSandbox
-from repomind.testing import StandInLLMServer, git, make_git_repo
+from repomind.testing import StandInGitHub, StandInLLMServer, git, make_git_repo
 from tests.pipeline import solve_fixtures as fx
 
 pytestmark = pytest.mark.docker
@@ -154,3 +154,25 @@ def test_cli_end_to_end(docker_client: Any, tmp_path: Path) -> None:
         )
     assert res.returncode == 1 and "no patch passed" in res.stderr
     assert json.loads((tmp_path / "out2" / "report.json").read_text())["success"] is False
+
+    # --issue URL: the issue is read through the REST API (the stand-in GitHub) with GITHUB_TOKEN.
+    with StandInGitHub(tmp_path / "github") as gh, StandInLLMServer([fx.NO_EDIT]) as server:
+        gh.add_repo("acme/calc", repo)
+        number = gh.state.open_issue("acme/calc", "add() subtracts", fx.ISSUE)
+        token = gh.state.issue_token(1).token
+        env3 = {**env, "REPOMIND_GITHUB_API_URL": gh.url, "GITHUB_TOKEN": token}
+
+        def solve_issue(number: int, out: str) -> subprocess.CompletedProcess[str]:
+            url = f"https://github.com/acme/calc/issues/{number}"
+            args = ["solve", "--repo", str(repo), "--issue", url, "--model", "openai/stand-in"]
+            args += ["--api-base", server.url, "--out", str(tmp_path / out), "--max-attempts", "1"]
+            return subprocess.run(
+                [REPOMIND, *args], capture_output=True, text=True, env=env3, timeout=300, check=False
+            )
+
+        res = solve_issue(number, "out3")
+        assert res.returncode == 1, res.stderr
+        assert "add() subtracts" in server.prompts()[0] and "add(2, 3)" in server.prompts()[0]
+        assert token not in (tmp_path / "out3" / "trajectory.jsonl").read_text()
+        res = solve_issue(99, "out4")
+        assert res.returncode != 0 and "GitHub answered 404 for issue acme/calc#99" in res.stderr

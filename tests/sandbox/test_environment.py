@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -14,7 +15,7 @@ from repomind.sandbox import (
     ImageNotFoundError,
     Outcome,
 )
-from repomind.sandbox.client import OWNER_LABEL, owner
+from repomind.sandbox.client import OWNER_LABEL
 from repomind.sandbox.environment import ENV_REPOSITORY
 
 pytestmark = pytest.mark.docker
@@ -50,7 +51,7 @@ def _setup_events(client: Any, since: float, until: float) -> list[dict[str, Any
         filters={
             "type": "container",
             "event": "create",
-            "label": ["org.repomind.sandbox=setup", f"{OWNER_LABEL}={owner()}"],
+            "label": ["org.repomind.sandbox=setup", f"{OWNER_LABEL}={os.environ['REPOMIND_SANDBOX_OWNER']}"],
         },
     )
     return list(events)

@@ -10,7 +10,7 @@ from repomind.bot.github import GitHub
 from repomind.bot.render import marker, render
 from repomind.bot.seam import Attempt, PipelineOutcome
 from repomind.pipeline.localise.result import Localisation
-from repomind.store import Job, Ledger
+from repomind.store import Job, Ledger, add_event
 
 #: Progress lines alone edit the comment at most this often; new findings edit it at once.
 MIN_EDIT_INTERVAL_S = 2.0
@@ -90,9 +90,40 @@ class StatusComment:
         return self._comment_id
 
     def update(self, *, force: bool = True, **changes: Any) -> None:
+        before = self.view
         self.view = replace(self.view, **changes)
+        for kind, message in changed_lines(before, self.view):  # the run page's live log
+            add_event(self._ledger, self._job.id, kind, message)
         if not force and time.monotonic() - self._last_edit < MIN_EDIT_INTERVAL_S:
             return
         comment_id = self.ensure()
         self._gh.edit_comment(self._job.repo, comment_id, self.body())
         self._last_edit = time.monotonic()
+
+
+def changed_lines(old: StatusView, new: StatusView) -> list[tuple[str, str]]:
+    """What changed between two views of the status comment, as live-log lines (kind, message)."""
+    lines: list[tuple[str, str]] = []
+    if new.headline != old.headline:
+        lines.append(("status", new.headline))
+    if new.stage and new.stage != old.stage:
+        lines.append(("stage", new.stage))
+    loc = new.localisation
+    if loc is not None and loc != old.localisation:
+        if loc.set:
+            where = f"with {loc.confidence:.0%} confidence the change is in: {', '.join(loc.set)}"
+        else:
+            where = f"no calibrated set; the top-ranked files: {', '.join(loc.top(5))}"
+        lines.append(("localised", where))
+    for a in new.attempts[len(old.attempts) :]:
+        lines.append(
+            (
+                "attempt",
+                f"attempt {a.number}: {a.outcome}"
+                + (f": {a.summary}" if a.summary else "")
+                + f" (tests: {a.tests_passed} passed, {a.tests_failed} failed)",
+            )
+        )
+    if new.result and new.result != old.result:
+        lines.append(("result", new.result))
+    return lines

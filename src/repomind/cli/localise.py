@@ -36,12 +36,14 @@ def make_localiser(
     weights: str | None = None,
     top_k: int = 10,
     ignore: tuple[str, ...] = (),
+    rerank: str | None = None,
     log: Any = lambda _m: None,
 ) -> Any:
     """The real localiser with the settings' cache, the packaged embedder (when installed) and options."""
     from repomind.pipeline.localise.calibrate import Calibration
     from repomind.pipeline.localise.localiser import IndexLocaliser
     from repomind.pipeline.localise.rank import RankConfig
+    from repomind.pipeline.localise.rerank import make_reranker
 
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"--confidence must be between 0 and 1, not {confidence}")
@@ -53,23 +55,26 @@ def make_localiser(
         confidence=confidence,
         ignore=ignore,
         top_k=top_k,
+        reranker=make_reranker(rerank, default_model=ctx.settings.model, api_base=ctx.settings.llm_api_base),
+        vector_server=ctx.settings.chroma_url,
         log=log,
     )
 
 
 def _embedder(ctx: Context) -> Any:
-    from repomind.pipeline.localise.embed import default_embedder
+    from repomind.pipeline.localise.embed import choose_embedder
 
-    choice = ctx.settings.embedding_model
-    if choice and choice.lower() == "none":
-        return None
-    if choice and not Path(choice).is_dir():
-        raise UsageError(f"REPOMIND_EMBEDDING_MODEL={choice} is not a model folder (or 'none')")
-    return default_embedder(Path(choice) if choice else None)
+    return choose_embedder(ctx.settings.embedding_model)
 
 
 _weights_option = click.option(
     "--weights", default=None, help="Fusion weights, e.g. bm25=2,dense=0 (a weight of 0 turns a signal off)."
+)
+_rerank_option = click.option(
+    "--rerank",
+    default=None,
+    metavar="SPEC",
+    help="Re-rank the head: cross-encoder:PATH (local model folder), llm, or llm:MODEL (litellm string).",
 )
 
 
@@ -90,6 +95,7 @@ _weights_option = click.option(
     "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
 )
 @_weights_option
+@_rerank_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 @pass_ctx
 def localise(
@@ -102,6 +108,7 @@ def localise(
     confidence: float,
     calibration: Path | None,
     weights: str | None,
+    rerank: str | None,
     as_json: bool,
 ) -> None:
     """Rank the files a fix for the issue will change, and give the calibrated set."""
@@ -125,6 +132,7 @@ def localise(
             weights=weights,
             top_k=top_k,
             ignore=ignore,
+            rerank=rerank,
             log=progress,
         )
         result = localiser.localise(repo, issue_text or "", rev)
@@ -157,9 +165,16 @@ def localise(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The calibration file to write.")
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
 @_weights_option
+@_rerank_option
 @pass_ctx
 def calibrate(
-    ctx: Context, dataset: Path, repos: Path, out: Path, instances: str | None, weights: str | None
+    ctx: Context,
+    dataset: Path,
+    repos: Path,
+    out: Path,
+    instances: str | None,
+    weights: str | None,
+    rerank: str | None,
 ) -> None:
     """Fit the conformal calibration on SWE-bench-format data."""
     from repomind.pipeline.localise import dataset as ds
@@ -169,11 +184,13 @@ def calibrate(
 
     items = ds.load(dataset, _ids(instances))
     with bar("calibrating") as progress:
-        localiser = make_localiser(ctx, weights=weights)
+        localiser = make_localiser(ctx, weights=weights, rerank=rerank)
         run = replay(
             items, repos, localiser, progress=progress, warn=lambda m: click.echo(f"warning: {m}", err=True)
         )
-    calibration = calibration_from(run, dataset_name=dataset.name)
+    calibration = calibration_from(
+        run, dataset_name=dataset.name, reranker=localiser.reranker.name if localiser.reranker else "none"
+    )
     calibration.save(out)
     click.echo(
         f"calibrated on {len(run.records)} issues ({len(run.skipped)} skipped) → {out}; "
@@ -201,6 +218,7 @@ def evaluate() -> None:
 @click.option("--resume", is_flag=True, help="Keep the instances already in OUT's directory; rank the rest.")
 @click.option("--baseline", is_flag=True, help="Also rank with plain BM25 over whole files.")
 @_weights_option
+@_rerank_option
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path), help="report.json to write (plots beside it)."
 )
@@ -215,6 +233,7 @@ def eval_localise(
     resume: bool,
     baseline: bool,
     weights: str | None,
+    rerank: str | None,
     out: Path,
 ) -> None:
     """Localisation accuracy, conformal coverage and timings, per instance and overall."""
@@ -227,7 +246,9 @@ def eval_localise(
     if not repos.is_dir():
         raise UsageError(f"--repos {repos} is not a directory")
     with bar("localising") as progress:
-        localiser = make_localiser(ctx, calibration=calibration, confidence=confidence, weights=weights)
+        localiser = make_localiser(
+            ctx, calibration=calibration, confidence=confidence, weights=weights, rerank=rerank
+        )
         run = replay(
             items,
             repos,

@@ -91,13 +91,21 @@ def sandbox_exec(
 
 
 @sandbox.command("prune")
-def sandbox_prune() -> None:
-    """Remove containers the sandbox left behind (after a crash) and unused environment images."""
+@pass_ctx
+def sandbox_prune(ctx: Context) -> None:
+    """Remove containers the sandbox left behind (after a crash) and unused environment images.
+
+    A container that still runs is left alone unless it has run longer than the sandbox timeout (every
+    command is killed by then), so a prune never cuts short a job that a live worker is running.
+    """
     from repomind.sandbox import client as docker_client
 
     client = docker_client.connect()
     removed = 0
+    limit_s = ctx.settings.sandbox_timeout_s + 60
     for container in docker_client.leftover_containers(client):
+        if container.status == "running" and docker_client.running_for_s(container) < limit_s:
+            continue
         container.remove(force=True, v=True)
         removed += 1
     pruned = client.images.prune(filters={"dangling": True})

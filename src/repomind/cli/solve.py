@@ -20,6 +20,13 @@ from repomind.errors import UsageError
     "--issue-file", type=click.Path(path_type=Path), default=None, help="A file with the issue's text."
 )
 @click.option("--issue-text", default=None, help="The issue's text.")
+@click.option(
+    "--issue",
+    "issue_url",
+    default=None,
+    metavar="URL",
+    help="An issue's web URL (https://github.com/OWNER/REPO/issues/N), read through the REST API.",
+)
 @click.option("--model", default=None, help="A litellm model string (default: REPOMIND_MODEL).")
 @click.option(
     "--api-base", default=None, help="An OpenAI-compatible server (default: REPOMIND_LLM_API_BASE)."
@@ -47,6 +54,7 @@ def solve(
     rev: str | None,
     issue_file: Path | None,
     issue_text: str | None,
+    issue_url: str | None,
     model: str | None,
     api_base: str | None,
     out: Path | None,
@@ -70,8 +78,8 @@ def solve(
     from repomind.progress import status
     from repomind.sandbox import DockerSandbox
 
-    text = _issue(issue_file, issue_text)
     settings = ctx.settings
+    text = _issue(issue_file, issue_text, issue_url, ctx)
     model_name = model or settings.model
     if not model_name:
         raise UsageError("no model: pass --model or set REPOMIND_MODEL (a litellm model string)")
@@ -109,10 +117,20 @@ def solve(
     sys.exit(0 if report.success else 1)
 
 
-def _issue(issue_file: Path | None, issue_text: str | None) -> str:
-    if (issue_file is None) == (issue_text is None):
-        raise UsageError("give exactly one of --issue-file and --issue-text")
-    if issue_file is not None:
+def _issue(issue_file: Path | None, issue_text: str | None, issue_url: str | None, ctx: Context) -> str:
+    if sum(x is not None for x in (issue_file, issue_text, issue_url)) != 1:
+        raise UsageError("give exactly one of --issue-file, --issue-text and --issue")
+    if issue_url is not None:
+        from repomind.bot.issue_url import fetch_issue
+
+        token = ctx.settings.github_token
+        _repo, issue = fetch_issue(
+            issue_url,
+            api_url=ctx.settings.github_api_url,
+            token=token.get_secret_value() if token else None,
+        )
+        text = f"{issue.title}\n\n{issue.body}"
+    elif issue_file is not None:
         try:
             text = issue_file.read_text()
         except (OSError, UnicodeDecodeError) as exc:

@@ -9,19 +9,15 @@ from repomind.sandbox.errors import DockerUnavailableError
 
 #: Label put on every container and image the sandbox creates, so leftovers can be found and removed.
 LABEL = "org.repomind.sandbox"
-#: Which process tree made a container: ``REPOMIND_SANDBOX_OWNER`` (inherited by child processes, so a
-#: test session can set it once) or the process id. Cleaning up one's own leftovers never touches the
-#: containers of another process sharing the daemon.
+#: Who made a container: ``REPOMIND_SANDBOX_OWNER`` when set (a test session sets it, so that it judges
+#: only its own containers while other processes use the same daemon).
 OWNER_LABEL = "org.repomind.owner"
 
 
-def owner() -> str:
-    return os.environ.get("REPOMIND_SANDBOX_OWNER") or f"pid-{os.getpid()}"
-
-
-def labels(role: str) -> dict[str, str]:
-    """The labels of a container the sandbox creates for ``role`` (run, setup, check)."""
-    return {LABEL: role, OWNER_LABEL: owner()}
+def container_labels(kind: str) -> dict[str, str]:
+    """The labels of a sandbox container of ``kind`` (``run``, ``setup``, ``check``)."""
+    owner = os.environ.get("REPOMIND_SANDBOX_OWNER")
+    return {LABEL: kind, OWNER_LABEL: owner} if owner else {LABEL: kind}
 
 
 def connect(base_url: str | None = None, *, timeout: float = 60.0) -> Any:
@@ -47,7 +43,19 @@ def connect(base_url: str | None = None, *, timeout: float = 60.0) -> Any:
     return client
 
 
-def leftover_containers(client: Any, owned_by: str | None = None) -> list[Any]:
-    """Containers that the sandbox created and that still exist (only ``owned_by``'s when given)."""
-    wanted = [LABEL] if owned_by is None else [LABEL, f"{OWNER_LABEL}={owned_by}"]
-    return list(client.containers.list(all=True, filters={"label": wanted}))
+def leftover_containers(client: Any, owner: str | None = None) -> list[Any]:
+    """Containers that the sandbox created and that still exist (only ``owner``'s when given)."""
+    labels = [LABEL, f"{OWNER_LABEL}={owner}"] if owner else [LABEL]
+    return list(client.containers.list(all=True, filters={"label": labels}))
+
+
+def running_for_s(container: Any) -> float:
+    """Seconds since the container started (0 when Docker does not say)."""
+    from datetime import UTC, datetime
+
+    started = str(container.attrs.get("State", {}).get("StartedAt", ""))[:26].rstrip("Z")
+    try:
+        since = datetime.fromisoformat(started).replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    return (datetime.now(UTC) - since).total_seconds()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.sandbox import setup_plan, wheelhouse
-from repomind.sandbox.client import LABEL, labels
+from repomind.sandbox.client import LABEL, container_labels
 from repomind.sandbox.errors import EnvironmentSetupError, ImageNotFoundError
 from repomind.sandbox.images import (
     DEFAULT_PYTHON,
@@ -146,7 +146,7 @@ def _install(
         user="0",
         working_dir="/work",
         network_mode="bridge" if spec.network else "none",
-        labels=labels("setup"),
+        labels=container_labels("setup"),
         mem_limit=limits.memory_bytes,
         memswap_limit=limits.memory_bytes,
         pids_limit=max(limits.pids, 1024),

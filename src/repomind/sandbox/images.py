@@ -14,8 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from repomind.sandbox.client import LABEL
-from repomind.sandbox.client import labels as container_labels
+from repomind.sandbox.client import LABEL, container_labels
 from repomind.sandbox.errors import ImageBuildError, ImageNotFoundError
 
 #: Python version → the Debian release whose python3 it is.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.sandbox import environment
-from repomind.sandbox.client import connect, labels
+from repomind.sandbox.client import connect, container_labels
 from repomind.sandbox.errors import CommandNotFoundError, SandboxError
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.output import CappedBuffer
@@ -132,7 +132,7 @@ class DockerSandbox:
             memswap_limit=limits.memory_bytes,
             nano_cpus=int(limits.cpus * 1e9),
             pids_limit=limits.pids,
-            labels=labels("run"),
+            labels=container_labels("run"),
             environment={},
             stop_signal="SIGKILL",
         )

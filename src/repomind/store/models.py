@@ -1,4 +1,4 @@
-"""The ledger's tables: jobs and their GitHub artefacts, webhook deliveries, issue pins and feedback."""
+"""The ledger's tables: jobs, their GitHub artefacts and live log, webhook deliveries, pins and feedback."""
 
 from __future__ import annotations
 
@@ -66,6 +66,19 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class JobEvent(Base):
+    """One line of a job's live log: what its status comment said as the run advanced (the run page)."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: ``status`` (the headline), ``stage``, ``localised``, ``attempt`` or ``result``.
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
 
 
 class Delivery(Base):

@@ -14,6 +14,7 @@ from repomind.bot.github import GitHubFactory
 from repomind.bot.seam import Pipeline
 from repomind.errors import ConfigError
 from repomind.settings import Settings
+from repomind.webhooks.metrics import Metrics
 
 
 class Mode(enum.StrEnum):
@@ -75,6 +76,8 @@ def create_app(
     app.state.settings = settings
     app.state.mode = mode
     app.state.runtime = runtime
+    metrics = Metrics()
+    metrics.install(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -107,4 +110,5 @@ def create_app(
             )
         )
         app.include_router(runs_router(runtime.ledger))
+        metrics.watch_ledger(runtime.ledger, runtime.queue)
     return app

@@ -12,8 +12,11 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
+
+from repomind.pipeline.localise.gitread import LocaliseError
 
 # Bump when parsing or tokenising changes: old entries are then ignored, never misread.
 FORMAT = 3
@@ -49,20 +52,34 @@ class BlobCache:
 
 
 class VectorCache:
-    """sha → vector in an embedded chromadb collection, one collection per embedding model.
+    """sha → vector in a chromadb collection, one collection per embedding model: embedded under
+    ``path``, or on the Chroma server at ``server`` (``http://HOST:PORT``, shared by several workers).
 
     Vectors are computed here and handed to chromadb, so its default embedding function (which would
     download a model) is never used.
     """
 
-    def __init__(self, path: Path, model_name: str) -> None:
+    def __init__(self, path: Path, model_name: str, *, server: str | None = None) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        path.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-        )
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if server:
+            url = urlsplit(server)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise LocaliseError(f"REPOMIND_CHROMA_URL={server!r} is not an http(s)://HOST:PORT URL")
+            try:
+                self._client: Any = chromadb.HttpClient(
+                    host=url.hostname,
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=settings,
+                )
+            except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+                raise LocaliseError(f"the Chroma server at {server} does not answer: {exc}") from None
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         safe = "".join(c if c.isalnum() else "-" for c in model_name).strip("-")[:50]
         self._collection = self._client.get_or_create_collection(
             name=f"files-{safe}-v{FORMAT}", embedding_function=None, metadata={"hnsw:space": "cosine"}

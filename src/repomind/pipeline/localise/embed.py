@@ -63,6 +63,18 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def choose_embedder(choice: str | None) -> SentenceTransformerEmbedder | None:
+    """The embedder ``REPOMIND_EMBEDDING_MODEL`` asks for: unset, the packaged model (when installed);
+    ``none``, no dense signal; otherwise a sentence-transformers model folder."""
+    from repomind.errors import UsageError
+
+    if choice and choice.lower() == "none":
+        return None
+    if choice and not Path(choice).is_dir():
+        raise UsageError(f"REPOMIND_EMBEDDING_MODEL={choice} is not a model folder (or 'none')")
+    return default_embedder(Path(choice) if choice else None)
+
+
 def default_embedder(model_path: Path | None = None) -> SentenceTransformerEmbedder | None:
     """The packaged model (or ``model_path``) when sentence-transformers can run here, else None."""
     path = model_path or packaged_model_path()

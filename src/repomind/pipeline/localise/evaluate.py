@@ -179,11 +179,15 @@ def summarise(run: Run, calibration: Calibration | None, confidence: float) -> d
     return summary
 
 
-def calibration_from(run: Run, *, dataset_name: str) -> Calibration:
+def calibration_from(run: Run, *, dataset_name: str, reranker: str = "none") -> Calibration:
     if not run.records:
         raise LocaliseError("no instance could be ranked: nothing to calibrate on")
     return Calibration(
         alphas=[float(r["alpha"]) for r in run.records],
         instances=[r["instance_id"] for r in run.records],
-        meta={"dataset": dataset_name, "skipped": [s["instance_id"] for s in run.skipped]},
+        meta={
+            "dataset": dataset_name,
+            "skipped": [s["instance_id"] for s in run.skipped],
+            "reranker": reranker,
+        },
     )

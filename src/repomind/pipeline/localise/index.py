@@ -56,6 +56,7 @@ class RepoIndex:
     _definitions: dict[str, list[int]] | None = None
     _history: tuple[object, list[list[int]]] | None = None
     _modules: dict[str, list[int]] | None = None
+    _suffixes: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
         self.position = {p: i for i, p in enumerate(self.paths)}
@@ -96,6 +97,18 @@ class RepoIndex:
                     table[name].append(i)
             self._modules = dict(table)
         return self._modules
+
+    @property
+    def suffixes(self) -> dict[str, list[int]]:
+        """Every trailing part of every path (``c.py``, ``b/c.py``, ``a/b/c.py``) → indexes of its files."""
+        if self._suffixes is None:
+            table: dict[str, list[int]] = defaultdict(list)
+            for i, path in enumerate(self.paths):
+                parts = path.split("/")
+                for k in range(len(parts)):
+                    table["/".join(parts[k:])].append(i)
+            self._suffixes = dict(table)
+        return self._suffixes
 
     @property
     def history(self) -> tuple[object, list[list[int]]]:
@@ -154,9 +167,14 @@ def build_index(
     cache_dir: Path,
     embedder: Embedder | None,
     ignore: tuple[str, ...] = DEFAULT_IGNORE,
+    vector_server: str | None = None,
     log: Log = lambda _msg: None,
 ) -> RepoIndex:
-    """Index ``repo`` at ``rev``, parsing and embedding only blobs that no earlier index has seen."""
+    """Index ``repo`` at ``rev``, parsing and embedding only blobs that no earlier index has seen.
+
+    Vectors live in an embedded chromadb store under ``cache_dir``, or on the Chroma server at
+    ``vector_server`` (``http://HOST:PORT``) that several workers share.
+    """
     started = time.perf_counter()
     commit = gitread.resolve(repo, rev)
     listing = {
@@ -198,7 +216,8 @@ def build_index(
 
     vectors = None
     if embedder is not None:
-        vectors = _vectors(cache_dir, embedder, paths, shas, summaries, log)
+        store = VectorCache(cache_dir / "chroma", embedder.name, server=vector_server)
+        vectors = _vectors(store, embedder, paths, shas, summaries, log)
         embedder.embed(["warm-up"])  # load the model now: the first query should not pay for it
     index = RepoIndex(repo, commit, paths, shas, summaries, tokens, vectors, skipped=skipped)
     index.timings = {
@@ -216,14 +235,13 @@ def build_index(
 
 
 def _vectors(
-    cache_dir: Path,
+    store: VectorCache,
     embedder: Embedder,
     paths: list[str],
     shas: list[str],
     summaries: list[FileSummary],
     log: Log,
 ) -> np.ndarray:
-    store = VectorCache(cache_dir / "chroma", embedder.name)
     # The text embedded names the path, so a vector belongs to a blob at a path.
     keys = [f"{sha}-{zlib.crc32(path.encode()):08x}" for sha, path in zip(shas, paths, strict=True)]
     known = store.get_many(keys)

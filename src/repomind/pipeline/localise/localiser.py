@@ -11,6 +11,7 @@ from repomind.pipeline.localise.embed import Embedder
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import DEFAULT_IGNORE, RepoIndex, build_index
 from repomind.pipeline.localise.rank import RankConfig, Ranking, rank
+from repomind.pipeline.localise.rerank import Reranker, describe
 from repomind.pipeline.localise.result import GUARANTEE_NOTE, Localisation, RankedFile
 
 Log = Callable[[str], None]
@@ -33,8 +34,16 @@ class IndexLocaliser:
         confidence: float = 0.9,
         ignore: tuple[str, ...] = (),
         top_k: int = 10,
+        reranker: Reranker | None = None,
+        vector_server: str | None = None,
         log: Log = lambda _msg: None,
     ) -> None:
+        made_with = (calibration.meta or {}).get("reranker", "none") if calibration else None
+        if made_with is not None and made_with != describe(reranker):
+            raise LocaliseError(
+                f"the calibration was made with re-ranker {made_with!r} and this localiser uses "
+                f"{describe(reranker)!r}: their scores differ, so calibrate again with the same --rerank"
+            )
         self.cache_dir = cache_dir
         self.embedder = embedder
         self.config = config or RankConfig()
@@ -42,6 +51,8 @@ class IndexLocaliser:
         self.confidence = confidence
         self.ignore = DEFAULT_IGNORE + tuple(ignore)
         self.top_k = top_k
+        self.reranker = reranker
+        self.vector_server = vector_server
         self.log = log
         self._index: RepoIndex | None = None
 
@@ -56,6 +67,7 @@ class IndexLocaliser:
                 cache_dir=self.cache_dir,
                 embedder=self.embedder,
                 ignore=self.ignore,
+                vector_server=self.vector_server,
                 log=self.log,
             )
         return self._index
@@ -64,7 +76,7 @@ class IndexLocaliser:
         if not issue_text.strip():
             raise LocaliseError("the issue is empty: there is nothing to localise")
         index = self.index(repo, rev)
-        return index, rank(index, issue_text, self.config, self.embedder)
+        return index, rank(index, issue_text, self.config, self.embedder, self.reranker)
 
     def localise(self, work_tree: Path, issue_text: str, rev: str | None = None) -> Localisation:
         started = time.perf_counter()
@@ -79,6 +91,8 @@ class IndexLocaliser:
                 GUARANTEE_NOTE if chosen is not None else self.calibration.too_small_reason(self.confidence)
             )
         signals = list(ranking.signals)
+        if ranking.note:
+            note = f"{note} {ranking.note}." if note else f"{ranking.note}."
         if self.embedder is None:
             note = (
                 note + " " if note else ""

@@ -21,28 +21,19 @@ def _looks_like_code(name: str) -> bool:
     return "_" in name.strip("_") or (any(c.isupper() for c in name[1:]) and any(c.islower() for c in name))
 
 
-class _Suffixes:
-    """Repository paths by every suffix of their components, to match paths from other machines."""
-
-    def __init__(self, paths: list[str]) -> None:
-        self.table: dict[str, list[int]] = defaultdict(list)
-        for i, path in enumerate(paths):
-            parts = path.split("/")
-            for k in range(len(parts)):
-                self.table["/".join(parts[k:])].append(i)
-
-    def match(self, raw: str) -> list[int]:
-        parts = [p for p in raw.replace("\\", "/").split("/") if p not in ("", ".")]
-        for k in range(len(parts)):
-            found = self.table.get("/".join(parts[k:]))
-            if found:
-                return found if len(found) <= 3 else []
-        return []
+def _match_path(suffixes: dict[str, list[int]], raw: str) -> list[int]:
+    """The files a path from another machine means: its longest suffix that names at most 3 files."""
+    parts = [p for p in raw.replace("\\", "/").split("/") if p not in ("", ".")]
+    for k in range(len(parts)):
+        found = suffixes.get("/".join(parts[k:]))
+        if found:
+            return found if len(found) <= 3 else []
+    return []
 
 
 def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
     """Per kind of mention (``path``, ``frame``, ``dotted``, ``identifier``): file index → score."""
-    suffixes = _Suffixes(index.paths)
+    suffixes = index.suffixes
     result: dict[str, dict[int, float]] = {
         k: defaultdict(float) for k in ("path", "frame", "dotted", "identifier")
     }
@@ -50,12 +41,12 @@ def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
     frames = _FRAME.findall(issue)
     for depth, (raw, _line, func) in enumerate(frames):
         weight = 1.0 + depth / max(1, len(frames))  # frames nearer the error weigh more
-        for i in suffixes.match(raw):
+        for i in _match_path(suffixes, raw):
             bonus = 1.5 if any(d.name == func for d in index.summaries[i].definitions) else 1.0
             result["frame"][i] = max(result["frame"][i], weight * bonus)
     frame_text = _FRAME.sub(" ", issue)
     for raw in _PATH.findall(frame_text):
-        for i in suffixes.match(raw):
+        for i in _match_path(suffixes, raw):
             result["path"][i] += 1.0
 
     definitions = index.definitions

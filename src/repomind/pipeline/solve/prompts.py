@@ -36,10 +36,14 @@ def patch_messages(
     instructions: str = "",
     others: Sequence[str] = (),
     attempts: Sequence[AttemptRecord] = (),
+    hint: str = "",
+    feedback: str = "",
 ) -> list[Message]:
     """The conversation for one attempt: the system rules, then the issue, files and earlier attempts.
 
-    ``issue`` must already have its hidden HTML stripped (:func:`repomind.pipeline.solve.issue.strip_hidden`).
+    ``issue``, ``hint`` and ``feedback`` must already have their hidden HTML stripped
+    (:func:`repomind.pipeline.solve.issue.strip_hidden`). ``hint`` is a maintainer's ``retry`` hint;
+    ``feedback`` is their review of the patch already on the branch (``revise``).
     """
     user = render(
         "user.md.j2",
@@ -48,6 +52,8 @@ def patch_messages(
         files=[asdict(f) for f in files],
         others=list(others),
         attempts=[a.for_prompt() for a in attempts],
+        hint=hint.strip(),
+        feedback=feedback.strip(),
     )
     return [
         {"role": "system", "content": render("system.md.j2").strip()},

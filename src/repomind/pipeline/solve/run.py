@@ -12,10 +12,12 @@ from typing import Any
 from repomind import repoconfig
 from repomind.errors import UsageError
 from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMError
+from repomind.pipeline.localise.pins import apply_pins
 from repomind.pipeline.localise.result import Localisation, Localiser
 from repomind.pipeline.solve import context, prompts
 from repomind.pipeline.solve.artifacts import SCHEMA_VERSION, RunArtifacts, new_run_id
 from repomind.pipeline.solve.attempt import AttemptContext, ask, run_attempt
+from repomind.pipeline.solve.hooks import SolveHooks
 from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import AttemptRecord, Category, best
 from repomind.pipeline.solve.workspace import Workspace, is_url
@@ -44,6 +46,18 @@ class SolveRequest:
     keep_work_trees: bool = False
     redact: Sequence[str] = ()
     run_id: str | None = None
+    #: The repository's config as the caller read it (the bot: from the default branch); None: the
+    #: ``.github/repomind.yml`` of the starting revision.
+    config: repoconfig.RepoConfig | None = None
+    #: People's words for the prompt: a ``retry`` hint, and ``revise`` feedback on an earlier patch.
+    hint: str | None = None
+    feedback: str | None = None
+    #: Localisation pins (paths or directories): included files come first, excluded ones are dropped.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    #: Stop before patching (``stopped == "needs-hint"``) when the calibrated set has more files than
+    #: this and no ``include`` pin was given; None never stops (the CLI).
+    max_set_size: int | None = None
 
 
 @dataclass
@@ -53,7 +67,8 @@ class SolveReport:
     run_id: str
     success: bool
     verified: bool
-    stopped: str  # passed | attempts-exhausted | budget | llm-error | environment-error
+    # passed | attempts-exhausted | budget | llm-error | environment-error | needs-hint | cancelled
+    stopped: str
     message: str
     model: str
     commit: str
@@ -98,8 +113,12 @@ def solve(
     sandbox: Sandbox,
     localiser: Localiser | None = None,
     log: Callable[[str], None] = lambda _line: None,
+    hooks: SolveHooks | None = None,
 ) -> SolveReport:
     """Run the pipeline; write ``patch.diff``, ``report.json`` and ``trajectory.jsonl`` to the out dir.
+
+    ``hooks`` (optional) receive the localisation and each attempt as they happen, and may cancel the
+    run at a stage boundary.
 
     Raises :class:`~repomind.errors.UsageError` for a repository or revision that cannot be used; every
     other way a run can end (budget, model errors, an environment that cannot be set up) is a report.
@@ -115,7 +134,9 @@ def solve(
         raise
     art = RunArtifacts(request.out_dir, run_id, redact=request.redact)
     try:
-        report = _solve(request, run_id, art, workspace, model, sandbox, localiser, log, started)
+        report = _solve(
+            request, run_id, art, workspace, model, sandbox, localiser, log, hooks or SolveHooks(), started
+        )
     finally:
         if not request.keep_work_trees:
             workspace.cleanup()
@@ -131,11 +152,12 @@ def _solve(
     sandbox: Sandbox,
     localiser: Localiser | None,
     log: Callable[[str], None],
+    hooks: SolveHooks,
     started: float,
 ) -> SolveReport:
     timings: dict[str, float] = {}
     base = workspace.work_tree("base")
-    config = repoconfig.load(base)
+    config = request.config or repoconfig.load(base)
     issue = strip_hidden(request.issue_text)
     found = mentions(issue)
     budget = Budget(
@@ -160,10 +182,19 @@ def _solve(
     found_loc = (
         localiser.localise(base, issue) if localiser else context.fallback_localisation(base, issue, found)
     )
+    found_loc = apply_pins(
+        found_loc, context.tracked_files(base), include=request.include, exclude=request.exclude
+    )
     timings["localise"] = time.monotonic() - t
     report.localisation = _localisation_json(found_loc)
     art.write_json("localise.json", found_loc.to_json())
     art.event("localise", **found_loc.to_json())
+    hooks.on_localised(found_loc)
+    if hooks.should_cancel():
+        return _finish(report, art, "cancelled", "cancelled after localisation", timings, started)
+    wide = _too_wide(found_loc, request)
+    if wide:
+        return _finish(report, art, "needs-hint", wide, timings, started)
     views, others = _views(base, found_loc, found)
     guidance = context.instructions(base, config.instructions)
 
@@ -181,13 +212,25 @@ def _solve(
         )
     timings["environment"] = time.monotonic() - t
     art.event("environment", image=env.image, cached=env.cached, seconds=round(env.setup_seconds, 3))
+    if hooks.should_cancel():
+        return _finish(report, art, "cancelled", "cancelled before the first attempt", timings, started)
 
     ctx = AttemptContext(model, sandbox, env, workspace, art, budget, found, config.test_command, log)
     timings["attempts"] = 0.0
+    hint = strip_hidden(request.hint or "").strip()
+    feedback = strip_hidden(request.feedback or "").strip()
     for number in range(1, max_attempts + 1):
+        if number > 1 and hooks.should_cancel():
+            return _finish(report, art, "cancelled", f"cancelled before attempt {number}", timings, started)
         t = time.monotonic()
         messages = prompts.patch_messages(
-            issue, views, instructions=guidance, others=others, attempts=report.attempts
+            issue,
+            views,
+            instructions=guidance,
+            others=others,
+            attempts=report.attempts,
+            hint=hint,
+            feedback=feedback,
         )
         try:
             reply, tokens, cost, _seconds = ask(ctx, number, messages)
@@ -200,10 +243,23 @@ def _solve(
         record.tokens, record.cost_usd = tokens, cost
         report.attempts.append(record)
         timings["attempts"] += time.monotonic() - t
+        hooks.on_attempt(record)
         if record.passed:
             return _finish(report, art, "passed", record.summary, timings, started)
     return _finish(
         report, art, "attempts-exhausted", f"no attempt passed in {max_attempts}", timings, started
+    )
+
+
+def _too_wide(loc: Localisation, request: SolveRequest) -> str:
+    """Why the run must ask for a hint before patching ('' when it may go on)."""
+    if request.max_set_size is None or loc.set is None or request.include:
+        return ""
+    if len(loc.set) <= request.max_set_size:
+        return ""
+    return (
+        f"the calibrated set has {len(loc.set)} files, more than max_set_size ({request.max_set_size}): "
+        "a hint (an included path) is needed before spending the budget"
     )
 
 

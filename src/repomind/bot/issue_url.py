@@ -1,0 +1,55 @@
+"""An issue by its web URL, for ``repomind solve --issue URL``: read through the REST API with githubkit.
+
+Any host is accepted (github.com or GitHub Enterprise); the API is the configured
+``REPOMIND_GITHUB_API_URL``. Public issues need no token; ``GITHUB_TOKEN`` (or ``REPOMIND_GITHUB_TOKEN``)
+reads private ones.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from repomind.bot.github import GitHubError, Issue
+from repomind.errors import UsageError
+
+_URL = re.compile(
+    r"^https?://[^/\s]+/(?P<owner>[\w.-]+)/(?P<name>[\w.-]+)/(?:issues|pull)/(?P<number>\d+)/?(?:[?#]\S*)?$"
+)
+
+
+def parse_issue_url(url: str) -> tuple[str, int]:
+    """``https://HOST/OWNER/REPO/issues/N`` → (``OWNER/REPO``, N)."""
+    match = _URL.match(url.strip())
+    if match is None:
+        raise UsageError(f"--issue {url!r} is not an issue URL like https://github.com/OWNER/REPO/issues/N")
+    return f"{match['owner']}/{match['name']}", int(match["number"])
+
+
+def fetch_issue(url: str, *, api_url: str, token: str | None = None) -> tuple[str, Issue]:
+    """The repository and the issue that ``url`` names; a GitHubError says why when it cannot be read."""
+    from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
+    from githubkit.exception import GitHubException, RequestFailed
+
+    repo, number = parse_issue_url(url)
+    owner, name = repo.split("/")
+    auth: Any = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
+    try:
+        with GitHub(auth, base_url=api_url) as gh:
+            data = gh.rest.issues.get(owner, name, number).json()
+    except RequestFailed as exc:
+        status = exc.response.status_code
+        hint = " (private repositories need GITHUB_TOKEN)" if status in (401, 403, 404) and not token else ""
+        raise GitHubError(f"GitHub answered {status} for issue {repo}#{number}{hint}", status) from None
+    except GitHubException as exc:
+        raise GitHubError(f"cannot reach GitHub at {api_url} for issue {repo}#{number}: {exc}") from None
+    issue = Issue(
+        number=int(data["number"]),
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        author=(data.get("user") or {}).get("login", ""),
+        state=data.get("state", "open"),
+        is_pull_request=bool(data.get("pull_request")),
+        html_url=data.get("html_url", ""),
+    )
+    return repo, issue

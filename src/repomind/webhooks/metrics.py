@@ -1,0 +1,121 @@
+"""``GET /metrics``: Prometheus metrics of this server, in a registry of its own (no global state).
+
+- ``repomind_webhook_deliveries_total{event, outcome}``: deliveries by outcome (``queued``, ``duplicate``,
+  ``ignored``, ``bad_request``, ``bad_signature``, ``unavailable``, ``error``);
+- ``repomind_webhook_ack_seconds``: how long the acknowledgement took (histogram);
+- ``repomind_jobs{state}``, ``repomind_queue_pending``, ``repomind_tokens_total``, ``repomind_cost_usd_total``
+  and ``repomind_attempts_total``: read from the ledger and the queue when scraped, so every process that
+  shares them reports the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from repomind.store import Ledger
+from repomind.store.models import JobState
+
+WEBHOOK_PATH = "/webhooks/github"
+_OUTCOMES = {
+    202: "queued",
+    200: "duplicate",
+    204: "ignored",
+    400: "bad_request",
+    401: "bad_signature",
+    503: "unavailable",
+}
+
+
+class Pending(Protocol):
+    def pending(self) -> int: ...
+
+
+class _LedgerCollector(Collector):
+    """Jobs by state and the work they did, read from the ledger at scrape time."""
+
+    def __init__(self, ledger: Ledger, queue: Pending | None) -> None:
+        self.ledger = ledger
+        self.queue = queue
+
+    def collect(self) -> Iterator[Any]:
+        jobs = self.ledger.all_jobs()
+        states = GaugeMetricFamily("repomind_jobs", "Jobs in the ledger by state", labels=["state"])
+        for state in JobState:
+            states.add_metric([state.value], sum(1 for j in jobs if j.state is state))
+        yield states
+        results = [j.result or {} for j in jobs]
+        tokens = sum(_int(r, "tokens") for r in results)
+        yield CounterMetricFamily("repomind_tokens", "LLM tokens spent by finished jobs", value=tokens)
+        yield CounterMetricFamily(
+            "repomind_cost_usd",
+            "Dollars spent by finished jobs (jobs of unknown price count 0)",
+            value=sum(float(r.get("cost_usd") or 0.0) for r in results),
+        )
+        yield CounterMetricFamily(
+            "repomind_attempts",
+            "Patch attempts made by finished jobs",
+            value=sum(len(r.get("attempts") or []) for r in results),
+        )
+        if self.queue is not None:
+            yield GaugeMetricFamily(
+                "repomind_queue_pending", "Messages waiting in the job queue", value=self.queue.pending()
+            )
+
+
+def _int(data: dict[str, Any], key: str) -> int:
+    try:
+        return int(data.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Metrics:
+    """The server's registry and its webhook metrics; ``install`` wires them into an app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "repomind_webhook_deliveries",
+            "Webhook deliveries by event and outcome",
+            ["event", "outcome"],
+            registry=self.registry,
+        )
+        self.ack_seconds = Histogram(
+            "repomind_webhook_ack_seconds",
+            "Time to acknowledge a webhook delivery",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+
+    def watch_ledger(self, ledger: Ledger, queue: Pending | None) -> None:
+        self.registry.register(_LedgerCollector(ledger, queue))
+
+    def install(self, app: FastAPI) -> None:
+        @app.middleware("http")
+        async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            if request.url.path != WEBHOOK_PATH or request.method != "POST":
+                return await call_next(request)
+            started = time.perf_counter()
+            response = await call_next(request)
+            self.ack_seconds.observe(time.perf_counter() - started)
+            # An unsigned request's headers are anyone's: never a label value (unbounded cardinality).
+            verified = response.status_code not in (401, 503)
+            event = (request.headers.get("X-GitHub-Event") or "unknown") if verified else "unverified"
+            self.deliveries.labels(event, _OUTCOMES.get(response.status_code, "error")).inc()
+            return response
+
+        router = APIRouter()
+
+        @router.get("/metrics")
+        def metrics() -> Response:
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+        app.include_router(router)

@@ -1,0 +1,176 @@
+"""The production back ends: the ledger on a real PostgreSQL, and the job queue on a real Redis.
+
+The same ledger tests run on SQLite (the default) and PostgreSQL, with threads racing each other, as
+webhook deliveries and workers do. ``REPOMIND_REQUIRE_SERVICES=1`` (CI) turns a missing server into a
+failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from repomind.bot.queue import HueyQueue, consumer, make_huey
+from repomind.store.db import make_engine
+from repomind.store.ledger import JobRequest, Ledger
+from repomind.store.models import JobState
+from repomind.testing_services import PostgresServer, RedisServer, ServiceUnavailable
+
+pytestmark = pytest.mark.services
+T = TypeVar("T")
+_databases = itertools.count()
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("REPOMIND_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (REPOMIND_REQUIRE_SERVICES=1; run scripts/provision-services.sh)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    except ServiceUnavailable as exc:
+        _missing(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'repomind.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"ledger_{next(_databases)}"
+    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _race(n: int, work: Callable[[int], T]) -> list[T]:
+    """``work(i)`` for i in range(n), all released at the same moment from n threads."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> T:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def _request(delivery: str | None = None) -> JobRequest:
+    return JobRequest("acme/calc", 7, 1, "label", "fix", requested_by="alice", delivery_id=delivery)
+
+
+def test_deliveries_and_jobs_are_exactly_once_under_races(store_url: str) -> None:
+    ledger = Ledger(make_engine(store_url))
+    try:
+        firsts = _race(8, lambda _i: ledger.record_delivery("d-1", "issues", "labeled", {"n": 1}))
+        assert sorted(firsts) == [False] * 7 + [True]
+
+        # One intent from eight deliveries (a double label, identical commands): one job.
+        opened = _race(8, lambda i: ledger.open_job(_request(f"d-{i}")))
+        assert len({job.id for job, _ in opened}) == 1
+        assert [created for _, created in opened].count(True) == 1
+        job_id = opened[0][0].id
+
+        # Eight workers claim it: one wins; the losers' renewals say the job is not theirs.
+        claims = _race(8, lambda i: ledger.claim(job_id, f"worker-{i}", 60))
+        winners = [i for i, job in enumerate(claims) if job is not None]
+        assert len(winners) == 1
+        assert ledger.renew(job_id, f"worker-{winners[0]}", 60) == "ok"
+        loser = next(i for i in range(8) if i != winners[0])
+        assert ledger.renew(job_id, f"worker-{loser}", 60) == "lost"
+
+        ledger.finish(job_id, JobState.SUCCEEDED)
+        again, created = ledger.open_job(_request("d-later"))
+        assert created and again.id != job_id
+    finally:
+        ledger.dispose()
+
+
+def test_a_dead_workers_lease_expires_and_another_takes_the_job(store_url: str) -> None:
+    now = [1000.0]
+    ledger = Ledger(make_engine(store_url), clock=lambda: now[0])
+    try:
+        job, _ = ledger.open_job(_request("d-1"))
+        assert ledger.claim(job.id, "dies", 30) is not None
+        assert ledger.recoverable() == [] and ledger.claim(job.id, "other", 30) is None
+        now[0] += 31
+        assert ledger.recoverable() == [job.id]
+        taken = ledger.claim(job.id, "other", 30)
+        assert taken is not None and taken.claims == 2 and taken.lease_owner == "other"
+        assert ledger.renew(job.id, "dies", 30) == "lost"
+    finally:
+        ledger.dispose()
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def _add(self, name: str, value: Any) -> None:
+        with self.lock:
+            self.calls.append((name, value))
+
+    def dispatch(self, delivery_id: str) -> None:
+        self._add("dispatch", delivery_id)
+
+    def run_job(self, job_id: int) -> None:
+        self._add("run_job", job_id)
+
+    def recover(self) -> None:
+        self._add("recover", None)
+
+    def training_ready(self, feedback_id: int) -> None:
+        self._add("training_ready", feedback_id)
+
+
+def test_the_job_queue_on_redis_carries_every_message_to_a_worker(tmp_path: Path) -> None:
+    try:
+        server = RedisServer(tmp_path / "redis")
+    except ServiceUnavailable as exc:
+        _missing(str(exc))
+    with server:
+        # The web process enqueues; a worker process (another set of huey instances) consumes.
+        def queue() -> HueyQueue:
+            return HueyQueue(
+                *(make_huey(n, data_dir=tmp_path, redis_url=server.url) for n in ("ev", "pipe", "train"))
+            )
+
+        producer, worker = queue(), queue()
+        for i in range(20):
+            producer.enqueue_delivery(f"d-{i}")
+        for job in range(5):
+            producer.enqueue_job(job)
+        assert producer.pending() == 25  # held in Redis until a worker runs
+
+        recorder = _Recorder()
+        worker.attach(recorder)
+        consumers = [consumer(h, workers=2, periodic=False) for h in (worker.events, worker.pipeline)]
+        for c in consumers:
+            c.start()
+        try:
+            deadline = time.monotonic() + 30
+            while len(recorder.calls) < 25 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            for c in consumers:
+                c.stop(graceful=True)
+        assert sorted(v for k, v in recorder.calls if k == "dispatch") == sorted(f"d-{i}" for i in range(20))
+        assert sorted(v for k, v in recorder.calls if k == "run_job") == list(range(5))
+        assert producer.pending() == 0

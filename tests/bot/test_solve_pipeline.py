@@ -1,0 +1,182 @@
+"""The bot's SolvePipeline: solve's report mapped onto the seam, events, pins, needs-hint and cancel.
+
+Real localisation (IndexLocaliser, no embedder) and real tests on the host (FakeSandbox runs pytest in the
+work tree); the Docker end to end through the app is in test_solve_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from repomind.bot.seam import Hints, OutcomeStatus, PipelineEvent
+from repomind.bot.solve import NO_MODEL, SolvePipeline, make_pipeline
+from repomind.pipeline.localise.calibrate import Calibration
+from repomind.pipeline.localise.gitread import LocaliseError
+from repomind.pipeline.localise.localiser import IndexLocaliser
+from repomind.repoconfig import RepoConfig
+from repomind.settings import Settings
+from repomind.testing import FakeSandbox, ScriptedModel, make_git_repo
+from tests.pipeline import solve_fixtures as fx
+
+TITLE, _, BODY = fx.ISSUE.partition("\n\n")
+
+
+def calibration(alphas: list[float]) -> Calibration:
+    return Calibration(alphas, [f"cal-{i}" for i in range(len(alphas))])
+
+
+#: A calibration whose sets hold the files scoring within 60% of the top one (at 90% confidence).
+NARROW = calibration([0.0] * 10 + [0.6] * 10)
+#: One whose sets hold every ranked file.
+WIDE = calibration([1.0] * 20)
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, replies: list[str], cal: Calibration | None = NARROW) -> None:
+        self.tree = make_git_repo(tmp_path / "checkout", fx.FILES)
+        self.model = ScriptedModel(list(replies))
+        self.box = FakeSandbox(script=fx.run_on_host)
+        self.events: list[PipelineEvent] = []
+        self.models: list[str] = []
+
+        def make_model(name: str) -> ScriptedModel:
+            self.models.append(name)
+            return self.model
+
+        self.pipeline = SolvePipeline(
+            model="openai/default",
+            make_model=make_model,
+            make_sandbox=lambda: self.box,
+            make_localiser=lambda config: IndexLocaliser(
+                tmp_path / "index", embedder=None, calibration=cal, confidence=config.confidence
+            ),
+            runs_dir=tmp_path / "runs",
+            redact=("sekrit-value-123",),
+        )
+
+    def run(self, config: RepoConfig | None = None, hints: Hints | None = None, **kw: Any) -> Any:
+        return self.pipeline.run(
+            self.tree,
+            TITLE,
+            BODY + "\nsekrit-value-123",
+            config or RepoConfig(),
+            hints=hints or Hints(),
+            on_event=self.events.append,
+            should_cancel=kw.get("should_cancel", lambda: False),
+        )
+
+
+def test_success_maps_to_a_diff_evidence_and_attempts(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.WRONG, fx.FIX])
+    outcome = h.run()
+    assert outcome.status is OutcomeStatus.SUCCESS
+    assert "-    return a - b\n+    return a + b" in outcome.diff
+    assert outcome.evidence.fixed == ("tests/test_ops.py::test_add",) and outcome.evidence.verified
+    assert "tests/test_ops.py::test_mul" in outcome.evidence.still_passing
+    assert [(a.number, a.outcome, a.tests_passed, a.tests_failed) for a in outcome.attempts] == [
+        (1, "test-failure", 1, 1),
+        (2, "passed", 2, 0),
+    ]
+    assert outcome.tokens > 0 and outcome.model == "scripted" and h.models == ["openai/default"]
+    assert outcome.summary.startswith("Changes `calc/ops.py` (attempt 2 of at most 3).")
+    loc = outcome.localisation
+    assert loc is not None and loc.set and "calc/ops.py" in loc.set and loc.confidence == 0.9
+    kinds = [e.kind for e in h.events if e.kind != "message"]
+    assert kinds == ["localised", "attempt", "attempt"]
+    assert any(e.message.startswith("Attempt 1: asking") for e in h.events)
+    # the run's artifacts are under runs/, with the secret redacted
+    [run_dir] = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "report.json").read_text())["success"] is True
+    assert "sekrit-value-123" not in (run_dir / "trajectory.jsonl").read_text()
+    assert title_in(h.model.prompts()[0])
+
+
+def title_in(prompt: str) -> bool:
+    return TITLE.strip() in prompt and "IGNORE ALL PREVIOUS" not in prompt
+
+
+def test_failure_is_explained_plainly_and_config_is_honoured(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.NO_EDIT, fx.FIX])
+    outcome = h.run(RepoConfig(max_attempts=1, model="openai/per-repo", confidence=0.8))
+    assert outcome.status is OutcomeStatus.FAILED and outcome.diff == ""
+    assert outcome.explanation.startswith("None of the 1 attempt passed the tests.")
+    assert "Attempt 1: the model's reply held no edit Repomind could read" in outcome.explanation
+    assert h.models == ["openai/per-repo"] and len(h.model.conversations) == 1
+    assert outcome.localisation is not None and outcome.localisation.confidence == 0.8
+
+
+def test_a_wide_set_needs_a_hint_unless_anyway(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.FIX], cal=WIDE)
+    outcome = h.run(RepoConfig(max_set_size=2))
+    assert outcome.status is OutcomeStatus.NEEDS_HINT and h.model.conversations == []
+    assert outcome.localisation is not None and len(outcome.localisation.set or []) > 2
+    assert "more than max_set_size (2)" in outcome.explanation
+    outcome = h.run(RepoConfig(max_set_size=2), Hints(anyway=True))
+    assert outcome.status is OutcomeStatus.SUCCESS
+
+
+def test_pins_and_hint_reach_the_run(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.FIX], cal=WIDE)
+    hints = Hints(hint="it is the minus sign", include=("calc/ops.py",), exclude=("tests/__init__.py",))
+    outcome = h.run(RepoConfig(max_set_size=2), hints)
+    assert outcome.status is OutcomeStatus.SUCCESS
+    loc = outcome.localisation
+    assert loc is not None and loc.set and loc.set[0] == "calc/ops.py" and "tests/__init__.py" not in loc.set
+    assert "<hint>\nit is the minus sign\n</hint>" in h.model.prompts()[0]
+
+
+def test_cancel_and_no_model(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.FIX])
+    outcome = h.run(should_cancel=lambda: True)
+    assert outcome.status is OutcomeStatus.CANCELLED and h.model.conversations == []
+    h.pipeline.model = None
+    outcome = h.run()
+    assert outcome.status is OutcomeStatus.FAILED and outcome.explanation == NO_MODEL
+
+
+def test_make_pipeline_composes_from_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        model="openai/x",
+        llm_api_base="http://127.0.0.1:9/v1",
+        embedding_model="none",
+        webhook_secret=SecretStr("a-long-webhook-secret"),
+    )
+    pipeline = make_pipeline(settings)
+    assert pipeline.model == "openai/x" and pipeline.runs_dir == settings.runs_dir
+    assert "a-long-webhook-secret" in pipeline.redact
+    model: Any = pipeline.make_model("openai/y")
+    assert (model.name, model.api_base) == ("openai/y", "http://127.0.0.1:9/v1")
+    loc: Any = pipeline.make_localiser(RepoConfig(confidence=0.8, ignore_paths=["docs/"]))
+    assert loc.calibration is None and loc.confidence == 0.8 and "docs/" in loc.ignore
+    assert loc.embedder is None and loc.cache_dir == settings.data_dir / "index"
+    NARROW.save(settings.calibration_file)
+    assert pipeline.make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
+    assert loc.reranker is None and loc.vector_server is None
+
+    # REPOMIND_RERANK and REPOMIND_CHROMA_URL reach the localiser; the repository's model serves `llm`.
+    shared = Settings(**{**settings.model_dump(), "rerank": "llm", "chroma_url": "http://chroma:8000"})
+    with pytest.raises(LocaliseError, match="calibrate again with the same --rerank"):
+        make_pipeline(shared).make_localiser(RepoConfig())  # calibration.json was made without one
+    settings.calibration_file.unlink()
+    ranked: Any = make_pipeline(shared).make_localiser(RepoConfig(model="openai/repo-model"))
+    assert ranked.reranker.name == "llm:openai/repo-model" and ranked.vector_server == "http://chroma:8000"
+
+
+def test_budget_and_test_command_from_the_repository_config(tmp_path: Path) -> None:
+    h = Harness(tmp_path, [fx.FIX])
+    outcome = h.run(RepoConfig(budget_tokens=50))
+    assert outcome.status is OutcomeStatus.FAILED and h.model.conversations == []
+    assert outcome.explanation.startswith("The budget ran out before a patch passed:")
+    command = f"{shlex.quote(sys.executable)} -m pytest tests/test_ops.py::test_add"  # run on the host
+    outcome = h.run(RepoConfig(test_command=command))
+    assert outcome.status is OutcomeStatus.SUCCESS
+    assert any("tests/test_ops.py::test_add" in " ".join(argv) for argv in h.box.commands)
+    assert outcome.evidence.fixed == ("tests/test_ops.py::test_add",)
