@@ -75,6 +75,7 @@ def build(
         str(spec.network),
         *(("keep-work-tree",) if spec.keep_work_tree else ()),
         *spec.requirements,
+        *((f"before {spec.resolve_before}",) if spec.resolve_before else ()),
     )
     tag = env_tag(spec.repo_name, key)
     if find_image(client, tag) is not None:
@@ -89,14 +90,14 @@ def build(
         # Resolved as separate sets, as pip installs them: the project with its dependencies, its build
         # system (an isolated build), and any requirements the spec adds (installed before the project).
         build_set = set(plan.build_requirements)
-        groups = [
-            [r for r in plan.requirements if r not in build_set],
-            plan.build_requirements,
-            spec.requirements,
-        ]
-        for group in groups:
+        dated = [[r for r in plan.requirements if r not in build_set], list(plan.build_requirements)]
+        for group in dated:
             if group:
-                wheelhouse.download(group, wheels, python=python, glibc=glibc, log=log)
+                wheelhouse.download(
+                    group, wheels, python=python, glibc=glibc, log=log, exclude_newer=spec.resolve_before
+                )
+        if spec.requirements:  # explicit pins: never bounded by the date
+            wheelhouse.download(spec.requirements, wheels, python=python, glibc=glibc, log=log)
         output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(

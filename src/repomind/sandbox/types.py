@@ -41,6 +41,8 @@ class EnvironmentSpec:
     version files and egg-info stay; each run's copy is laid over it). ``requirement_files`` narrows
     which requirement files detection reads (None: the usual names). ``compiler`` builds on the base
     image's variant with a C compiler and Python headers (``repomind sandbox build --compiler``).
+    ``resolve_before`` (an ISO date) resolves the repository's own requirements as they were released by
+    then (uv's ``--exclude-newer``), for old projects whose open ranges now pick incompatible releases.
     """
 
     repo_name: str
@@ -52,6 +54,7 @@ class EnvironmentSpec:
     keep_work_tree: bool = False
     requirement_files: tuple[str, ...] | None = None
     compiler: bool = False
+    resolve_before: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class Instance:
     fail_to_pass: tuple[str, ...]
     pass_to_pass: tuple[str, ...]
     problem_statement: str = ""
+    environment_setup_commit: str = ""
 
     @property
     def gold_files(self) -> list[str]:
@@ -99,6 +100,7 @@ def load_instances(path: Path, ids: Sequence[str] | None = None) -> list[Instanc
                 fail_to_pass=_tests(row.get("FAIL_TO_PASS", []), where, "FAIL_TO_PASS"),
                 pass_to_pass=_tests(row.get("PASS_TO_PASS", []), where, "PASS_TO_PASS"),
                 problem_statement=str(row.get("problem_statement", "")),
+                environment_setup_commit=str(row.get("environment_setup_commit") or ""),
             )
         )
     seen: set[str] = set()

@@ -21,6 +21,7 @@ from repomind.sandbox import Environment, EnvironmentSetupError, EnvironmentSpec
 
 MAX_LEARNT_ROUNDS = 6
 _MISSING = re.compile(r"No matching distribution found for ([^\s;]+)")
+_CONFLICT = re.compile(r"ResolutionImpossible|conflicting dependencies|No solution found")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ class Environments:
         with self._lock:
             return list(self._learnt.get(f"{spec.repo}@{spec.version}", []))
 
-    def prepare(self, work_tree: Path, spec: EvalSpec, log: Callable[[str], None]) -> Prepared:
+    def prepare(
+        self, work_tree: Path, spec: EvalSpec, log: Callable[[str], None], *, as_of: str | None = None
+    ) -> Prepared:
         key = f"{spec.repo}@{spec.version}"
         setup = spec.setup_command
         if uses_setuptools_scm(work_tree):
@@ -88,6 +91,7 @@ class Environments:
             version = ".".join([*spec.version.split("."), "0", "0"][:3])
             setup = f"export SETUPTOOLS_SCM_PRETEND_VERSION={version}\n{setup}"
         logs: list[str] = []
+        before: str | None = None
         with self._key_lock(key):
             for _round in range(MAX_LEARNT_ROUNDS + 1):
                 extra = self.learnt(spec)
@@ -99,6 +103,7 @@ class Environments:
                     keep_work_tree=True,
                     requirement_files=spec.requirement_files,
                     compiler=spec.compiler,
+                    resolve_before=before,
                 )
                 try:
                     env = self.sandbox.prepare(work_tree, env_spec)
@@ -107,6 +112,12 @@ class Environments:
                 except EnvironmentSetupError as exc:
                     logs.append(str(exc))
                     wanted = missing_requirement(exc.output or exc.message)
+                    if wanted is None and before is None and as_of and _CONFLICT.search(exc.output):
+                        # Today's releases of the project's open-ended requirements do not fit together
+                        # (or with the project): resolve them as they were at the environment's date.
+                        log(f"{key}: conflicting requirements; resolving them as of {as_of}")
+                        before = as_of
+                        continue
                     if wanted is None or wanted in extra:
                         return Prepared(None, _failure_reason(exc), "\n".join(logs))
                     log(f"{key}: the wheelhouse lacked {wanted}; adding it and building again")

@@ -62,6 +62,16 @@ def apply_patch(work_tree: Path, patch: str, name: str) -> str:
     raise PatchError("\n".join(errors))
 
 
+def _environment_date(tree: Path, instance: Instance) -> str | None:
+    """The date of the instance's environment commit (SWE-bench's per-version reference), else its base."""
+    for commit in (instance.environment_setup_commit, instance.base_commit):
+        if commit:
+            date = run_git(tree, "show", "-s", "--format=%cs", commit, check=False).strip()
+            if date:
+                return date
+    return None
+
+
 def test_command(instance: Instance, spec: EvalSpec) -> str:
     """The specification's test command on the test files the test patch touches (as ``swebench``)."""
     from swebench.harness.test_spec.python import get_test_directives
@@ -134,7 +144,7 @@ def evaluate(
             subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False)
         run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
         log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
-        prepared = environments.prepare(tree, spec, log)
+        prepared = environments.prepare(tree, spec, log, as_of=_environment_date(tree, instance))
         (out_dir / "setup.log").write_text(prepared.log)
         if prepared.env is None:
             return finish(UNAVAILABLE, f"environment could not be built: {prepared.reason}")
