@@ -198,3 +198,28 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
     res = run(*base)
     assert res.returncode == 2 and "exactly one of --predictions" in res.stderr
     assert not (tmp_path / "o").exists()  # nothing written for a run that could not start
+
+
+def test_tox_current_env_runs_the_testenv_commands(tmp_path: Path) -> None:
+    import shlex
+    import subprocess
+    import sys
+
+    from repomind.pipeline.swebench.tox_runner import replace_tox
+
+    assert replace_tox("pytest -rA") == "pytest -rA"
+    python, flag, script = shlex.split(replace_tox("tox --current-env -epy39 -v --"))
+    assert (python, flag) == ("python", "-c")
+    (tmp_path / "tox.ini").write_text(
+        "[testenv]\nsetenv =\n    GREETING = {env:MISSING:hello} there\n"
+        "commands=\n    python -c \"import os,sys; print(os.environ['GREETING'], sys.argv[1:])\" {posargs}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "tests/test_a.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hello there ['tests/test_a.py']" in proc.stdout

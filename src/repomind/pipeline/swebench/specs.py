@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.pipeline.swebench.errors import EvalInputError
+from repomind.pipeline.swebench.tox_runner import replace_tox
 
 #: Repositories whose tests need what the sandbox withholds while tests run.
 OFFLINE_BLOCKERS = {
@@ -151,7 +152,7 @@ def resolve(
     install = str(raw.get("install", "") or "")
     if install:
         steps.append(install)
-    test_cmd = str(raw.get("test_cmd", "") or "")
+    test_cmd = replace_tox(str(raw.get("test_cmd", "") or ""))
     if not test_cmd:
         return Unavailable(f"swebench gives no test command for {repo} {version}")
     notes = () if python == wanted else (f"Python {python} instead of {wanted} (--python-fallback)",)
