@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.pipeline.solve.workspace import Workspace, run_git
-from repomind.pipeline.swebench import grading
+from repomind.pipeline.swebench import grading, requirements
 from repomind.pipeline.swebench.dataset import Instance, Prediction
 from repomind.pipeline.swebench.environments import Environments
 from repomind.pipeline.swebench.specs import EvalSpec, Unavailable
@@ -143,6 +143,10 @@ def evaluate(
         for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
             subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False)
         run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
+        if spec.requirement_files:
+            commit = instance.environment_setup_commit or instance.base_commit
+            if not requirements.write_requirements(tree, instance.repo, commit):
+                return finish(UNAVAILABLE, f"no requirements file of {instance.repo} at {commit[:12]}")
         log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
         prepared = environments.prepare(tree, spec, log, as_of=_environment_date(tree, instance))
         (out_dir / "setup.log").write_text(prepared.log)

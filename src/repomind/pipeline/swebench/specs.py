@@ -37,6 +37,8 @@ NEEDS_COMPILER = frozenset({"astropy/astropy"})
 #: pytest 8 (2024) dropped nose-style ``setup``/``teardown`` methods that PASS_TO_PASS tests rely on.
 UNPINNED = {"pytest": "pytest<8"}
 PIP = "pip<24"
+#: Where the harness writes the requirements that a ``packages: requirements.txt`` spec installs.
+REQUIREMENTS_FILE = ".swebench-requirements.txt"
 #: Looks up the raw specification of (repo, version); None when there is none.
 SpecLookup = Callable[[str, str], Mapping[str, Any] | None]
 
@@ -142,7 +144,9 @@ def resolve(
         requirements += pins
     packages = str(raw.get("packages", "") or "").strip()
     if packages == "requirements.txt":
-        steps.append("python -m pip install -r requirements.txt")
+        # As swebench: the repository's requirements file at the environment commit, includes inlined
+        # (written into the work tree by the harness, see ``requirements.write_requirements``).
+        steps.append(f"python -m pip install -r {REQUIREMENTS_FILE}")
     elif packages == "environment.yml":
         return Unavailable("its environment is a conda environment.yml, which has no pip mapping here")
     elif packages:
@@ -169,7 +173,7 @@ def resolve(
         setup_command=setup,
         test_cmd=test_cmd,
         eval_commands=tuple(str(c) for c in raw.get("eval_commands", []) or []),
-        requirement_files=("requirements.txt",) if packages == "requirements.txt" else (),
+        requirement_files=(REQUIREMENTS_FILE,) if packages == "requirements.txt" else (),
         parser_repo=str(raw.get("log_parser", repo)),
         compiler=repo in NEEDS_COMPILER or bool(raw.get("compiler")),
         notes=notes,
