@@ -15,7 +15,8 @@ DEFAULT_PATHS = ("requirements.txt",)
 
 
 def _known(repo: str) -> tuple[tuple[str, ...], list[tuple[str, str | None]]]:
-    from swebench.harness.constants import MAP_REPO_TO_REQS_PATHS, REPLACE_REQ_PACKAGES
+    from swebench.harness.constants import MAP_REPO_TO_REQS_PATHS
+    from swebench.harness.test_spec.python import REPLACE_REQ_PACKAGES
 
     return tuple(MAP_REPO_TO_REQS_PATHS.get(repo, DEFAULT_PATHS)), list(REPLACE_REQ_PACKAGES)
 
