@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +82,13 @@ class Environments:
             return list(self._learnt.get(f"{spec.repo}@{spec.version}", []))
 
     def prepare(
-        self, work_tree: Path, spec: EvalSpec, log: Callable[[str], None], *, as_of: str | None = None
+        self,
+        work_tree: Path,
+        spec: EvalSpec,
+        log: Callable[[str], None],
+        *,
+        as_of: str | None = None,
+        extra: Sequence[str] = (),
     ) -> Prepared:
         key = f"{spec.repo}@{spec.version}"
         setup = spec.setup_command
@@ -94,14 +100,14 @@ class Environments:
         before: str | None = None
         with self._key_lock(key):
             for _round in range(MAX_LEARNT_ROUNDS + 1):
-                extra = self.learnt(spec)
+                learnt = self.learnt(spec)
                 env_spec = EnvironmentSpec(
                     repo_name=spec.repo,
                     setup_command=setup,
                     python=spec.python,
-                    requirements=(*spec.requirements, *extra),
+                    requirements=tuple(dict.fromkeys((*spec.requirements, *extra, *learnt))),
                     keep_work_tree=True,
-                    requirement_files=spec.requirement_files,
+                    requirement_files=(),  # the spec says which requirement files, if any
                     compiler=spec.compiler,
                     resolve_before=before,
                 )
@@ -118,7 +124,7 @@ class Environments:
                         log(f"{key}: conflicting requirements; resolving them as of {as_of}")
                         before = as_of
                         continue
-                    if wanted is None or wanted in extra:
+                    if wanted is None or wanted in learnt:
                         return Prepared(None, _failure_reason(exc), "\n".join(logs))
                     log(f"{key}: the wheelhouse lacked {wanted}; adding it and building again")
                     self._remember(key, wanted)

@@ -143,12 +143,16 @@ def evaluate(
         for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
             subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False)
         run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
-        if spec.requirement_files:
+        file_requirements: list[str] = []
+        if spec.requirements_file:
             commit = instance.environment_setup_commit or instance.base_commit
-            if not requirements.write_requirements(tree, instance.repo, commit):
+            found = requirements.write_requirements(tree, instance.repo, commit)
+            if found is None:
                 return finish(UNAVAILABLE, f"no requirements file of {instance.repo} at {commit[:12]}")
+            file_requirements = found
         log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
-        prepared = environments.prepare(tree, spec, log, as_of=_environment_date(tree, instance))
+        as_of = _environment_date(tree, instance)
+        prepared = environments.prepare(tree, spec, log, as_of=as_of, extra=file_requirements)
         (out_dir / "setup.log").write_text(prepared.log)
         if prepared.env is None:
             return finish(UNAVAILABLE, f"environment could not be built: {prepared.reason}")

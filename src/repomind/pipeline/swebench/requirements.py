@@ -53,10 +53,14 @@ def collect(tree: Path, repo: str, commit: str) -> str | None:
     return result
 
 
-def write_requirements(tree: Path, repo: str, commit: str) -> bool:
-    """Write them to the work tree (where the environment's setup reads them); False when there are none."""
+def write_requirements(tree: Path, repo: str, commit: str) -> list[str] | None:
+    """Write them to the work tree (where the environment's setup reads them) and return the plain
+    requirement lines (for the wheelhouse); None when the repository has none at ``commit``."""
     text = collect(tree, repo, commit)
     if text is None:
-        return False
+        return None
     (tree / REQUIREMENTS_FILE).write_text(text)
-    return True
+    lines = (line.split(" #", 1)[0].strip() for line in text.splitlines())
+    return [
+        line for line in lines if line and not line.startswith(("-", "#", ".", "/")) and "://" not in line
+    ]

@@ -84,7 +84,7 @@ class EvalSpec:
     setup_command: str
     test_cmd: str
     eval_commands: tuple[str, ...] = ()
-    requirement_files: tuple[str, ...] = ()
+    requirements_file: bool = False  # install swebench's requirements file of the repository
     compiler: bool = False
     parser_repo: str = ""  # whose swebench log parser reads the test output (default: the repository's)
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -173,7 +173,7 @@ def resolve(
         setup_command=setup,
         test_cmd=test_cmd,
         eval_commands=tuple(str(c) for c in raw.get("eval_commands", []) or []),
-        requirement_files=(REQUIREMENTS_FILE,) if packages == "requirements.txt" else (),
+        requirements_file=packages == "requirements.txt",
         parser_repo=str(raw.get("log_parser", repo)),
         compiler=repo in NEEDS_COMPILER or bool(raw.get("compiler")),
         notes=notes,
