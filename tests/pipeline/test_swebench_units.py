@@ -223,3 +223,27 @@ def test_tox_current_env_runs_the_testenv_commands(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "hello there ['tests/test_a.py']" in proc.stdout
+
+
+def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
+    pytest.importorskip("swebench")
+    from repomind.pipeline.swebench.requirements import write_requirements
+    from repomind.pipeline.swebench.specs import REQUIREMENTS_FILE
+    from repomind.testing import git, make_git_repo
+
+    repo = make_git_repo(
+        tmp_path / "pylint",
+        {
+            "requirements_test.txt": (
+                "-r requirements_test_min.txt\ncoverage~=6.4\ntypes-pkg_resources==0.1.3\n"
+            ),
+            "requirements_test_min.txt": (
+                "-e .[testutils]\nastroid==2.12.13  # pinned\n# a comment\npytest~=7.2\n"
+            ),
+        },
+    )
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    found = write_requirements(repo, "pylint-dev/pylint", commit)  # swebench reads requirements_test.txt
+    assert found == ["astroid==2.12.13", "pytest~=7.2", "coverage~=6.4", "types-setuptools"]
+    assert "-e ." not in (repo / REQUIREMENTS_FILE).read_text()
+    assert write_requirements(repo, "pylint-dev/pylint", "0" * 40) is None
