@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from repomind.sandbox import (
     ImageNotFoundError,
     Outcome,
 )
+from repomind.sandbox.client import OWNER_LABEL
 from repomind.sandbox.environment import ENV_REPOSITORY
 
 pytestmark = pytest.mark.docker
@@ -45,7 +47,12 @@ def _setup_events(client: Any, since: float, until: float) -> list[dict[str, Any
         since=int(since),
         until=int(until) + 1,
         decode=True,
-        filters={"type": "container", "event": "create", "label": "org.repomind.sandbox=setup"},
+        # Only this session's containers: other processes may be setting up environments on the daemon.
+        filters={
+            "type": "container",
+            "event": "create",
+            "label": ["org.repomind.sandbox=setup", f"{OWNER_LABEL}={os.environ['REPOMIND_SANDBOX_OWNER']}"],
+        },
     )
     return list(events)
 

@@ -20,6 +20,7 @@ def test_pyproject_with_test_extra(make_repo: Any) -> None:
     assert plan.pip_args == ("-e", ".[tests]")
     assert plan.requirements == ("attrs>=22", "pytest>=7", "hypothesis", "hatchling")
     assert plan.dependency_files == ("pyproject.toml",)
+    assert plan.build_requirements == ("hatchling",)  # fetched as their own set for the isolated build
 
 
 def test_setup_cfg_setup_py_and_requirement_files(make_repo: Any) -> None:
@@ -70,3 +71,20 @@ def test_fingerprint_follows_dependency_files_only(make_repo: Any) -> None:
     assert fingerprint(repo, detect(repo, "make deps"), "owner/name") != fingerprint(
         repo, detect(repo), "owner/name"
     )
+
+
+def test_setup_py_names_bound_to_literals(make_repo: Any) -> None:
+    """``setup(install_requires=install_requires)`` with a module-level literal (Sphinx's style)."""
+    repo = make_repo(
+        {
+            "setup.py": "from setuptools import setup\ninstall_requires = ['docutils>=0.12', 'Jinja2>=2.3']\n"
+            "extras_require = {'test': ['pytest', 'html5lib']}\n"
+            "setup(name='p', install_requires=install_requires, extras_require=extras_require)\n",
+            "requirements.txt": "invoke\n",
+        }
+    )
+    plan = detect(repo, requirement_files=())
+    assert plan.pip_args == ("-e", ".[test]")
+    assert plan.requirements[:4] == ("docutils>=0.12", "Jinja2>=2.3", "pytest", "html5lib")
+    assert "invoke" not in plan.requirements and plan.dependency_files == ("setup.py",)
+    assert "invoke" in detect(repo).requirements  # the usual requirement files by default

@@ -45,6 +45,15 @@ def test_image_names() -> None:
     assert env_tag("Owner/Repo.Name", "abc") == "repomind-env/owner-repo.name:abc"
 
 
+def test_compiler_variant_is_its_own_image_and_recipe() -> None:
+    from repomind.sandbox import images
+
+    assert base_image_tag("3.9", compiler=True) == "repomind-sandbox:py3.9-build"
+    assert "build-essential" in images.packages(compiler=True)
+    assert "build-essential" not in images.packages()
+    assert images.recipe_hash("3.9", compiler=True) != images.recipe_hash("3.9")
+
+
 def test_work_tree_files_respect_gitignore(make_repo: object) -> None:
     repo = make_repo({".gitignore": "build/\n", "a.py": "", "build/out.bin": ""})  # type: ignore[operator]
     (repo / "new.py").write_text("")

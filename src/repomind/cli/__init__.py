@@ -41,6 +41,7 @@ from repomind.cli.localise import calibrate, evaluate, localise  # noqa: E402
 from repomind.cli.sandbox import sandbox  # noqa: E402
 from repomind.cli.serve import serve  # noqa: E402
 from repomind.cli.solve import solve  # noqa: E402
+from repomind.cli.swebench import eval_swebench  # noqa: E402, F401  (attaches `eval swebench`)
 from repomind.cli.train import train  # noqa: E402
 from repomind.cli.worker import worker  # noqa: E402
 

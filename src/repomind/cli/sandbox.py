@@ -20,15 +20,18 @@ def sandbox() -> None:
 @click.option("--offline", is_flag=True, help="Build from a debootstrap rootfs instead of a registry image.")
 @click.option("--python", "python", default=None, help="Python version of the image (3.9, 3.11 or 3.13).")
 @click.option("--force", is_flag=True, help="Rebuild even when an image from the same recipe exists.")
+@click.option(
+    "--compiler", is_flag=True, help="The variant with a C compiler (build-essential, python3-dev)."
+)
 @pass_ctx
-def sandbox_build(ctx: Context, offline: bool, python: str | None, force: bool) -> None:
+def sandbox_build(ctx: Context, offline: bool, python: str | None, force: bool, compiler: bool) -> None:
     """Build the sandbox base image (a no-op when it is up to date)."""
     from repomind.progress import status
     from repomind.sandbox import client as docker_client
     from repomind.sandbox import images
 
     client = docker_client.connect()
-    with status(f"building {images.base_image_tag(python)}") as progress:
+    with status(f"building {images.base_image_tag(python, compiler)}") as progress:
         report = images.ensure_base_image(
             client,
             python,
@@ -36,6 +39,7 @@ def sandbox_build(ctx: Context, offline: bool, python: str | None, force: bool) 
             force=force,
             mirror=ctx.settings.debian_mirror,
             log=progress,
+            compiler=compiler,
         )
     verb = "built" if report.built else "up to date:"
     click.echo(f"{verb} {report.tag} ({report.method}, {report.seconds:.1f} s)", err=True)

@@ -25,7 +25,7 @@ from repomind.sandbox.images import (
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.output import CappedBuffer
 from repomind.sandbox.types import Environment, EnvironmentSpec
-from repomind.sandbox.worktree import pack, pack_directory
+from repomind.sandbox.worktree import SANDBOX_GID, SANDBOX_UID, pack, pack_directory
 
 ENV_REPOSITORY = "repomind-env"
 KEY_LABEL = "org.repomind.env-key"
@@ -58,14 +58,25 @@ def build(
 ) -> Environment:
     """Return the cached environment for this repository and dependency state, or build and cache it."""
     start = time.monotonic()
-    plan = setup_plan.detect(work_tree, spec.setup_command)
+    plan = setup_plan.detect(work_tree, spec.setup_command, spec.requirement_files)
     if spec.image:
         base_tag, base = spec.image, find_image(client, spec.image)
         if base is None:
             raise ImageNotFoundError(f"the configured image {spec.image} does not exist")
     else:
-        base_tag, base = base_image_tag(spec.python), require_base_image(client, spec.python)
-    key = setup_plan.fingerprint(work_tree, plan, spec.repo_name, base.id, RECIPE_VERSION, str(spec.network))
+        base_tag = base_image_tag(spec.python, spec.compiler)
+        base = require_base_image(client, spec.python, spec.compiler)
+    key = setup_plan.fingerprint(
+        work_tree,
+        plan,
+        spec.repo_name,
+        base.id,
+        RECIPE_VERSION,
+        str(spec.network),
+        *(("keep-work-tree",) if spec.keep_work_tree else ()),
+        *spec.requirements,
+        *((f"before {spec.resolve_before}",) if spec.resolve_before else ()),
+    )
     tag = env_tag(spec.repo_name, key)
     if find_image(client, tag) is not None:
         log(f"environment {tag} is cached")
@@ -75,8 +86,18 @@ def build(
     with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
         wheels = Path(tmp, "wheelhouse")
         python = spec.python or DEFAULT_PYTHON
-        glibc = SUITE_GLIBC[suite_for(python)] if not spec.image else SUITE_GLIBC["bookworm"]
-        wheelhouse.download(plan.requirements, wheels, python=python, glibc=glibc, log=log)
+        glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
+        # Resolved as separate sets, as pip installs them: the project with its dependencies, its build
+        # system (an isolated build), and any requirements the spec adds (installed before the project).
+        build_set = set(plan.build_requirements)
+        dated = [[r for r in plan.requirements if r not in build_set], list(plan.build_requirements)]
+        for group in dated:
+            if group:
+                wheelhouse.download(
+                    group, wheels, python=python, glibc=glibc, log=log, exclude_newer=spec.resolve_before
+                )
+        if spec.requirements:  # explicit pins: never bounded by the date
+            wheelhouse.download(spec.requirements, wheels, python=python, glibc=glibc, log=log)
         output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(
@@ -84,8 +105,12 @@ def build(
     )
 
 
-def _script(plan: setup_plan.SetupPlan, network: bool) -> str:
+def _script(plan: setup_plan.SetupPlan, network: bool, keep_work_tree: bool = False) -> str:
     install = plan.custom_command or "pip install " + shlex.join(plan.pip_args)
+    # The work copy and the wheelhouse are not part of the environment (each run copies its own tree),
+    # unless the work copy's build products are wanted: then it stays, owned by the sandbox user.
+    keep = f"chown -R {SANDBOX_UID}:{SANDBOX_GID} /work && cd / && rm -rf /wheelhouse /root/.cache"
+    drop = "cd / && find /work -mindepth 1 -delete && rm -rf /wheelhouse /root/.cache"
     return "\n".join(
         [
             "set -eu",
@@ -96,8 +121,7 @@ def _script(plan: setup_plan.SetupPlan, network: bool) -> str:
             "python -m pip install --quiet --no-index --upgrade pip",
             "cd /work",
             install,
-            # The work copy and the wheelhouse are not part of the environment: each run copies its own tree.
-            "cd / && find /work -mindepth 1 -delete && rm -rf /wheelhouse /root/.cache",
+            keep if keep_work_tree else drop,
         ]
     )
 
@@ -119,7 +143,7 @@ def _install(
 
     container = client.containers.create(
         base_tag,
-        ["bash", "-c", _script(plan, spec.network)],
+        ["bash", "-c", _script(plan, spec.network, spec.keep_work_tree)],
         user="0",
         working_dir="/work",
         network_mode="bridge" if spec.network else "none",

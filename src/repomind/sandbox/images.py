@@ -25,6 +25,9 @@ DEFAULT_PYTHON = "3.11"
 BASE_REPOSITORY = "repomind-sandbox"
 RECIPE_LABEL = "org.repomind.recipe"
 PACKAGES = ("python3", "python3-venv", "python3-pip", "git", "ca-certificates")
+#: The compiler variant (``py3.9-build``): for projects with C extensions (astropy), built the same ways.
+COMPILER_PACKAGES = ("build-essential", "python3-dev")
+COMPILER_SUFFIX = "-build"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _CHANGES = (
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -56,18 +59,22 @@ def suite_for(python: str | None) -> str:
         ) from None
 
 
-def base_image_tag(python: str | None = None) -> str:
+def base_image_tag(python: str | None = None, compiler: bool = False) -> str:
     suite_for(python)
-    return f"{BASE_REPOSITORY}:py{python or DEFAULT_PYTHON}"
+    return f"{BASE_REPOSITORY}:py{python or DEFAULT_PYTHON}{COMPILER_SUFFIX if compiler else ''}"
+
+
+def packages(compiler: bool = False) -> tuple[str, ...]:
+    return (*PACKAGES, *COMPILER_PACKAGES) if compiler else PACKAGES
 
 
 def dockerfile_text() -> str:
     return resources.files("repomind.sandbox").joinpath("Dockerfile").read_text()
 
 
-def recipe_hash(python: str | None = None) -> str:
+def recipe_hash(python: str | None = None, compiler: bool = False) -> str:
     """Identifies what the image is built from; an existing image with the same hash is reused."""
-    material = "\n".join([dockerfile_text(), suite_for(python), *PACKAGES, *_CHANGES])
+    material = "\n".join([dockerfile_text(), suite_for(python), *packages(compiler), *_CHANGES])
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -80,13 +87,14 @@ def find_image(client: Any, tag: str) -> Any | None:
         return None
 
 
-def require_base_image(client: Any, python: str | None = None) -> Any:
-    tag = base_image_tag(python)
+def require_base_image(client: Any, python: str | None = None, compiler: bool = False) -> Any:
+    tag = base_image_tag(python, compiler)
     image = find_image(client, tag)
     if image is None:
+        options = (f" --python {python}" if python else "") + (" --compiler" if compiler else "")
         raise ImageNotFoundError(
-            f"the sandbox base image {tag} does not exist: run `repomind sandbox build` "
-            "(or `repomind sandbox build --offline` where no registry is reachable)"
+            f"the sandbox base image {tag} does not exist: run `repomind sandbox build{options}` "
+            f"(or `repomind sandbox build{options} --offline` where no registry is reachable)"
         )
     return image
 
@@ -99,12 +107,14 @@ def ensure_base_image(
     force: bool = False,
     mirror: str = DEFAULT_MIRROR,
     log: Log = lambda _line: None,
+    compiler: bool = False,
 ) -> BuildReport:
     """Build the base image unless one from the same recipe exists.
 
     ``offline=None`` tries the Dockerfile first and falls back to debootstrap when the registry fails.
     """
-    tag, recipe, start = base_image_tag(python), recipe_hash(python), time.monotonic()
+    tag, recipe, start = base_image_tag(python, compiler), recipe_hash(python, compiler), time.monotonic()
+    extra = COMPILER_PACKAGES if compiler else ()
     existing = find_image(client, tag)
     if existing is not None and not force and existing.labels.get(RECIPE_LABEL) == recipe:
         log(f"{tag} is up to date")
@@ -113,24 +123,29 @@ def ensure_base_image(
     method = "debootstrap"
     if not offline:
         try:
-            _build_from_dockerfile(client, tag, suite_for(python), labels, log)
+            _build_from_dockerfile(client, tag, suite_for(python), labels, log, extra)
             method = "dockerfile"
         except ImageBuildError as exc:
             if offline is False:
                 raise
             log(f"building from the Dockerfile failed ({exc.message}); building offline instead")
-            _build_offline(client, tag, suite_for(python), labels, mirror, log)
+            _build_offline(client, tag, suite_for(python), labels, mirror, log, extra)
     else:
-        _build_offline(client, tag, suite_for(python), labels, mirror, log)
+        _build_offline(client, tag, suite_for(python), labels, mirror, log, extra)
     _check_image(client, tag, python or DEFAULT_PYTHON)
     return BuildReport(tag, built=True, method=method, seconds=time.monotonic() - start)
 
 
-def _build_from_dockerfile(client: Any, tag: str, suite: str, labels: dict[str, str], log: Log) -> None:
+def _build_from_dockerfile(
+    client: Any, tag: str, suite: str, labels: dict[str, str], log: Log, extra: tuple[str, ...] = ()
+) -> None:
     import docker
 
     with tempfile.TemporaryDirectory(prefix="repomind-ctx-") as ctx:
-        Path(ctx, "Dockerfile").write_text(dockerfile_text())
+        text = dockerfile_text()
+        if extra:  # the variant: the same recipe with the extra packages installed beside python3
+            text = text.replace(" ca-certificates ", f" ca-certificates {' '.join(extra)} ", 1)
+        Path(ctx, "Dockerfile").write_text(text)
         try:
             for chunk in client.api.build(
                 path=ctx,
@@ -149,7 +164,15 @@ def _build_from_dockerfile(client: Any, tag: str, suite: str, labels: dict[str, 
             raise ImageBuildError(f"docker build of {tag} failed: {exc.explanation or exc}") from exc
 
 
-def _build_offline(client: Any, tag: str, suite: str, labels: dict[str, str], mirror: str, log: Log) -> None:
+def _build_offline(
+    client: Any,
+    tag: str,
+    suite: str,
+    labels: dict[str, str],
+    mirror: str,
+    log: Log,
+    extra: tuple[str, ...] = (),
+) -> None:
     """debootstrap a minimal Debian with python3, venv and git, add the sandbox user, ``docker import``."""
     import docker
     import requests
@@ -164,7 +187,7 @@ def _build_offline(client: Any, tag: str, suite: str, labels: dict[str, str], mi
         cmd = [
             debootstrap,
             "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
+            f"--include={','.join((*PACKAGES, *extra))}",
             suite,
             str(rootfs),
             mirror,

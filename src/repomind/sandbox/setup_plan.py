@@ -44,6 +44,9 @@ class SetupPlan:
     requirements: tuple[str, ...]
     dependency_files: tuple[str, ...]
     custom_command: str | None = None
+    #: The build system's requirements (also in ``requirements``): pip's isolated build resolves them on
+    #: their own, so the wheelhouse fetches them as their own set.
+    build_requirements: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.custom_command:
@@ -51,17 +54,24 @@ class SetupPlan:
         return "pip install " + " ".join(self.pip_args)
 
 
-def detect(work_tree: Path, setup_command: str | None = None) -> SetupPlan:
-    """The install plan for ``work_tree``: the project with its test extras, its requirement files, pytest."""
-    dep_files = [f for f in (*PROJECT_FILES, *REQUIREMENT_FILES) if (work_tree / f).is_file()]
+def detect(
+    work_tree: Path, setup_command: str | None = None, requirement_files: tuple[str, ...] | None = None
+) -> SetupPlan:
+    """The install plan for ``work_tree``: the project with its test extras, its requirement files, pytest.
+
+    ``requirement_files`` narrows which requirement files are read (default: the usual names).
+    """
+    wanted = REQUIREMENT_FILES if requirement_files is None else requirement_files
+    dep_files = [f for f in (*PROJECT_FILES, *wanted) if (work_tree / f).is_file()]
     pip_args: list[str] = []
     requirements: list[str] = []
+    build: list[str] = []
     if any(f in dep_files for f in PROJECT_FILES):
         deps, extras, build = _project_metadata(work_tree)
         chosen = [e for e in TEST_EXTRAS if e in extras] or [e for e in FALLBACK_EXTRAS if e in extras]
         pip_args += ["-e", "." + (f"[{','.join(chosen)}]" if chosen else "")]
         requirements += deps + [r for e in chosen for r in extras[e]] + build
-    for name in REQUIREMENT_FILES:
+    for name in wanted:
         if name in dep_files:
             pip_args += ["-r", name]
             requirements += _read_requirements(work_tree / name)
@@ -73,6 +83,7 @@ def detect(work_tree: Path, setup_command: str | None = None) -> SetupPlan:
         requirements=tuple(dict.fromkeys(requirements)),
         dependency_files=tuple(dep_files),
         custom_command=setup_command,
+        build_requirements=tuple(dict.fromkeys(build)),
     )
 
 
@@ -150,11 +161,17 @@ def _setup_py_literals(path: Path) -> tuple[list[str], dict[str, list[str]]]:
         return [], {}
     deps: list[str] = []
     extras: dict[str, list[str]] = {}
+    # Module-level ``NAME = <literal>`` assignments, for ``setup(install_requires=NAME)``.
+    names: dict[str, ast.expr] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            names[stmt.targets[0].id] = stmt.value
     for node in ast.walk(tree):
         if not isinstance(node, ast.keyword) or node.arg not in ("install_requires", "extras_require"):
             continue
+        expr = names.get(node.value.id, node.value) if isinstance(node.value, ast.Name) else node.value
         try:
-            value = ast.literal_eval(node.value)
+            value = ast.literal_eval(expr)
         except (ValueError, SyntaxError):
             continue
         if node.arg == "install_requires" and isinstance(value, list | tuple):

@@ -35,6 +35,14 @@ class EnvironmentSpec:
 
     ``setup_command`` replaces detection when given (from ``.github/repomind.yml``). ``python`` picks the
     base image (``3.11`` by default); ``image`` names a ready image to use as the base instead.
+    ``requirements`` are fetched into the wheelhouse besides the detected ones (resolved on their own, so
+    that pins given here do not have to agree with the repository's ranges). ``keep_work_tree`` keeps the
+    set-up copy of the repository in the image (build products such as compiled extensions, generated
+    version files and egg-info stay; each run's copy is laid over it). ``requirement_files`` narrows
+    which requirement files detection reads (None: the usual names). ``compiler`` builds on the base
+    image's variant with a C compiler and Python headers (``repomind sandbox build --compiler``).
+    ``resolve_before`` (an ISO date) resolves the repository's own requirements as they were released by
+    then (uv's ``--exclude-newer``), for old projects whose open ranges now pick incompatible releases.
     """
 
     repo_name: str
@@ -42,6 +50,11 @@ class EnvironmentSpec:
     python: str | None = None
     image: str | None = None
     network: bool = False
+    requirements: tuple[str, ...] = ()
+    keep_work_tree: bool = False
+    requirement_files: tuple[str, ...] | None = None
+    compiler: bool = False
+    resolve_before: str | None = None
 
 
 @dataclass(frozen=True)

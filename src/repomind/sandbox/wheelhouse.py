@@ -41,7 +41,13 @@ def _run(cmd: list[str], what: str, timeout_s: float) -> str:
     return proc.stdout
 
 
-def _pin_for(requirements: Sequence[str], python: str, glibc: tuple[int, int], timeout_s: float) -> list[str]:
+def _pin_for(
+    requirements: Sequence[str],
+    python: str,
+    glibc: tuple[int, int],
+    timeout_s: float,
+    exclude_newer: str | None = None,
+) -> list[str]:
     """Resolve for another Python with uv, which evaluates markers for the target, not the host."""
     import uv
 
@@ -62,6 +68,7 @@ def _pin_for(requirements: Sequence[str], python: str, glibc: tuple[int, int], t
                 "--no-header",
                 "--no-annotate",
                 "--quiet",
+                *(("--exclude-newer", exclude_newer) if exclude_newer else ()),
             ],
             f"resolving for Python {python}",
             timeout_s,
@@ -77,12 +84,13 @@ def download(
     glibc: tuple[int, int] = (2, 36),
     log: Callable[[str], None] = lambda _line: None,
     timeout_s: float = 1800.0,
+    exclude_newer: str | None = None,
 ) -> list[Path]:
     """``pip download`` the requirements (and their dependencies) for Python ``python`` into ``dest``.
 
     Nothing of the repository runs here: the requirements are names and versions read from its files.
     For another Python than the host's, the set is first resolved for that Python (markers included) and
-    then downloaded pinned, for the target's glibc.
+    then downloaded pinned, for the target's glibc. ``exclude_newer`` (an ISO date) resolves as of then.
     """
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -97,11 +105,17 @@ def download(
         "--progress-bar",
         "off",
     ]
-    wanted = [*BUILD_TOOLS, *requirements]
-    if python != host_python():
-        wanted = _pin_for(wanted, python, glibc, timeout_s)
+    # The build tools are resolved on their own: a project may pin an older setuptools for its build
+    # (``requires = ["setuptools~=62.6"]``), which pip's isolated build then takes from the wheelhouse.
+    groups = [list(BUILD_TOOLS), list(requirements)]
+    if python != host_python() or exclude_newer:
+        # The build tools are current whatever the date: pip's isolated builds need a setuptools >= 64.
+        dates = [None, exclude_newer]
+        groups = [_pin_for(g, python, glibc, timeout_s, d) for g, d in zip(groups, dates, strict=True) if g]
         cmd += ["--no-deps", "--python-version", python, "--implementation", "cp"]
         cmd += [arg for tag in manylinux_platforms(glibc) for arg in ("--platform", tag)]
-    log(f"$ pip download ({len(wanted)} requirements, Python {python})")
-    _run([*cmd, *wanted], "pip download", timeout_s)
+    for wanted in groups:
+        if wanted:
+            log(f"$ pip download ({len(wanted)} requirements, Python {python})")
+            _run([*cmd, *wanted], "pip download", timeout_s)
     return sorted(dest.iterdir())

@@ -1,0 +1,194 @@
+"""`repomind eval swebench`: resolve rate on SWE-bench-format data, evaluated in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repomind.cli.context import Context, pass_ctx, sandbox_limits
+from repomind.cli.localise import evaluate
+from repomind.errors import UsageError
+
+
+def available_pythons(client: Any) -> tuple[str, ...]:
+    """The Python versions whose sandbox base image exists on this Docker daemon."""
+    from repomind.sandbox.images import PYTHON_SUITES, base_image_tag, find_image
+
+    return tuple(v for v in PYTHON_SUITES if find_image(client, base_image_tag(v)) is not None)
+
+
+@evaluate.command("swebench")
+@click.option("--dataset", required=True, type=click.Path(path_type=Path), help="SWE-bench-format JSONL.")
+@click.option(
+    "--repos", required=True, type=click.Path(path_type=Path), help="Directory of owner__name repositories."
+)
+@click.option("--predictions", default=None, help="Predictions JSONL (official format), `gold` or `empty`.")
+@click.option("--model", default=None, help="Run `solve` with this litellm model on each instance.")
+@click.option("--api-base", default=None, help="An OpenAI-compatible server for --model.")
+@click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
+@click.option("--resume", is_flag=True, help="Keep the verdicts already in --out; evaluate the rest.")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Instances at once."
+)
+@click.option("--harness", "harness_kind", type=click.Choice(["local", "official"]), default="local")
+@click.option("--check-before", is_flag=True, help="Also run the tests before the patch (F2P must fail).")
+@click.option(
+    "--python-fallback", is_flag=True, help="Use the nearest newer Python where the spec's is missing."
+)
+@click.option(
+    "--specs",
+    "specs_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON {repo: {version: spec}} used before swebench's own specifications.",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@pass_ctx
+def eval_swebench(
+    ctx: Context,
+    dataset: Path,
+    repos: Path,
+    predictions: str | None,
+    model: str | None,
+    api_base: str | None,
+    instances: str | None,
+    resume: bool,
+    workers: int,
+    harness_kind: str,
+    check_before: bool,
+    python_fallback: bool,
+    specs_file: Path | None,
+    out: Path,
+) -> None:
+    """Evaluate predictions (or the pipeline itself) on SWE-bench instances; write verdicts and a report."""
+    from repomind.pipeline.swebench import dataset as ds
+    from repomind.pipeline.swebench import official
+
+    if (predictions is None) == (model is None):
+        raise UsageError("give exactly one of --predictions (a file, gold or empty) and --model")
+    items = ds.load_instances(dataset, ds.parse_ids(instances))
+    if not repos.is_dir():
+        raise UsageError(f"--repos {repos} is not a directory")
+    if predictions in (ds.GOLD, ds.EMPTY):
+        given = ds.builtin_predictions(predictions, items)
+    elif predictions is not None:
+        given = ds.load_predictions(Path(predictions), items)
+    else:
+        given = {}
+    if harness_kind == "official":
+        if model is not None:
+            raise UsageError("--harness official evaluates predictions: give --predictions, not --model")
+        out.mkdir(parents=True, exist_ok=True)
+        pred_path = out / "predictions.jsonl"
+        ds.write_predictions(pred_path, [given[i.instance_id] for i in items if i.instance_id in given])
+        argv = official.command(
+            dataset.resolve(),
+            pred_path.resolve(),
+            out.name,
+            instance_ids=ds.parse_ids(instances) or (),
+            workers=workers,
+            report_dir=out.resolve(),
+        )
+        click.echo("$ " + " ".join(argv), err=True)
+        sys.exit(official.run(argv, out))
+    from repomind.pipeline.swebench import specs
+
+    lookup = specs.overlay(specs_file) if specs_file else specs.swebench_specs
+    _run_local(
+        ctx, items, given, repos, out, model, api_base, resume, workers, check_before, python_fallback, lookup
+    )
+
+
+def _run_local(
+    ctx: Context,
+    items: list[Any],
+    given: dict[str, Any],
+    repos: Path,
+    out: Path,
+    model: str | None,
+    api_base: str | None,
+    resume: bool,
+    workers: int,
+    check_before: bool,
+    python_fallback: bool,
+    lookup: Any,
+) -> None:
+    from repomind.pipeline.swebench import harness, report, runner
+    from repomind.pipeline.swebench.dataset import Prediction
+    from repomind.progress import bar
+    from repomind.sandbox import DockerSandbox
+
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise UsageError(f"--out {out} is not empty: pass --resume to continue it, or choose a new directory")
+    settings = ctx.settings
+    box = DockerSandbox(limits=sandbox_limits(settings))
+    if model is not None:
+        predict = _solve_predictor(ctx, box, model, api_base)
+    else:
+
+        def predict(instance: Any, _repo: Path, _dir: Path) -> tuple[Prediction, dict[str, Any]]:
+            found = given.get(instance.instance_id)
+            return found or Prediction(instance.instance_id, "none", ""), {}
+
+    config = runner.RunConfig(
+        repos=repos,
+        out=out,
+        available_pythons=available_pythons(box.client),
+        spec_lookup=lookup,
+        python_fallback=python_fallback,
+        workers=workers,
+        resume=resume,
+        opts=harness.Options(check_before=check_before, limits=box.limits),
+        env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
+    )
+    from repomind.log import get_logger
+
+    logger: Any = get_logger("repomind.swebench")
+    with bar("evaluating") as progress:
+        result = runner.run(
+            items,
+            predict,
+            box,
+            config,
+            progress=progress,
+            warn=lambda m: click.echo(f"warning: {m}", err=True),
+            log=lambda m: logger.info(m),
+        )
+    meta = {
+        "predictions": model or "given",
+        "workers": runner.max_workers(workers),
+        "check_before": check_before,
+    }
+    data = report.write(out, result.records, result.skipped, meta)
+    brief = {k: v for k, v in data["summary"].items() if k != "skipped"}
+    brief["skipped"] = len(result.skipped)
+    json.dump(brief, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+def _solve_predictor(ctx: Context, box: Any, model: str, api_base: str | None) -> Any:
+    from repomind.cli.localise import make_localiser
+    from repomind.pipeline.llm import LiteLLMModel
+    from repomind.pipeline.solve import SolveRequest
+    from repomind.pipeline.solve import solve as run_solve
+    from repomind.pipeline.swebench.model import solve_predictor
+
+    settings = ctx.settings
+    llm = LiteLLMModel(model, api_base=api_base or settings.llm_api_base)
+    localiser = make_localiser(ctx)
+
+    def one(instance: Any, repo: Path, run_dir: Path) -> Any:
+        request = SolveRequest(
+            repo=str(repo),
+            issue_text=instance.problem_statement,
+            out_dir=run_dir,
+            rev=instance.base_commit,
+            redact=settings.secret_values(),
+        )
+        return run_solve(request, model=llm, sandbox=box, localiser=localiser)
+
+    return solve_predictor(model, one)

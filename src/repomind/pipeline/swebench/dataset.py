@@ -1,0 +1,181 @@
+"""SWE-bench instances and predictions (the official JSONL formats), read strictly and written plainly."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repomind.pipeline.swebench.errors import EvalInputError
+
+KEY_ID, KEY_MODEL, KEY_PATCH = "instance_id", "model_name_or_path", "model_patch"
+GOLD, EMPTY = "gold", "empty"
+_DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
+_REQUIRED = ("instance_id", "repo", "base_commit", "patch", "test_patch", "version")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One task: the repository at ``base_commit``, the tests that decide it, and its gold patch."""
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    version: str
+    patch: str
+    test_patch: str
+    fail_to_pass: tuple[str, ...]
+    pass_to_pass: tuple[str, ...]
+    problem_statement: str = ""
+    environment_setup_commit: str = ""
+
+    @property
+    def gold_files(self) -> list[str]:
+        return list(dict.fromkeys(b for _a, b in _DIFF_FILE.findall(self.patch)))
+
+    def as_swebench(self) -> dict[str, Any]:
+        """The row as ``swebench``'s own functions take it."""
+        return {
+            "instance_id": self.instance_id,
+            "repo": self.repo,
+            "base_commit": self.base_commit,
+            "version": self.version,
+            "patch": self.patch,
+            "test_patch": self.test_patch,
+            "FAIL_TO_PASS": list(self.fail_to_pass),
+            "PASS_TO_PASS": list(self.pass_to_pass),
+        }
+
+
+@dataclass(frozen=True)
+class Prediction:
+    instance_id: str
+    model: str
+    patch: str
+
+    def to_json(self) -> dict[str, str]:
+        return {KEY_ID: self.instance_id, KEY_MODEL: self.model, KEY_PATCH: self.patch}
+
+
+def _tests(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):  # the Hugging Face export stores these lists as JSON strings
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise EvalInputError(f"{where}: {key} is not a JSON list") from None
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise EvalInputError(f"{where}: {key} must be a list of test names")
+    return tuple(value)
+
+
+def load_instances(path: Path, ids: Sequence[str] | None = None) -> list[Instance]:
+    """The instances of a JSONL dataset (only ``ids`` when given, in the file's order)."""
+    if not path.is_file():
+        raise EvalInputError(f"dataset {path} does not exist")
+    instances: list[Instance] = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise EvalInputError(f"{where}: not JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise EvalInputError(f"{where}: not a JSON object")
+        missing = [k for k in _REQUIRED if not isinstance(row.get(k), str)]
+        if missing:
+            raise EvalInputError(f"{where}: not a SWE-bench instance (missing {', '.join(missing)})")
+        instances.append(
+            Instance(
+                instance_id=row["instance_id"],
+                repo=row["repo"],
+                base_commit=row["base_commit"],
+                version=row["version"],
+                patch=row["patch"],
+                test_patch=row["test_patch"],
+                fail_to_pass=_tests(row.get("FAIL_TO_PASS", []), where, "FAIL_TO_PASS"),
+                pass_to_pass=_tests(row.get("PASS_TO_PASS", []), where, "PASS_TO_PASS"),
+                problem_statement=str(row.get("problem_statement", "")),
+                environment_setup_commit=str(row.get("environment_setup_commit") or ""),
+            )
+        )
+    seen: set[str] = set()
+    for instance in instances:
+        if instance.instance_id in seen:
+            raise EvalInputError(f"{path}: instance {instance.instance_id} appears twice")
+        seen.add(instance.instance_id)
+    if ids:
+        unknown = [i for i in ids if i not in seen]
+        if unknown:
+            raise EvalInputError(f"not in {path}: {', '.join(unknown)}")
+        wanted = set(ids)
+        instances = [i for i in instances if i.instance_id in wanted]
+    return instances
+
+
+def parse_ids(text: str | None) -> list[str] | None:
+    """``--instances a,b,c`` → ``["a", "b", "c"]``."""
+    if not text:
+        return None
+    return [i.strip() for i in text.split(",") if i.strip()] or None
+
+
+def builtin_predictions(kind: str, instances: Iterable[Instance]) -> dict[str, Prediction]:
+    """``gold`` (each instance's own patch) or ``empty`` (no change at all)."""
+    if kind == GOLD:
+        return {i.instance_id: Prediction(i.instance_id, GOLD, i.patch) for i in instances}
+    if kind == EMPTY:
+        return {i.instance_id: Prediction(i.instance_id, EMPTY, "") for i in instances}
+    raise EvalInputError(f"unknown built-in predictions {kind!r} (gold or empty)")
+
+
+def load_predictions(path: Path, instances: Sequence[Instance]) -> dict[str, Prediction]:
+    """Predictions in the official format (JSONL, or a JSON list); each must name a dataset instance."""
+    if not path.is_file():
+        raise EvalInputError(f"predictions file {path} does not exist")
+    text = path.read_text(errors="replace")
+    rows: list[tuple[str, Any]] = []
+    if text.lstrip().startswith("["):
+        try:
+            rows = [(f"{path}[{n}]", r) for n, r in enumerate(json.loads(text))]
+        except ValueError as exc:
+            raise EvalInputError(f"{path}: not JSON ({exc})") from None
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((f"{path}:{number}", json.loads(line)))
+                except ValueError as exc:
+                    raise EvalInputError(f"{path}:{number}: not JSON ({exc})") from None
+    known = {i.instance_id for i in instances}
+    predictions: dict[str, Prediction] = {}
+    for where, row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get(KEY_ID), str):
+            raise EvalInputError(f"{where}: a prediction needs a string {KEY_ID}")
+        patch = row.get(KEY_PATCH)
+        if patch is not None and not isinstance(patch, str):
+            raise EvalInputError(f"{where}: {KEY_PATCH} must be a string or null")
+        iid = row[KEY_ID]
+        if iid not in known:
+            raise EvalInputError(f"{where}: prediction for {iid}, which is not an instance of the dataset")
+        if iid in predictions:
+            raise EvalInputError(f"{where}: a second prediction for {iid}")
+        predictions[iid] = Prediction(iid, str(row.get(KEY_MODEL) or path.stem), patch or "")
+    return predictions
+
+
+def write_predictions(path: Path, predictions: Iterable[Prediction]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for p in predictions:
+            f.write(json.dumps(p.to_json()) + "\n")
+
+
+def repo_dir(repos: Path, repo: str) -> Path | None:
+    """``repos/owner__name`` (bare or with a work tree, or a symlink to either), or None when absent."""
+    path = repos / repo.replace("/", "__")
+    return path if path.exists() else None

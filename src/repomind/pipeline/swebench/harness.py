@@ -1,0 +1,193 @@
+"""One instance in the sandbox, as the official harness evaluates it.
+
+An empty prediction is unresolved without running the tests (as the official harness), but only once
+its environment is known to build here, so that gold, empty and model runs share one denominator.
+Check out ``base_commit`` into a scratch clone (the given repository is never written to), apply the
+specification's file edits, build (or reuse) the environment, apply the prediction, reset the test files
+and apply ``test_patch``, run the specification's test command on the test files the test patch touches,
+and grade the log with ``swebench``'s parser. With ``check_before``, the tests also run once with only the
+test patch applied, to record that every FAIL_TO_PASS test fails before the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repomind.pipeline.solve.workspace import Workspace, run_git
+from repomind.pipeline.swebench import grading, requirements
+from repomind.pipeline.swebench.dataset import Instance, Prediction
+from repomind.pipeline.swebench.environments import Environments
+from repomind.pipeline.swebench.specs import EvalSpec, Unavailable
+from repomind.sandbox import Environment, Limits, Sandbox
+
+RESOLVED, UNRESOLVED, UNAVAILABLE = "resolved", "unresolved", "unavailable"
+VERDICT_FILE = "verdict.json"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    check_before: bool = False
+    limits: Limits | None = None
+    keep_work_trees: bool = False
+
+
+class PatchError(Exception):
+    """A patch that neither ``git apply`` nor ``patch --fuzz`` would apply."""
+
+
+def apply_patch(work_tree: Path, patch: str, name: str) -> str:
+    """Apply ``patch`` as the official harness tries it: ``git apply``, then ``patch --fuzz=5``."""
+    path = work_tree.parent / f"{name}.diff"
+    path.write_text(patch if patch.endswith("\n") else patch + "\n")
+    attempts = (
+        ["git", "apply", "--verbose", str(path)],
+        ["patch", "--batch", "--fuzz=5", "-p1", "-i", str(path)],
+    )
+    errors = []
+    for argv in attempts:
+        proc = subprocess.run(argv, cwd=work_tree, capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return proc.stdout + proc.stderr
+        errors.append(f"$ {argv[0]} {argv[1]}: {(proc.stderr or proc.stdout).strip()[-500:]}")
+        run_git(work_tree, "checkout", "--", ".", check=False)
+        run_git(work_tree, "clean", "-fdq", check=False)
+    raise PatchError("\n".join(errors))
+
+
+def _environment_date(tree: Path, instance: Instance) -> str | None:
+    """The date of the instance's environment commit (SWE-bench's per-version reference), else its base."""
+    for commit in (instance.environment_setup_commit, instance.base_commit):
+        if commit:
+            date = run_git(tree, "show", "-s", "--format=%cs", commit, check=False).strip()
+            if date:
+                return date
+    return None
+
+
+def test_command(instance: Instance, spec: EvalSpec) -> str:
+    """The specification's test command on the test files the test patch touches (as ``swebench``)."""
+    from swebench.harness.test_spec.python import get_test_directives
+
+    directives = get_test_directives(instance.as_swebench())
+    return "\n".join([*spec.eval_commands, " ".join([spec.test_cmd, *directives])])
+
+
+def _test_files(instance: Instance) -> list[str]:
+    from swebench.harness.test_spec.python import get_modified_files
+
+    files: list[str] = get_modified_files(instance.test_patch)
+    return files
+
+
+def _reset_tests(work_tree: Path, instance: Instance) -> None:
+    for path in _test_files(instance):
+        run_git(work_tree, "checkout", "HEAD", "--", path, check=False)
+
+
+def _run_tests(
+    sandbox: Sandbox, env: Environment, work_tree: Path, instance: Instance, spec: EvalSpec, opts: Options
+) -> tuple[dict[str, str], str, float]:
+    start = time.monotonic()
+    result = sandbox.run(env, work_tree, test_command(instance, spec), limits=opts.limits, capture_diff=False)
+    log = f"$ {test_command(instance, spec)}\n# exit {result.exit_code} ({result.outcome})\n{result.output}"
+    if result.notes:
+        log += "\n" + "\n".join(result.notes)
+    status = grading.parse_log(
+        spec.parser_repo or instance.repo, result.output, instance_id=instance.instance_id
+    )
+    return status, log, time.monotonic() - start
+
+
+def evaluate(
+    instance: Instance,
+    prediction: Prediction,
+    repo: Path,
+    spec: EvalSpec | Unavailable,
+    *,
+    sandbox: Sandbox,
+    environments: Environments,
+    out_dir: Path,
+    scratch: Path,
+    opts: Options = Options(),
+    log: Log = lambda _m: None,
+) -> dict[str, Any]:
+    """Evaluate one prediction; write its logs and ``verdict.json`` under ``out_dir``; return the verdict."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    record: dict[str, Any] = {"instance_id": instance.instance_id, "repo": instance.repo}
+    record["version"] = instance.version
+    (out_dir / "prediction.diff").write_text(prediction.patch)
+
+    def finish(verdict: str, reason: str, **extra: Any) -> dict[str, Any]:
+        record.update(extra, verdict=verdict, reason=reason, total_s=round(time.monotonic() - start, 2))
+        (out_dir / VERDICT_FILE).write_text(json.dumps(record, indent=1))
+        return record
+
+    if isinstance(spec, Unavailable):
+        return finish(UNAVAILABLE, spec.reason)
+    record["python"] = spec.python
+    if spec.notes:
+        record["notes"] = list(spec.notes)
+    shutil.rmtree(scratch / instance.instance_id, ignore_errors=True)  # left by an interrupted run
+    workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
+    try:
+        tree = workspace.work_tree("tree")
+        for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
+            subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False)
+        run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
+        file_requirements: list[str] = []
+        if spec.requirements_file:
+            commit = instance.environment_setup_commit or instance.base_commit
+            found = requirements.write_requirements(tree, instance.repo, commit)
+            if found is None:
+                return finish(UNAVAILABLE, f"no requirements file of {instance.repo} at {commit[:12]}")
+            file_requirements = found
+        log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
+        as_of = _environment_date(tree, instance)
+        prepared = environments.prepare(tree, spec, log, as_of=as_of, extra=file_requirements)
+        (out_dir / "setup.log").write_text(prepared.log)
+        if prepared.env is None:
+            return finish(UNAVAILABLE, f"environment could not be built: {prepared.reason}")
+        env = prepared.env
+        record.update(env_image=env.image, env_cached=env.cached, setup_s=round(env.setup_seconds, 2))
+        if opts.check_before:
+            _reset_tests(tree, instance)
+            apply_patch(tree, instance.test_patch, "test_patch")
+            status, text, seconds = _run_tests(sandbox, env, tree, instance, spec, opts)
+            (out_dir / "test_before.log").write_text(text)
+            failing, passing = grading.failing_before(status, instance.fail_to_pass)
+            record.update(before_s=round(seconds, 2), f2p_fail_before=len(failing), f2p_pass_before=passing)
+            run_git(tree, "reset", "--quiet", "--hard", "HEAD")
+            run_git(tree, "clean", "-fdq")
+        if not prediction.patch.strip():
+            return finish(UNRESOLVED, "the prediction is empty")
+        try:
+            apply_patch(tree, prediction.patch, "prediction")
+        except PatchError as exc:
+            (out_dir / "apply.log").write_text(str(exc))
+            return finish(
+                UNRESOLVED, "the prediction does not apply (git apply and patch --fuzz=5 refused it)"
+            )
+        _reset_tests(tree, instance)
+        try:
+            apply_patch(tree, instance.test_patch, "test_patch")
+        except PatchError as exc:
+            (out_dir / "apply.log").write_text(str(exc))
+            return finish(UNRESOLVED, "the test patch does not apply on top of the prediction")
+        status, text, seconds = _run_tests(sandbox, env, tree, instance, spec, opts)
+        (out_dir / "test.log").write_text(text)
+        graded = grading.grade(status, instance.fail_to_pass, instance.pass_to_pass)
+        (out_dir / "grade.json").write_text(json.dumps(graded.to_json(), indent=1))
+        record.update(test_s=round(seconds, 2))
+        return finish(RESOLVED if graded.resolved else UNRESOLVED, graded.summary())
+    finally:
+        if not opts.keep_work_trees:
+            workspace.cleanup()

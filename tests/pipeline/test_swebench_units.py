@@ -1,0 +1,249 @@
+"""The SWE-bench evaluation's parts without Docker: input checking, specifications, official hand-off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from repomind.pipeline.swebench import dataset as ds
+from repomind.pipeline.swebench import official, specs
+from repomind.pipeline.swebench.environments import missing_requirement
+from repomind.pipeline.swebench.errors import EvalInputError, OfficialHarnessError
+from repomind.pipeline.swebench.model import localisation_metrics
+from repomind.pipeline.swebench.report import summarise
+from tests.pipeline.swebench_fixtures import make_dataset, write_specs
+from tests.test_cli import run
+
+
+def test_dataset_loads_json_string_test_lists_and_selects(tmp_path: Path) -> None:
+    dataset, _repos, _gold = make_dataset(tmp_path)
+    items = ds.load_instances(dataset, ["acme__calc-3", "acme__calc-1"])
+    assert [i.instance_id for i in items] == ["acme__calc-1", "acme__calc-3"]  # the file's order
+    assert items[0].fail_to_pass == ("tests/test_calc.py::test_sub",)
+    assert items[0].gold_files == ["calc.py"]
+
+
+def test_bad_datasets_are_clear_errors(tmp_path: Path) -> None:
+    dataset, _repos, _gold = make_dataset(tmp_path)
+    with pytest.raises(EvalInputError, match=r"not in .*: acme__nope"):
+        ds.load_instances(dataset, ["acme__nope"])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(dataset.read_text().splitlines()[0] + "\n{not json\n")
+    with pytest.raises(EvalInputError, match=r"broken.jsonl:2: not JSON"):
+        ds.load_instances(broken)
+    broken.write_text(json.dumps({"instance_id": "x", "repo": "a/b"}) + "\n")
+    with pytest.raises(EvalInputError, match="missing base_commit, patch, test_patch, version"):
+        ds.load_instances(broken)
+    with pytest.raises(EvalInputError, match="does not exist"):
+        ds.load_instances(tmp_path / "missing.jsonl")
+
+
+def test_predictions_are_checked_against_the_dataset(tmp_path: Path) -> None:
+    dataset, _repos, _gold = make_dataset(tmp_path)
+    items = ds.load_instances(dataset)
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"instance_id": "acme__calc-1", "model_patch": None}) + "\n")
+    loaded = ds.load_predictions(preds, items)
+    assert loaded["acme__calc-1"].patch == "" and loaded["acme__calc-1"].model == "preds"
+    preds.write_text(json.dumps({"instance_id": "other__x-1", "model_patch": ""}) + "\n")
+    with pytest.raises(EvalInputError, match="other__x-1, which is not an instance of the dataset"):
+        ds.load_predictions(preds, items)
+    with pytest.raises(EvalInputError, match=r"predictions file .* does not exist"):
+        ds.load_predictions(tmp_path / "none.jsonl", items)
+    gold = ds.builtin_predictions("gold", items)
+    assert gold["acme__calc-2"].patch == items[1].patch
+    assert ds.builtin_predictions("empty", items)["acme__calc-2"].patch == ""
+
+
+def test_specs_map_to_the_sandbox_or_say_why_not() -> None:
+    raw = {
+        "python": "3.9",
+        "packages": "numpy pytest",
+        "pip_packages": ["pytest", "attrs==23.1.0"],
+        "pre_install": ["sed -i 's/a/b/' setup.cfg"],
+        "install": "python -m pip install -e .",
+        "test_cmd": "pytest -rA",
+    }
+    spec = specs.resolve("o/r", "1.0", raw, available_pythons=("3.9", "3.11"))
+    assert isinstance(spec, specs.EvalSpec)
+    assert spec.python == "3.9" and spec.host_edits == ("sed -i 's/a/b/' setup.cfg",)
+    assert spec.requirements == ("pip<24", "pytest<8", "attrs==23.1.0", "numpy")
+    assert spec.setup_command.splitlines()[1:] == [
+        "python -m pip install 'pip<24'",
+        "python -m pip install 'pytest<8' attrs==23.1.0",
+        "python -m pip install numpy 'pytest<8'",
+        "python -m pip install -e .",
+    ]
+    old = specs.resolve("o/r", "0.1", {**raw, "python": "3.6"}, available_pythons=("3.9", "3.11"))
+    assert isinstance(old, specs.Unavailable)
+    assert old.reason.startswith("needs Python 3.6") and "--python-fallback would use 3.9" in old.reason
+    fallback = specs.resolve(
+        "o/r", "0.1", {**raw, "python": "3.10"}, available_pythons=("3.9", "3.11"), python_fallback=True
+    )
+    assert isinstance(fallback, specs.EvalSpec) and fallback.python == "3.11" and fallback.notes
+    apt = specs.resolve(
+        "o/r", "1", {**raw, "pre_install": ["apt-get install -y x"]}, available_pythons=("3.9",)
+    )
+    assert isinstance(apt, specs.Unavailable) and "apt-get" in apt.reason
+    conda = specs.resolve("o/r", "1", {**raw, "packages": "environment.yml"}, available_pythons=("3.9",))
+    assert isinstance(conda, specs.Unavailable) and "conda" in conda.reason
+    assert isinstance(specs.resolve("o/r", "1", None, available_pythons=("3.9",)), specs.Unavailable)
+
+
+def test_swebench_specs_and_overlay(tmp_path: Path) -> None:
+    pytest.importorskip("swebench")
+    assert specs.swebench_specs("pytest-dev/pytest", "5.4") is not None
+    lookup = specs.overlay(write_specs(tmp_path))
+    assert lookup("acme/calc", "1.0") == {
+        "python": "3.11",
+        "pip_packages": ["pytest"],
+        "test_cmd": "pytest -rA",
+        "log_parser": "pytest-dev/pytest",
+    }
+    assert lookup("pytest-dev/pytest", "5.4") == specs.swebench_specs("pytest-dev/pytest", "5.4")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    with pytest.raises(EvalInputError, match="expected"):
+        specs.overlay(bad)
+
+
+def test_missing_requirement_is_read_from_pips_error() -> None:
+    output = (
+        'ERROR: Could not find a version that satisfies the requirement flake8==3.7.8; extra == "dev"\n'
+        "ERROR: No matching distribution found for flake8==3.7.8\n"
+    )
+    assert missing_requirement(output) == "flake8==3.7.8"
+    assert missing_requirement("error: subprocess-exited-with-error") is None
+
+
+def test_official_command_and_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    argv = official.command(
+        tmp_path / "d.jsonl", tmp_path / "p.jsonl", "run1", instance_ids=["a", "b"], workers=2, python="py"
+    )
+    assert argv == [
+        "py",
+        "-m",
+        "swebench.harness.run_evaluation",
+        "--dataset_name",
+        str(tmp_path / "d.jsonl"),
+        "--predictions_path",
+        str(tmp_path / "p.jsonl"),
+        "--run_id",
+        "run1",
+        "--max_workers",
+        "2",
+        "--instance_ids",
+        "a",
+        "b",
+    ]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker on PATH
+    with pytest.raises(OfficialHarnessError, match="needs Docker"):
+        official.check_available()
+
+
+def test_summary_counts_and_rate() -> None:
+    records = [
+        {
+            "instance_id": "a",
+            "repo": "r",
+            "verdict": "resolved",
+            "reason": "",
+            "total_s": 10,
+            "env_cached": False,
+        },
+        {
+            "instance_id": "b",
+            "repo": "r",
+            "verdict": "unresolved",
+            "reason": "",
+            "total_s": 4,
+            "env_cached": True,
+        },
+        {"instance_id": "c", "repo": "r", "verdict": "unavailable", "reason": "needs Python 3.6, which"},
+    ]
+    summary = summarise(records, [{"instance_id": "d", "reason": "no repository"}])
+    assert (summary["n"], summary["resolved"], summary["unresolved"], summary["unavailable"]) == (3, 1, 1, 1)
+    assert summary["resolve_rate"] == 0.5
+    assert summary["median_s_cold"] == 10 and summary["median_s_cached"] == 4
+    assert summary["unavailable_reasons"] == {"needs Python 3.6": 1}
+
+
+def test_localisation_hit() -> None:
+    assert localisation_metrics({"set": ["a.py", "b.py"]}, ["a.py"]) == {
+        "localisation_hit": True,
+        "localised_files": 2,
+    }
+    assert localisation_metrics({"candidates": ["c.py"]}, ["a.py"])["localisation_hit"] is False
+    assert localisation_metrics({}, ["a.py"]) == {}
+
+
+def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
+    dataset, repos, _gold = make_dataset(tmp_path)
+    base = [
+        "eval",
+        "swebench",
+        "--dataset",
+        str(dataset),
+        "--repos",
+        str(repos),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    res = run(*base, "--predictions", "gold", "--instances", "acme__calc-1,acme__zzz-9")
+    assert res.returncode == 2 and "acme__zzz-9" in res.stderr
+    res = run(*base, "--predictions", str(tmp_path / "nope.jsonl"))
+    assert res.returncode == 2 and "does not exist" in res.stderr
+    res = run(*base)
+    assert res.returncode == 2 and "exactly one of --predictions" in res.stderr
+    assert not (tmp_path / "o").exists()  # nothing written for a run that could not start
+
+
+def test_tox_current_env_runs_the_testenv_commands(tmp_path: Path) -> None:
+    import shlex
+    import subprocess
+    import sys
+
+    from repomind.pipeline.swebench.tox_runner import replace_tox
+
+    assert replace_tox("pytest -rA") == "pytest -rA"
+    python, flag, script = shlex.split(replace_tox("tox --current-env -epy39 -v --"))
+    assert (python, flag) == ("python", "-c")
+    (tmp_path / "tox.ini").write_text(
+        "[testenv]\nsetenv =\n    GREETING = {env:MISSING:hello} there\n"
+        "commands=\n    python -c \"import os,sys; print(os.environ['GREETING'], sys.argv[1:])\" {posargs}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "tests/test_a.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hello there ['tests/test_a.py']" in proc.stdout
+
+
+def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
+    pytest.importorskip("swebench")
+    from repomind.pipeline.swebench.requirements import write_requirements
+    from repomind.pipeline.swebench.specs import REQUIREMENTS_FILE
+    from repomind.testing import git, make_git_repo
+
+    repo = make_git_repo(
+        tmp_path / "pylint",
+        {
+            "requirements_test.txt": (
+                "-r requirements_test_min.txt\ncoverage~=6.4\ntypes-pkg_resources==0.1.3\n"
+            ),
+            "requirements_test_min.txt": (
+                "-e .[testutils]\nastroid==2.12.13  # pinned\n# a comment\npytest~=7.2\n"
+            ),
+        },
+    )
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    found = write_requirements(repo, "pylint-dev/pylint", commit)  # swebench reads requirements_test.txt
+    assert found == ["astroid==2.12.13", "pytest~=7.2", "coverage~=6.4", "types-setuptools"]
+    assert "-e ." not in (repo / REQUIREMENTS_FILE).read_text()
+    assert write_requirements(repo, "pylint-dev/pylint", "0" * 40) is None
