@@ -245,7 +245,10 @@ def main() -> None:
         serve_log = (tmp / "serve.log").open("wb")
         procs.append(
             subprocess.Popen(
-                cmd + (["--no-worker"] if args.no_worker else []), env=serve_env, stderr=serve_log
+                cmd + (["--no-worker"] if args.no_worker else []),
+                env=serve_env,
+                stderr=serve_log,
+                start_new_session=True,  # the server and its worker process: killed together below
             )
         )
         url = f"http://127.0.0.1:{port}"
@@ -271,7 +274,10 @@ def main() -> None:
         print(json.dumps(report, indent=2))
     finally:
         for proc in reversed(procs):
-            proc.send_signal(signal.SIGKILL if proc is not procs[0] else signal.SIGTERM)
+            if proc is procs[0]:
+                proc.send_signal(signal.SIGTERM)
+            else:  # the pipeline never finishes, so a graceful stop would wait forever
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
 
 

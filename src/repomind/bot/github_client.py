@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
+import httpx
 from githubkit import GitHub as GithubkitGitHub
 from githubkit import TokenAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
@@ -274,7 +275,9 @@ class GithubkitFactory:
     def __init__(
         self, app_id: str, private_key: str, *, base_url: str, client_options: dict[str, Any] | None = None
     ) -> None:
-        self._options = client_options or {}
+        # One TLS context for every request: githubkit opens an httpx client per request, and httpx would
+        # otherwise load the CA bundle each time (tens of milliseconds of CPU per GitHub call).
+        self._options = {"ssl_verify": httpx.create_ssl_context(), **(client_options or {})}
         self._base_url = base_url
         self.tokens = InstallationTokens(app_id, private_key, base_url=base_url, client_options=self._options)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType
@@ -21,12 +22,14 @@ if TYPE_CHECKING:
 @click.option(
     "--queue", type=click.Choice(QUEUES), default=PIPELINE, show_default=True, help="Queue to consume."
 )
+@click.option("--parent-pid", type=int, hidden=True, help="Stop when this process is gone (serve's child).")
 @pass_ctx
-def worker(ctx: Context, queue: str) -> None:
+def worker(ctx: Context, queue: str, parent_pid: int | None) -> None:
     """Run queued jobs; any number of workers may share one queue (Redis) and one store.
 
-    SIGTERM or SIGINT stops taking new work and waits for running tasks; a worker killed outright
-    leaves its job to be taken over by another worker when its lease expires.
+    SIGTERM or SIGINT stops taking new work and waits for running tasks; a second one stops at once.
+    A worker stopped at once or killed outright leaves its job to be taken over by another worker when
+    its lease expires.
     """
     from repomind.webhooks.runtime import Runtime
 
@@ -34,6 +37,9 @@ def worker(ctx: Context, queue: str) -> None:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():  # the second signal: do not wait for running tasks
+            log.get_logger("repomind.worker").warning("stopping at once; leases hand running jobs on")
+            os._exit(128 + signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -45,7 +51,9 @@ def worker(ctx: Context, queue: str) -> None:
     logger = log.get_logger("repomind.worker")
     logger.info("worker started", queue=queue, workers=ctx.settings.workers)
     while not stop.wait(1.0):
-        pass
+        if parent_pid is not None and os.getppid() != parent_pid:
+            logger.warning("the server that started this worker is gone; stopping", parent_pid=parent_pid)
+            break
     logger.info("worker stopping")
     runtime.stop()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -15,6 +16,15 @@ from repomind.bot.seam import Pipeline
 from repomind.errors import ConfigError
 from repomind.settings import Settings
 from repomind.webhooks.metrics import Metrics
+
+
+class Companion(Protocol):
+    """Something that lives as long as the server: started when it starts, stopped when it stops
+    (``repomind serve`` runs its worker process this way)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Mode(enum.StrEnum):
@@ -48,11 +58,13 @@ def create_app(
     worker: bool = False,
     github: GitHubFactory | None = None,
     pipeline: Pipeline | None = None,
+    companions: Sequence[Companion] = (),
 ) -> FastAPI:
     """Build the web app for ``settings``; raises :class:`ConfigError` when it must not start.
 
     ``worker=True`` runs an embedded queue consumer in the process (``repomind serve`` without
     ``--no-worker``); ``github`` and ``pipeline`` replace the ones the settings name (tests).
+    ``companions`` are started with the server and stopped, last first, when it shuts down.
     """
     mode = mode_for(settings)
     runtime = None
@@ -66,9 +78,15 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None and embedded is not None:
             runtime.start_worker(embedded)
+        started: list[Companion] = []
         try:
+            for companion in companions:
+                companion.start()
+                started.append(companion)
             yield
         finally:
+            for companion in reversed(started):
+                companion.stop()
             if runtime is not None:
                 runtime.stop()
 
