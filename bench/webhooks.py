@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/webhooks.py [--rate 50] [--duration 30] [--no-worker] [--out bench/out]
 
-On loopback: a GitHub stand-in (its own process) and ``repomind serve`` (a subprocess, with its embedded
-worker unless ``--no-worker``) receive an open-loop stream of signed deliveries built from GitHub's own
+On loopback: a GitHub stand-in (its own process) and ``repomind serve`` (a subprocess, with its worker
+process unless ``--no-worker``) receive an open-loop stream of signed deliveries built from GitHub's own
 payloads: labels, double labels, ``/repomind fix`` on labelled issues, redeliveries of earlier delivery
 ids, plain comments, ``/repomind status``, ping and unhandled actions, and a few badly signed ones.
 The pipeline never finishes (a scripted pipeline waiting on a file that never appears), so every job
@@ -300,7 +300,7 @@ def _report(
         if kind in ("label", "double-label", "fix-command")
     }
     drain_deadline = time.monotonic() + (5 if args.no_worker else 180)
-    while True:  # let the embedded worker dispatch what was acknowledged
+    while True:  # let the worker process dispatch what was acknowledged
         with ledger.session() as s:
             rows = {d.id: d.dispatched_at for d in s.scalars(select(Delivery))}
         pending = [d for d in accepted if rows.get(d) is None]

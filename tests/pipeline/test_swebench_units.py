@@ -247,3 +247,16 @@ def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
     assert found == ["astroid==2.12.13", "pytest~=7.2", "coverage~=6.4", "types-setuptools"]
     assert "-e ." not in (repo / REQUIREMENTS_FILE).read_text()
     assert write_requirements(repo, "pylint-dev/pylint", "0" * 40) is None
+
+
+def test_a_partial_mirror_is_unavailable_with_the_files_it_lacks(tmp_path: Path) -> None:
+    from repomind.pipeline.swebench.harness import missing_files
+    from repomind.testing import git, make_git_repo
+
+    repo = make_git_repo(tmp_path / "repo", {"pkg/a.py": "x = 1\n", "data/big.h5": "\0" * 100})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert missing_files(repo, head) == []
+    blob = git(repo, "rev-parse", "HEAD:data/big.h5").strip()
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # as a mirror that dropped large files
+    assert missing_files(repo, head) == ["data/big.h5"]
+    assert missing_files(repo, "0" * 40) == []  # a missing commit is the checkout's error to name

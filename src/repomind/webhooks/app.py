@@ -62,8 +62,9 @@ def create_app(
 ) -> FastAPI:
     """Build the web app for ``settings``; raises :class:`ConfigError` when it must not start.
 
-    ``worker=True`` runs an embedded queue consumer in the process (``repomind serve`` without
-    ``--no-worker``); ``github`` and ``pipeline`` replace the ones the settings name (tests).
+    ``worker=True`` runs a queue consumer in threads of this process (tests; ``repomind serve`` runs
+    its worker as a child process, a companion); ``github`` and ``pipeline`` replace the ones the
+    settings name (tests).
     ``companions`` are started with the server and stopped, last first, when it shuts down.
     """
     mode = mode_for(settings)

@@ -48,6 +48,22 @@ def uses_setuptools_scm(work_tree: Path) -> bool:
     return False
 
 
+def setup_py_only(work_tree: Path) -> bool:
+    """A project built by ``setup.py`` alone (no ``[build-system]`` in a ``pyproject.toml``).
+
+    The pips of SWE-bench's environments ran ``setup.py develop`` for such a project's editable install,
+    which puts the project root on ``sys.path``. Today's pip builds a PEP 660 wheel instead, and for a
+    flat layout setuptools maps the packages with an import hook and no path entry: tools that look a
+    module up on ``sys.path`` (astroid, so pylint's plugin loading) then fail to find the project's
+    own files. setuptools' ``editable_mode=compat`` puts the project root on ``sys.path`` again
+    (``SETUPTOOLS_ENABLE_FEATURES=legacy-editable`` did, before setuptools 80 removed it).
+    """
+    if not (work_tree / "setup.py").is_file():
+        return False
+    pyproject = work_tree / "pyproject.toml"
+    return not pyproject.is_file() or "[build-system]" not in pyproject.read_text(errors="replace")
+
+
 def _failure_reason(exc: EnvironmentSetupError) -> str:
     errors = [ln.strip() for ln in exc.output.splitlines() if "error" in ln.lower() and ln.strip()]
     detail = f": {errors[-1][:300]}" if errors else ""
@@ -96,6 +112,8 @@ class Environments:
             # The sandbox copies the tree without .git, so setuptools-scm cannot read the version from it.
             version = ".".join([*spec.version.split("."), "0", "0"][:3])
             setup = f"export SETUPTOOLS_SCM_PRETEND_VERSION={version}\n{setup}"
+        if setup_py_only(work_tree):
+            setup = f"export PIP_CONFIG_SETTINGS=editable_mode=compat\n{setup}"
         logs: list[str] = []
         before: str | None = None
         with self._key_lock(key):

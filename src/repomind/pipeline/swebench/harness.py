@@ -62,6 +62,29 @@ def apply_patch(work_tree: Path, patch: str, name: str) -> str:
     raise PatchError("\n".join(errors))
 
 
+def missing_files(repo: Path, commit: str) -> list[str]:
+    """Files of ``commit`` whose contents the repository lacks (a partial mirror or clone), by path."""
+    listing = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "-r", "-z", commit], capture_output=True, check=False
+    )
+    if listing.returncode != 0:
+        return []  # the commit itself is missing: the checkout names that
+    blobs: dict[str, list[str]] = {}
+    for entry in listing.stdout.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == b"blob":
+            blobs.setdefault(parts[2].decode(), []).append(path.decode(errors="replace"))
+    check = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "--batch-check"],
+        input="\n".join(blobs).encode(),
+        capture_output=True,
+        check=False,
+    )
+    missing = [line.split()[0] for line in check.stdout.decode().splitlines() if line.endswith(" missing")]
+    return sorted(path for sha in missing for path in blobs.get(sha, []))
+
+
 def _environment_date(tree: Path, instance: Instance) -> str | None:
     """The date of the instance's environment commit (SWE-bench's per-version reference), else its base."""
     for commit in (instance.environment_setup_commit, instance.base_commit):
@@ -136,6 +159,14 @@ def evaluate(
     record["python"] = spec.python
     if spec.notes:
         record["notes"] = list(spec.notes)
+    lacking = missing_files(repo, instance.base_commit)
+    if lacking:
+        shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
+        return finish(
+            UNAVAILABLE,
+            f"the repository lacks the contents of {len(lacking)} files at base_commit "
+            f"(a partial mirror): {shown}",
+        )
     shutil.rmtree(scratch / instance.instance_id, ignore_errors=True)  # left by an interrupted run
     workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
     try:

@@ -49,7 +49,7 @@ def _reason_kind(reason: str) -> str:
     """A short class of an unavailable reason, for counting."""
     if reason.startswith("needs Python"):
         return reason.split(",")[0]
-    if "unable to read sha1 file" in reason:
+    if "unable to read sha1 file" in reason or "(a partial mirror)" in reason:
         return "the given repository lacks file contents (git objects) at base_commit"
     if "environment could not be built" in reason:
         return "environment build failed"
