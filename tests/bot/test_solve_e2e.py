@@ -141,6 +141,10 @@ def test_label_to_a_draft_pr_whose_branch_passes_the_failing_test(
     # the run's artifacts are in the data dir
     [run] = (server.settings.runs_dir).iterdir()
     assert (run / "report.json").is_file() and (run / "attempt-1" / "tests.json").is_file()
+    # ... and the job's result names them, so that feedback on the PR joins the run's trajectory
+    [job] = server.ledger.all_jobs()
+    assert job.result is not None
+    assert job.result["run_dir"] == str(run) and job.result["run_id"] == run.name
 
 
 @pytest.mark.docker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
@@ -98,6 +99,8 @@ def outcome_of(report: SolveReport, localisation: Localisation | None) -> Pipeli
         "cost_usd": report.budget.cost_usd,
         "model": report.model,
         "localisation": localisation,
+        "run_id": report.run_id,
+        "run_dir": str(report.out_dir) if report.out_dir != Path() else "",
     }
     if report.stopped == "cancelled":
         return PipelineOutcome(OutcomeStatus.CANCELLED, explanation=report.message, **common)

@@ -89,6 +89,9 @@ class PipelineOutcome:
     model: str = ""
     localisation: Localisation | None = None
     evidence: TestEvidence = field(default_factory=TestEvidence)
+    #: The run's artifacts (``runs/<run_id>/``): feedback on the PR joins its trajectory through them.
+    run_id: str = ""
+    run_dir: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,6 +118,8 @@ class PipelineOutcome:
                 still_passing=tuple(ev.get("still_passing", ())),
                 verified=bool(ev.get("verified", False)),
             ),
+            run_id=str(data.get("run_id") or ""),
+            run_dir=str(data.get("run_dir") or ""),
         )
 
 

@@ -164,7 +164,8 @@ def evaluate(
         shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
         return finish(
             UNAVAILABLE,
-            f"the repository lacks the contents of {len(lacking)} files at base_commit "
+            f"the repository lacks the contents of {len(lacking)} "
+            f"file{'s' if len(lacking) > 1 else ''} at base_commit "
             f"(a partial mirror): {shown}",
         )
     shutil.rmtree(scratch / instance.instance_id, ignore_errors=True)  # left by an interrupted run
