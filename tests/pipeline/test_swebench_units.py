@@ -260,17 +260,3 @@ def test_a_partial_mirror_is_unavailable_with_the_files_it_lacks(tmp_path: Path)
     (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # as a mirror that dropped large files
     assert missing_files(repo, head) == ["data/big.h5"]
     assert missing_files(repo, "0" * 40) == []  # a missing commit is the checkout's error to name
-
-
-def test_setup_py_projects_install_editable_in_compat_mode(tmp_path: Path) -> None:
-    from repomind.pipeline.swebench.environments import setup_py_only
-
-    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
-    assert setup_py_only(tmp_path)  # pip would build a PEP 660 wheel that puts no path on sys.path
-    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
-    assert setup_py_only(tmp_path)  # tool settings only: still built by setup.py
-    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core"]\n')
-    assert not setup_py_only(tmp_path)  # the project chose its backend: left as it is
-    (tmp_path / "setup.py").unlink()
-    (tmp_path / "pyproject.toml").unlink()
-    assert not setup_py_only(tmp_path)

@@ -117,7 +117,7 @@ def test_failing_setup_is_a_clear_error_and_leaves_nothing(docker_client: Any, m
     with pytest.raises(EnvironmentSetupError) as info:
         box.prepare(repo, EnvironmentSpec(name))
     assert "failed with exit status" in info.value.message
-    assert "pip install -e . pytest" in info.value.message
+    assert "pip install -e . --config-settings editable_mode=compat pytest" in info.value.message
     assert "this project does not build" in info.value.output
     assert _env_images(docker_client, name) == []
 
@@ -161,6 +161,37 @@ def test_environment_for_another_python_version(docker_client: Any, make_repo: A
         assert res.ok, res.output
         assert res.stdout.startswith("Python 3.9.") and "1 passed" in res.stdout
         assert "exceptiongroup" in res.stdout
+    finally:
+        for image in _env_images(docker_client, name):
+            docker_client.images.remove(image.id, force=True)
+
+
+def test_setup_py_project_is_on_sys_path_as_setup_py_develop_put_it(
+    docker_client: Any, make_repo: Any
+) -> None:
+    """A flat-layout ``setup.py`` project: tools that search ``sys.path`` for the project's own files
+    (astroid, so pylint's plugins) find them, as after ``setup.py develop``."""
+    repo = make_repo(
+        {
+            "setup.py": "from setuptools import setup\n"
+            "setup(name='calc', version='0.1', packages=['calc'])\n",
+            "calc/__init__.py": "def add(a, b):\n    return a + b\n",
+            "calc/plugins/__init__.py": "",
+            "calc/plugins/extra.py": "X = 1\n",
+        }
+    )
+    name = f"fixture-flat-{time.time_ns()}"
+    box = DockerSandbox(docker_client)
+    try:
+        env = box.prepare(repo, EnvironmentSpec(name))
+        assert "editable_mode=compat" in env.plan
+        probe = (
+            "import os, sys; os.chdir('/'); "
+            "print([p for p in sys.path if p and os.path.isfile(os.path.join(p, 'calc/plugins/extra.py'))])"
+        )
+        res = box.run(env, repo, ["python", "-c", probe])
+        assert res.ok, res.output
+        assert res.stdout.strip() not in ("", "[]"), res.output  # the project root is a sys.path entry
     finally:
         for image in _env_images(docker_client, name):
             docker_client.images.remove(image.id, force=True)

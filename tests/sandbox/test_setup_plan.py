@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from repomind.sandbox.setup_plan import detect, fingerprint
+from repomind.sandbox.setup_plan import detect, fingerprint, setup_py_only
 
 
 def test_pyproject_with_test_extra(make_repo: Any) -> None:
@@ -34,7 +34,10 @@ def test_setup_cfg_setup_py_and_requirement_files(make_repo: Any) -> None:
         }
     )
     plan = detect(repo)
-    assert plan.pip_args == ("-e", ".[testing]", "-r", "requirements.txt", "-r", "requirements/test.txt")
+    assert plan.pip_args == (
+        *("-e", ".[testing]", "--config-settings", "editable_mode=compat"),
+        *("-r", "requirements.txt", "-r", "requirements/test.txt"),
+    )
     assert "pytest" in plan.requirements and "numpy==2.0" in plan.requirements
     assert {"six", "requests", "mock"} <= set(plan.requirements)
     assert "black" not in plan.requirements  # 'dev' is only a fallback when no test extra exists
@@ -56,7 +59,7 @@ def test_dynamic_setup_py_is_not_executed(make_repo: Any, tmp_path: Path) -> Non
     )
     plan = detect(repo)
     assert not marker.exists()
-    assert plan.pip_args == ("-e", ".", "pytest")
+    assert plan.pip_args == ("-e", ".", "--config-settings", "editable_mode=compat", "pytest")
 
 
 def test_fingerprint_follows_dependency_files_only(make_repo: Any) -> None:
@@ -84,7 +87,22 @@ def test_setup_py_names_bound_to_literals(make_repo: Any) -> None:
         }
     )
     plan = detect(repo, requirement_files=())
-    assert plan.pip_args == ("-e", ".[test]")
+    assert plan.pip_args == ("-e", ".[test]", "--config-settings", "editable_mode=compat")
     assert plan.requirements[:4] == ("docutils>=0.12", "Jinja2>=2.3", "pytest", "html5lib")
     assert "invoke" not in plan.requirements and plan.dependency_files == ("setup.py",)
     assert "invoke" in detect(repo).requirements  # the usual requirement files by default
+
+
+def test_setup_py_projects_install_editable_in_compat_mode(tmp_path: Path, make_repo: Any) -> None:
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    assert setup_py_only(tmp_path)  # pip would build a PEP 660 wheel that puts no path on sys.path
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    assert setup_py_only(tmp_path)  # tool settings only: still built by setup.py
+    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core"]\n')
+    assert not setup_py_only(tmp_path)  # the project chose its backend: left as it is
+    (tmp_path / "setup.py").unlink()
+    (tmp_path / "pyproject.toml").unlink()
+    assert not setup_py_only(tmp_path)
+    # ... and the plan asks for it: pip passes the setting to the editable build
+    repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='p')\n"})
+    assert detect(repo).pip_args == ("-e", ".", "--config-settings", "editable_mode=compat", "pytest")

@@ -32,6 +32,9 @@ REQUIREMENT_FILES = (
 )
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+#: For a project built by ``setup.py`` alone: an editable install that puts the project root on
+#: ``sys.path``, as ``setup.py develop`` did (see :func:`setup_py_only`).
+COMPAT_EDITABLE = ("--config-settings", "editable_mode=compat")
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -70,6 +73,8 @@ def detect(
         deps, extras, build = _project_metadata(work_tree)
         chosen = [e for e in TEST_EXTRAS if e in extras] or [e for e in FALLBACK_EXTRAS if e in extras]
         pip_args += ["-e", "." + (f"[{','.join(chosen)}]" if chosen else "")]
+        if setup_py_only(work_tree):
+            pip_args += COMPAT_EDITABLE
         requirements += deps + [r for e in chosen for r in extras[e]] + build
     for name in wanted:
         if name in dep_files:
@@ -85,6 +90,22 @@ def detect(
         custom_command=setup_command,
         build_requirements=tuple(dict.fromkeys(build)),
     )
+
+
+def setup_py_only(work_tree: Path) -> bool:
+    """A project built by ``setup.py`` alone (no ``[build-system]`` in a ``pyproject.toml``).
+
+    ``pip install -e`` used to run ``setup.py develop`` for such a project, which puts the project root
+    on ``sys.path``. Today's pip builds a PEP 660 wheel instead, and for a flat layout setuptools maps
+    the packages with an import hook and no path entry: tools that look a module up on ``sys.path``
+    (astroid, so pylint's plugin loading) then cannot find the project's own files. setuptools'
+    ``editable_mode=compat`` puts the project root on ``sys.path`` again
+    (``SETUPTOOLS_ENABLE_FEATURES=legacy-editable`` did, before setuptools 80 removed it).
+    """
+    if not (work_tree / "setup.py").is_file():
+        return False
+    pyproject = work_tree / "pyproject.toml"
+    return not pyproject.is_file() or "[build-system]" not in pyproject.read_text(errors="replace")
 
 
 def fingerprint(work_tree: Path, plan: SetupPlan, *parts: str) -> str:

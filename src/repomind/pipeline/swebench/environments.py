@@ -18,6 +18,7 @@ from pathlib import Path
 
 from repomind.pipeline.swebench.specs import EvalSpec
 from repomind.sandbox import Environment, EnvironmentSetupError, EnvironmentSpec, ImageNotFoundError, Sandbox
+from repomind.sandbox.setup_plan import setup_py_only
 
 MAX_LEARNT_ROUNDS = 6
 _MISSING = re.compile(r"No matching distribution found for ([^\s;]+)")
@@ -46,22 +47,6 @@ def uses_setuptools_scm(work_tree: Path) -> bool:
         ):
             return True
     return False
-
-
-def setup_py_only(work_tree: Path) -> bool:
-    """A project built by ``setup.py`` alone (no ``[build-system]`` in a ``pyproject.toml``).
-
-    The pips of SWE-bench's environments ran ``setup.py develop`` for such a project's editable install,
-    which puts the project root on ``sys.path``. Today's pip builds a PEP 660 wheel instead, and for a
-    flat layout setuptools maps the packages with an import hook and no path entry: tools that look a
-    module up on ``sys.path`` (astroid, so pylint's plugin loading) then fail to find the project's
-    own files. setuptools' ``editable_mode=compat`` puts the project root on ``sys.path`` again
-    (``SETUPTOOLS_ENABLE_FEATURES=legacy-editable`` did, before setuptools 80 removed it).
-    """
-    if not (work_tree / "setup.py").is_file():
-        return False
-    pyproject = work_tree / "pyproject.toml"
-    return not pyproject.is_file() or "[build-system]" not in pyproject.read_text(errors="replace")
 
 
 def _failure_reason(exc: EnvironmentSetupError) -> str:
