@@ -64,6 +64,8 @@ def test_gold_empty_bad_and_impossible_python(tmp_path: Path, docker_client: Any
     assert [w["instance_id"] for w in written] == [r["instance_id"] for r in rows]
     assert written[0] == rows[0]
     assert (out / "report.md").is_file() and (out / "verdicts.png").is_file()
+    meta = json.loads((out / "report.json").read_text())["meta"]
+    assert meta["predictions"] == str(predictions) and meta["check_before"] is True
 
     # --resume keeps every verdict and evaluates nothing again.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("instances/*/verdict.json")}
@@ -93,6 +95,7 @@ def test_model_predictions_come_from_solve(tmp_path: Path, docker_client: Any) -
     assert res.returncode == 0, res.stderr[-3000:]
     record = _verdicts(out)["acme__calc-1"]
     assert record["verdict"] == "resolved", record
+    assert json.loads((out / "report.json").read_text())["meta"]["predictions"] == "model openai/stand-in"
     assert record["tokens"] > 0 and record["model"] == "openai/stand-in"
     assert record["localisation_hit"] is True  # calc.py, the gold file, was among the localised files
     prediction = json.loads((out / "predictions.jsonl").read_text())

@@ -98,8 +98,21 @@ def eval_swebench(
     from repomind.pipeline.swebench import specs
 
     lookup = specs.overlay(specs_file) if specs_file else specs.swebench_specs
+    source = f"model {model}" if model is not None else str(predictions)
     _run_local(
-        ctx, items, given, repos, out, model, api_base, resume, workers, check_before, python_fallback, lookup
+        ctx,
+        items,
+        given,
+        repos,
+        out,
+        model,
+        api_base,
+        resume,
+        workers,
+        check_before,
+        python_fallback,
+        lookup,
+        source,
     )
 
 
@@ -116,6 +129,7 @@ def _run_local(
     check_before: bool,
     python_fallback: bool,
     lookup: Any,
+    source: str,
 ) -> None:
     from repomind.pipeline.swebench import harness, report, runner
     from repomind.pipeline.swebench.dataset import Prediction
@@ -159,7 +173,7 @@ def _run_local(
             log=lambda m: logger.info(m),
         )
     meta = {
-        "predictions": model or "given",
+        "predictions": source,  # gold, empty, a file's path, or "model M"
         "workers": runner.max_workers(workers),
         "check_before": check_before,
     }
