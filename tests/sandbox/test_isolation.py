@@ -172,6 +172,9 @@ def test_output_is_capped_keeping_head_and_tail(
 
 def test_container_removed_on_ctrl_c(box: DockerSandbox, base_env: Environment, tree: Path) -> None:
     # SIGINT to the main thread, as Ctrl-C delivers it: it interrupts the blocking read of the output.
+    # Python's own handler, as in a terminal: a shell that starts pytest in the background (a CI job
+    # runner may) leaves SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(2.0, signal.pthread_kill, args=(threading.main_thread().ident, signal.SIGINT))
     start = time.monotonic()
     timer.start()
@@ -180,5 +183,6 @@ def test_container_removed_on_ctrl_c(box: DockerSandbox, base_env: Environment, 
             box.run(base_env, tree, "sleep 60")
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - start < 20
     # the autouse fixture asserts that no sandbox container is left
