@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
+import repomind
 from repomind.bot.seam import Pipeline
 from repomind.settings import Settings
 from repomind.testing import StandInGitHub
@@ -142,3 +144,21 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def process_env(gh: StandInGitHub, data_dir: Path, script: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``repomind`` process (serve or worker) wired to ``gh``, with the scripted
+    pipeline reading ``script``; this process's own ``REPOMIND_`` settings are left out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPOMIND_")}
+    return {
+        **env,
+        "PYTHONPATH": str(Path(repomind.__file__).resolve().parents[1]),
+        "REPOMIND_DATA_DIR": str(data_dir),
+        "REPOMIND_APP_ID": gh.app_id,
+        "REPOMIND_PRIVATE_KEY": gh.private_key,
+        "REPOMIND_WEBHOOK_SECRET": SECRET,
+        "REPOMIND_GITHUB_API_URL": gh.url,
+        "REPOMIND_PIPELINE": "repomind.testing:scripted_pipeline",
+        "REPOMIND_FAKE_PIPELINE": str(script),
+        **extra,
+    }

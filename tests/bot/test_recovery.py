@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import repomind
 from repomind.bot.options import BotOptions
 from repomind.bot.runner import JobRunner
 from repomind.store import JobRequest, JobState, Ledger, make_engine
@@ -25,7 +23,7 @@ from repomind.testing import (
     make_git_repo,
 )
 from tests.bot.conftest import CALC, FIXED
-from tests.bot.helpers import REPO, SECRET, adjust, fixture, serve, settings_for, wait_for
+from tests.bot.helpers import REPO, adjust, fixture, process_env, serve, settings_for, wait_for
 from tests.test_cli import REPOMIND
 
 
@@ -35,20 +33,13 @@ def _own(state: GitHubState, number: int, job_id: int) -> list[str]:
 
 @pytest.fixture
 def worker_env(github: StandInGitHub, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPOMIND_")}
-    return {
-        **env,
-        "PYTHONPATH": str(Path(repomind.__file__).resolve().parents[1]),
-        "REPOMIND_DATA_DIR": str(tmp_path / "data"),
-        "REPOMIND_APP_ID": github.app_id,
-        "REPOMIND_PRIVATE_KEY": github.private_key,
-        "REPOMIND_WEBHOOK_SECRET": SECRET,
-        "REPOMIND_GITHUB_API_URL": github.url,
-        "REPOMIND_PIPELINE": "repomind.testing:scripted_pipeline",
-        "REPOMIND_FAKE_PIPELINE": str(tmp_path / "script.json"),
-        "REPOMIND_JOB_LEASE_S": "2",
-        "REPOMIND_LOG_FORMAT": "json",
-    }
+    return process_env(
+        github,
+        tmp_path / "data",
+        tmp_path / "script.json",
+        REPOMIND_JOB_LEASE_S="2",
+        REPOMIND_LOG_FORMAT="json",
+    )
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-import repomind
 from repomind.testing import StandInGitHub
 from repomind.testing_server import free_port
 from tests.bot.conftest import FIXED
-from tests.bot.helpers import REPO, SECRET, adjust, fixture, headers, wait_for
+from tests.bot.helpers import REPO, adjust, fixture, headers, process_env, wait_for
 from tests.test_cli import REPOMIND
 
 
@@ -45,18 +44,7 @@ def _alive(pid: int) -> bool:
 
 def _env(github: StandInGitHub, tmp_path: Path) -> dict[str, str]:
     (tmp_path / "script.json").write_text(json.dumps({"edits": {"calc.py": FIXED}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPOMIND_")}
-    env |= {
-        "PYTHONPATH": str(Path(repomind.__file__).resolve().parents[1]),
-        "REPOMIND_DATA_DIR": str(tmp_path / "data"),
-        "REPOMIND_APP_ID": github.app_id,
-        "REPOMIND_PRIVATE_KEY": github.private_key,
-        "REPOMIND_WEBHOOK_SECRET": SECRET,
-        "REPOMIND_GITHUB_API_URL": github.url,
-        "REPOMIND_PIPELINE": "repomind.testing:scripted_pipeline",
-        "REPOMIND_FAKE_PIPELINE": str(tmp_path / "script.json"),
-    }
-    return env
+    return process_env(github, tmp_path / "data", tmp_path / "script.json")
 
 
 @pytest.mark.slow
