@@ -250,6 +250,7 @@ def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
 
 
 def test_a_partial_mirror_is_unavailable_with_the_files_it_lacks(tmp_path: Path) -> None:
+    from repomind.pipeline.localise import gitread
     from repomind.pipeline.swebench.harness import missing_files
     from repomind.testing import git, make_git_repo
 
@@ -259,4 +260,5 @@ def test_a_partial_mirror_is_unavailable_with_the_files_it_lacks(tmp_path: Path)
     blob = git(repo, "rev-parse", "HEAD:data/big.h5").strip()
     (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # as a mirror that dropped large files
     assert missing_files(repo, head) == ["data/big.h5"]
+    assert list(gitread.list_files(repo, head)) == ["pkg/a.py"]  # localisation skips the absent file
     assert missing_files(repo, "0" * 40) == []  # a missing commit is the checkout's error to name

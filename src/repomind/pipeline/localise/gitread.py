@@ -51,19 +51,32 @@ def resolve(repo: Path, rev: str | None) -> str:
     return proc.stdout.strip()
 
 
-def list_files(repo: Path, commit: str) -> dict[str, tuple[str, int]]:
-    """path → (blob SHA, size) for every regular file at ``commit``."""
+def _tree(repo: Path, commit: str) -> Iterator[tuple[bytes, bytes, str, bytes, str]]:
+    """(mode, kind, sha, size, path) for every entry of ``commit``'s tree; the size of a blob whose
+    contents the repository lacks is not a number (git prints ``BAD``)."""
     out = _git(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", commit)
-    files: dict[str, tuple[str, int]] = {}
     for entry in out.split(b"\0"):
         if not entry:
             continue
         meta, _, path = entry.partition(b"\t")
         mode, kind, sha, size = meta.split()
-        if kind != b"blob" or mode == b"120000" or not size.isdigit():
-            continue  # submodules, symlinks, and blobs absent from a partial copy
-        files[path.decode("utf-8", "surrogateescape")] = (sha.decode(), int(size))
-    return files
+        yield mode, kind, sha.decode(), size, path.decode("utf-8", "surrogateescape")
+
+
+def list_files(repo: Path, commit: str) -> dict[str, tuple[str, int]]:
+    """path → (blob SHA, size) for every regular file at ``commit``."""
+    return {
+        path: (sha, int(size))
+        for mode, kind, sha, size, path in _tree(repo, commit)
+        # not submodules, symlinks, or blobs absent from a partial copy
+        if kind == b"blob" and mode != b"120000" and size.isdigit()
+    }
+
+
+def absent_files(repo: Path, commit: str) -> list[str]:
+    """The paths at ``commit`` whose contents the repository lacks (a partial mirror or clone)."""
+    entries = _tree(repo, commit)
+    return sorted(path for _mode, kind, _sha, size, path in entries if kind == b"blob" and not size.isdigit())
 
 
 def read_blobs(repo: Path, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:

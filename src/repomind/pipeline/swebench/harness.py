@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repomind.pipeline.localise import gitread
+from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.solve.workspace import Workspace, run_git
 from repomind.pipeline.swebench import grading, requirements
 from repomind.pipeline.swebench.dataset import Instance, Prediction
@@ -64,25 +66,10 @@ def apply_patch(work_tree: Path, patch: str, name: str) -> str:
 
 def missing_files(repo: Path, commit: str) -> list[str]:
     """Files of ``commit`` whose contents the repository lacks (a partial mirror or clone), by path."""
-    listing = subprocess.run(
-        ["git", "-C", str(repo), "ls-tree", "-r", "-z", commit], capture_output=True, check=False
-    )
-    if listing.returncode != 0:
+    try:
+        return gitread.absent_files(repo, commit)
+    except LocaliseError:
         return []  # the commit itself is missing: the checkout names that
-    blobs: dict[str, list[str]] = {}
-    for entry in listing.stdout.split(b"\0"):
-        meta, _, path = entry.partition(b"\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[1] == b"blob":
-            blobs.setdefault(parts[2].decode(), []).append(path.decode(errors="replace"))
-    check = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-check"],
-        input="\n".join(blobs).encode(),
-        capture_output=True,
-        check=False,
-    )
-    missing = [line.split()[0] for line in check.stdout.decode().splitlines() if line.endswith(" missing")]
-    return sorted(path for sha in missing for path in blobs.get(sha, []))
 
 
 def _environment_date(tree: Path, instance: Instance) -> str | None:
