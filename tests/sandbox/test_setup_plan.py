@@ -98,6 +98,10 @@ def test_setup_py_projects_install_editable_in_compat_mode(tmp_path: Path, make_
     assert setup_py_only(tmp_path)  # pip would build a PEP 660 wheel that puts no path on sys.path
     (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
     assert setup_py_only(tmp_path)  # tool settings only: still built by setup.py
+    (tmp_path / "pyproject.toml").write_text("# no [build-system] here\n[tool.isort]\nline_length = 100\n")
+    assert setup_py_only(tmp_path)  # a comment that names the table is not the table
+    (tmp_path / "pyproject.toml").write_text("[tool.black\n")
+    assert not setup_py_only(tmp_path)  # unreadable: pip fails on it anyway, so nothing is added
     (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core"]\n')
     assert not setup_py_only(tmp_path)  # the project chose its backend: left as it is
     (tmp_path / "setup.py").unlink()

@@ -105,7 +105,13 @@ def setup_py_only(work_tree: Path) -> bool:
     if not (work_tree / "setup.py").is_file():
         return False
     pyproject = work_tree / "pyproject.toml"
-    return not pyproject.is_file() or "[build-system]" not in pyproject.read_text(errors="replace")
+    if not pyproject.is_file():
+        return True
+    try:
+        data = tomllib.loads(pyproject.read_text(errors="replace"))
+    except tomllib.TOMLDecodeError:
+        return False  # pip cannot read it either; nothing to add to its command
+    return "build-system" not in data
 
 
 def fingerprint(work_tree: Path, plan: SetupPlan, *parts: str) -> str:
