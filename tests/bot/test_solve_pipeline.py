@@ -180,3 +180,12 @@ def test_budget_and_test_command_from_the_repository_config(tmp_path: Path) -> N
     assert outcome.status is OutcomeStatus.SUCCESS
     assert any("tests/test_ops.py::test_add" in " ".join(argv) for argv in h.box.commands)
     assert outcome.evidence.fixed == ("tests/test_ops.py::test_add",)
+
+
+def test_without_a_calibration_file_the_bot_uses_the_packaged_one(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", webhook_secret=SecretStr("a-long-webhook-secret"))
+    loc: Any = make_pipeline(settings).make_localiser(RepoConfig())
+    assert loc.embedder.name == "all-MiniLM-L6-v2-128"  # the packaged model (the embed extra)
+    assert loc.calibration.alphas == Calibration.builtin().alphas
+    NARROW.save(settings.calibration_file)  # a calibration of one's own wins
+    assert make_pipeline(settings).make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]

@@ -70,3 +70,16 @@ def test_a_calibration_file_from_another_version_is_refused(tmp_path: Path) -> N
         Calibration.load(path)
     with pytest.raises(LocaliseError, match="does not exist"):
         Calibration.load(tmp_path / "missing.json")
+
+
+def test_the_packaged_calibration_is_current_and_says_what_made_it() -> None:
+    builtin = Calibration.builtin()  # refused, like any file, if the scores' version moved on
+    assert builtin.score_version == SCORE_VERSION
+    assert len(builtin.alphas) >= minimum_size(0.9) and len(builtin.alphas) == len(builtin.instances)
+    assert builtin.made_with() == ("all-MiniLM-L6-v2-128", "none")
+    assert builtin.describe() == f"{len(builtin.alphas)} issues of swebench-lite-dev.jsonl"
+    # It yields sets: a clear head gives a small one, a flat ranking a wider one.
+    paths = [f"f{i}.py" for i in range(50)]
+    clear = builtin.predict_set(paths, [1.0, 0.2] + [0.1] * 48, 0.9)
+    flat = builtin.predict_set(paths, [1.0 - i / 100 for i in range(50)], 0.9)
+    assert clear is not None and flat is not None and len(clear) < len(flat)

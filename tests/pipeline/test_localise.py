@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import build_index
-from repomind.pipeline.localise.localiser import IndexLocaliser
+from repomind.pipeline.localise.localiser import IndexLocaliser, builtin_calibration
 from repomind.pipeline.localise.parsing import parse
 from repomind.pipeline.localise.rank import RankConfig, rank
 from repomind.pipeline.localise.tokens import split_identifier, tokenize
@@ -141,3 +142,29 @@ def test_personalized_pagerank_matches_networkx(shop: Path, tmp_path: Path) -> N
     for node, value in expected.items():
         assert abs(ours.get(node, 0.0) - value) < 1e-4
     assert personalized_pagerank(graph, {}) == {}
+
+
+def test_a_calibration_scored_with_another_embedder_is_refused(shop: Path, tmp_path: Path) -> None:
+    def made_with(embedder: str | None) -> Calibration:
+        meta = {"reranker": "none"} | ({"embedder": embedder} if embedder else {})
+        return Calibration([0.0] * 10 + [0.5] * 10, ["x"] * 20, meta=meta)
+
+    with pytest.raises(LocaliseError, match=r"embedding model 'all-MiniLM-L6-v2-128' .* uses 'none'"):
+        IndexLocaliser(tmp_path / "c", embedder=None, calibration=made_with("all-MiniLM-L6-v2-128"))
+    hashing = HashingEmbedder()
+    with pytest.raises(LocaliseError, match="calibrate again with the same REPOMIND_EMBEDDING_MODEL"):
+        IndexLocaliser(tmp_path / "c", embedder=hashing, calibration=made_with("none"))
+    # The same embedder, or a file from before calibrations recorded it, is accepted and says its data.
+    result = IndexLocaliser(tmp_path / "c", embedder=None, calibration=made_with("none")).localise(
+        shop, "shipping cost for heavy parcels"
+    )
+    assert result.set and "Calibration data: 20 issues." in result.note
+    assert IndexLocaliser(tmp_path / "c", embedder=hashing, calibration=made_with(None)).calibration
+
+
+def test_the_packaged_calibration_is_offered_only_where_its_scores_compare(tmp_path: Path) -> None:
+    assert builtin_calibration(None, None) is None  # fitted with dense similarity on
+    hashing = HashingEmbedder()
+    hashing.name = "all-MiniLM-L6-v2-128"  # what the packaged model is called
+    chosen = builtin_calibration(hashing, None)
+    assert chosen is not None and chosen.alphas == Calibration.builtin().alphas

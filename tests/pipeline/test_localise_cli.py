@@ -73,6 +73,11 @@ def test_localise_prints_the_contracted_json(tmp_path: Path) -> None:
     bad = run("localise", "--repo", str(repos / "acme__shop"), "--rev", "nope", "--issue-text", "x", env=env)
     assert bad.returncode == 2 and "revision 'nope' does not exist" in bad.stderr
 
+    # The packaged calibration was scored with dense similarity on: with it off, it is refused, clearly.
+    shop = str(repos / "acme__shop")
+    builtin = run("localise", "--repo", shop, "--issue-text", "x", "--calibration", "builtin", env=env)
+    assert builtin.returncode == 2 and "embedding model 'all-MiniLM-L6-v2-128'" in builtin.stderr
+
 
 def test_calibrate_then_eval_with_resume(tmp_path: Path) -> None:
     data, repos, _ = _dataset(tmp_path)
@@ -83,6 +88,7 @@ def test_calibrate_then_eval_with_resume(tmp_path: Path) -> None:
     assert "other/missing" in proc.stderr
     fitted = json.loads(calibration.read_text())
     assert fitted["n"] == 12 and fitted["meta"]["skipped"] == ["other__missing-1"]
+    assert (fitted["meta"]["embedder"], fitted["meta"]["reranker"]) == ("none", "none")
 
     out = tmp_path / "eval" / "report.json"
     first = ["acme__shop-pricing-0", "acme__shop-users-1"]

@@ -4,7 +4,8 @@
 The model is ``model`` in the repository's config, else ``REPOMIND_MODEL`` (through litellm, with
 ``REPOMIND_LLM_API_BASE``); the sandbox is the local Docker daemon with the settings' limits; the
 localiser indexes into ``<data dir>/index`` and calibrates with ``<data dir>/calibration.json`` when that
-file exists (from ``repomind calibrate``). Each run's artifacts go to ``<data dir>/runs/<run id>/``.
+file exists (from ``repomind calibrate``), else with the packaged calibration where its embedder and
+re-ranker match. Each run's artifacts go to ``<data dir>/runs/<run id>/``.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
 
     def make_localiser(config: RepoConfig) -> Localiser:
         from repomind.pipeline.localise.calibrate import Calibration
-        from repomind.pipeline.localise.localiser import IndexLocaliser
+        from repomind.pipeline.localise.localiser import IndexLocaliser, builtin_calibration
         from repomind.pipeline.localise.rerank import make_reranker
 
         path = settings.calibration_file
@@ -147,7 +148,9 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
         return IndexLocaliser(
             settings.data_dir / "index",
             embedder=embedder,
-            calibration=Calibration.load(path) if path.is_file() else None,
+            calibration=(
+                Calibration.load(path) if path.is_file() else builtin_calibration(embedder, reranker)
+            ),
             confidence=config.confidence,
             ignore=tuple(config.ignore_paths),
             reranker=reranker,

@@ -47,11 +47,14 @@ def make_localiser(
 
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"--confidence must be between 0 and 1, not {confidence}")
+    chosen = None
+    if calibration is not None:
+        chosen = Calibration.builtin() if str(calibration) == "builtin" else Calibration.load(calibration)
     return IndexLocaliser(
         ctx.settings.data_dir / "index",
         embedder=_embedder(ctx),
         config=RankConfig(weights=_weights(weights)),
-        calibration=Calibration.load(calibration) if calibration else None,
+        calibration=chosen,
         confidence=confidence,
         ignore=ignore,
         top_k=top_k,
@@ -92,7 +95,10 @@ _rerank_option = click.option(
     "--confidence", default=0.9, show_default=True, type=float, help="Coverage of the calibrated set."
 )
 @click.option(
-    "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
+    "--calibration",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="From `repomind calibrate`, or `builtin` (SWE-bench Lite dev, packaged embedder).",
 )
 @_weights_option
 @_rerank_option
@@ -189,7 +195,10 @@ def calibrate(
             items, repos, localiser, progress=progress, warn=lambda m: click.echo(f"warning: {m}", err=True)
         )
     calibration = calibration_from(
-        run, dataset_name=dataset.name, reranker=localiser.reranker.name if localiser.reranker else "none"
+        run,
+        dataset_name=dataset.name,
+        reranker=localiser.reranker.name if localiser.reranker else "none",
+        embedder=localiser.embedder.name if localiser.embedder else "none",
     )
     calibration.save(out)
     click.echo(
@@ -211,7 +220,10 @@ def evaluate() -> None:
     "--repos", required=True, type=click.Path(path_type=Path), help="Directory of owner__name repositories."
 )
 @click.option(
-    "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
+    "--calibration",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="From `repomind calibrate`, or `builtin` (SWE-bench Lite dev, packaged embedder).",
 )
 @click.option("--confidence", default=0.9, show_default=True, type=float)
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")

@@ -44,7 +44,10 @@ from repomind.errors import UsageError
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Longest reply, in tokens.")
 @click.option("--keep-work-trees", is_flag=True, help="Keep the scratch work trees under the run directory.")
 @click.option(
-    "--calibration", type=click.Path(path_type=Path), default=None, help="From `repomind calibrate`."
+    "--calibration",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="From `repomind calibrate`, or `builtin` (SWE-bench Lite dev, packaged embedder).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx

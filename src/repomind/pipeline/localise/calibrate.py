@@ -18,6 +18,9 @@ import numpy as np
 from repomind.pipeline.localise.gitread import LocaliseError
 
 FORMAT = "repomind-calibration"
+#: Fitted by ``repomind calibrate`` on the SWE-bench Lite dev split with the packaged embedder and no
+#: re-ranker (the README gives the command); used where no calibration of one's own is configured.
+BUILTIN = Path(__file__).parent / "calibrations" / "swebench-lite-dev.json"
 # Bump when scores change meaning (ranking, fusion or nonconformity): older files are then refused.
 SCORE_VERSION = 1
 
@@ -82,6 +85,21 @@ class Calibration:
         return cls(
             [float(a) for a in data["alphas"]], list(data["instances"]), SCORE_VERSION, data.get("meta")
         )
+
+    @classmethod
+    def builtin(cls) -> Calibration:
+        """The packaged calibration (SWE-bench Lite dev, packaged embedder, no re-ranker)."""
+        return cls.load(BUILTIN)
+
+    def made_with(self) -> tuple[str | None, str | None]:
+        """(embedder, re-ranker) that scored the calibration issues; None where the file does not say."""
+        meta = self.meta or {}
+        return meta.get("embedder"), meta.get("reranker")
+
+    def describe(self) -> str:
+        """Where the scores came from, for the note shown with a set."""
+        name = (self.meta or {}).get("dataset")
+        return f"{len(self.alphas)} issues" + (f" of {name}" if name else "")
 
     def predict_set(self, paths: list[str], scores: list[float], confidence: float) -> list[str] | None:
         """The calibrated set for one ranking, or None when there are too few calibration issues."""

@@ -179,7 +179,9 @@ def summarise(run: Run, calibration: Calibration | None, confidence: float) -> d
     return summary
 
 
-def calibration_from(run: Run, *, dataset_name: str, reranker: str = "none") -> Calibration:
+def calibration_from(
+    run: Run, *, dataset_name: str, reranker: str = "none", embedder: str = "none"
+) -> Calibration:
     if not run.records:
         raise LocaliseError("no instance could be ranked: nothing to calibrate on")
     return Calibration(
@@ -189,5 +191,6 @@ def calibration_from(run: Run, *, dataset_name: str, reranker: str = "none") -> 
             "dataset": dataset_name,
             "skipped": [s["instance_id"] for s in run.skipped],
             "reranker": reranker,
+            "embedder": embedder,
         },
     )

@@ -17,6 +17,29 @@ from repomind.pipeline.localise.result import GUARANTEE_NOTE, Localisation, Rank
 Log = Callable[[str], None]
 
 
+def mismatch(calibration: Calibration, embedder: Embedder | None, reranker: Reranker | None) -> str:
+    """Why ``calibration``'s scores are not comparable with this localiser's, or "" when they are."""
+    embedded_with, reranked_with = calibration.made_with()
+    if (reranked_with or "none") != describe(reranker):
+        return (
+            f"the calibration was made with re-ranker {reranked_with or 'none'!r} and this localiser uses "
+            f"{describe(reranker)!r}: their scores differ, so calibrate again with the same --rerank"
+        )
+    embedding = embedder.name if embedder is not None else "none"
+    if embedded_with is not None and embedded_with != embedding:
+        return (
+            f"the calibration was made with embedding model {embedded_with!r} and this localiser uses "
+            f"{embedding!r}: their scores differ, so calibrate again with the same REPOMIND_EMBEDDING_MODEL"
+        )
+    return ""
+
+
+def builtin_calibration(embedder: Embedder | None, reranker: Reranker | None) -> Calibration | None:
+    """The packaged calibration when its scores are comparable with this localiser's, else None."""
+    calibration = Calibration.builtin()
+    return None if mismatch(calibration, embedder, reranker) else calibration
+
+
 class IndexLocaliser:
     """Ranks a repository's files for an issue and, with a calibration, returns the conformal set.
 
@@ -38,12 +61,10 @@ class IndexLocaliser:
         vector_server: str | None = None,
         log: Log = lambda _msg: None,
     ) -> None:
-        made_with = (calibration.meta or {}).get("reranker", "none") if calibration else None
-        if made_with is not None and made_with != describe(reranker):
-            raise LocaliseError(
-                f"the calibration was made with re-ranker {made_with!r} and this localiser uses "
-                f"{describe(reranker)!r}: their scores differ, so calibrate again with the same --rerank"
-            )
+        if calibration is not None:
+            problem = mismatch(calibration, embedder, reranker)
+            if problem:
+                raise LocaliseError(problem)
         self.cache_dir = cache_dir
         self.embedder = embedder
         self.config = config or RankConfig()
@@ -88,7 +109,9 @@ class IndexLocaliser:
         else:
             chosen = self.calibration.predict_set(ranking.paths, ranking.scores, self.confidence)
             note = (
-                GUARANTEE_NOTE if chosen is not None else self.calibration.too_small_reason(self.confidence)
+                f"{GUARANTEE_NOTE} Calibration data: {self.calibration.describe()}."
+                if chosen is not None
+                else self.calibration.too_small_reason(self.confidence)
             )
         signals = list(ranking.signals)
         if ranking.note:
