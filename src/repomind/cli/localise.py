@@ -185,7 +185,9 @@ def calibrate(
     """Fit the conformal calibration on SWE-bench-format data."""
     from repomind.pipeline.localise import dataset as ds
     from repomind.pipeline.localise.calibrate import minimum_size
+    from repomind.pipeline.localise.embed import embedding_name
     from repomind.pipeline.localise.evaluate import calibration_from, replay
+    from repomind.pipeline.localise.rerank import describe
     from repomind.progress import bar
 
     items = ds.load(dataset, _ids(instances))
@@ -197,8 +199,8 @@ def calibrate(
     calibration = calibration_from(
         run,
         dataset_name=dataset.name,
-        reranker=localiser.reranker.name if localiser.reranker else "none",
-        embedder=localiser.embedder.name if localiser.embedder else "none",
+        reranker=describe(localiser.reranker),
+        embedder=embedding_name(localiser.embedder),
     )
     calibration.save(out)
     click.echo(

