@@ -13,6 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TEST_EXTRAS = ("test", "tests", "testing")
 FALLBACK_EXTRAS = ("dev",)
@@ -104,14 +105,21 @@ def setup_py_only(work_tree: Path) -> bool:
     """
     if not (work_tree / "setup.py").is_file():
         return False
-    pyproject = work_tree / "pyproject.toml"
-    if not pyproject.is_file():
+    if not (work_tree / "pyproject.toml").is_file():
         return True
+    data = _pyproject(work_tree)
+    return data is not None and "build-system" not in data  # unreadable: pip fails on it, add nothing
+
+
+def _pyproject(work_tree: Path) -> dict[str, Any] | None:
+    """``pyproject.toml``, parsed; None when there is none or it is not valid TOML (pip refuses it too)."""
+    path = work_tree / "pyproject.toml"
+    if not path.is_file():
+        return None
     try:
-        data = tomllib.loads(pyproject.read_text(errors="replace"))
-    except tomllib.TOMLDecodeError:
-        return False  # pip cannot read it either; nothing to add to its command
-    return "build-system" not in data
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
 
 
 def fingerprint(work_tree: Path, plan: SetupPlan, *parts: str) -> str:
@@ -146,12 +154,8 @@ def _project_metadata(work_tree: Path) -> tuple[list[str], dict[str, list[str]],
     deps: list[str] = []
     extras: dict[str, list[str]] = {}
     build = list(DEFAULT_BUILD_REQUIRES)
-    pyproject = work_tree / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            data = {}
+    data = _pyproject(work_tree)
+    if data is not None:
         build = list(data.get("build-system", {}).get("requires", build))
         project = data.get("project", {})
         deps += list(project.get("dependencies", []))
