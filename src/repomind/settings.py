@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     private_key_path: Path | None = None
     webhook_secret: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
-    #: A personal token for `repomind solve --issue URL` on private repositories (the app never uses it).
+    #: A personal token for `repomind solve --issue URL` and `calibrate --from-github` on private
+    #: repositories, and against rate limits (the app never uses it).
     github_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("REPOMIND_GITHUB_TOKEN", "GITHUB_TOKEN")
     )

@@ -14,6 +14,7 @@ import json
 import secrets
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -31,6 +32,7 @@ from repomind.bot.github import (
     Repository,
     ReviewComment,
 )
+from repomind.pipeline.localise.history_issues import IssueText, MergedPull
 
 APP_LOGIN = "repomind[bot]"
 
@@ -95,6 +97,7 @@ class PullState:
     merged: bool = False
     merge_commit_sha: str | None = None
     base_before: str | None = None
+    merged_at: str | None = None
 
 
 @dataclass
@@ -203,6 +206,7 @@ class GitHubState:
             issue.pull.base_before = self.branch_sha(repo, issue.pull.base)
             _git(r.git_dir, "update-ref", f"refs/heads/{issue.pull.base}", head)
             issue.pull.merged, issue.pull.merge_commit_sha, issue.state = True, head, "closed"
+            issue.pull.merged_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return head
 
     # -- queries tests assert on ------------------------------------------------------------------
@@ -329,6 +333,16 @@ class GitHubState:
         if i.pull.merged and i.pull.base_before and i.pull.merge_commit_sha:
             return _git(git_dir, "diff", f"{i.pull.base_before}..{i.pull.merge_commit_sha}")
         return _git(git_dir, "diff", f"{i.pull.base}...{i.pull.head}")
+
+    def merged_pulls(self, repo: str) -> Iterator[MergedPull]:
+        """Merged pull requests, newest first, with the base commit each was merged onto."""
+        for i in sorted(self.pulls(repo), key=lambda i: -i.number):
+            if i.pull is not None and i.pull.merged:
+                yield MergedPull(i.number, i.title, i.body, i.pull.base_before or "")
+
+    def issue_text(self, repo: str, number: int) -> IssueText:
+        i = self._issue(repo, number)
+        return IssueText(i.number, i.title, i.body, i.pull is not None)
 
     def create_pull(
         self, repo: str, *, title: str, head: str, base: str, body: str, draft: bool = True

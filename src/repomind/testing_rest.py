@@ -112,6 +112,10 @@ def rest_app(
 
     def pull_json(full: str, number: int) -> dict[str, Any]:
         p = state.get_pull(full, number)
+        pull = state.repos[full].issues[number].pull
+        assert pull is not None
+        # Once merged, base.sha stays the commit the pull request was based on, as on GitHub.
+        base_sha = (pull.base_before if pull.merged else None) or state.branch_sha(full, p.base_ref) or ""
         return shaped(
             "pulls.get.200",
             number=p.number,
@@ -123,7 +127,9 @@ def rest_app(
             merged=p.merged,
             html_url=p.html_url,
             head={"ref": p.head_ref, "sha": p.head_sha, "label": f"{full.split('/')[0]}:{p.head_ref}"},
-            base={"ref": p.base_ref, "sha": state.branch_sha(full, p.base_ref) or ""},
+            base={"ref": p.base_ref, "sha": base_sha},
+            merged_at=pull.merged_at,
+            merge_commit_sha=pull.merge_commit_sha,
         )
 
     def page(items: list[Any], request: Request) -> list[Any]:
@@ -217,6 +223,8 @@ def rest_app(
             if head
             else [state.get_pull(full, i.number) for i in state.pulls(full) if wanted in ("all", i.state)]
         )
+        if request.query_params.get("direction", "desc") == "desc":  # GitHub's default: newest first
+            pulls = sorted(pulls, key=lambda p: -p.number)
         return page([pull_json(full, p.number) for p in pulls], request)
 
     @app.post("/repos/{owner}/{name}/pulls", status_code=201)

@@ -10,11 +10,12 @@ import base64
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import httpx
 from githubkit import GitHub as GithubkitGitHub
-from githubkit import TokenAuthStrategy
+from githubkit import TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
 from repomind.bot.auth import InstallationTokens
@@ -29,8 +30,25 @@ from repomind.bot.github import (
     ReviewComment,
 )
 
+if TYPE_CHECKING:
+    from repomind.pipeline.localise.history_issues import IssueText, MergedPull
+
 T = TypeVar("T")
 PER_PAGE = 100
+
+
+class TokenSource(Protocol):
+    def get(self, installation_id: int) -> InstallationToken: ...
+
+
+class StaticToken:
+    """One token for every request (a personal access token, ``GITHUB_TOKEN``), or none: unauthenticated."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = InstallationToken(token or "", datetime.max.replace(tzinfo=UTC))
+
+    def get(self, installation_id: int) -> InstallationToken:
+        return self._token
 
 
 def _split(repo: str) -> tuple[str, str]:
@@ -39,11 +57,12 @@ def _split(repo: str) -> tuple[str, str]:
 
 
 class GithubkitClient:
-    """:class:`repomind.bot.github.GitHub` for one installation; tokens from :class:`InstallationTokens`."""
+    """:class:`repomind.bot.github.GitHub` for one installation; tokens from :class:`InstallationTokens`
+    (or :class:`StaticToken`)."""
 
     def __init__(
         self,
-        tokens: InstallationTokens,
+        tokens: TokenSource,
         installation_id: int,
         *,
         base_url: str,
@@ -64,9 +83,8 @@ class GithubkitClient:
         token = self.installation_token().token
         with self._lock:
             if self._client is None or token != self._client_token:
-                self._client = GithubkitGitHub(
-                    TokenAuthStrategy(token), base_url=self._base_url, **self._options
-                )
+                auth: Any = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
+                self._client = GithubkitGitHub(auth, base_url=self._base_url, **self._options)
                 self._client_token = token
             return self._client
 
@@ -203,6 +221,31 @@ class GithubkitClient:
                 "GET", f"/repos/{repo}/pulls/{number}", headers={"Accept": "application/vnd.github.diff"}
             )
             return resp.raw_response.text
+
+    def merged_pulls(self, repo: str) -> Iterator[MergedPull]:
+        """Merged pull requests, newest first, a page at a time (for calibration data)."""
+        from repomind.pipeline.localise.history_issues import MergedPull
+
+        page = 1
+        while True:
+            batch = self._json(
+                f"GET closed pulls, page {page}",
+                lambda gh, p=page: gh.rest.pulls.list(  # type: ignore[misc]
+                    *_split(repo), state="closed", sort="created", direction="desc", per_page=PER_PAGE, page=p
+                ),
+            )
+            for p in batch:
+                if p.get("merged_at"):
+                    yield MergedPull(p["number"], p.get("title") or "", p.get("body") or "", p["base"]["sha"])
+            if len(batch) < PER_PAGE:
+                return
+            page += 1
+
+    def issue_text(self, repo: str, number: int) -> IssueText:
+        from repomind.pipeline.localise.history_issues import IssueText
+
+        issue = self.get_issue(repo, number)
+        return IssueText(issue.number, issue.title, issue.body, issue.is_pull_request)
 
     def create_pull(
         self, repo: str, *, title: str, head: str, base: str, body: str, draft: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,9 +165,25 @@ def localise(
 
 
 @click.command()
-@click.option("--dataset", required=True, type=click.Path(path_type=Path), help="SWE-bench-format JSONL.")
+@click.option("--dataset", default=None, type=click.Path(path_type=Path), help="SWE-bench-format JSONL.")
 @click.option(
-    "--repos", required=True, type=click.Path(path_type=Path), help="Directory of owner__name repositories."
+    "--repos", default=None, type=click.Path(path_type=Path), help="Directory of owner__name repositories."
+)
+@click.option(
+    "--from-github",
+    "from_github",
+    default=None,
+    metavar="OWNER/REPO",
+    help="Calibrate on the repository's own issues closed by merged pull requests (instead of --dataset).",
+)
+@click.option(
+    "--repo",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="With --from-github: a local clone of that repository (bare or not).",
+)
+@click.option(
+    "--limit", default=200, show_default=True, type=int, help="With --from-github: at most this many issues."
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The calibration file to write.")
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
@@ -175,14 +192,17 @@ def localise(
 @pass_ctx
 def calibrate(
     ctx: Context,
-    dataset: Path,
-    repos: Path,
+    dataset: Path | None,
+    repos: Path | None,
+    from_github: str | None,
+    repo: Path | None,
+    limit: int,
     out: Path,
     instances: str | None,
     weights: str | None,
     rerank: str | None,
 ) -> None:
-    """Fit the conformal calibration on SWE-bench-format data."""
+    """Fit the conformal calibration on SWE-bench-format data or on a repository's own closed issues."""
     from repomind.pipeline.localise import dataset as ds
     from repomind.pipeline.localise.calibrate import minimum_size
     from repomind.pipeline.localise.embed import embedding_name
@@ -190,15 +210,27 @@ def calibrate(
     from repomind.pipeline.localise.rerank import describe
     from repomind.progress import bar
 
+    if from_github is not None:
+        if dataset is not None or repos is not None or repo is None:
+            raise UsageError("--from-github takes --repo (a local clone), not --dataset or --repos")
+        dataset, repos = _history_dataset(ctx, from_github, repo, limit, out)
+        name = f"{from_github}, closed by merged pull requests"
+    elif dataset is None or repos is None or repo is not None:
+        raise UsageError("give --dataset and --repos, or --from-github OWNER/REPO and --repo")
+    else:
+        name = dataset.name
     items = ds.load(dataset, _ids(instances))
-    with bar("calibrating") as progress:
-        localiser = make_localiser(ctx, weights=weights, rerank=rerank)
-        run = replay(
-            items, repos, localiser, progress=progress, warn=lambda m: click.echo(f"warning: {m}", err=True)
-        )
+    try:
+        with bar("calibrating") as progress:
+            localiser = make_localiser(ctx, weights=weights, rerank=rerank)
+            warn = lambda m: click.echo(f"warning: {m}", err=True)  # noqa: E731
+            run = replay(items, repos, localiser, progress=progress, warn=warn)
+    finally:
+        if from_github is not None:
+            shutil.rmtree(repos, ignore_errors=True)  # the link to --repo, made by _history_dataset
     calibration = calibration_from(
         run,
-        dataset_name=dataset.name,
+        dataset_name=name,
         reranker=describe(localiser.reranker),
         embedder=embedding_name(localiser.embedder),
     )
@@ -209,6 +241,40 @@ def calibrate(
         f"(0.9 needs {minimum_size(0.9)})",
         err=True,
     )
+
+
+def _history_dataset(ctx: Context, full_name: str, repo: Path, limit: int, out: Path) -> tuple[Path, Path]:
+    """Collect the repository's issues closed by merged PRs into ``<out>.issues.jsonl``; (dataset, repos)."""
+    import tempfile
+
+    from repomind.bot.github_client import GithubkitClient, StaticToken
+    from repomind.pipeline.localise import dataset as ds
+    from repomind.pipeline.localise.gitread import check_repository
+    from repomind.pipeline.localise.history_issues import collect
+    from repomind.progress import bar
+
+    if full_name.count("/") != 1 or not all(full_name.split("/")):
+        raise UsageError(f"--from-github {full_name!r} is not OWNER/REPO")
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+    check_repository(repo)
+    token = ctx.settings.github_token
+    client = GithubkitClient(
+        StaticToken(token.get_secret_value() if token else None), 0, base_url=ctx.settings.github_api_url
+    )
+    with bar("reading merged pull requests") as progress:
+        found = collect(client, full_name, repo, limit=limit, progress=progress)
+    for skip in found.skipped:
+        click.echo(f"warning: pull request #{skip['pull']}: skipped, {skip['reason']}", err=True)
+    dataset = out.with_name(out.stem + ".issues.jsonl")
+    ds.save(found.instances, dataset)
+    click.echo(
+        f"{len(found.instances)} issues closed by merged pull requests (of {found.scanned} read) → {dataset}",
+        err=True,
+    )
+    repos = Path(tempfile.mkdtemp(prefix="repomind-calibrate-"))
+    (repos / full_name.replace("/", "__")).symlink_to(repo.resolve())
+    return dataset, repos
 
 
 @click.group("eval")

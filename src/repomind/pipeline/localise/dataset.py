@@ -58,6 +58,13 @@ def load(path: Path, ids: list[str] | None = None) -> list[Instance]:
     return instances
 
 
+def save(instances: list[Instance], path: Path) -> None:
+    """Write instances as SWE-bench-format JSONL (what :func:`load` reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = ("instance_id", "repo", "base_commit", "problem_statement", "patch")
+    path.write_text("".join(json.dumps({f: getattr(i, f) for f in fields}) + "\n" for i in instances))
+
+
 def repo_path(repos: Path, repo: str) -> Path | None:
     """``repos/owner__name`` (bare or with a work tree, or a symlink to either), or None when absent."""
     path = repos / repo.replace("/", "__")

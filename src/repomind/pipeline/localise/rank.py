@@ -69,6 +69,11 @@ class Ranking:
     note: str = ""
 
 
+def not_source(path: str) -> bool:
+    """Tests, docs, examples, scripts and ``setup.py``: ranked down, and not what a fix is judged on."""
+    return _NOT_SOURCE.search(path) is not None
+
+
 def clean_issue(text: str) -> str:
     """The issue without HTML comments (templates' hidden instructions)."""
     return _HTML_COMMENT.sub(" ", text)
@@ -139,7 +144,7 @@ def fuse(
             per_signal["graph"] = _ranks(ppr, config.depth)
             fused = _fuse(per_signal, weights, config.rrf_k)
     for i in list(fused):
-        if _NOT_SOURCE.search(index.paths[i]):
+        if not_source(index.paths[i]):
             fused[i] *= config.not_source_factor
     order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
     used = [s for s in SIGNALS if per_signal.get(s) and weights.get(s, 0) > 0]
