@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         """The bot's localisation calibration (from ``repomind calibrate``), used when it exists."""
         return self.data_dir / "calibration.json"
 
+    def calibration_file_for(self, repo: str) -> Path:
+        """A repository's own calibration (``calibrate --from-github``), used before the shared one."""
+        return self.data_dir / "calibrations" / f"{repo.replace('/', '__')}.json"
+
     def secret_values(self) -> list[str]:
         """Secret strings to redact from logs and output."""
         secrets = (self.private_key, self.webhook_secret, self.github_token)

@@ -196,6 +196,7 @@ class FakePipeline:
         hints: Hints,
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
+        repo: str = "",
     ) -> PipelineOutcome:
         self.calls.append(
             {
@@ -204,6 +205,7 @@ class FakePipeline:
                 "body": issue_body,
                 "hints": hints,
                 "config": config,
+                "repo": repo,
             }
         )
         if self.on_start is not None:

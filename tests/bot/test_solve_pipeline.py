@@ -54,7 +54,7 @@ class Harness:
             model="openai/default",
             make_model=make_model,
             make_sandbox=lambda: self.box,
-            make_localiser=lambda config: IndexLocaliser(
+            make_localiser=lambda config, _repo: IndexLocaliser(
                 tmp_path / "index", embedder=None, calibration=cal, confidence=config.confidence
             ),
             runs_dir=tmp_path / "runs",
@@ -189,3 +189,8 @@ def test_without_a_calibration_file_the_bot_uses_the_packaged_one(tmp_path: Path
     assert loc.calibration.alphas == Calibration.builtin().alphas
     NARROW.save(settings.calibration_file)  # a calibration of one's own wins
     assert make_pipeline(settings).make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
+    # and a repository's own (calibrate --from-github) wins for that repository only
+    WIDE.save(settings.data_dir / "calibrations" / "acme__shop.json")
+    own: Any = make_pipeline(settings).make_localiser(RepoConfig(), "acme/shop")
+    other: Any = make_pipeline(settings).make_localiser(RepoConfig(), "acme/other")
+    assert own.calibration.alphas == WIDE.alphas and other.calibration.alphas == NARROW.alphas

@@ -220,6 +220,7 @@ def test_needs_hint_then_fix_anyway(bot: Serve, github: StandInGitHub) -> None:
     comment(server, "/repomind fix --anyway")
     wait_for(lambda: github.state.pulls(REPO), what="the PR after --anyway")
     assert pipeline.calls[-1]["hints"].anyway  # type: ignore[attr-defined]
+    assert pipeline.calls[-1]["repo"] == REPO  # the pipeline knows whose calibration to use
 
 
 def test_a_failed_run_explains_and_pushes_nothing(bot: Serve, github: StandInGitHub) -> None:

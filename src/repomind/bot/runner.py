@@ -229,6 +229,7 @@ class JobRunner:
             hints=hints,
             on_event=on_event,
             should_cancel=lambda: beat.check() != "ok",
+            repo=job.repo,
         )
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:

@@ -136,4 +136,5 @@ class Pipeline(Protocol):
         hints: Hints,
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
+        repo: str = "",
     ) -> PipelineOutcome: ...

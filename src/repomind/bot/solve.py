@@ -3,9 +3,10 @@
 
 The model is ``model`` in the repository's config, else ``REPOMIND_MODEL`` (through litellm, with
 ``REPOMIND_LLM_API_BASE``); the sandbox is the local Docker daemon with the settings' limits; the
-localiser indexes into ``<data dir>/index`` and calibrates with ``<data dir>/calibration.json`` when that
-file exists (from ``repomind calibrate``), else with the packaged calibration where its embedder and
-re-ranker match. Each run's artifacts go to ``<data dir>/runs/<run id>/``.
+localiser indexes into ``<data dir>/index`` and calibrates with the repository's own calibration,
+``<data dir>/calibrations/OWNER__REPO.json`` (``repomind calibrate --from-github``), else with
+``<data dir>/calibration.json`` (``repomind calibrate``), else with the packaged calibration where its
+embedder and re-ranker match. Each run's artifacts go to ``<data dir>/runs/<run id>/``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from repomind.sandbox.protocol import Sandbox
 
 ModelFactory = Callable[[str], "LanguageModel"]
-LocaliserFactory = Callable[[RepoConfig], "Localiser | None"]
+LocaliserFactory = Callable[[RepoConfig, str], "Localiser | None"]
 
 NO_MODEL = (
     "No model is configured, so no patch can be written: set `REPOMIND_MODEL` on the Repomind server "
@@ -67,6 +68,7 @@ class SolvePipeline:
         hints: Hints,
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
+        repo: str = "",
     ) -> PipelineOutcome:
         from repomind.bot.outcome import attempt_of, outcome_of
         from repomind.pipeline.solve import SolveRequest, solve
@@ -106,7 +108,7 @@ class SolvePipeline:
             request,
             model=self.make_model(name),
             sandbox=self.make_sandbox(),
-            localiser=self.make_localiser(config),
+            localiser=self.make_localiser(config, repo),
             log=progress,
             hooks=SolveHooks(on_localised=localised, on_attempt=attempted, should_cancel=should_cancel),
         )
@@ -136,12 +138,13 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
         )
         return DockerSandbox(limits=limits)
 
-    def make_localiser(config: RepoConfig) -> Localiser:
+    def make_localiser(config: RepoConfig, repo: str = "") -> Localiser:
         from repomind.pipeline.localise.calibrate import Calibration
         from repomind.pipeline.localise.localiser import IndexLocaliser, builtin_calibration
         from repomind.pipeline.localise.rerank import make_reranker
 
-        path = settings.calibration_file
+        own = settings.calibration_file_for(repo) if repo else None
+        path = own if own is not None and own.is_file() else settings.calibration_file
         reranker = make_reranker(
             settings.rerank, default_model=config.model or settings.model, api_base=settings.llm_api_base
         )
