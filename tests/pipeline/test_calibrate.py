@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from repomind.pipeline.localise.calibrate import SCORE_VERSION, Calibration, minimum_size, worst_alpha
+from repomind.pipeline.localise.calibrate import (
+    HEAD,
+    LEFT_OUT,
+    SCORE_VERSION,
+    Calibration,
+    minimum_size,
+    nonconformity,
+    worst_alpha,
+)
 from repomind.pipeline.localise.gitread import LocaliseError
 
 
@@ -43,7 +51,25 @@ def test_several_changed_files_are_calibrated_on_the_worst_ranked() -> None:
     paths = ["a.py", "b.py", "c.py"]
     scores = [1.0, 0.5, 0.25]
     assert worst_alpha(paths, scores, ["a.py", "c.py"]) == pytest.approx(0.75)
-    assert worst_alpha(paths, scores, ["a.py", "missing.py"]) == 1.0
+    assert worst_alpha(paths, scores, ["a.py", "missing.py"]) == LEFT_OUT
+
+
+def test_below_the_head_files_are_judged_by_rank() -> None:
+    # A flat tail: 40 files scoring about alike below a clear head.
+    scores = [1.0, 0.6, 0.5] + [0.4 - i * 0.001 for i in range(37)]
+    alphas = nonconformity(scores, 45)
+    assert alphas[:HEAD].tolist() == pytest.approx([1 - s for s in scores[:HEAD]])
+    tail = alphas[HEAD:40]
+    assert all(1 < a < 2 for a in tail) and list(tail) == sorted(tail)  # in rank order, after the head
+    assert alphas[40:].tolist() == [LEFT_OUT] * 5  # not ranked at all
+    paths = [f"f{i}.py" for i in range(45)]
+    # Calibration issues whose changed file ranks 15th: a set takes the 15 best files, not the whole tail
+    # that scores about as low.
+    hard = Calibration([worst_alpha(paths, scores, ["f14.py"])] * 20, ["i"] * 20)
+    assert hard.predict_set(paths, scores, 0.9) == paths[:15]
+    # With every calibration issue's file in the head, sets stop inside it.
+    easy = Calibration([worst_alpha(paths, scores, ["f1.py"])] * 20, ["i"] * 20)
+    assert easy.predict_set(paths, scores, 0.9) == paths[:2]
 
 
 def test_too_little_calibration_data_gives_no_set_and_says_why() -> None:

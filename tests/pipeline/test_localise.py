@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,7 @@ from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import build_index
 from repomind.pipeline.localise.localiser import IndexLocaliser, builtin_calibration
 from repomind.pipeline.localise.parsing import parse
-from repomind.pipeline.localise.rank import RankConfig, rank
+from repomind.pipeline.localise.rank import RankConfig, fuse, rank
 from repomind.pipeline.localise.tokens import split_identifier, tokenize
 from repomind.testing import HashingEmbedder, git, make_git_repo
 
@@ -168,3 +170,21 @@ def test_the_packaged_calibration_is_offered_only_where_its_scores_compare(tmp_p
     hashing.name = "all-MiniLM-L6-v2-128"  # what the packaged model is called
     chosen = builtin_calibration(hashing, None)
     assert chosen is not None and chosen.alphas == Calibration.builtin().alphas
+
+
+def test_fusion_keeps_how_far_ahead_the_best_file_is() -> None:
+    index: Any = SimpleNamespace(paths=["a.py", "b.py", "c.py", "tests/test_a.py"])
+    config = RankConfig(weights={"bm25": 1.0, "dense": 1.0})
+    # The same order in both signals; only the margin of the best file differs.
+    close = {"bm25": {0: 10.0, 1: 9.5, 2: 9.0}, "dense": {0: 1.9, 1: 1.85, 2: 1.8}}
+    far = {"bm25": {0: 10.0, 1: 2.0, 2: 1.0}, "dense": {0: 1.9, 1: 1.2, 2: 1.1}}
+    order_close, scores_close, used = fuse(index, close, config)
+    order_far, scores_far, _ = fuse(index, far, config)
+    assert order_close == order_far == [0, 1, 2] and used == ["bm25", "dense"]
+    assert scores_far[1] / scores_far[0] < 0.6 < 0.9 < scores_close[1] / scores_close[0]
+    # Ranks alone (no score share) cannot tell the two apart.
+    ranks_only = RankConfig(weights={"bm25": 1.0, "dense": 1.0}, score_power=0.0)
+    assert fuse(index, close, ranks_only)[1] == fuse(index, far, ranks_only)[1]
+    # A test file is ranked down after fusion.
+    with_test = {"bm25": {3: 10.0, 0: 9.9}}
+    assert fuse(index, with_test, config)[0] == [0, 3]

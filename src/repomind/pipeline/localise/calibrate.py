@@ -22,22 +22,36 @@ FORMAT = "repomind-calibration"
 #: re-ranker (the README gives the command); used where no calibration of one's own is configured.
 BUILTIN = Path(__file__).parent / "calibrations" / "swebench-lite-dev.json"
 # Bump when scores change meaning (ranking, fusion or nonconformity): older files are then refused.
-SCORE_VERSION = 1
+SCORE_VERSION = 2
+#: How many of a ranking's files are judged by their score; below them, files follow in rank order.
+HEAD = 10
+#: The nonconformity of a file the ranking left out (or of a changed file it does not hold).
+LEFT_OUT = 2.0
 
 
 def nonconformity(scores: list[float], n_files: int) -> np.ndarray:
-    """alpha for every ranked file, and 1.0 for files the ranking left out: 1 - score / best score."""
-    alphas = np.ones(max(n_files, len(scores)), dtype=float)
+    """alpha of every file, best first: ``1 - score / best score`` in the head (the top ``HEAD``); below
+    it, in rank order, between 1 and 2, after every head file; ``LEFT_OUT`` for files not ranked.
+
+    Below the head, score ratios say little (the fused scores are flat there), and judging those files by
+    rank keeps a set from taking in every file that scores about as low as a hard issue's changed file:
+    when the calibration holds enough issues whose files rank in the head, sets stop at ``HEAD`` files.
+    """
+    alphas = np.full(max(n_files, len(scores)), LEFT_OUT, dtype=float)
     if scores and scores[0] > 0:
-        alphas[: len(scores)] = 1.0 - np.asarray(scores, dtype=float) / scores[0]
+        ranked = np.asarray(scores, dtype=float)
+        alphas[: len(ranked)] = 1.0 - ranked / ranked[0]
+        below = len(ranked) - HEAD
+        if below > 0:
+            alphas[HEAD : len(ranked)] = 1.0 + np.arange(1, below + 1) / (below + 1)
     return alphas
 
 
 def worst_alpha(paths: list[str], scores: list[float], gold: list[str]) -> float:
-    """The alpha of the worst-ranked changed file (1.0 when one is missing from the ranking)."""
+    """The alpha of the worst-ranked changed file (``LEFT_OUT`` when one is missing from the ranking)."""
     alphas = nonconformity(scores, len(paths))
     position = {p: i for i, p in enumerate(paths)}
-    return max(float(alphas[position[g]]) if g in position else 1.0 for g in gold)
+    return max(float(alphas[position[g]]) if g in position else LEFT_OUT for g in gold)
 
 
 def minimum_size(confidence: float) -> int:
@@ -59,7 +73,7 @@ class Calibration:
         data = {
             "format": FORMAT,
             "score_version": self.score_version,
-            "nonconformity": "worst changed file, 1 - score/top score",
+            "nonconformity": "worst changed file, 1 - score/top score in the top 10, then by rank",
             "n": len(self.alphas),
             "alphas": self.alphas,
             "instances": self.instances,
