@@ -3,7 +3,8 @@
     python bench/localise.py [--dataset F] [--repos DIR] [--ablation] [--speed] [--sympy DIR]
 
 Prints JSON. Accuracy and coverage come from the dev set; the calibration is cross-fitted (two folds
-split by issue), so no instance is judged by a calibration that saw it. Speed is measured on sympy:
+split by issue), so no instance is judged by a calibration that saw it; also leaving one issue out,
+and leaving one repository out. Speed is measured on sympy:
 a cold index, moving it to a commit a few hundred commits away, queries, and peak memory.
 """
 
@@ -61,12 +62,13 @@ def cross_fitted(records: list[dict], confidence: float) -> dict:
     }
 
 
-def leave_one_out(records: list[dict], confidence: float) -> dict:
-    """Coverage when each issue is judged by a calibration on all the others (as a user calibrating on
-    every issue they have would get): a valid split-conformal set per issue, on ~76 calibration issues."""
+def held_out(records: list[dict], confidence: float, by: str) -> dict:
+    """Coverage when each issue is judged by a calibration on the issues of other groups: ``by`` is
+    ``instance_id`` (leave one out: what a user calibrating on every issue they have gets, ~76 issues)
+    or ``repo`` (leave a repository out: how a calibration carries to a repository it has not seen)."""
     sizes, covered = [], []
-    for i, record in enumerate(records):
-        others = records[:i] + records[i + 1 :]
+    for record in records:
+        others = [r for r in records if r[by] != record[by]]
         calibration = Calibration([r["alpha"] for r in others], [r["instance_id"] for r in others])
         one = [dict(record)]
         if apply_calibration(one, calibration, confidence)["coverage"] is None:
@@ -165,7 +167,12 @@ def main() -> None:
         "repomind": {k: round(summary[k], 3) for k in ("acc@1", "acc@3", "acc@5", "acc@10", "mrr")},
         "baseline_bm25_whole_files": {k: round(v, 3) for k, v in summary["baseline"].items()},
         "conformal_cross_fitted": {str(c): cross_fitted(run.records, c) for c in (0.8, 0.85, 0.9, 0.95)},
-        "conformal_leave_one_out": {str(c): leave_one_out(run.records, c) for c in (0.8, 0.85, 0.9, 0.95)},
+        "conformal_leave_one_out": {
+            str(c): held_out(run.records, c, "instance_id") for c in (0.8, 0.85, 0.9, 0.95)
+        },
+        "conformal_leave_one_repository_out": {
+            str(c): held_out(run.records, c, "repo") for c in (0.8, 0.85, 0.9, 0.95)
+        },
         "query_s_median": summary["query_s_median"],
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -62,6 +62,8 @@ def test_below_the_head_files_are_judged_by_rank() -> None:
     tail = alphas[HEAD:40]
     assert all(1 < a < 2 for a in tail) and list(tail) == sorted(tail)  # in rank order, after the head
     assert alphas[40:].tolist() == [LEFT_OUT] * 5  # not ranked at all
+    # A ranking cut short gives the files it keeps the same alphas.
+    assert nonconformity(scores[:20], 45)[:20].tolist() == alphas[:20].tolist()
     paths = [f"f{i}.py" for i in range(45)]
     # Calibration issues whose changed file ranks 15th: a set takes the 15 best files, not the whole tail
     # that scores about as low.

@@ -31,7 +31,9 @@ LEFT_OUT = 2.0
 
 def nonconformity(scores: list[float], n_files: int) -> np.ndarray:
     """alpha of every file, best first: ``1 - score / best score`` in the head (the top ``HEAD``); below
-    it, in rank order, between 1 and 2, after every head file; ``LEFT_OUT`` for files not ranked.
+    it, by rank alone, ``2 - 1 / (k + 1)`` for the k-th file below the head (1.5, 1.67, ...), after every
+    head file; ``LEFT_OUT`` for files not ranked. A file's alpha depends only on its own rank and the
+    head's scores, so a ranking cut short (the top 100 in a report) gives its files the same alphas.
 
     Below the head, score ratios say little (the fused scores are flat there), and judging those files by
     rank keeps a set from taking in every file that scores about as low as a hard issue's changed file:
@@ -43,7 +45,7 @@ def nonconformity(scores: list[float], n_files: int) -> np.ndarray:
         alphas[: len(ranked)] = 1.0 - ranked / ranked[0]
         below = len(ranked) - HEAD
         if below > 0:
-            alphas[HEAD : len(ranked)] = 1.0 + np.arange(1, below + 1) / (below + 1)
+            alphas[HEAD : len(ranked)] = 2.0 - 1.0 / np.arange(2, below + 2)
     return alphas
 
 
