@@ -10,13 +10,13 @@ what the localiser is judged on. Pull requests are read newest first.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from repomind.pipeline.localise.dataset import Instance
+from repomind.pipeline.localise.gitread import LocaliseError, resolve
 from repomind.pipeline.localise.rank import not_source
 
 _CLOSES = re.compile(
@@ -92,10 +92,10 @@ def source_patch(diff: str) -> str:
 
 
 def _has_commit(git_dir: Path, sha: str) -> bool:
-    proc = subprocess.run(
-        ["git", "-C", str(git_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
-    )
-    return proc.returncode == 0 and bool(sha)
+    try:
+        return bool(sha) and bool(resolve(git_dir, sha))
+    except LocaliseError:
+        return False
 
 
 def collect(
