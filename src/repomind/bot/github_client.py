@@ -107,13 +107,16 @@ class GithubkitClient:
             return call(self._gh()).json()
 
     def _pages(self, what: str, call: Callable[[GithubkitGitHub[Any], int], Any]) -> list[Any]:
-        items: list[Any] = []
+        return list(self._iter_pages(what, call))
+
+    def _iter_pages(self, what: str, call: Callable[[GithubkitGitHub[Any], int], Any]) -> Iterator[Any]:
+        """The items of every page, a page read only when the caller gets to it."""
         page = 1
         while True:
             batch = self._json(what, lambda gh, p=page: call(gh, p))  # type: ignore[misc]
-            items.extend(batch)
+            yield from batch
             if len(batch) < PER_PAGE:
-                return items
+                return
             page += 1
 
     def get_repository(self, repo: str) -> Repository:
@@ -226,20 +229,15 @@ class GithubkitClient:
         """Merged pull requests, newest first, a page at a time (for calibration data)."""
         from repomind.pipeline.localise.history_issues import MergedPull
 
-        page = 1
-        while True:
-            batch = self._json(
-                f"GET closed pulls, page {page}",
-                lambda gh, p=page: gh.rest.pulls.list(  # type: ignore[misc]
-                    *_split(repo), state="closed", sort="created", direction="desc", per_page=PER_PAGE, page=p
-                ),
-            )
-            for p in batch:
-                if p.get("merged_at"):
-                    yield MergedPull(p["number"], p.get("title") or "", p.get("body") or "", p["base"]["sha"])
-            if len(batch) < PER_PAGE:
-                return
-            page += 1
+        rows = self._iter_pages(
+            "GET closed pulls",
+            lambda gh, page: gh.rest.pulls.list(
+                *_split(repo), state="closed", sort="created", direction="desc", per_page=PER_PAGE, page=page
+            ),
+        )
+        for p in rows:
+            if p.get("merged_at"):
+                yield MergedPull(p["number"], p.get("title") or "", p.get("body") or "", p["base"]["sha"])
 
     def issue_text(self, repo: str, number: int) -> IssueText:
         from repomind.pipeline.localise.history_issues import IssueText
