@@ -23,10 +23,18 @@ class Instance:
     @property
     def gold_files(self) -> list[str]:
         """The files the gold patch changes (its source side; a new file by its new path)."""
-        files = []
-        for a, b in _DIFF_FILE.findall(self.patch):
-            files.append(b if b != "/dev/null" else a)
-        return list(dict.fromkeys(files))
+        return list(dict.fromkeys(path for path, _ in file_sections(self.patch)))
+
+
+def file_sections(patch: str) -> list[tuple[str, str]]:
+    """(path, text) of each file's section of a unified diff, in order; the path as :attr:`gold_files`
+    names it. Text before the first ``diff --git`` line belongs to no section."""
+    matches = list(_DIFF_FILE.finditer(patch))
+    ends = [m.start() for m in matches[1:]] + [len(patch)]
+    return [
+        (m[2] if m[2] != "/dev/null" else m[1], patch[m.start() : end])
+        for m, end in zip(matches, ends, strict=True)
+    ]
 
 
 def load(path: Path, ids: list[str] | None = None) -> list[Instance]:

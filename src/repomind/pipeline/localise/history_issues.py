@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from repomind.pipeline.localise.dataset import Instance
+from repomind.pipeline.localise.dataset import Instance, file_sections
 from repomind.pipeline.localise.gitread import LocaliseError, resolve
 from repomind.pipeline.localise.rank import not_source
 
@@ -24,7 +24,6 @@ _CLOSES = re.compile(
     r"(?:https?://[^\s/]+/(?P<url_repo>[\w.-]+/[\w.-]+)/issues/|(?P<repo>[\w.-]+/[\w.-]+)#|#)(?P<number>\d+)\b",
     re.I,
 )
-_SECTION = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
 _PROSE = re.compile(r"(\.(md|rst|txt|adoc)$)|(^|/)(changelog|changes|news|history|authors)([./]|$)", re.I)
 
 
@@ -80,15 +79,8 @@ def is_fix_target(path: str) -> bool:
 
 def source_patch(diff: str) -> str:
     """The sections of a unified diff that change fix targets (see :func:`is_fix_target`)."""
-    starts = [m.start() for m in _SECTION.finditer(diff)]
-    kept = []
-    for start, end in zip(starts, [*starts[1:], len(diff)], strict=True):
-        section = diff[start:end]
-        a, b = _SECTION.match(section).groups()  # type: ignore[union-attr]
-        path = b[2:] if b.startswith("b/") else b
-        if is_fix_target(a if path == "/dev/null" else path):
-            kept.append(section if section.endswith("\n") else section + "\n")
-    return "".join(kept)
+    kept = [text for path, text in file_sections(diff) if is_fix_target(path)]
+    return "".join(text if text.endswith("\n") else text + "\n" for text in kept)
 
 
 def _has_commit(git_dir: Path, sha: str) -> bool:

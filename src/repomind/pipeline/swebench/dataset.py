@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repomind.pipeline.localise.dataset import file_sections
 from repomind.pipeline.swebench.errors import EvalInputError
 
 KEY_ID, KEY_MODEL, KEY_PATCH = "instance_id", "model_name_or_path", "model_patch"
 GOLD, EMPTY = "gold", "empty"
-_DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
 _REQUIRED = ("instance_id", "repo", "base_commit", "patch", "test_patch", "version")
 
 
@@ -34,7 +33,7 @@ class Instance:
 
     @property
     def gold_files(self) -> list[str]:
-        return list(dict.fromkeys(b for _a, b in _DIFF_FILE.findall(self.patch)))
+        return list(dict.fromkeys(path for path, _ in file_sections(self.patch)))
 
     def as_swebench(self) -> dict[str, Any]:
         """The row as ``swebench``'s own functions take it."""
