@@ -22,7 +22,7 @@ FORMAT = "repomind-calibration"
 #: re-ranker (the README gives the command); used where no calibration of one's own is configured.
 BUILTIN = Path(__file__).parent / "calibrations" / "swebench-lite-dev.json"
 # Bump when scores change meaning (ranking, fusion or nonconformity): older files are then refused.
-SCORE_VERSION = 2
+SCORE_VERSION = 3
 #: How many of a ranking's files are judged by their score; below them, files follow in rank order.
 HEAD = 10
 #: The nonconformity of a file the ranking left out (or of a changed file it does not hold).
