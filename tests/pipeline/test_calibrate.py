@@ -18,6 +18,7 @@ from repomind.pipeline.localise.calibrate import (
     worst_alpha,
 )
 from repomind.pipeline.localise.gitread import LocaliseError
+from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS
 
 
 def _issue(rng: random.Random, n_files: int = 40) -> tuple[list[str], list[float], list[str]]:
@@ -105,6 +106,8 @@ def test_the_packaged_calibration_is_current_and_says_what_made_it() -> None:
     assert builtin.score_version == SCORE_VERSION
     assert len(builtin.alphas) >= minimum_size(0.9) and len(builtin.alphas) == len(builtin.instances)
     assert builtin.made_with() == ("all-MiniLM-L6-v2-128", "none")
+    # Made with the fusion weights of this version: changing them means making it again (README).
+    assert builtin.weights() == DEFAULT_WEIGHTS
     assert builtin.describe() == f"{len(builtin.alphas)} issues of swebench-lite-dev.jsonl"
     # It yields sets: a clear head gives a small one, a flat ranking a wider one.
     paths = [f"f{i}.py" for i in range(50)]

@@ -13,7 +13,7 @@ from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import build_index
 from repomind.pipeline.localise.localiser import IndexLocaliser, builtin_calibration
 from repomind.pipeline.localise.parsing import parse
-from repomind.pipeline.localise.rank import RankConfig, fuse, rank
+from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS, RankConfig, fuse, rank
 from repomind.pipeline.localise.tokens import split_identifier, tokenize
 from repomind.testing import HashingEmbedder, git, make_git_repo
 
@@ -170,6 +170,9 @@ def test_the_packaged_calibration_is_offered_only_where_its_scores_compare(tmp_p
     hashing.name = "all-MiniLM-L6-v2-128"  # what the packaged model is called
     chosen = builtin_calibration(hashing, None)
     assert chosen is not None and chosen.alphas == Calibration.builtin().alphas
+    # Other fusion weights score otherwise, so the packaged calibration is not theirs.
+    assert builtin_calibration(hashing, None, {**DEFAULT_WEIGHTS, "path": 1.0}) is None
+    assert builtin_calibration(hashing, None, {**DEFAULT_WEIGHTS, "rerank": 1.0}) is not None
 
 
 def test_fusion_keeps_how_far_ahead_the_best_file_is() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS
 from repomind.testing import git, make_git_repo
 from tests.pipeline.test_localise import FILES
 from tests.test_cli import run
@@ -89,6 +90,15 @@ def test_calibrate_then_eval_with_resume(tmp_path: Path) -> None:
     fitted = json.loads(calibration.read_text())
     assert fitted["n"] == 12 and fitted["meta"]["skipped"] == ["other__missing-1"]
     assert (fitted["meta"]["embedder"], fitted["meta"]["reranker"]) == ("none", "none")
+    assert fitted["meta"]["weights"] == DEFAULT_WEIGHTS
+
+    # Other fusion weights score otherwise: the calibration is refused, and says which weights differ.
+    shop = str(repos / "acme__shop")
+    text = ["--issue-text", "shipping_cost is wrong", "--calibration", str(calibration)]
+    other = run("localise", "--repo", shop, *text, "--weights", "bm25=1", env=env)
+    assert other.returncode == 2 and "bm25 2.5 → 1" in other.stderr and "same --weights" in other.stderr
+    same = run("localise", "--repo", shop, *text, "--weights", "rerank=3", "--json", env=env)
+    assert same.returncode == 0 and json.loads(same.stdout)["set"], same.stderr  # no re-ranker: no matter
 
     out = tmp_path / "eval" / "report.json"
     first = ["acme__shop-pricing-0", "acme__shop-users-1"]

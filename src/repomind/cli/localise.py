@@ -233,6 +233,7 @@ def calibrate(
         dataset_name=name,
         reranker=describe(localiser.reranker),
         embedder=embedding_name(localiser.embedder),
+        weights=localiser.config.weights,
     )
     calibration.save(out)
     click.echo(

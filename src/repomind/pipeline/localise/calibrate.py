@@ -112,6 +112,11 @@ class Calibration:
         meta = self.meta or {}
         return meta.get("embedder"), meta.get("reranker")
 
+    def weights(self) -> dict[str, float] | None:
+        """The fusion weights that scored the calibration issues; None where the file does not say."""
+        weights = (self.meta or {}).get("weights")
+        return {str(k): float(v) for k, v in weights.items()} if isinstance(weights, dict) else None
+
     def describe(self) -> str:
         """Where the scores came from, for the note shown with a set."""
         name = (self.meta or {}).get("dataset")

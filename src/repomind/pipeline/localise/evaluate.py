@@ -17,6 +17,7 @@ from repomind.pipeline.localise import dataset
 from repomind.pipeline.localise.calibrate import Calibration, worst_alpha
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.localiser import IndexLocaliser
+from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS
 
 KS = (1, 3, 5, 10)
 Progress = Callable[[int, int, str], None]
@@ -180,7 +181,12 @@ def summarise(run: Run, calibration: Calibration | None, confidence: float) -> d
 
 
 def calibration_from(
-    run: Run, *, dataset_name: str, reranker: str = "none", embedder: str = "none"
+    run: Run,
+    *,
+    dataset_name: str,
+    reranker: str = "none",
+    embedder: str = "none",
+    weights: dict[str, float] | None = None,
 ) -> Calibration:
     if not run.records:
         raise LocaliseError("no instance could be ranked: nothing to calibrate on")
@@ -192,5 +198,6 @@ def calibration_from(
             "skipped": [s["instance_id"] for s in run.skipped],
             "reranker": reranker,
             "embedder": embedder,
+            "weights": dict(weights) if weights is not None else dict(DEFAULT_WEIGHTS),
         },
     )

@@ -10,15 +10,21 @@ from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.embed import Embedder, embedding_name
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import DEFAULT_IGNORE, RepoIndex, build_index
-from repomind.pipeline.localise.rank import RankConfig, Ranking, rank
+from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS, RankConfig, Ranking, rank
 from repomind.pipeline.localise.rerank import Reranker, describe
 from repomind.pipeline.localise.result import GUARANTEE_NOTE, Localisation, RankedFile
 
 Log = Callable[[str], None]
 
 
-def mismatch(calibration: Calibration, embedder: Embedder | None, reranker: Reranker | None) -> str:
-    """Why ``calibration``'s scores are not comparable with this localiser's, or "" when they are."""
+def mismatch(
+    calibration: Calibration,
+    embedder: Embedder | None,
+    reranker: Reranker | None,
+    weights: dict[str, float] | None = None,
+) -> str:
+    """Why ``calibration``'s scores are not comparable with this localiser's, or "" when they are
+    (``weights`` None: the default fusion weights)."""
     embedded_with, reranked_with = calibration.made_with()
     if (reranked_with or "none") != describe(reranker):
         return (
@@ -31,13 +37,36 @@ def mismatch(calibration: Calibration, embedder: Embedder | None, reranker: Rera
             f"the calibration was made with embedding model {embedded_with!r} and this localiser uses "
             f"{embedding!r}: their scores differ, so calibrate again with the same REPOMIND_EMBEDDING_MODEL"
         )
+    calibrated_with = calibration.weights()
+    if calibrated_with is not None:
+        differ = weight_changes(calibrated_with, weights or DEFAULT_WEIGHTS, reranked=reranker is not None)
+        if differ:
+            return (
+                f"the calibration was made with other fusion weights ({differ}): their scores differ, so "
+                "calibrate again with the same --weights"
+            )
     return ""
 
 
-def builtin_calibration(embedder: Embedder | None, reranker: Reranker | None) -> Calibration | None:
+def weight_changes(calibrated: dict[str, float], current: dict[str, float], *, reranked: bool) -> str:
+    """``signal calibrated → current`` for each weight that differs ("" when none does); the re-ranker's
+    weight counts only where there is a re-ranker."""
+    changes = []
+    for signal in sorted(calibrated.keys() | current.keys()):
+        if signal == "rerank" and not reranked:
+            continue
+        before, now = calibrated.get(signal, 0.0), current.get(signal, 0.0)
+        if abs(before - now) > 1e-9:
+            changes.append(f"{signal} {before:g} → {now:g}")
+    return ", ".join(changes)
+
+
+def builtin_calibration(
+    embedder: Embedder | None, reranker: Reranker | None, weights: dict[str, float] | None = None
+) -> Calibration | None:
     """The packaged calibration when its scores are comparable with this localiser's, else None."""
     calibration = Calibration.builtin()
-    return None if mismatch(calibration, embedder, reranker) else calibration
+    return None if mismatch(calibration, embedder, reranker, weights) else calibration
 
 
 class IndexLocaliser:
@@ -62,7 +91,7 @@ class IndexLocaliser:
         log: Log = lambda _msg: None,
     ) -> None:
         if calibration is not None:
-            problem = mismatch(calibration, embedder, reranker)
+            problem = mismatch(calibration, embedder, reranker, (config or RankConfig()).weights)
             if problem:
                 raise LocaliseError(problem)
         self.cache_dir = cache_dir
