@@ -90,13 +90,13 @@ class IndexLocaliser:
         vector_server: str | None = None,
         log: Log = lambda _msg: None,
     ) -> None:
+        self.config = config or RankConfig()
         if calibration is not None:
-            problem = mismatch(calibration, embedder, reranker, (config or RankConfig()).weights)
+            problem = mismatch(calibration, embedder, reranker, self.config.weights)
             if problem:
                 raise LocaliseError(problem)
         self.cache_dir = cache_dir
         self.embedder = embedder
-        self.config = config or RankConfig()
         self.calibration = calibration
         self.confidence = confidence
         self.ignore = DEFAULT_IGNORE + tuple(ignore)

@@ -92,8 +92,7 @@ def _top(scores: dict[int, float] | np.ndarray, depth: int) -> dict[int, float]:
     if isinstance(scores, np.ndarray):
         order = np.argsort(-scores, kind="stable")[:depth]
         return {int(i): float(scores[i]) for i in order if scores[i] > 0}
-    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
-    return {i: float(v) for i, v in best if v > 0}
+    return {i: float(scores[i]) for i in _order(scores)[:depth] if scores[i] > 0}
 
 
 def _order(scores: dict[int, float]) -> list[int]:
