@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -62,6 +63,13 @@ class Settings(BaseSettings):
         default="repomind.bot.solve:make_pipeline",
         description="module:factory of the pipeline the worker runs; factory(settings) -> Pipeline",
     )
+    # Sign-in to the web pages: the app's own OAuth client (from the manifest conversion, or these).
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    #: ``Authorization: Bearer <token>`` for scripts and ``/metrics`` (sees every run).
+    operator_token: SecretStr | None = None
+    #: Signs the web cookies; generated into ``<data dir>/session-secret`` (0600) when unset.
+    session_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _stored_credentials(self) -> Settings:
@@ -81,9 +89,25 @@ class Settings(BaseSettings):
                 self.webhook_secret = SecretStr(str(data["webhook_secret"]))
             if data.get("slug"):
                 self.app_slug = str(data["slug"])
+            if self.oauth_client_id is None and data.get("client_id"):
+                self.oauth_client_id = str(data["client_id"])
+            if self.oauth_client_secret is None and data.get("client_secret"):
+                self.oauth_client_secret = SecretStr(str(data["client_secret"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"stored app credentials {path} are unreadable: {exc!r}") from None
         return self
+
+    def prepare_data_dir(self) -> Path:
+        """Create the data dir readable by the owner only (0700); it holds credentials and secrets."""
+        if not self.data_dir.is_dir():
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.data_dir, 0o700)  # mkdir's mode is masked by the umask
+        return self.data_dir
+
+    @property
+    def session_secret_file(self) -> Path:
+        """Where the cookie-signing key is generated when ``REPOMIND_SESSION_SECRET`` is unset (0600)."""
+        return self.data_dir / "session-secret"
 
     @property
     def database(self) -> str:
@@ -116,6 +140,13 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Secret strings to redact from logs and output."""
-        secrets = (self.private_key, self.webhook_secret, self.github_token)
+        secrets = (
+            self.private_key,
+            self.webhook_secret,
+            self.github_token,
+            self.oauth_client_secret,
+            self.operator_token,
+            self.session_secret,
+        )
         values = [s.get_secret_value() for s in secrets if s is not None]
         return [v for v in values if len(v) >= 8]

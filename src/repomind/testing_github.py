@@ -125,6 +125,12 @@ class GitHubState:
         self.app_login = APP_LOGIN
         self._ids = itertools.count(1000)
         self.lock = threading.RLock()
+        # The app's OAuth web flow (sign-in with user-to-server tokens).
+        self.oauth_clients: dict[str, str] = {}  # client_id -> client_secret
+        self.oauth_codes: dict[str, tuple[str, str, str]] = {}  # code -> (client_id, login, redirect_uri)
+        self.user_tokens: dict[str, str] = {}  # token -> login
+        #: Who GitHub's authorize page signs in and approves as (None: nobody is signed in to GitHub).
+        self.signed_in_as: str | None = None
 
     # -- set-up by tests --------------------------------------------------------------------------
     def add_repo(self, full_name: str, source: Path, *, default_branch: str = "main") -> RepoState:
@@ -208,6 +214,42 @@ class GitHubState:
             issue.pull.merged, issue.pull.merge_commit_sha, issue.state = True, head, "closed"
             issue.pull.merged_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return head
+
+    def register_oauth_client(self, client_id: str, client_secret: str) -> None:
+        with self.lock:
+            self.oauth_clients[client_id] = client_secret
+
+    def authorize(self, client_id: str, redirect_uri: str) -> str | None:
+        """A code for the person signed in to GitHub, approving ``client_id`` (None: nobody is)."""
+        with self.lock:
+            if client_id not in self.oauth_clients or self.signed_in_as is None:
+                return None
+            code = secrets.token_hex(10)
+            self.oauth_codes[code] = (client_id, self.signed_in_as, redirect_uri)
+            return code
+
+    def exchange_code(self, client_id: str, client_secret: str, code: str, redirect_uri: str | None) -> str:
+        """A user token for ``code`` (good once); raises ValueError with GitHub's error code."""
+        with self.lock:
+            if not secrets.compare_digest(self.oauth_clients.get(client_id, ""), client_secret or "-"):
+                raise ValueError("incorrect_client_credentials")
+            found = self.oauth_codes.pop(code, None)
+            if found is None or found[0] != client_id:
+                raise ValueError("bad_verification_code")
+            if redirect_uri and redirect_uri != found[2]:
+                raise ValueError("redirect_uri_mismatch")
+            token = "ghu_" + secrets.token_hex(18)
+            self.user_tokens[token] = found[1]
+            return token
+
+    def user_for(self, token: str) -> str | None:
+        with self.lock:
+            return self.user_tokens.get(token)
+
+    def user_can_read(self, login: str, repo: str) -> bool:
+        with self.lock:
+            r = self.repos.get(repo)
+            return r is not None and r.permissions.get(login, "none") != "none"
 
     # -- queries tests assert on ------------------------------------------------------------------
     def comments_on(self, repo: str, number: int) -> list[CommentState]:

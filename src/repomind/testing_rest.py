@@ -4,6 +4,7 @@ examples (:func:`repomind.testing_github.shaped`) over the in-memory :class:`Git
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -14,10 +15,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from repomind.bot.github import GitHubError
 from repomind.testing_github import GitHubState, IssueState, shaped
+from repomind.testing_oauth import add_oauth_routes
 
 
 def _user(login: str, user_type: str = "User") -> dict[str, Any]:
     return {"login": login, "id": abs(hash(login)) % 10**7, "type": user_type}
+
+
+_REPO_PATH = re.compile(r"/repos/[^/]+/[^/]+")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -40,10 +45,16 @@ def rest_app(
         path = request.url.path
         if path.startswith("/app/") and not verify_jwt(request):
             return _error(401, "A JSON web token could not be decoded")
-        if path.startswith("/repos/"):
+        request.state.user = None
+        if path.startswith("/repos/") or path == "/user":
             header = request.headers.get("authorization", "")
             token = header.split(" ", 1)[1] if " " in header else ""
-            if not state.token_valid(token):
+            user = state.user_for(token)
+            if user is not None:  # a user-to-server token: only what sign-in uses
+                if request.method != "GET" or not (path == "/user" or _REPO_PATH.fullmatch(path)):
+                    return _error(403, "Resource not accessible by integration")
+                request.state.user = user
+            elif path == "/user" or not state.token_valid(token):
                 return _error(401, "Bad credentials")
         response: Response = await call_next(request)
         response.headers["x-ratelimit-limit"] = "5000"
@@ -137,8 +148,11 @@ def rest_app(
         number = int(request.query_params.get("page", 1))
         return items[(number - 1) * per_page : number * per_page]
 
-    @app.get("/repos/{owner}/{name}")
-    def get_repo(owner: str, name: str) -> dict[str, Any]:
+    @app.get("/repos/{owner}/{name}", response_model=None)
+    def get_repo(owner: str, name: str, request: Request) -> dict[str, Any] | JSONResponse:
+        user = request.state.user
+        if user is not None and not state.user_can_read(user, f"{owner}/{name}"):
+            return _error(404, "Not Found")  # GitHub hides what a user cannot read
         return repo_json(f"{owner}/{name}")
 
     @app.get("/repos/{owner}/{name}/collaborators/{user}/permission")
@@ -260,6 +274,8 @@ def rest_app(
         with state.lock:
             rows = list(state.repos[f"{owner}/{name}"].review_comments.get(number, []))
         return page(rows, request)
+
+    add_oauth_routes(app, state)
 
     # Control routes for tests and benchmarks in another process: act as a person on GitHub.
     @app.post("/_standin/repos/{owner}/{name}/issues/{number}/comments", status_code=201)

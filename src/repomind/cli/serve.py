@@ -111,4 +111,12 @@ def serve(ctx: Context, host: str, port: int, no_worker: bool) -> None:
     log.get_logger("repomind.serve").info(
         "serving", host=host, port=port, mode=app.state.mode.value, worker=child is not None
     )
+    if app.state.setup_token is not None:
+        # Only whoever reads this console can register the app (printed, never logged).
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        local = f"[{local}]" if ":" in local else local
+        base = (ctx.settings.public_url or f"http://{local}:{port}").rstrip("/")
+        click.echo(
+            f"Setup mode: register the GitHub App at {base}/setup?token={app.state.setup_token}", err=True
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
@@ -15,7 +16,10 @@ from repomind.bot.github import GitHubFactory
 from repomind.bot.seam import Pipeline
 from repomind.errors import ConfigError
 from repomind.settings import Settings
+from repomind.webhooks.cookies import Cookies, cookies_for
 from repomind.webhooks.metrics import Metrics
+from repomind.webhooks.oauth import OAuthApp
+from repomind.webhooks.signin import Access
 
 
 class Companion(Protocol):
@@ -28,7 +32,7 @@ class Companion(Protocol):
 
 
 class Mode(enum.StrEnum):
-    SETUP = "setup"  # no app credentials yet: only /setup and /healthz
+    SETUP = "setup"  # no app credentials yet: only /setup (with the console's token) and /healthz
     READY = "ready"  # credentials and a webhook secret
 
 
@@ -47,9 +51,29 @@ def mode_for(settings: Settings) -> Mode:
             "refusing to start: app credentials are set but REPOMIND_WEBHOOK_SECRET is not; "
             "webhooks cannot be verified without it"
         )
+    if not settings.webhook_secret.get_secret_value().strip():
+        raise ConfigError(
+            "refusing to start: REPOMIND_WEBHOOK_SECRET is only whitespace; set the webhook secret "
+            "that the GitHub App's settings show"
+        )
     if settings.private_key_path is not None and not settings.private_key_path.is_file():
         raise ConfigError(f"REPOMIND_PRIVATE_KEY_PATH {settings.private_key_path} is not a readable file")
+    if settings.operator_token is not None and len(settings.operator_token.get_secret_value().strip()) < 16:
+        raise ConfigError("REPOMIND_OPERATOR_TOKEN must be at least 16 characters (not whitespace)")
     return Mode.READY
+
+
+def _access(settings: Settings, cookies: Cookies) -> Access:
+    oauth = None
+    if settings.oauth_client_id and settings.oauth_client_secret is not None:
+        oauth = OAuthApp(
+            settings.oauth_client_id,
+            settings.oauth_client_secret.get_secret_value(),
+            web_url=settings.github_web_url,
+            api_url=settings.github_api_url,
+        )
+    operator = settings.operator_token.get_secret_value().strip() if settings.operator_token else None
+    return Access(cookies, operator_token=operator, oauth=oauth, public_url=settings.public_url)
 
 
 def create_app(
@@ -59,6 +83,7 @@ def create_app(
     github: GitHubFactory | None = None,
     pipeline: Pipeline | None = None,
     companions: Sequence[Companion] = (),
+    setup_token: str | None = None,
 ) -> FastAPI:
     """Build the web app for ``settings``; raises :class:`ConfigError` when it must not start.
 
@@ -66,8 +91,12 @@ def create_app(
     its worker as a child process, a companion); ``github`` and ``pipeline`` replace the ones the
     settings name (tests).
     ``companions`` are started with the server and stopped, last first, when it shuts down.
+    In setup mode ``setup_token`` (default: a random one) is what ``/setup?token=`` must carry; it is
+    ``app.state.setup_token``, for ``repomind serve`` to print.
     """
     mode = mode_for(settings)
+    settings.prepare_data_dir()
+    cookies = cookies_for(settings)
     runtime = None
     if mode is Mode.READY:
         from repomind.webhooks.runtime import Runtime
@@ -95,6 +124,7 @@ def create_app(
     app.state.settings = settings
     app.state.mode = mode
     app.state.runtime = runtime
+    app.state.setup_token = None
     metrics = Metrics()
     metrics.install(app)
 
@@ -106,7 +136,8 @@ def create_app(
     if runtime is None:
         from repomind.webhooks.setup import setup_router
 
-        app.include_router(setup_router(settings))
+        app.state.setup_token = setup_token or secrets.token_urlsafe(32)
+        app.include_router(setup_router(settings, token=app.state.setup_token, cookies=cookies))
 
         @app.post("/webhooks/github")
         def webhooks_in_setup_mode() -> JSONResponse:
@@ -128,6 +159,9 @@ def create_app(
                 routes=ROUTES,
             )
         )
-        app.include_router(runs_router(runtime.ledger))
+        access = _access(settings, cookies)
+        access.install(app)
+        app.include_router(runs_router(runtime.ledger, access))
+        app.include_router(metrics.router())
         metrics.watch_ledger(runtime.ledger, runtime.queue)
     return app

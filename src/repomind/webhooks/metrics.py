@@ -6,6 +6,9 @@
 - ``repomind_jobs{state}``, ``repomind_queue_pending``, ``repomind_tokens_total``, ``repomind_cost_usd_total``
   and ``repomind_attempts_total``: read from the ledger and the queue when scraped, so every process that
   shares them reports the same numbers.
+
+Served only in ready mode, and only to the operator (``Authorization: Bearer $REPOMIND_OPERATOR_TOKEN``):
+it counts every installation's jobs and spending.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ _OUTCOMES = {
     204: "ignored",
     400: "bad_request",
     401: "bad_signature",
+    413: "too_large",
     503: "unavailable",
 }
+#: Answers given before the signature was checked: the request's headers are anyone's.
+_UNVERIFIED = frozenset({401, 413, 503})
 
 
 class Pending(Protocol):
@@ -99,6 +105,8 @@ class Metrics:
         self.registry.register(_LedgerCollector(ledger, queue))
 
     def install(self, app: FastAPI) -> None:
+        """Count and time webhook deliveries (every mode)."""
+
         @app.middleware("http")
         async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
             if request.url.path != WEBHOOK_PATH or request.method != "POST":
@@ -107,15 +115,20 @@ class Metrics:
             response = await call_next(request)
             self.ack_seconds.observe(time.perf_counter() - started)
             # An unsigned request's headers are anyone's: never a label value (unbounded cardinality).
-            verified = response.status_code not in (401, 503)
+            verified = response.status_code not in _UNVERIFIED
             event = (request.headers.get("X-GitHub-Event") or "unknown") if verified else "unverified"
             self.deliveries.labels(event, _OUTCOMES.get(response.status_code, "error")).inc()
             return response
 
+    def router(self) -> APIRouter:
+        """``GET /metrics`` for the operator; a signed-in person gets 403 (it spans every repository)."""
         router = APIRouter()
 
         @router.get("/metrics")
-        def metrics() -> Response:
+        def metrics(request: Request) -> Response:
+            viewer = getattr(request.state, "viewer", None)
+            if viewer is None or viewer.login is not None:
+                return Response("/metrics needs the operator token\n", status_code=403)
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
-        app.include_router(router)
+        return router

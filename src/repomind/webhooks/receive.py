@@ -1,5 +1,6 @@
-"""``POST /webhooks/github``: raw body → HMAC check (fails closed) → typed event → persisted delivery
-(de-duplicated on ``X-GitHub-Delivery``) → enqueue → 202. Nothing slow happens in the request."""
+"""``POST /webhooks/github``: raw body (at most :data:`MAX_BODY`, 413 above) → HMAC check (fails closed)
+→ typed event → persisted delivery (de-duplicated on ``X-GitHub-Delivery``) → enqueue → 202. Nothing slow
+happens in the request."""
 
 from __future__ import annotations
 
@@ -16,9 +17,30 @@ from repomind.store import Ledger
 from repomind.webhooks.router import PayloadError, Routes
 from repomind.webhooks.signature import verify
 
+#: GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read.
+MAX_BODY = 25 * 1024 * 1024
+
 
 def _problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refusing (:class:`BodyTooLarge`) as soon as it is known to exceed ``limit``:
+    from ``Content-Length`` before reading anything, else while streaming."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
 
 
 def webhook_router(*, secret: str, ledger: Ledger, queue: JobQueue, routes: Routes) -> APIRouter:
@@ -27,7 +49,10 @@ def webhook_router(*, secret: str, ledger: Ledger, queue: JobQueue, routes: Rout
 
     @router.post("/webhooks/github", response_model=None)
     async def receive(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await read_capped(request)
+        except BodyTooLarge:
+            return _problem(413, f"the body is over {MAX_BODY} bytes (GitHub sends at most 25 MB)")
         signature = request.headers.get("X-Hub-Signature-256")
         if not signature:
             return _problem(401, "missing X-Hub-Signature-256: deliveries must be signed")

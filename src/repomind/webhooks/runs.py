@@ -1,4 +1,8 @@
-"""``GET /runs/{job_id}``: the run page a status comment links to (state, live log, result, artefacts).
+"""``GET /runs/{job_id}``: the run page a status comment links to (state, live log, result, artefacts);
+``GET /api/runs/{job_id}``: the same facts as JSON, for scripts (with the operator token).
+
+Only a viewer who can read the job's repository sees either; for anyone else a job that exists and one
+that does not look the same (404). Anonymous requests never get here (:mod:`repomind.webhooks.signin`).
 
 While the job is queued or running the page refreshes itself every few seconds and shows the latest
 lines of the job's live log (what its status comment went through: stages, the calibrated set, each
@@ -8,11 +12,15 @@ attempt's test outcome).
 from __future__ import annotations
 
 import html
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from repomind.store import Ledger, latest_events
+from repomind.store.models import Job
+from repomind.webhooks.oauth import OAuthError
+from repomind.webhooks.signin import Access
 
 #: Seconds between refreshes of the page of an active job.
 REFRESH_S = 5
@@ -20,15 +28,47 @@ REFRESH_S = 5
 LOG_LINES = 50
 
 
-def runs_router(ledger: Ledger) -> APIRouter:
+def runs_router(ledger: Ledger, access: Access) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/runs/{job_id}", response_class=HTMLResponse)
-    def run_page(job_id: int) -> str:
+    def visible_job(request: Request, job_id: str) -> Job:
+        """The job when it exists and the viewer can read its repository; 404 alike otherwise."""
+        missing = HTTPException(404, f"no job {job_id}")
+        if not job_id.isdigit() or len(job_id) > 18:
+            raise missing
         try:
-            job = ledger.job(job_id)
+            job = ledger.job(int(job_id))
         except KeyError:
-            raise HTTPException(404, f"no job {job_id}") from None
+            raise missing from None
+        try:
+            readable = access.can_read(request.state.viewer, job.repo)
+        except OAuthError as exc:
+            raise HTTPException(503, f"cannot check your access with GitHub: {exc}") from None
+        if not readable:
+            raise missing
+        return job
+
+    @router.get("/api/runs/{job_id}")
+    def run_json(request: Request, job_id: str) -> dict[str, Any]:
+        job = visible_job(request, job_id)
+        result = job.result or {}
+        return {
+            "id": job.id,
+            "repository": job.repo,
+            "issue": job.issue_number,
+            "command": job.command,
+            "state": job.state.value,
+            "requested_by": job.requested_by,
+            "branch": job.branch,
+            "pull_request": job.pr_number,
+            "tokens": result.get("tokens"),
+            "cost_usd": result.get("cost_usd"),
+            "error": job.error,
+        }
+
+    @router.get("/runs/{job_id}", response_class=HTMLResponse)
+    def run_page(request: Request, job_id: str) -> str:
+        job = visible_job(request, job_id)
         result = job.result or {}
         rows = [
             ("repository", job.repo),

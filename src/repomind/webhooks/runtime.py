@@ -56,6 +56,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
+        settings.prepare_data_dir()
         ledger = Ledger(make_engine(settings.database))
         queue = HueyQueue(
             make_huey(EVENTS, data_dir=settings.data_dir, redis_url=settings.redis_url),
