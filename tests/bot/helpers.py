@@ -30,6 +30,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhoo
 SECRET = "It's a Secret to Everybody"
 REPO = "acme/calc"
 INSTALLATION = 77
+#: The operator token of the servers tests start; run pages and /metrics need it (or a sign-in).
+OPERATOR_TOKEN = "operator-token-for-tests"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 def raw_fixture(name: str) -> bytes:
@@ -95,6 +98,7 @@ def settings_for(gh: StandInGitHub, data_dir: Path, **extra: Any) -> Settings:
         data_dir=data_dir,
         public_url="http://repomind.test",
         job_lease_s=extra.pop("job_lease_s", 30.0),
+        operator_token=extra.pop("operator_token", SecretStr(OPERATOR_TOKEN)),
         **extra,
     )
 

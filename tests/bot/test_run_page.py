@@ -10,7 +10,7 @@ import httpx
 from repomind.store import JobState
 from repomind.testing import FakePipeline, StandInGitHub
 from tests.bot.conftest import FIXED
-from tests.bot.helpers import adjust, fixture, serve, settings_for, wait_for
+from tests.bot.helpers import OPERATOR, adjust, fixture, serve, settings_for, wait_for
 
 
 def test_the_run_page_shows_the_live_log_and_refreshes_while_running(
@@ -25,7 +25,7 @@ def test_the_run_page_shows_the_live_log_and_refreshes_while_running(
         wait_for(lambda: pipeline.calls, what="the job to start")
         page = wait_for(
             lambda: (
-                (r := httpx.get(f"{server.url}/runs/1")).status_code == 200
+                (r := httpx.get(f"{server.url}/runs/1", headers=OPERATOR)).status_code == 200
                 and "the change is in: calc.py" in r.text
                 and r.text
             ),
@@ -35,8 +35,8 @@ def test_the_run_page_shows_the_live_log_and_refreshes_while_running(
         assert "Localising the change" in page and "attempt 1" not in page
         release.set()
         wait_for(lambda: server.ledger.all_jobs()[0].state is JobState.SUCCEEDED, what="job done")
-        page = httpx.get(f"{server.url}/runs/1").text
-        assert httpx.get(f"{server.url}/runs/99").status_code == 404
+        page = httpx.get(f"{server.url}/runs/1", headers=OPERATOR).text
+        assert httpx.get(f"{server.url}/runs/99", headers=OPERATOR).status_code == 404
     finally:
         server.stop()
     assert 'http-equiv="refresh"' not in page and "succeeded" in page

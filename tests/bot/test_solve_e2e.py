@@ -19,7 +19,7 @@ from repomind.bot import gitops
 from repomind.store import JobState
 from repomind.testing import StandInGitHub, StandInLLMServer, make_git_repo
 from repomind.testing_github import CommentState
-from tests.bot.helpers import REPO, Server, adjust, fixture, serve, settings_for, wait_for
+from tests.bot.helpers import OPERATOR, REPO, Server, adjust, fixture, serve, settings_for, wait_for
 from tests.bot.test_solve_pipeline import NARROW, WIDE
 from tests.pipeline import solve_fixtures as fx
 
@@ -135,7 +135,7 @@ def test_label_to_a_draft_pr_whose_branch_passes_the_failing_test(
     assert result.returncode == 0, result.stdout
     assert "2 passed" in result.stdout
     # the run page holds the live log: the set, then the attempt's test outcome
-    page = httpx.get(f"{server.url}/runs/1").text
+    page = httpx.get(f"{server.url}/runs/1", headers=OPERATOR).text
     assert "with 90% confidence the change is in: calc/ops.py" in page
     assert "attempt 1: passed: 1 test(s) tied to the issue failed before and pass after" in page
     # the run's artifacts are in the data dir

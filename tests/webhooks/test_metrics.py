@@ -14,20 +14,24 @@ from repomind.settings import Settings
 from repomind.store.ledger import JobRequest
 from repomind.store.models import JobState
 from repomind.webhooks.app import create_app
-from tests.bot.helpers import SECRET, headers, raw_fixture
+from tests.bot.helpers import OPERATOR, OPERATOR_TOKEN, SECRET, headers, raw_fixture
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
-        app_id="1", private_key=SecretStr("unused"), webhook_secret=SecretStr(SECRET), data_dir=tmp_path
+        app_id="1",
+        private_key=SecretStr("unused"),
+        webhook_secret=SecretStr(SECRET),
+        data_dir=tmp_path,
+        operator_token=SecretStr(OPERATOR_TOKEN),
     )
     with TestClient(create_app(settings, worker=False)) as test_client:
         yield test_client
 
 
 def _samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    resp = client.get("/metrics")
+    resp = client.get("/metrics", headers=OPERATOR)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value

@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from repomind.errors import ConfigError
 from repomind.settings import Settings
 from repomind.store import Delivery
 from repomind.webhooks.app import create_app
+from repomind.webhooks.receive import MAX_BODY
 from repomind.webhooks.signature import sign, verify
-from tests.bot.helpers import SECRET, adjust, fixture, headers, raw_fixture
+from tests.bot.helpers import SECRET, adjust, fixture, headers, raw_fixture, serve
 
 #: github/docs "Validating webhook deliveries": secret, payload and the signature GitHub documents.
 DOC_SECRET = "It's a Secret to Everybody"
@@ -140,3 +144,79 @@ def test_the_delivery_ledger_survives_a_restart(tmp_path: Path) -> None:
 
 def test_healthz_answers_without_github(client: TestClient) -> None:
     assert client.get("/healthz").json()["mode"] == "ready"
+
+
+def _raw_post(url: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
+    """POST over a raw socket: send ``head`` then ``chunks`` until the server answers; its answer."""
+    import select
+    import socket
+
+    parts = httpx.URL(url)
+    assert parts.port is not None
+    with socket.create_connection((parts.host, parts.port), timeout=10) as sock:
+        sock.sendall(head)
+        for chunk in chunks:
+            if select.select([sock], [], [], 0)[0]:
+                break  # the server answered before the body ended
+            try:
+                sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        sock.settimeout(10)
+        return sock.recv(65536)
+
+
+def test_a_body_over_25_mb_is_413_before_it_is_read(tmp_path: Path) -> None:
+    settings = Settings(
+        app_id="1", private_key=SecretStr("unused"), webhook_secret=SecretStr(SECRET), data_dir=tmp_path
+    )
+    server = serve(settings, pipeline=None, worker=False)
+    try:
+        # a declared length over the cap: answered at once, with no body sent at all
+        head = (
+            b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: issues\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1)
+        )
+        answer = _raw_post(server.url, head, iter(()))
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        # a chunked body with no length: refused once it passes the cap, without waiting for its end
+        sent = 0
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal sent
+            block = b"x" * (1024 * 1024)
+            while sent < 4 * MAX_BODY:  # never terminated: reading it all would hang
+                sent += len(block)
+                yield b"%x\r\n%s\r\n" % (len(block), block)
+
+        chunked = head.replace(b"Content-Length: %d" % (MAX_BODY + 1), b"Transfer-Encoding: chunked")
+        answer = _raw_post(server.url, chunked, chunks())
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert sent < 2 * MAX_BODY
+        # a body at the cap is read (and then judged by its signature)
+        body = b"{" + b" " * (MAX_BODY - 2) + b"}"
+        ok = httpx.post(f"{server.url}/webhooks/github", content=body, headers=headers("issues", body))
+        assert ok.status_code == 204
+        assert server.ledger.all_jobs() == []
+    finally:
+        server.stop()
+
+
+def test_a_whitespace_only_secret_is_refused(tmp_path: Path) -> None:
+    settings = Settings(
+        app_id="1", private_key=SecretStr("unused"), webhook_secret=SecretStr(" \t\n "), data_dir=tmp_path
+    )
+    with pytest.raises(ConfigError, match="REPOMIND_WEBHOOK_SECRET is only whitespace"):
+        create_app(settings)
+
+
+def test_the_data_dir_is_created_0700(tmp_path: Path) -> None:
+    data = tmp_path / "new" / "data"
+    settings = Settings(
+        app_id="1", private_key=SecretStr("unused"), webhook_secret=SecretStr(SECRET), data_dir=data
+    )
+    create_app(settings)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    setup_dir = tmp_path / "setup-data"
+    create_app(Settings(data_dir=setup_dir))
+    assert stat.S_IMODE(setup_dir.stat().st_mode) == 0o700

@@ -4,8 +4,8 @@ signed cookies, on the real server on loopback."""
 from __future__ import annotations
 
 import stat
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
