@@ -59,7 +59,9 @@ def server(github: StandInGitHub, tmp_path: Path) -> Iterator[Server]:
         running.stop()
 
 
-def sign_in(server: Server, github: StandInGitHub, login: str, *, next_page: str = "/runs/1") -> httpx.Client:
+def sign_in(
+    server: Server, github: StandInGitHub, login: str, *, next_page: str = "/runs/1", lands: str | None = None
+) -> httpx.Client:
     """A browser that signs in as ``login`` through the app's OAuth on the stand-in GitHub."""
     github.state.signed_in_as = login
     browser = httpx.Client(base_url=server.url)
@@ -75,7 +77,7 @@ def sign_in(server: Server, github: StandInGitHub, login: str, *, next_page: str
     back = urlsplit(approved.headers["location"])
     assert back.path == "/login/callback"
     done = browser.get(f"{back.path}?{back.query}")  # the public URL's host is this server
-    assert done.status_code == 303 and done.headers["location"] == next_page, done.text
+    assert done.status_code == 303 and done.headers["location"] == (lands or next_page), done.text
     return browser
 
 
@@ -158,6 +160,15 @@ def test_forged_or_foreign_session_cookies_are_anonymous(server: Server, github:
 
     alien = cookies_for(other).sign({"sid": "whatever"}, max_age_s=60)
     assert httpx.get(f"{server.url}/runs/1", cookies={"repomind_session": alien}).status_code == 303
+
+
+@pytest.mark.parametrize("elsewhere", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_never_sends_you_off_this_server(
+    server: Server, github: StandInGitHub, elsewhere: str
+) -> None:
+    with closing(sign_in(server, github, "alice", next_page=elsewhere, lands="/")) as browser:
+        home = browser.get("/")
+        assert home.status_code == 200 and "Signed in as alice" in home.text
 
 
 def test_logout_ends_the_session(server: Server, github: StandInGitHub) -> None:

@@ -136,7 +136,7 @@ def setup_router(settings: Settings, *, token: str, cookies: Cookies) -> APIRout
         owner = browser(request)
         with lock:
             minted = states.get(state)
-            if owner is None or minted is None or not hmac.compare_digest(minted[0], owner):
+            if owner is None or minted is None or not hmac.compare_digest(minted[0].encode(), owner.encode()):
                 minted = None
             else:
                 del states[state]
