@@ -39,6 +39,10 @@ def open_setup(client: TestClient, **params: str) -> str:
 def test_the_packaged_manifest_is_app_yml() -> None:
     packaged = ROOT / "src" / "repomind" / "webhooks" / "app.yml"
     assert yaml.safe_load(packaged.read_text()) == yaml.safe_load((ROOT / "app.yml").read_text())
+    root = yaml.safe_load((ROOT / "app.yml").read_text())
+    # sign-in to the run pages goes through the app's own OAuth; no OAuth is asked for on install
+    assert [url.rsplit("/", 2)[-2:] for url in root["callback_urls"]] == [["login", "callback"]]
+    assert root["request_oauth_on_install"] is False
 
 
 def test_manifest_flow_stores_credentials_0600_and_the_next_start_uses_them(tmp_path: Path) -> None:
