@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(
         default=120.0, gt=0, description="a job whose worker is silent this long is retried"
     )
+    dispatch_tries: int = Field(
+        default=5, ge=1, description="tries of a webhook delivery whose handler fails, before reporting it"
+    )
+    dispatch_backoff_s: float = Field(
+        default=10.0, gt=0, description="wait before the second try of a failed delivery; doubles each try"
+    )
     pipeline: str = Field(
         default="repomind.bot.solve:make_pipeline",
         description="module:factory of the pipeline the worker runs; factory(settings) -> Pipeline",

@@ -254,11 +254,13 @@ class FakeQueue:
     """:class:`repomind.bot.queue.JobQueue` that records what was enqueued (run nothing by itself)."""
 
     deliveries: list[str] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
     jobs: list[int] = field(default_factory=list)
     training: list[int] = field(default_factory=list)
 
-    def enqueue_delivery(self, delivery_id: str) -> None:
+    def enqueue_delivery(self, delivery_id: str, *, delay_s: float = 0.0) -> None:
         self.deliveries.append(delivery_id)
+        self.delays.append(delay_s)
 
     def enqueue_job(self, job_id: int) -> None:
         self.jobs.append(job_id)

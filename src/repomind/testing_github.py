@@ -98,6 +98,8 @@ class PullState:
     merge_commit_sha: str | None = None
     base_before: str | None = None
     merged_at: str | None = None
+    #: The repository the head branch lives in, when it is not this one (a fork).
+    head_repo: str | None = None
 
 
 @dataclass
@@ -123,6 +125,7 @@ class GitHubState:
         self.tokens: dict[str, tuple[int, datetime]] = {}
         self.requests: list[tuple[str, str]] = []
         self.app_login = APP_LOGIN
+        self.faults: list[list[Any]] = []
         self._ids = itertools.count(1000)
         self.lock = threading.RLock()
         # The app's OAuth web flow (sign-in with user-to-server tokens).
@@ -150,6 +153,40 @@ class GitHubState:
             number = max(r.issues, default=0) + 1
             r.issues[number] = IssueState(number, title, body, user)
             return number
+
+    def open_pull(
+        self,
+        repo: str,
+        *,
+        head: str,
+        user: str,
+        base: str = "main",
+        title: str = "A pull request",
+        body: str = "",
+        head_repo: str | None = None,
+    ) -> int:
+        """A pull request opened by ``user`` (a person), from ``head`` in ``head_repo`` (a fork) or here."""
+        with self.lock:
+            r = self._repo(repo)
+            number = max(r.issues, default=0) + 1
+            pull = PullState(head, base, draft=False, head_repo=head_repo)
+            r.issues[number] = IssueState(number, title, body, user, pull=pull)
+            return number
+
+    def fail_requests(self, method: str, path_part: str, *, status: int, times: int) -> None:
+        """The next ``times`` REST requests whose method is ``method`` and whose path contains
+        ``path_part`` answer ``status`` (a GitHub outage, for tests)."""
+        with self.lock:
+            self.faults.append([method, path_part, status, times])
+
+    def take_fault(self, method: str, path: str) -> int | None:
+        """The status a pending fault makes this request answer, or None."""
+        with self.lock:
+            for fault in self.faults:
+                if fault[0] == method and fault[1] in path and fault[3] > 0:
+                    fault[3] -= 1
+                    return int(fault[2])
+            return None
 
     def set_permission(self, repo: str, user: str, level: str) -> None:
         with self.lock:
@@ -348,16 +385,19 @@ class GitHubState:
             i.pull.merged,
             i.user,
             f"https://github.com/{repo}/pull/{i.number}",
+            head_repo=i.pull.head_repo or repo,
         )
 
     def list_pulls(self, repo: str, *, head: str, state: str = "all") -> list[PullRequest]:
+        """As GitHub filters ``head=owner:branch``: the owner is that of the head's repository."""
         owner, _, branch = head.partition(":")
-        if owner != repo.split("/")[0]:
-            return []
         return [
             self._pull(repo, i)
             for i in self.pulls(repo)
-            if i.pull is not None and i.pull.head == branch and state in ("all", i.state)
+            if i.pull is not None
+            and i.pull.head == branch
+            and (i.pull.head_repo or repo).split("/")[0] == owner
+            and state in ("all", i.state)
         ]
 
     def get_pull(self, repo: str, number: int) -> PullRequest:

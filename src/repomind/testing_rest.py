@@ -56,6 +56,9 @@ def rest_app(
                 request.state.user = user
             elif path == "/user" or not state.token_valid(token):
                 return _error(401, "Bad credentials")
+            fault = state.take_fault(request.method, path)
+            if fault is not None:
+                return _error(fault, "Server Error (a fault the test asked for)")
         response: Response = await call_next(request)
         response.headers["x-ratelimit-limit"] = "5000"
         response.headers["x-ratelimit-remaining"] = "4999"
@@ -127,17 +130,25 @@ def rest_app(
         assert pull is not None
         # Once merged, base.sha stays the commit the pull request was based on, as on GitHub.
         base_sha = (pull.base_before if pull.merged else None) or state.branch_sha(full, p.base_ref) or ""
+        head_owner, _, head_name = p.head_repo.partition("/")
+        head_repo = {"id": abs(hash(p.head_repo)) % 10**7, "name": head_name, "full_name": p.head_repo}
+        head_repo["owner"] = _user(head_owner)
         return shaped(
             "pulls.get.200",
             number=p.number,
             title=p.title,
             body=p.body,
-            user=_user(p.author, "Bot"),
+            user=_user(p.author, "Bot" if p.author == state.app_login else "User"),
             state=p.state,
             draft=p.draft,
             merged=p.merged,
             html_url=p.html_url,
-            head={"ref": p.head_ref, "sha": p.head_sha, "label": f"{full.split('/')[0]}:{p.head_ref}"},
+            head={
+                "ref": p.head_ref,
+                "sha": p.head_sha,
+                "label": f"{head_owner}:{p.head_ref}",
+                "repo": head_repo,
+            },
             base={"ref": p.base_ref, "sha": base_sha},
             merged_at=pull.merged_at,
             merge_commit_sha=pull.merge_commit_sha,

@@ -76,18 +76,19 @@ def test_git_push_with_the_token_never_stores_it(github: StandInGitHub, tmp_path
     sha = gitops.commit_diff(
         tree,
         diff,
-        branch="repomind/issue-1",
+        parent=gitops.head_sha(tree),
         message="fix",
         author=gitops.Identity("repomind[bot]", "bot@example.com"),
     )
-    gitops.push(tree, url, "repomind/issue-1", token=token, force=True)
+    assert sha is not None
+    gitops.push(tree, url, sha, "repomind/issue-1", token=token)
     assert github.state.branch_sha(REPO, "repomind/issue-1") == sha
     assert gitops.remote_has_branch(url, "repomind/issue-1", token=token)
     config = (Path(tree.git_dir) / "config").read_text()
     assert token not in config and "x-access-token" not in config
     # without a valid token the git server refuses, and the error names no token
     with pytest.raises(gitops.GitError) as refused:
-        gitops.push(tree, url, "repomind/issue-1", token="ghs_" + "0" * 36, force=True)
+        gitops.push(tree, url, sha, "repomind/issue-1", token="ghs_" + "0" * 36)
     assert "ghs_" not in str(refused.value)
     with pytest.raises(gitops.GitError):
         gitops.clone(url, tmp_path / "anon", token=None)

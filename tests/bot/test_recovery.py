@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,7 +74,9 @@ def test_a_worker_killed_mid_job_is_retried_without_duplicates(
         assert job.state is JobState.RUNNING and job.claims == 1
 
         release.touch()
-        time.sleep(2.2)  # the dead worker's lease expires
+        wait_for(
+            lambda: server.ledger.recoverable() == [job.id], timeout=30, what="the dead worker's lease to end"
+        )
         log_b = (tmp_path / "worker-b.log").open("wb")
         workers.append(subprocess.Popen([REPOMIND, "worker"], env=worker_env, stdout=log_b, stderr=log_b))
         wait_for(

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -83,10 +82,7 @@ def test_serve_runs_restarts_and_stops_its_worker_process(github: StandInGitHub,
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) is not None
-    deadline = time.monotonic() + 10
-    while _alive(second) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(second), "stopping the server left its worker running"
+    wait_for(lambda: not _alive(second), timeout=10, what="the worker to stop with its server")
     text = (tmp_path / "serve.log").read_text()
     assert "worker process exited; restarting" in text
 
@@ -99,12 +95,13 @@ def test_a_worker_whose_server_was_killed_stops(github: StandInGitHub, tmp_path:
     )
     try:
         [child] = wait_for(lambda: _children(serve.pid), timeout=60, what="the worker process")
-        time.sleep(1.0)  # the worker is up and watching
+        wait_for(  # the worker is up and watching its parent
+            lambda: "worker started" in (tmp_path / "serve.log").read_text(),
+            timeout=60,
+            what="the worker to start",
+        )
     finally:
         serve.kill()  # no shutdown: the server cannot stop its worker
         serve.wait(timeout=10)
-    deadline = time.monotonic() + 20
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive(child), "a worker outlived its killed server"
+    wait_for(lambda: not _alive(child), timeout=20, what="the worker to outlive its killed server no more")
     assert "the server that started this worker is gone" in (tmp_path / "serve.log").read_text()

@@ -118,6 +118,19 @@ def test_a_dead_workers_lease_expires_and_another_takes_the_job(store_url: str) 
         ledger.dispose()
 
 
+def test_a_long_review_text_opens_a_job_on_every_store(store_url: str) -> None:
+    """PostgreSQL enforces String(600): the intent key is a fixed-length hash, so a long review fits."""
+    ledger = Ledger(make_engine(store_url))
+    try:
+        args = {"feedback": "Please reconsider this. " * 2000, "review_id": 1}
+        job, created = ledger.open_job(JobRequest("acme/calc", 7, 1, "review", "revise", args=args))
+        assert created and len(job.active_key or "") == 64
+        again, created = ledger.open_job(JobRequest("acme/calc", 7, 1, "review", "revise", args=args))
+        assert not created and again.id == job.id
+    finally:
+        ledger.dispose()
+
+
 class _Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []

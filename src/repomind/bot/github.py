@@ -67,6 +67,15 @@ class PullRequest:
     merged: bool
     author: str
     html_url: str = ""
+    #: ``owner/name`` of the repository the head branch lives in (a fork's, for a PR from a fork;
+    #: "" when GitHub no longer knows it: the fork was deleted).
+    head_repo: str = ""
+
+
+def is_bot_pull(pr: PullRequest, repo: str, login: str) -> bool:
+    """The bot's own PR: opened by the app (``login``) from a branch of ``repo`` itself. A PR from a
+    fork or by a person is never the bot's, whatever its branch is called."""
+    return pr.author == login and pr.head_repo == repo
 
 
 @dataclass(frozen=True)

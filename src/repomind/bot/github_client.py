@@ -307,6 +307,7 @@ def _pull(data: dict[str, Any]) -> PullRequest:
         merged=bool(data.get("merged") or data.get("merged_at")),
         author=(data.get("user") or {}).get("login", ""),
         html_url=data.get("html_url", ""),
+        head_repo=str((data["head"].get("repo") or {}).get("full_name") or ""),
     )
 
 

@@ -69,37 +69,101 @@ def remote_has_branch(url: str, branch: str, *, token: str | None) -> bool:
     return bool(str(out).strip())
 
 
+class PatchConflict(GitError):
+    """The patch does not apply to the commit it was meant for, not even with a three-way merge."""
+
+
+class PushRejected(GitError):
+    """The remote refused the push because the branch moved (it is never forced)."""
+
+
 def reset_clean(repo: Repo) -> None:
     """Throw away whatever the pipeline left in the work tree."""
     repo.git.reset("--hard", "HEAD")
     repo.git.clean("-fdx")
 
 
-def commit_diff(repo: Repo, diff: str, *, branch: str, message: str, author: Identity) -> str | None:
-    """Apply ``diff`` to a clean tree on ``branch`` and commit it; the new commit's sha, or None if empty."""
+def head_sha(repo: Repo) -> str:
+    return str(repo.head.commit.hexsha)
+
+
+def fetch_branch(repo: Repo, url: str, branch: str, *, token: str | None) -> str | None:
+    """The remote head of ``branch``, fetched with its history into ``refs/repomind/remote/...``; None
+    when the remote has no such branch."""
+    if not remote_has_branch(url, branch, token=token):
+        return None
+    ref = f"refs/repomind/remote/{branch}"
+    try:
+        with repo.git.custom_environment(**auth_env(token)):
+            repo.git.fetch("--no-tags", "-q", url, f"+refs/heads/{branch}:{ref}")
+    except GitCommandError as exc:
+        raise _fail(f"fetch of {branch}", exc, token) from exc
+    return str(repo.git.rev_parse(ref))
+
+
+def has_commit(repo: Repo, sha: str) -> bool:
+    try:
+        repo.git.cat_file("-e", f"{sha}^{{commit}}")
+    except GitCommandError:
+        return False
+    return True
+
+
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    """True when ``ancestor`` is ``descendant`` or in its history (False for unknown commits)."""
+    try:
+        repo.git.merge_base("--is-ancestor", ancestor, descendant)
+    except GitCommandError:
+        return False
+    return True
+
+
+def find_commit(repo: Repo, head: str, needle: str, *, depth: int = 200) -> str | None:
+    """The newest of ``head``'s last ``depth`` commits whose message contains ``needle``, or None."""
+    out = repo.git.rev_list(f"--max-count={depth}", "--fixed-strings", f"--grep={needle}", head)
+    shas = str(out).split()
+    return shas[0] if shas else None
+
+
+def diff_between(repo: Repo, old: str, new: str) -> str:
+    """The binary-safe diff from ``old`` to ``new``, with full blob ids (for a three-way apply)."""
+    return str(repo.git.diff("--binary", "--full-index", old, new))
+
+
+def commit_diff(
+    repo: Repo, diff: str, *, parent: str, message: str, author: Identity, three_way: bool = False
+) -> str | None:
+    """Apply ``diff`` to a clean checkout of ``parent`` and commit it there (detached); the new commit's
+    sha, or None when the result is ``parent``'s tree. ``three_way`` merges where the context moved."""
     reset_clean(repo)
-    repo.git.checkout("-B", branch)
+    repo.git.checkout("-q", "--detach", parent)
     if diff.strip():
         patch = Path(repo.git_dir) / "repomind.patch"
         patch.write_text(diff if diff.endswith("\n") else diff + "\n")
+        options = ["--3way"] if three_way else []
         try:
-            repo.git.apply("--whitespace=nowarn", "--index", str(patch))
+            repo.git.apply("--whitespace=nowarn", "--index", *options, str(patch))
         except GitCommandError as exc:
-            raise _fail("apply of the pipeline's diff", exc, None) from exc
+            reset_clean(repo)
+            raise PatchConflict(f"the change does not apply to {parent[:12]}") from exc
         finally:
             patch.unlink(missing_ok=True)
     if not repo.index.diff("HEAD"):
         return None
     actor = Actor(author.name, author.email)
     commit = repo.index.commit(message, author=actor, committer=actor)
-    return commit.hexsha
+    return str(commit.hexsha)
 
 
-def push(repo: Repo, url: str, branch: str, *, token: str | None, force: bool) -> None:
-    """Push ``branch`` to ``url`` (given explicitly, so no remote with credentials is ever configured)."""
-    refspec = f"{'+' if force else ''}refs/heads/{branch}:refs/heads/{branch}"
+def push(repo: Repo, url: str, sha: str, branch: str, *, token: str | None) -> None:
+    """Push commit ``sha`` to ``branch`` on ``url`` (given explicitly, so no remote with credentials is
+    ever configured). Never forced: a branch that moved meanwhile raises :class:`PushRejected`."""
+    refspec = f"{sha}:refs/heads/{branch}"
     try:
         with repo.git.custom_environment(**auth_env(token)):
             repo.git.push(url, refspec)
     except GitCommandError as exc:
-        raise _fail(f"push of {branch}", exc, token) from exc
+        error = _fail(f"push of {branch}", exc, token)
+        if "rejected" in str(exc.stderr or "") or "non-fast-forward" in str(exc.stderr or ""):
+            raise PushRejected(str(error)) from exc
+        raise error from exc

@@ -15,6 +15,10 @@ class BotOptions:
     public_url: str | None = None
     lease_s: float = 120.0
     default_label: str = "repomind"
+    #: A delivery whose handler raises is tried this many times in all, ``dispatch_backoff_s`` after
+    #: the first failure and twice as long after each next one; then it is reported on its issue.
+    dispatch_tries: int = 5
+    dispatch_backoff_s: float = 10.0
 
     @property
     def login(self) -> str:
@@ -34,8 +38,13 @@ def branch_for(issue_number: int) -> str:
 
 
 def issue_of_branch(ref: str) -> int | None:
-    """The issue a ``repomind/issue-<n>`` branch belongs to, or None for other branches."""
+    """The issue a ``repomind/issue-<n>`` branch (or ``repomind/issue-<n>-<k>``, where the bot moved
+    when people's commits were in the way) belongs to, or None for other branches. The name alone
+    never makes a PR the bot's: see :func:`repomind.bot.github.is_bot_pull`."""
     prefix = "repomind/issue-"
-    if ref.startswith(prefix) and ref[len(prefix) :].isdigit():
-        return int(ref[len(prefix) :])
+    if not ref.startswith(prefix):
+        return None
+    number, _, suffix = ref[len(prefix) :].partition("-")
+    if number.isdigit() and (suffix == "" or suffix.isdigit()) and not ref.endswith("-"):
+        return int(number)
     return None

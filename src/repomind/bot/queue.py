@@ -22,7 +22,9 @@ QUEUES = (PIPELINE, TRAINING)
 class JobQueue(Protocol):
     """What webhook handlers and the worker enqueue."""
 
-    def enqueue_delivery(self, delivery_id: str) -> None: ...
+    def enqueue_delivery(self, delivery_id: str, *, delay_s: float = 0.0) -> None:
+        """Dispatch the delivery, ``delay_s`` from now (a failed try's backoff)."""
+        ...
 
     def enqueue_job(self, job_id: int) -> None: ...
 
@@ -90,8 +92,11 @@ class HueyQueue:
 
         return {"dispatch": dispatch, "run_job": run_job, "training_ready": training_ready}
 
-    def enqueue_delivery(self, delivery_id: str) -> None:
-        self._tasks["dispatch"](delivery_id)
+    def enqueue_delivery(self, delivery_id: str, *, delay_s: float = 0.0) -> None:
+        if delay_s > 0:
+            self._tasks["dispatch"].schedule((delivery_id,), delay=delay_s)
+        else:
+            self._tasks["dispatch"](delivery_id)
 
     def enqueue_job(self, job_id: int) -> None:
         self._tasks["run_job"](job_id)

@@ -15,9 +15,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from repomind.bot import gitops
 from repomind.bot import repo_config as repo_config_loader
-from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository
+from repomind.bot.branch import BranchWriter
+from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, branch_for
 from repomind.bot.queue import JobQueue
 from repomind.bot.render import marker, render
@@ -37,11 +40,16 @@ class Stop(Exception):
 
 
 class Heartbeat:
-    """Renews the job's lease in the background while it runs; remembers a cancel or a lost lease."""
+    """Renews the job's lease in the background until the job ends, whatever happens meanwhile: a
+    cancel is remembered (and the lease still renewed, so no other worker takes the job while this one
+    winds down), a database error is logged and the next beat tries again; only a lost lease (another
+    worker has the job) stops the renewing."""
 
-    def __init__(self, ledger: Ledger, job_id: int, owner: str, lease_s: float) -> None:
+    def __init__(self, ledger: Ledger, job_id: int, owner: str, lease_s: float, *, log: Any = None) -> None:
         self._ledger, self._job_id, self._owner, self._lease_s = ledger, job_id, owner, lease_s
+        self._log: Any = log or get_logger("repomind.worker")
         self._done = threading.Event()
+        self._lock = threading.Lock()
         self.reason = "ok"
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
         self._thread.start()
@@ -51,9 +59,18 @@ class Heartbeat:
             self.check()
 
     def check(self) -> str:
-        if self.reason == "ok":
-            self.reason = self._ledger.renew(self._job_id, self._owner, self._lease_s)
-        return self.reason
+        """Renew now; ``ok``, ``cancel`` (sticky: a cancel is never forgotten) or ``lost``."""
+        with self._lock:
+            if self.reason == "lost":
+                return self.reason
+            try:
+                renewed = self._ledger.renew(self._job_id, self._owner, self._lease_s)
+            except SQLAlchemyError as exc:  # a transient store error: the next beat renews again
+                self._log.warning("lease renewal failed; trying again", job=self._job_id, error=str(exc))
+                return self.reason
+            if renewed == "lost" or self.reason == "ok":
+                self.reason = renewed
+            return self.reason
 
     def boundary(self) -> None:
         """A stage boundary: stop here when a cancel was requested or the lease was lost."""
@@ -62,6 +79,7 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._done.set()
+        self._thread.join(timeout=min(self._lease_s, 5.0))
 
 
 class JobRunner:
@@ -88,9 +106,17 @@ class JobRunner:
             return
         log = self.log.bind(job=job.id, repo=job.repo, issue=job.issue_number, claim=job.claims)
         log.info("job started", command=job.command)
-        beat = Heartbeat(self.ledger, job.id, owner, self.options.lease_s)
+        beat = Heartbeat(self.ledger, job.id, owner, self.options.lease_s, log=log)
+        try:
+            self._run_claimed(job, beat, log)
+        finally:  # the lease is renewed until the job's end is recorded (or another worker has it)
+            beat.stop()
+
+    def _run_claimed(self, job: Job, beat: Heartbeat, log: Any) -> None:
         gh = self.github.for_installation(job.installation_id)
-        status = StatusComment(gh, self.ledger, job, run_url=self.options.run_url(job.id))
+        status = StatusComment(
+            gh, self.ledger, job, run_url=self.options.run_url(job.id), login=self.options.login
+        )
         try:
             state, error = self._run(job, gh, status, beat)
         except Stop as stop:
@@ -98,24 +124,26 @@ class JobRunner:
                 log.warning("lease lost: another worker has this job")
                 return
             status.update(
-                headline="🛑 cancelled", stage="", result="Cancelled on request; nothing was pushed."
+                headline="🛑 cancelled",
+                stage="",
+                result=f"Cancelled on request; {pushed_note(self.ledger.job(job.id))}",
             )
             state, error = JobState.CANCELLED, None
         except Exception as exc:  # the worker's edge: any failure is reported on the issue, not swallowed
             message = Redactor([gh_token(gh)])(str(exc) or type(exc).__name__)
             log.exception("job failed with an error")
             try:
+                pushed = pushed_note(self.ledger.job(job.id))
                 status.update(
                     headline="💥 stopped by an error",
                     stage="",
                     result=f"Repomind hit an error and stopped: {message}\n\n"
-                    "Nothing was pushed. Comment `/repomind retry` to try again.",
+                    f"{pushed[:1].upper()}{pushed[1:]} Comment `/repomind retry` to try again.",
                 )
             except Exception:  # GitHub itself may be what failed; the ledger still records the error
                 log.exception("could not report the error on GitHub")
             state, error = JobState.FAILED, message
         finally:
-            beat.stop()
             shutil.rmtree(self._work_tree(job.id), ignore_errors=True)
         self.ledger.finish(job.id, state, error=error)
         log.info("job finished", state=state.value)
@@ -143,7 +171,8 @@ class JobRunner:
             )
             return JobState.FAILED, str(exc)
         issue = gh.get_issue(job.repo, job.issue_number)
-        branch = branch_for(job.issue_number)
+        last = self.ledger.last_push(job.repo, job.issue_number)
+        branch = last.branch if last is not None and last.branch else branch_for(job.issue_number)
         token = gh.installation_token().token
         revise = job.command == "revise" and gitops.remote_has_branch(repo.clone_url, branch, token=token)
         beat.boundary()
@@ -156,8 +185,11 @@ class JobRunner:
         if job.result is not None:  # a worker died after the pipeline finished: resume from its outcome
             outcome = PipelineOutcome.from_json(job.result)
             status.view = status.view.with_outcome(outcome)
+            recorded = job.base_sha is not None and gitops.has_commit(tree, job.base_sha)
+            base = job.base_sha if recorded and job.base_sha else gitops.head_sha(tree)
         else:
-            outcome = self._pipeline(job, config, issue, Path(tree.working_dir), status, beat)
+            base = gitops.head_sha(tree)
+            outcome = self._pipeline(job, config, issue, Path(tree.working_dir), status, beat, base)
         beat.boundary()
 
         if outcome.status is OutcomeStatus.CANCELLED:
@@ -182,26 +214,36 @@ class JobRunner:
             return JobState.FAILED, outcome.explanation or "no attempt passed"
 
         status.update(stage="Pushing the branch…")
+        note = ""
         if job.head_sha is None:
             message = f"Fix #{issue.number}: {issue.title}\n\n{outcome.summary}".strip()
-            sha = gitops.commit_diff(
-                tree, outcome.diff, branch=branch, message=message, author=self.options.identity
+            writer = BranchWriter(
+                tree, repo.clone_url, gh.installation_token().token, self.ledger, self.options.identity
             )
-            if sha is None:
-                raise RuntimeError("the pipeline's diff changed nothing")
-            gitops.push(tree, repo.clone_url, branch, token=gh.installation_token().token, force=not revise)
-            self.ledger.update_job(job.id, head_sha=sha, branch=branch, bot_diff=outcome.diff)
+            pushed = writer.put(job, base=base, diff=outcome.diff, message=message)
+            self.ledger.update_job(job.id, head_sha=pushed.sha, branch=pushed.branch, bot_diff=outcome.diff)
+            branch, note = pushed.branch, pushed.note
+        else:  # pushed before a crash: every later step finds what it made instead of making it again
+            branch = job.branch or branch
         beat.boundary()
         pr = self._publish(job, gh, repo, issue, branch, outcome)
         status.update(
             headline="✅ draft PR ready",
             stage="",
-            result=f"Draft PR #{pr.number} holds the change: {pr.html_url or ''}".strip(),
+            result=f"Draft PR #{pr.number} holds the change: {pr.html_url or ''}".strip()
+            + (f"\n\n{note}" if note else ""),
         )
         return JobState.SUCCEEDED, None
 
     def _pipeline(
-        self, job: Job, config: Any, issue: Issue, work_tree: Path, status: StatusComment, beat: Heartbeat
+        self,
+        job: Job,
+        config: Any,
+        issue: Issue,
+        work_tree: Path,
+        status: StatusComment,
+        beat: Heartbeat,
+        base: str,
     ) -> PipelineOutcome:
         include, exclude = self.ledger.pins(job.repo, job.issue_number)
         hints = Hints(
@@ -233,7 +275,7 @@ class JobRunner:
         )
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:
-            self.ledger.update_job(job.id, result=outcome.to_json())
+            self.ledger.update_job(job.id, result=outcome.to_json(), base_sha=base)
         return outcome
 
     def _publish(
@@ -255,7 +297,11 @@ class JobRunner:
             run_url=self.options.run_url(job.id),
         )
         owner = repo.full_name.split("/")[0]
-        existing = [p for p in gh.list_pulls(repo.full_name, head=f"{owner}:{branch}", state="open")]
+        existing = [
+            p
+            for p in gh.list_pulls(repo.full_name, head=f"{owner}:{branch}", state="open")
+            if is_bot_pull(p, repo.full_name, self.options.login)  # never someone else's PR or a fork's
+        ]
         if existing:
             pr = existing[0]
             gh.edit_pull(repo.full_name, pr.number, body=body)
@@ -270,6 +316,16 @@ class JobRunner:
             )
         self.ledger.update_job(job.id, pr_number=pr.number)
         return pr
+
+
+def pushed_note(job: Job) -> str:
+    """What the job pushed, for a cancel or error message ("nothing was pushed" only when true)."""
+    if job.head_sha:
+        where = f"the change was pushed to `{job.branch}` (commit `{job.head_sha[:12]}`)"
+        return where + (f" and is in draft PR #{job.pr_number}." if job.pr_number else ".")
+    if job.branch:
+        return f"a push to `{job.branch}` may have happened before it stopped."
+    return "nothing was pushed."
 
 
 def gh_token(gh: GitHub) -> str:

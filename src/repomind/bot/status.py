@@ -39,18 +39,21 @@ class StatusView:
         )
 
 
-def find_own_comment(gh: GitHub, repo: str, number: int, job_id: int) -> int | None:
-    """The id of this job's status comment if one was posted before (by a worker that then died)."""
+def find_own_comment(gh: GitHub, repo: str, number: int, job_id: int, *, login: str) -> int | None:
+    """The id of this job's status comment if one was posted before (by a worker that then died): a
+    comment with the job's marker written by the app itself (``login``). Anyone can copy the marker
+    into a comment of their own; such a comment is never adopted."""
     tag = marker(job_id)
     for comment in gh.list_comments(repo, number):
-        if comment.body.startswith(tag):
+        if comment.author == login and comment.body.startswith(tag):
             return comment.id
     return None
 
 
 class StatusComment:
-    def __init__(self, gh: GitHub, ledger: Ledger, job: Job, *, run_url: str | None) -> None:
+    def __init__(self, gh: GitHub, ledger: Ledger, job: Job, *, run_url: str | None, login: str) -> None:
         self._gh = gh
+        self._login = login
         self._ledger = ledger
         self._job = job
         self._run_url = run_url
@@ -82,7 +85,9 @@ class StatusComment:
     def ensure(self) -> int:
         """Post the comment unless this job already has one (recorded, or found on GitHub by marker)."""
         if self._comment_id is None:
-            self._comment_id = find_own_comment(self._gh, self._job.repo, self.thread, self._job.id)
+            self._comment_id = find_own_comment(
+                self._gh, self._job.repo, self.thread, self._job.id, login=self._login
+            )
             if self._comment_id is None:
                 self._comment_id = self._gh.create_comment(self._job.repo, self.thread, self.body()).id
                 self._last_edit = time.monotonic()

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from repomind.bot.commands import Command, Verb
-from repomind.bot.github import WRITE_LEVELS, GitHub
-from repomind.bot.options import BotOptions
+from repomind.bot.github import WRITE_LEVELS, GitHub, is_bot_pull
+from repomind.bot.options import BotOptions, issue_of_branch
 from repomind.bot.queue import JobQueue
 from repomind.bot.render import render
 from repomind.bot.seam import PipelineOutcome
@@ -42,6 +42,15 @@ class Where:
 def is_bot(login: str, user_type: str, options: BotOptions) -> bool:
     """Bots, the app itself included, never trigger anything."""
     return user_type == "Bot" or login.endswith("[bot]") or login == options.login
+
+
+def bot_pull_issue(ctx: BotContext, repo: str, number: int) -> int | None:
+    """The issue PR ``number`` works on when it is the bot's own PR (opened by the app from a branch
+    of ``repo``), else None: a person's PR or a fork's is not ours, whatever its branch is called."""
+    pr = ctx.github.get_pull(repo, number)
+    if not is_bot_pull(pr, repo, ctx.options.login):
+        return None
+    return issue_of_branch(pr.head_ref)
 
 
 def allowed(ctx: BotContext, where: Where, user: str) -> bool:
@@ -81,11 +90,16 @@ def start_job(
         )
     )
     react(ctx, where)
-    if not created:
+    retried = ctx.delivery_id is not None and job.delivery_id == ctx.delivery_id
+    if not created and not retried:
         ctx.log.info("trigger joined an active job", job=job.id)
         return job
+    # A new job, or this delivery's own job from a try that failed before it was enqueued: finish the
+    # steps (the status comment is found again by its marker; a second enqueue is harmless).
     ahead = [j for j in ctx.ledger.jobs_for_issue(where.repo, where.issue_number) if j.state.active]
-    status = StatusComment(ctx.github, ctx.ledger, job, run_url=ctx.options.run_url(job.id))
+    status = StatusComment(
+        ctx.github, ctx.ledger, job, run_url=ctx.options.run_url(job.id), login=ctx.options.login
+    )
     waiting = [j.id for j in ahead if j.id < job.id]
     status.view = StatusView(
         headline="⏳ queued",
@@ -133,7 +147,7 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
         cancelled = ctx.ledger.request_cancel(where.repo, where.issue_number)
         for job in cancelled:
             if job.state.value == "cancelled":
-                StatusComment(ctx.github, ctx.ledger, job, run_url=None).update(
+                StatusComment(ctx.github, ctx.ledger, job, run_url=None, login=ctx.options.login).update(
                     headline="🛑 cancelled", stage="", result="Cancelled before it started."
                 )
         text = (

@@ -12,6 +12,7 @@ from typing import Any
 from repomind.bot.github import GitHubFactory
 from repomind.bot.options import BotOptions
 from repomind.bot.queue import JobQueue
+from repomind.bot.render import render
 from repomind.bot.runner import JobRunner
 from repomind.bot.triggers import BotContext
 from repomind.log import get_logger
@@ -21,6 +22,10 @@ ContextFactory = Callable[[int], BotContext]
 Dispatch = Callable[[Delivery, ContextFactory], None]
 #: Deliveries acknowledged this long ago and still not handled are enqueued again by recovery.
 REDISPATCH_AFTER_S = 60.0
+#: How long one dispatch holds its delivery: recovery leaves it alone meanwhile.
+DISPATCH_HOLD_S = 300.0
+#: Longest error text kept on a delivery (and quoted on the issue).
+MAX_ERROR = 500
 
 
 class Worker:
@@ -55,16 +60,45 @@ class Worker:
         )
 
     def dispatch(self, delivery_id: str) -> None:
-        delivery = self.ledger.delivery(delivery_id)
-        if delivery is None or delivery.dispatched_at is not None:
+        """Run the delivery's handlers once it is due. A handler that raises (GitHub answered 5xx, the
+        store hiccuped) leaves the delivery undispatched: it is tried again with a doubling backoff and,
+        after the last try, given up and reported on its issue, so no trigger is lost silently."""
+        delivery = self.ledger.begin_dispatch(delivery_id, hold_s=DISPATCH_HOLD_S)
+        if delivery is None:
             return
-        error: str | None = None
         try:
             self._dispatch(delivery, lambda inst: self.context(inst, delivery_id))
-        except Exception as exc:  # the worker's edge: record the failure on the delivery and go on
+        except Exception as exc:  # the worker's edge: try again later, or report it on the issue
             self.log.exception("delivery handler failed", delivery=delivery_id, event_name=delivery.event)
-            error = f"{type(exc).__name__}: {exc}"
-        self.ledger.mark_dispatched(delivery_id, error)
+            self._failed(delivery, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+            return
+        self.ledger.mark_dispatched(delivery_id)
+
+    def _failed(self, delivery: Delivery, error: str) -> None:
+        tries = (delivery.tries or 0) + 1
+        if tries < self.options.dispatch_tries:
+            delay = self.options.dispatch_backoff_s * 2 ** (tries - 1)
+            self.ledger.dispatch_failed(delivery.id, error, retry_in_s=delay)
+            self.queue.enqueue_delivery(delivery.id, delay_s=delay)
+            self.log.info("delivery will be tried again", delivery=delivery.id, tries=tries, delay_s=delay)
+            return
+        self.ledger.mark_dispatched(delivery.id, f"gave up after {tries} tries: {error}")
+        self._report_lost(delivery, tries, error)
+
+    def _report_lost(self, delivery: Delivery, tries: int, error: str) -> None:
+        """Tell the issue (or PR) the delivery came from that its trigger was not acted on."""
+        payload = delivery.payload
+        repo = (payload.get("repository") or {}).get("full_name")
+        thread = (payload.get("issue") or payload.get("pull_request") or {}).get("number")
+        installation = (payload.get("installation") or {}).get("id")
+        if not (isinstance(repo, str) and isinstance(thread, int) and isinstance(installation, int)):
+            return
+        what = {"issues": "label", "issue_comment": "command"}.get(delivery.event, "event")
+        body = render("dispatch_failed", what=what, tries=tries, error=error)
+        try:
+            self.github.for_installation(installation).create_comment(repo, thread, body)
+        except Exception:  # GitHub may be what is failing; the ledger keeps the error either way
+            self.log.exception("could not report a lost delivery on GitHub", delivery=delivery.id)
 
     def run_job(self, job_id: int) -> None:
         self.runner.run(job_id)

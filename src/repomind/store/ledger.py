@@ -8,6 +8,7 @@ comment, branch and PR recorded here (or on GitHub) instead of making new ones.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,9 +43,10 @@ class JobRequest:
 
     @property
     def intent_key(self) -> str:
-        """Same repository, issue, command and arguments: the same intent, so at most one active job."""
+        """Same repository, issue, command and arguments: the same intent, so at most one active job.
+        Hashed to 64 characters: a review or ``revise`` text can be any length, the column cannot."""
         args = json.dumps(self.args, sort_keys=True)
-        return f"{self.repo}#{self.issue_number}:{self.command}:{args}"
+        return hashlib.sha256(f"{self.repo}#{self.issue_number}:{self.command}:{args}".encode()).hexdigest()
 
 
 class Ledger:
@@ -90,20 +92,57 @@ class Ledger:
         with self.reading() as s:
             return s.get(Delivery, delivery_id)
 
+    def begin_dispatch(self, delivery_id: str, hold_s: float) -> Delivery | None:
+        """Take the delivery for one dispatch, or None: handled already, or being handled, or its next
+        try is not due yet. Holds it for ``hold_s`` (recovery waits that long for a worker that died)."""
+        now = _now_dt()
+        with self.session() as s:
+            taken = s.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.dispatched_at.is_(None),
+                    or_(Delivery.next_try_at.is_(None), Delivery.next_try_at <= now),
+                )
+                .values(next_try_at=_now_dt(hold_s))
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return s.get(Delivery, delivery_id)
+
     def mark_dispatched(self, delivery_id: str, error: str | None = None) -> None:
+        """Handled (``error`` None), or given up after the last try (``error`` says why)."""
         with self.session() as s:
             s.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
-                .values(dispatched_at=_now_dt(), error=error)
+                .values(dispatched_at=_now_dt(), error=error, next_try_at=None)
             )
 
+    def dispatch_failed(self, delivery_id: str, error: str, *, retry_in_s: float) -> int:
+        """A try failed: count it and make the next one due in ``retry_in_s``; the tries so far."""
+        with self.session() as s:
+            delivery = s.get(Delivery, delivery_id)
+            if delivery is None:
+                return 0
+            delivery.tries = (delivery.tries or 0) + 1
+            delivery.error = error
+            delivery.next_try_at = _now_dt(retry_in_s)
+            return delivery.tries
+
     def undispatched(self, older_than_s: float) -> list[str]:
-        """Deliveries acknowledged but not handled (their worker died, or the queue lost them)."""
+        """Deliveries acknowledged but not handled (their worker died, or the queue lost them), and
+        failed ones whose next try has been due for ``older_than_s`` (its queue message was lost)."""
         cutoff = _now_dt(-older_than_s)
         with self.reading() as s:
             rows = s.scalars(
-                select(Delivery.id).where(Delivery.dispatched_at.is_(None), Delivery.received_at < cutoff)
+                select(Delivery.id).where(
+                    Delivery.dispatched_at.is_(None),
+                    or_(
+                        Delivery.next_try_at.is_(None) & (Delivery.received_at < cutoff),
+                        Delivery.next_try_at < cutoff,
+                    ),
+                )
             )
             return list(rows)
 
@@ -156,6 +195,16 @@ class Ledger:
                 select(Job).where(Job.repo == repo, Job.issue_number == issue_number).order_by(Job.id)
             )
             return list(rows)
+
+    def last_push(self, repo: str, issue_number: int) -> Job | None:
+        """The issue's latest job that pushed a commit: its ``branch`` and ``head_sha`` are the branch
+        the bot works on for the issue and the commit it last put there."""
+        with self.reading() as s:
+            return s.scalars(
+                select(Job)
+                .where(Job.repo == repo, Job.issue_number == issue_number, Job.head_sha.is_not(None))
+                .order_by(Job.id.desc())
+            ).first()
 
     def all_jobs(self) -> list[Job]:
         with self.reading() as s:

@@ -49,6 +49,7 @@ class Job(Base):
     requested_by: Mapped[str] = mapped_column(String(100), default="")
     delivery_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     #: Set while the job is active and NULL afterwards; unique, so that one intent makes one active job.
+    #: A SHA-256 of the intent (64 characters), however long the feedback text in it.
     active_key: Mapped[str | None] = mapped_column(String(600), nullable=True, unique=True)
     state: Mapped[JobState] = mapped_column(Enum(JobState, native_enum=False, length=20), index=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -59,7 +60,10 @@ class Job(Base):
     status_comment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     branch: Mapped[str | None] = mapped_column(String(200), nullable=True)
     pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The commit this job pushed (its only commit); the next job compares the remote head with it.
     head_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The commit the pipeline's work tree started from: the diff in ``result`` applies to it.
+    base_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
     bot_diff: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: The pipeline's outcome as JSON (calibrated set, attempts, tokens, cost, evidence).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -91,8 +95,12 @@ class Delivery(Base):
     action: Mapped[str | None] = mapped_column(String(60), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Set once handled, or once the last try failed (``error`` then says why).
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Failed tries so far; the next one is due at ``next_try_at`` (also held while a worker dispatches).
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_try_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Pin(Base):

@@ -68,6 +68,8 @@ class Runtime:
             work_dir=settings.data_dir / "work",
             public_url=settings.public_url,
             lease_s=settings.job_lease_s,
+            dispatch_tries=settings.dispatch_tries,
+            dispatch_backoff_s=settings.dispatch_backoff_s,
         )
         return cls(settings, ledger, queue, options)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from repomind.bot.commands import CommandError, Verb, parse
-from repomind.bot.options import issue_of_branch
 from repomind.bot.render import render
-from repomind.bot.triggers import BotContext, allowed, answer, is_bot, start_job
+from repomind.bot.triggers import BotContext, allowed, answer, bot_pull_issue, is_bot, start_job
 from repomind.webhooks.events import IssueCommentEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router
@@ -32,9 +31,8 @@ def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
     thread = event.issue.number
     issue = thread
     if event.issue.is_pull_request:
-        pr = ctx.github.get_pull(event.repository.full_name, thread)
-        linked = issue_of_branch(pr.head_ref)
-        if linked is None:  # somebody else's PR: not ours to act on
+        linked = bot_pull_issue(ctx, event.repository.full_name, thread)
+        if linked is None:  # somebody else's PR (or a fork's), whatever its branch is called
             return
         issue = linked
     place = where(event, event.repository, issue=issue, thread=thread, comment=event.comment.id)

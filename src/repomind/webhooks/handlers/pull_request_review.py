@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from repomind.bot.options import issue_of_branch
-from repomind.bot.triggers import BotContext, is_bot, start_job
+from repomind.bot.triggers import BotContext, bot_pull_issue, is_bot, start_job
 from repomind.webhooks.events import PullRequestReviewEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router
@@ -16,10 +16,12 @@ def on_review(event: PullRequestReviewEvent, ctx: BotContext) -> None:
     review, pr = event.review, event.pull_request
     if review.state.lower() != "changes_requested":
         return
-    issue = issue_of_branch(pr.head.ref)
-    if issue is None or is_bot(event.sender.login, event.sender.type, ctx.options):
+    if issue_of_branch(pr.head.ref) is None or is_bot(event.sender.login, event.sender.type, ctx.options):
         return
     repo = event.repository.full_name
+    issue = bot_pull_issue(ctx, repo, pr.number)  # the app's PR from this repository, not a look-alike
+    if issue is None:
+        return
     notes = [
         f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.body}"
         for c in ctx.github.list_review_comments(repo, pr.number)
