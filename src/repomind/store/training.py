@@ -32,6 +32,8 @@ class TrainingJob(Base):
     dataset_hash: Mapped[str] = mapped_column(String(64), unique=True)
     dataset_path: Mapped[str] = mapped_column(Text)
     base_model: Mapped[str] = mapped_column(Text)
+    #: Whose data the dataset holds: ``installation:<id>`` or ``shared`` (see repomind.training.scope).
+    scope: Mapped[str] = mapped_column(String(60), index=True, default="shared")
     #: ``threshold`` (N new examples arrived) or ``demand`` (a person asked).
     reason: Mapped[str] = mapped_column(String(20), default="demand")
     state: Mapped[TrainingState] = mapped_column(
@@ -61,6 +63,8 @@ class Adapter(Base):
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     dataset_hash: Mapped[str] = mapped_column(String(64), index=True)
     base_model: Mapped[str] = mapped_column(Text)
+    #: Whose data trained it, and so whose runs it may serve: ``installation:<id>`` or ``shared``.
+    scope: Mapped[str] = mapped_column(String(60), index=True, default="shared")
     path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     promoted: Mapped[bool] = mapped_column(Boolean, default=False)
