@@ -54,7 +54,7 @@ class Harness:
             model="openai/default",
             make_model=make_model,
             make_sandbox=lambda: self.box,
-            make_localiser=lambda config, _repo: IndexLocaliser(
+            make_localiser=lambda config, _repo, _installation: IndexLocaliser(
                 tmp_path / "index", embedder=None, calibration=cal, confidence=config.confidence
             ),
             runs_dir=tmp_path / "runs",

@@ -15,6 +15,9 @@ class BotOptions:
     public_url: str | None = None
     lease_s: float = 120.0
     default_label: str = "repomind"
+    #: The server's ceiling on a repository's per-run budget (None: no ceiling).
+    max_budget_usd: float | None = None
+    max_budget_tokens: int | None = None
 
     @property
     def login(self) -> str:

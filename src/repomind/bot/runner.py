@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from repomind.bot import gitops
+from repomind.bot import budget, gitops
 from repomind.bot import repo_config as repo_config_loader
 from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository
 from repomind.bot.options import BotOptions, branch_for
@@ -142,6 +142,11 @@ class JobRunner:
                 "and comment `/repomind retry`.",
             )
             return JobState.FAILED, str(exc)
+        config, notes = budget.clamp(
+            config, max_usd=self.options.max_budget_usd, max_tokens=self.options.max_budget_tokens
+        )
+        if notes:
+            status.update(notes=tuple(notes))
         issue = gh.get_issue(job.repo, job.issue_number)
         branch = branch_for(job.issue_number)
         token = gh.installation_token().token
@@ -230,6 +235,7 @@ class JobRunner:
             on_event=on_event,
             should_cancel=lambda: beat.check() != "ok",
             repo=job.repo,
+            installation_id=job.installation_id,
         )
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:

@@ -18,8 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from repomind.store.ledger import Ledger
-from repomind.store.training import Adapter, TrainingJob, TrainingState
-from repomind.training.scope import ScopeMode, scope_key
+from repomind.store.training import Adapter, ScopeMode, TrainingJob, TrainingState, served_adapter
 
 Clock = Callable[[], float]
 
@@ -220,8 +219,7 @@ class TrainingLedger:
     def served(self, mode: ScopeMode, installation_id: int, base_model: str | None = None) -> Adapter | None:
         """The adapter that may serve this installation's runs: its own (or, when the operator shares,
         the shared one); None when it has none."""
-        scope = scope_key(mode, installation_id)
-        return None if scope is None else self.promoted(base_model, scope=scope)
+        return served_adapter(self.store, mode, installation_id, base_model)
 
     def decide(self, adapter_id: int, *, promote: bool, decision: str) -> None:
         """Record the promotion decision; promoting one adapter retires the others of its base model

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 from sqlalchemy import select
 
 from repomind.store.ledger import Ledger
 from repomind.store.models import Feedback, Job
+from repomind.store.training import INSTALLATION, SHARED, ScopeMode, scope_key
 
-ScopeMode = Literal["installation", "shared"]
-SHARED = "shared"
-INSTALLATION = "installation"
-
-
-def scope_key(mode: ScopeMode, installation_id: int | None) -> str | None:
-    """The scope of data from ``installation_id``; None when it cannot be attributed (never trained on)."""
-    if mode == SHARED:
-        return SHARED
-    if installation_id is None:
-        return None
-    return f"{INSTALLATION}:{installation_id}"
+__all__ = ["INSTALLATION", "SHARED", "ScopeMode", "scope_key"]
 
 
 def installation_of(scope: str) -> int | None:

@@ -68,6 +68,8 @@ class Runtime:
             work_dir=settings.data_dir / "work",
             public_url=settings.public_url,
             lease_s=settings.job_lease_s,
+            max_budget_usd=settings.max_budget_usd,
+            max_budget_tokens=settings.max_budget_tokens,
         )
         return cls(settings, ledger, queue, options)
 
