@@ -22,7 +22,7 @@ def enterprise() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     seen: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
             ok = self.path.split("?")[0] == "/api/v3/repos/o/r/issues/1"
             body = json.dumps(ISSUE if ok else {"message": "Not Found"}).encode()
@@ -57,7 +57,9 @@ def test_an_enterprise_issue_is_read_from_its_host_without_the_configured_token(
     enterprise: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, seen = enterprise
-    repo, issue = fetch_issue(f"{url}/o/r/issues/1", api_url="https://api.github.com", token="ghp_" + "x" * 36)
+    repo, issue = fetch_issue(
+        f"{url}/o/r/issues/1", api_url="https://api.github.com", token="ghp_" + "x" * 36
+    )
     assert repo == "o/r" and issue.title == "GHE issue" and issue.author == "ada"
     assert [s["path"] for s in seen] == ["/api/v3/repos/o/r/issues/1"]
     assert seen[0]["authorization"] is None  # the github.com token stayed home
