@@ -163,3 +163,29 @@ def test_splits_load(tmp_path: Path) -> None:
     _two_tenants(service)
     job = service.check()
     assert job is not None and load_split(Path(job.dataset_path), "sft", "train")
+
+
+def test_the_bot_serves_an_installations_runs_only_with_its_own_adapter(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from repomind.bot.solve import make_pipeline
+    from repomind.repoconfig import RepoConfig
+    from repomind.settings import Settings
+
+    service = _service(tmp_path, FakeTrainer(), min_new_examples=1)
+    _two_tenants(service)
+    service.check()
+    for job in service.ledger.runnable():
+        service.run(job)
+    settings = Settings(
+        data_dir=tmp_path,
+        model="openai/base",
+        adapter_model="openai/repomind-{scope}",
+        embedding_model="none",
+        webhook_secret=SecretStr("a-long-webhook-secret"),
+    )
+    pipeline = make_pipeline(settings)
+    assert pipeline.model_for(RepoConfig(), 1) == "openai/repomind-installation-1"
+    assert pipeline.model_for(RepoConfig(), 2) == "openai/repomind-installation-2"
+    assert pipeline.model_for(RepoConfig(), 3) == "openai/base"  # no adapter of its own: the base model
+    assert pipeline.model_for(RepoConfig(model="openai/theirs"), 1) == "openai/theirs"
