@@ -1,4 +1,5 @@
-"""Shared fixtures. Docker tests skip without a daemon, unless REPOMIND_REQUIRE_DOCKER=1 (CI) fails them."""
+"""Shared fixtures. Docker tests skip without a daemon, unless REPOMIND_REQUIRE_DOCKER=1 (CI) fails them
+(tests/requirements.py is the one parser of the REPOMIND_REQUIRE_* flags)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from typing import Any
 import pytest
 
 from repomind.testing import make_git_repo
+from tests.requirements import missing
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Sandbox containers made by this test session (and the CLIs it starts) carry this owner label, so the
 # leftover check below judges only them while other processes share the Docker daemon.
 SANDBOX_OWNER = os.environ.setdefault("REPOMIND_SANDBOX_OWNER", f"pytest-{os.getpid()}")
-
-REQUIRE_DOCKER = os.environ.get("REPOMIND_REQUIRE_DOCKER", "") in ("1", "true", "yes")
 
 
 def _docker_problem() -> tuple[Any, str | None]:
@@ -41,9 +41,7 @@ def _docker_problem() -> tuple[Any, str | None]:
 def docker_client() -> Any:
     client, problem = _docker_problem()
     if problem:
-        if REQUIRE_DOCKER:
-            pytest.fail(f"REPOMIND_REQUIRE_DOCKER=1 but Docker is not usable: {problem}", pytrace=False)
-        pytest.skip(f"Docker is not usable: {problem}")
+        missing("docker", f"Docker is not usable: {problem}")
     return client
 
 

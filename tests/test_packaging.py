@@ -23,7 +23,11 @@ def test_app_manifest() -> None:
         "issue_comment",
         "pull_request",
         "pull_request_review",
+        "pull_request_review_comment",
     }
+    # The packaged copy (setup mode posts it) is the same manifest.
+    packaged = ROOT / "src" / "repomind" / "webhooks" / "app.yml"
+    assert yaml.safe_load(packaged.read_text()) == manifest
     assert manifest["default_permissions"] == {
         "contents": "write",
         "issues": "write",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,24 @@ class Settings(BaseSettings):
     )
     dispatch_backoff_s: float = Field(
         default=10.0, gt=0, description="wait before the second try of a failed delivery; doubles each try"
+    )
+    training_scope: Literal["installation", "shared"] = Field(
+        default="installation",
+        description="installation: each installation's data trains and is served only its own adapter",
+    )
+    adapter_model: str | None = Field(
+        default=None,
+        description="litellm model string of a served LoRA adapter, with {scope} (installation-<id> or "
+        "shared) and {version}: runs of an installation with a promoted adapter use it",
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, description="finished runs and deliveries older than this are deleted"
+    )
+    max_budget_usd: float | None = Field(
+        default=None, gt=0, description="ceiling on a repository's budget_usd (and the budget when unset)"
+    )
+    max_budget_tokens: int | None = Field(
+        default=None, gt=0, description="ceiling on a repository's budget_tokens (and the budget when unset)"
     )
     pipeline: str = Field(
         default="repomind.bot.solve:make_pipeline",
@@ -134,6 +153,11 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
+
+    def index_dir_for(self, installation_id: int | None, repo: str) -> Path:
+        """A repository's localisation index, under its installation (deleted with it)."""
+        owner = f"installation-{installation_id}" if installation_id is not None else "local"
+        return self.data_dir / "index" / owner / (repo.replace("/", "__") or "_")
 
     @property
     def calibration_file(self) -> Path:

@@ -197,6 +197,7 @@ class FakePipeline:
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
         repo: str = "",
+        installation_id: int | None = None,
     ) -> PipelineOutcome:
         self.calls.append(
             {
@@ -206,6 +207,7 @@ class FakePipeline:
                 "hints": hints,
                 "config": config,
                 "repo": repo,
+                "installation_id": installation_id,
             }
         )
         if self.on_start is not None:
@@ -257,6 +259,7 @@ class FakeQueue:
     delays: list[float] = field(default_factory=list)
     jobs: list[int] = field(default_factory=list)
     training: list[int] = field(default_factory=list)
+    purges: list[tuple[int, list[str]]] = field(default_factory=list)
 
     def enqueue_delivery(self, delivery_id: str, *, delay_s: float = 0.0) -> None:
         self.deliveries.append(delivery_id)
@@ -267,6 +270,9 @@ class FakeQueue:
 
     def enqueue_training(self, feedback_id: int) -> None:
         self.training.append(feedback_id)
+
+    def enqueue_purge(self, installation_id: int, repos: list[str]) -> None:
+        self.purges.append((installation_id, list(repos)))
 
 
 def scripted_pipeline(settings: object) -> FakePipeline:

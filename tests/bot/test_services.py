@@ -8,7 +8,6 @@ failure instead of a skip.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from repomind.store.db import make_engine
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import JobState
 from repomind.testing_services import PostgresServer, RedisServer, ServiceUnavailable
+from tests.requirements import missing
 
 pytestmark = pytest.mark.services
 T = TypeVar("T")
@@ -31,9 +31,7 @@ _databases = itertools.count()
 
 
 def _missing(reason: str) -> None:
-    if os.environ.get("REPOMIND_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (REPOMIND_REQUIRE_SERVICES=1; run scripts/provision-services.sh)")
-    pytest.skip(reason)
+    missing("services", f"{reason} (run scripts/provision-services.sh)")
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ class Harness:
             model="openai/default",
             make_model=make_model,
             make_sandbox=lambda: self.box,
-            make_localiser=lambda config, _repo: IndexLocaliser(
+            make_localiser=lambda config, _repo, _installation: IndexLocaliser(
                 tmp_path / "index", embedder=None, calibration=cal, confidence=config.confidence
             ),
             runs_dir=tmp_path / "runs",
@@ -156,7 +156,10 @@ def test_make_pipeline_composes_from_settings(tmp_path: Path) -> None:
     assert (model.name, model.api_base) == ("openai/y", "http://127.0.0.1:9/v1")
     loc: Any = pipeline.make_localiser(RepoConfig(confidence=0.8, ignore_paths=["docs/"]))
     assert loc.calibration is None and loc.confidence == 0.8 and "docs/" in loc.ignore
-    assert loc.embedder is None and loc.cache_dir == settings.data_dir / "index"
+    assert loc.embedder is None and loc.cache_dir == settings.data_dir / "index" / "local" / "_"
+    # A run's index lives under its installation and repository, so that uninstalling deletes it.
+    own: Any = pipeline.make_localiser(RepoConfig(), "acme/shop", 12)
+    assert own.cache_dir == settings.data_dir / "index" / "installation-12" / "acme__shop"
     NARROW.save(settings.calibration_file)
     assert pipeline.make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
     assert loc.reranker is None and loc.vector_server is None

@@ -22,6 +22,7 @@ from repomind.pipeline.localise.rerank import (
 )
 from repomind.testing import HashingEmbedder, ScriptedModel, StandInLLMServer, make_git_repo
 from tests.pipeline.test_localise import FILES
+from tests.requirements import require
 from tests.test_cli import run
 
 ISSUE = "Customers are charged too much: the discount rate is wrong."
@@ -111,7 +112,7 @@ def _tiny_cross_encoder(folder: Path) -> Path:
 
 
 def test_the_cross_encoder_scores_issue_file_pairs_and_orders_the_head(shop: Path, tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
+    require("transformers")
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("swebench")
+from tests.requirements import require
 
-from tests.pipeline.swebench_fixtures import BAD_PATCH, make_dataset, write_specs
-from tests.test_cli import run
+require("swebench")
+
+from tests.pipeline.swebench_fixtures import BAD_PATCH, make_dataset, write_specs  # noqa: E402
+from tests.test_cli import run  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("swebench")
+from tests.requirements import require
 
-from repomind.pipeline.swebench import grading
-from repomind.pipeline.swebench.errors import EvalInputError
+require("swebench")
+
+from repomind.pipeline.swebench import grading  # noqa: E402
+from repomind.pipeline.swebench.errors import EvalInputError  # noqa: E402
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "swebench" / "logs"
 

@@ -14,6 +14,7 @@ from repomind.pipeline.swebench.errors import EvalInputError, OfficialHarnessErr
 from repomind.pipeline.swebench.model import localisation_metrics
 from repomind.pipeline.swebench.report import summarise
 from tests.pipeline.swebench_fixtures import make_dataset, write_specs
+from tests.requirements import require
 from tests.test_cli import run
 
 
@@ -93,7 +94,7 @@ def test_specs_map_to_the_sandbox_or_say_why_not() -> None:
 
 
 def test_swebench_specs_and_overlay(tmp_path: Path) -> None:
-    pytest.importorskip("swebench")
+    require("swebench")
     assert specs.swebench_specs("pytest-dev/pytest", "5.4") is not None
     lookup = specs.overlay(write_specs(tmp_path))
     assert lookup("acme/calc", "1.0") == {
@@ -226,7 +227,7 @@ def test_tox_current_env_runs_the_testenv_commands(tmp_path: Path) -> None:
 
 
 def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
-    pytest.importorskip("swebench")
+    require("swebench")
     from repomind.pipeline.swebench.requirements import write_requirements
     from repomind.pipeline.swebench.specs import REQUIREMENTS_FILE
     from repomind.testing import git, make_git_repo

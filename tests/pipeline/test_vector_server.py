@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from repomind.pipeline.localise.index import build_index
 from repomind.testing import HashingEmbedder, make_git_repo
 from repomind.testing_services import ChromaServer, ServiceUnavailable
 from tests.pipeline.test_localise import FILES
+from tests.requirements import missing
 
 pytestmark = pytest.mark.services
 
@@ -21,9 +21,7 @@ def test_vectors_are_stored_on_and_read_back_from_the_server(tmp_path: Path) -> 
     try:
         server = ChromaServer(tmp_path / "chroma-server")
     except ServiceUnavailable as exc:
-        if os.environ.get("REPOMIND_REQUIRE_SERVICES") == "1":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        missing("services", str(exc))
     repo = make_git_repo(tmp_path / "shop", FILES)
     with server:
         first_embedder = HashingEmbedder()

@@ -76,13 +76,16 @@ def add_feedback(
     issue: int | None = None,
     body: str = "add() subtracts",
     job_id: int | None = None,
+    installation: int | None = 1,
+    repo: str = "octo/calc",
 ) -> int:
     feedback_id, _ = feedback_store.save(
         store,
         feedback_store.FeedbackRecord(
-            repo="octo/calc",
+            repo=repo,
             pr_number=pr,
             merged=merged,
+            installation_id=installation,
             issue_number=issue or pr,
             job_id=job_id,
             issue_title=f"add is broken ({pr})",

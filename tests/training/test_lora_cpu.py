@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("peft")
+from tests.requirements import require
+
+torch = require("torch")
+require("peft")
 
 from repomind.testing_training import tiny_llama  # noqa: E402
 from repomind.training.config import TrainConfig  # noqa: E402

@@ -35,6 +35,7 @@ def record(ctx: BotContext, repo: str, pr_number: int, *, head_ref: str, merged:
             repo=repo,
             pr_number=pr_number,
             merged=merged,
+            installation_id=last.installation_id,
             issue_number=issue_number,
             job_id=last.id,
             issue_title=issue.title,

@@ -1,14 +1,16 @@
 """An issue by its web URL, for ``repomind solve --issue URL``: read through the REST API with githubkit.
 
-Any host is accepted (github.com or GitHub Enterprise); the API is the configured
-``REPOMIND_GITHUB_API_URL``. Public issues need no token; ``GITHUB_TOKEN`` (or ``REPOMIND_GITHUB_TOKEN``)
-reads private ones.
+Any host is accepted, and the API is the URL's own host's: ``https://api.github.com`` for github.com,
+``https://HOST/api/v3`` for GitHub Enterprise (or ``REPOMIND_GITHUB_API_URL`` when it is on the same host).
+Public issues need no token; ``GITHUB_TOKEN`` (or ``REPOMIND_GITHUB_TOKEN``) reads private ones, and is
+sent only to the configured API, never to another host that a URL names.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from repomind.bot.github import GitHubError, Issue
 from repomind.errors import UsageError
@@ -26,12 +28,29 @@ def parse_issue_url(url: str) -> tuple[str, int]:
     return f"{match['owner']}/{match['name']}", int(match["number"])
 
 
+def api_url_for(url: str, configured: str) -> str:
+    """The REST API of the host that ``url`` is on: ``configured`` when it is on that host, else
+    github.com's API for github.com and ``https://HOST/api/v3`` (GitHub Enterprise) for any other."""
+    parts, conf = urlsplit(url.strip()), urlsplit(configured)
+    host = parts.netloc.lower()
+    if host in ("github.com", "www.github.com"):
+        return configured if conf.netloc.lower() == "api.github.com" else "https://api.github.com"
+    if conf.netloc.lower() == host:
+        return configured
+    return f"{parts.scheme or 'https'}://{parts.netloc}/api/v3"
+
+
 def fetch_issue(url: str, *, api_url: str, token: str | None = None) -> tuple[str, Issue]:
-    """The repository and the issue that ``url`` names; a GitHubError says why when it cannot be read."""
+    """The repository and the issue that ``url`` names, read from its own host's API (``api_url`` is the
+    configured one; the token goes only there); a GitHubError says why when it cannot be read."""
     from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
     from githubkit.exception import GitHubException, RequestFailed
 
     repo, number = parse_issue_url(url)
+    own_api = api_url_for(url, api_url)
+    if own_api.rstrip("/") != api_url.rstrip("/"):
+        token = None  # a token for the configured API is never sent to a host the URL chose
+    api_url = own_api
     owner, name = repo.split("/")
     auth: Any = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
     try:

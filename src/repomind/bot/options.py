@@ -19,6 +19,9 @@ class BotOptions:
     #: the first failure and twice as long after each next one; then it is reported on its issue.
     dispatch_tries: int = 5
     dispatch_backoff_s: float = 10.0
+    #: The server's ceiling on a repository's per-run budget (None: no ceiling).
+    max_budget_usd: float | None = None
+    max_budget_tokens: int | None = None
 
     @property
     def login(self) -> str:

@@ -30,6 +30,10 @@ class JobQueue(Protocol):
 
     def enqueue_training(self, feedback_id: int) -> None: ...
 
+    def enqueue_purge(self, installation_id: int, repos: list[str]) -> None:
+        """Delete what the installation (``repos`` empty) or these repositories of it left behind."""
+        ...
+
 
 class TaskTarget(Protocol):
     """The worker's side: what a queue message makes happen (see :class:`repomind.bot.worker.Worker`)."""
@@ -41,6 +45,10 @@ class TaskTarget(Protocol):
     def recover(self) -> None: ...
 
     def training_ready(self, feedback_id: int) -> None: ...
+
+    def purge(self, installation_id: int, repos: list[str]) -> None: ...
+
+    def sweep(self) -> None: ...
 
 
 def make_huey(name: str, *, data_dir: Path, redis_url: str | None) -> Huey:
@@ -90,7 +98,20 @@ class HueyQueue:
         def training_ready(feedback_id: int) -> None:
             self._require().training_ready(feedback_id)
 
-        return {"dispatch": dispatch, "run_job": run_job, "training_ready": training_ready}
+        @p.task(name="repomind.purge", retries=3, retry_delay=30)  # type: ignore[untyped-decorator]
+        def purge(installation_id: int, repos: list[str]) -> None:
+            self._require().purge(installation_id, repos)
+
+        @p.periodic_task(crontab(minute="17"), name="repomind.sweep")  # type: ignore[untyped-decorator]
+        def sweep() -> None:
+            self._require().sweep()
+
+        return {
+            "dispatch": dispatch,
+            "run_job": run_job,
+            "training_ready": training_ready,
+            "purge": purge,
+        }
 
     def enqueue_delivery(self, delivery_id: str, *, delay_s: float = 0.0) -> None:
         if delay_s > 0:
@@ -103,6 +124,9 @@ class HueyQueue:
 
     def enqueue_training(self, feedback_id: int) -> None:
         self._tasks["training_ready"](feedback_id)
+
+    def enqueue_purge(self, installation_id: int, repos: list[str]) -> None:
+        self._tasks["purge"](installation_id, list(repos))
 
     def pending(self) -> int:
         return int(self.events.pending_count() + self.pipeline.pending_count())

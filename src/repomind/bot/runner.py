@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from repomind.bot import gitops
+from repomind.bot import budget, gitops
 from repomind.bot import repo_config as repo_config_loader
 from repomind.bot.branch import BranchWriter
 from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
@@ -170,6 +170,11 @@ class JobRunner:
                 "and comment `/repomind retry`.",
             )
             return JobState.FAILED, str(exc)
+        config, notes = budget.clamp(
+            config, max_usd=self.options.max_budget_usd, max_tokens=self.options.max_budget_tokens
+        )
+        if notes:
+            status.update(notes=tuple(notes))
         issue = gh.get_issue(job.repo, job.issue_number)
         last = self.ledger.last_push(job.repo, job.issue_number)
         branch = last.branch if last is not None and last.branch else branch_for(job.issue_number)
@@ -272,6 +277,7 @@ class JobRunner:
             on_event=on_event,
             should_cancel=lambda: beat.check() != "ok",
             repo=job.repo,
+            installation_id=job.installation_id,
         )
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:

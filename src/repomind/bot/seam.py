@@ -137,4 +137,5 @@ class Pipeline(Protocol):
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
         repo: str = "",
+        installation_id: int | None = None,
     ) -> PipelineOutcome: ...

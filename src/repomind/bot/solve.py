@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from repomind.sandbox.protocol import Sandbox
 
 ModelFactory = Callable[[str], "LanguageModel"]
-LocaliserFactory = Callable[[RepoConfig, str], "Localiser | None"]
+LocaliserFactory = Callable[[RepoConfig, str, "int | None"], "Localiser | None"]
+#: The model string of the adapter that serves an installation's runs (its own), or None.
+AdapterModel = Callable[[int], "str | None"]
 
 NO_MODEL = (
     "No model is configured, so no patch can be written: set `REPOMIND_MODEL` on the Repomind server "
@@ -50,6 +52,7 @@ class SolvePipeline:
         make_localiser: LocaliserFactory,
         runs_dir: Path,
         redact: Sequence[str] = (),
+        adapter_model: AdapterModel | None = None,
     ) -> None:
         self.model = model
         self.make_model = make_model
@@ -57,6 +60,17 @@ class SolvePipeline:
         self.make_localiser = make_localiser
         self.runs_dir = runs_dir
         self.redact = tuple(redact)
+        self.adapter_model = adapter_model
+
+    def model_for(self, config: RepoConfig, installation_id: int | None) -> str | None:
+        """The repository's ``model``, else its installation's own promoted adapter, else the server's."""
+        if config.model:
+            return config.model
+        if self.adapter_model is not None and installation_id is not None:
+            served = self.adapter_model(installation_id)
+            if served:
+                return served
+        return self.model
 
     def run(
         self,
@@ -69,13 +83,14 @@ class SolvePipeline:
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
         repo: str = "",
+        installation_id: int | None = None,
     ) -> PipelineOutcome:
         from repomind.bot.outcome import attempt_of, outcome_of
         from repomind.pipeline.solve import SolveRequest, solve
         from repomind.pipeline.solve.artifacts import new_run_id
         from repomind.pipeline.solve.hooks import SolveHooks
 
-        name = config.model or self.model
+        name = self.model_for(config, installation_id)
         if not name:
             return PipelineOutcome(OutcomeStatus.FAILED, explanation=NO_MODEL)
         seen: list[Localisation] = []
@@ -108,7 +123,7 @@ class SolvePipeline:
             request,
             model=self.make_model(name),
             sandbox=self.make_sandbox(),
-            localiser=self.make_localiser(config, repo),
+            localiser=self.make_localiser(config, repo, installation_id),
             log=progress,
             hooks=SolveHooks(on_localised=localised, on_attempt=attempted, should_cancel=should_cancel),
         )
@@ -138,7 +153,7 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
         )
         return DockerSandbox(limits=limits)
 
-    def make_localiser(config: RepoConfig, repo: str = "") -> Localiser:
+    def make_localiser(config: RepoConfig, repo: str = "", installation_id: int | None = None) -> Localiser:
         from repomind.pipeline.localise.calibrate import Calibration
         from repomind.pipeline.localise.localiser import IndexLocaliser, builtin_calibration
         from repomind.pipeline.localise.rerank import make_reranker
@@ -149,7 +164,7 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
             settings.rerank, default_model=config.model or settings.model, api_base=settings.llm_api_base
         )
         return IndexLocaliser(
-            settings.data_dir / "index",
+            settings.index_dir_for(installation_id, repo),
             embedder=embedder,
             calibration=(
                 Calibration.load(path) if path.is_file() else builtin_calibration(embedder, reranker)
@@ -160,8 +175,25 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
             vector_server=settings.chroma_url,
         )
 
+    def adapter_model(installation_id: int) -> str | None:
+        """``REPOMIND_ADAPTER_MODEL`` filled in with the installation's own promoted adapter."""
+        from repomind.store import Ledger, make_engine
+        from repomind.store.training import served_adapter
+
+        if not settings.adapter_model:
+            return None
+        ledger = Ledger(make_engine(settings.database, create=False))
+        try:
+            adapter = served_adapter(ledger, settings.training_scope, installation_id)
+        finally:
+            ledger.dispose()
+        if adapter is None:
+            return None
+        return settings.adapter_model.format(scope=adapter.scope.replace(":", "-"), version=adapter.version)
+
     return SolvePipeline(
         model=settings.model,
+        adapter_model=adapter_model if settings.adapter_model else None,
         make_model=make_model,
         make_sandbox=make_sandbox,
         make_localiser=make_localiser,

@@ -26,6 +26,8 @@ class StatusView:
     tokens: int = 0
     cost_usd: float | None = None
     model: str = ""
+    #: Standing notes shown under the headline (a budget clamped by the server's ceiling, ...).
+    notes: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_outcome(self, outcome: PipelineOutcome) -> StatusView:
@@ -73,6 +75,7 @@ class StatusComment:
             job_id=self._job.id,
             headline=v.headline,
             stage=v.stage,
+            notes=v.notes,
             localisation=v.localisation,
             attempts=v.attempts,
             result=v.result,
@@ -113,6 +116,8 @@ def changed_lines(old: StatusView, new: StatusView) -> list[tuple[str, str]]:
         lines.append(("status", new.headline))
     if new.stage and new.stage != old.stage:
         lines.append(("stage", new.stage))
+    for note in new.notes[len(old.notes) :]:
+        lines.append(("stage", note))
     loc = new.localisation
     if loc is not None and loc != old.localisation:
         if loc.set:

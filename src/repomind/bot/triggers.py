@@ -144,12 +144,7 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
             "reply", text=f"`{command.argument}` {what} the file set of the next runs on this issue."
         )
     elif verb is Verb.CANCEL:
-        cancelled = ctx.ledger.request_cancel(where.repo, where.issue_number)
-        for job in cancelled:
-            if job.state.value == "cancelled":
-                StatusComment(ctx.github, ctx.ledger, job, run_url=None, login=ctx.options.login).update(
-                    headline="🛑 cancelled", stage="", result="Cancelled before it started."
-                )
+        cancelled = cancel_jobs(ctx, where.repo, where.issue_number)
         text = (
             f"Cancelling job{'s' if len(cancelled) != 1 else ''} {', '.join(str(j.id) for j in cancelled)}: "
             "a running job stops at its next stage boundary."
@@ -160,3 +155,15 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
     else:  # pragma: no cover - job commands are routed to start_job
         raise ValueError(f"{verb} starts a job")
     ctx.github.create_comment(where.repo, where.thread_number, body)
+
+
+def cancel_jobs(ctx: BotContext, repo: str, issue_number: int, *, why: str = "") -> list[Job]:
+    """Cancel the issue's active jobs: queued ones at once (their status comment says so), running ones
+    at their next stage boundary."""
+    cancelled = ctx.ledger.request_cancel(repo, issue_number)
+    for job in cancelled:
+        if job.state.value == "cancelled":
+            StatusComment(ctx.github, ctx.ledger, job, run_url=None, login=ctx.options.login).update(
+                headline="🛑 cancelled", stage="", result=f"Cancelled before it started{why}."
+            )
+    return cancelled

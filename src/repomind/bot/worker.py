@@ -17,6 +17,7 @@ from repomind.bot.runner import JobRunner
 from repomind.bot.triggers import BotContext
 from repomind.log import get_logger
 from repomind.store import Delivery, Ledger
+from repomind.store.purge import Purger
 
 ContextFactory = Callable[[int], BotContext]
 Dispatch = Callable[[Delivery, ContextFactory], None]
@@ -40,6 +41,7 @@ class Worker:
         runner: JobRunner,
         dispatch: Dispatch,
         options: BotOptions,
+        purger: Purger | None = None,
     ) -> None:
         self.ledger = ledger
         self.github = github
@@ -47,6 +49,7 @@ class Worker:
         self.runner = runner
         self._dispatch = dispatch
         self.options = options
+        self.purger = purger
         self.log: Any = get_logger("repomind.worker")
 
     def context(self, installation_id: int, delivery_id: str | None = None) -> BotContext:
@@ -113,6 +116,25 @@ class Worker:
             self.queue.enqueue_delivery(delivery_id)
         if jobs or deliveries:
             self.log.info("recovered", jobs=jobs, deliveries=len(deliveries))
+
+    def purge(self, installation_id: int, repos: list[str]) -> None:
+        """Delete what an uninstalled installation (or its removed repositories) left behind."""
+        if self.purger is None:
+            self.log.warning("no purger composed: nothing deleted", installation=installation_id)
+            return
+        if repos:
+            counts = self.purger.repositories(installation_id, repos)
+        else:
+            counts = self.purger.installation(installation_id)
+        self.log.info("purged", installation=installation_id, repositories=repos, deleted=counts)
+
+    def sweep(self) -> None:
+        """Delete finished runs older than the retention period (at start and every hour)."""
+        if self.purger is None:
+            return
+        counts = self.purger.expired()
+        if counts:
+            self.log.info("expired runs deleted", deleted=counts)
 
     def training_ready(self, feedback_id: int) -> None:
         # The training queue's consumer (repomind train, issue 6) reads unconsumed feedback from the store;

@@ -17,6 +17,21 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+_INSTALLATION = click.option(
+    "--installation",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The installation whose data this is: its adapter serves only that installation's runs "
+    "(REPOMIND_TRAINING_SCOPE=installation). Without it the adapter is shared.",
+)
+
+
+def _scope(service: Any, installation: int | None) -> str:
+    from repomind.training.scope import SHARED, scope_key
+
+    return SHARED if installation is None else scope_key(service.settings.scope, installation) or SHARED
+
+
 def _service(ctx: Context, config: Path | None = None) -> Any:
     from repomind.store import Ledger, make_engine
     from repomind.training.compose import load_config, make_service
@@ -70,6 +85,7 @@ def train(click_ctx: click.Context, once: bool, poll: float, config: Path | None
     "--register", is_flag=True, help="Record the adapter in the registry and apply the promotion rule."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics on stdout.")
+@_INSTALLATION
 @pass_ctx
 def run(
     ctx: Context,
@@ -79,6 +95,7 @@ def run(
     config: Path | None,
     register: bool,
     as_json: bool,
+    installation: int | None,
 ) -> None:
     """Train one adapter on DATASET now, in this process (evaluated before and after)."""
     from repomind.progress import status
@@ -92,7 +109,8 @@ def run(
         raise UsageError(str(exc)) from None
     service = _service(ctx, config)
     model = base_model or service.settings.base_model
-    current = service.ledger.promoted(model) if register else None
+    scope = _scope(service, installation)
+    current = service.ledger.promoted(model, scope=scope) if register else None
     request = TrainRequest(
         dataset,
         model,
@@ -105,7 +123,12 @@ def run(
     metrics = dict(outcome.metrics)
     if register:
         adapter = service.ledger.register_adapter(
-            job_id=None, dataset_hash=info.hash, base_model=model, path=str(outcome.adapter), metrics=metrics
+            job_id=None,
+            dataset_hash=info.hash,
+            base_model=model,
+            path=str(outcome.adapter),
+            metrics=metrics,
+            scope=scope,
         )
         decision = decide(metrics, has_current=current is not None)
         service.ledger.decide(adapter.id, promote=decision.promote, decision=decision.reason)
@@ -129,8 +152,11 @@ def run(
 @click.option("--dataset", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None)
 @click.option("--from-store", is_flag=True, help="Build a dataset from the store's feedback and runs first.")
 @click.option("--base-model", default=None, help="A hub name, local directory or GGUF file.")
+@_INSTALLATION
 @pass_ctx
-def enqueue(ctx: Context, dataset: Path | None, from_store: bool, base_model: str | None) -> None:
+def enqueue(
+    ctx: Context, dataset: Path | None, from_store: bool, base_model: str | None, installation: int | None
+) -> None:
     """Ask for a training job on demand (one per dataset hash: asking again is a no-op)."""
     from repomind.bot.queue import TRAINING, make_huey
     from repomind.training.queue import TrainingQueue
@@ -142,9 +168,13 @@ def enqueue(ctx: Context, dataset: Path | None, from_store: bool, base_model: st
     )
     service = _service(ctx)
     service.notify = queue.enqueue
+    scope = _scope(service, installation)
     if dataset is None:
-        dataset = service.dataset_from_store().path
-    job = service.enqueue(dataset, base_model=base_model)
+        try:
+            dataset = service.dataset_from_store(scope=scope).path
+        except ValueError as exc:
+            raise UsageError(f"{exc} (--installation ID)") from None
+    job = service.enqueue(dataset, base_model=base_model, scope=scope)
     click.echo(f"training job {job.id} ({job.state}) for dataset {job.dataset_hash[:12]}")
 
 
@@ -162,14 +192,14 @@ def train_status(ctx: Context, as_json: bool) -> None:
     for j in data["jobs"]:
         err = f"  error: {j['error']}" if j["error"] else ""
         click.echo(
-            f"  #{j['id']} {j['state']:<9} dataset {j['dataset']} "
+            f"  #{j['id']} {j['state']:<9} {j['scope']} dataset {j['dataset']} "
             f"tries {j['attempts']}/{j['max_attempts']}{err}"
         )
     click.echo(f"adapters ({len(data['adapters'])}):")
     for a in data["adapters"]:
         mark = "*" if a["promoted"] else " "
         click.echo(
-            f" {mark}v{a['version']} dataset {a['dataset']} loss {a['loss']} "
+            f" {mark}v{a['version']} {a['scope']} dataset {a['dataset']} loss {a['loss']} "
             f"match {a['exact_match']}: {a['decision']}"
         )
 

@@ -37,6 +37,13 @@ def _token_counter(path: str | None) -> tuple[Callable[[str], int] | None, str |
 )
 @click.option("--include-unreviewed", is_flag=True, help="Also verified runs no maintainer has reviewed.")
 @click.option(
+    "--installation",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --from-store: only this installation's feedback and runs (required unless "
+    "REPOMIND_TRAINING_SCOPE=shared).",
+)
+@click.option(
     "--swebench",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
@@ -85,6 +92,7 @@ def dataset(
     from_store: bool,
     runs: Path | None,
     include_unreviewed: bool,
+    installation: int | None,
     swebench: Path | None,
     repos: Path | None,
     history: tuple[Path, ...],
@@ -112,6 +120,13 @@ def dataset(
     sources: list[str] = []
     if from_store:
         from repomind.store import Ledger, make_engine
+        from repomind.training.config import TrainingSettings
+
+        if installation is None and TrainingSettings().scope != "shared":
+            raise UsageError(
+                "--from-store needs --installation ID: training data is kept per installation "
+                "(REPOMIND_TRAINING_SCOPE=installation)"
+            )
         from repomind.training.store_source import store_examples
 
         with bar("feedback") as progress:
@@ -120,6 +135,7 @@ def dataset(
                 runs or ctx.settings.runs_dir,
                 include_unreviewed=include_unreviewed,
                 progress=progress,
+                installation_id=installation,
             )
         examples += found
         sources.append(f"the store ({counts['feedback']} feedback rows, {counts['with_run']} with their run)")

@@ -47,6 +47,24 @@ def env_tag(repo_name: str, key: str) -> str:
     return f"{ENV_REPOSITORY}/{slug}:{key}"
 
 
+def remove_environments(repo_name: str, client: Any = None) -> int:
+    """Remove every cached environment image of ``repo_name`` (its installation or the repository was
+    removed); the number removed. 0 when no Docker daemon answers."""
+    import docker
+
+    slug = env_tag(repo_name, "x").rsplit(":", 1)[0]
+    try:
+        client = client or docker.from_env()
+        removed = 0
+        for image in client.images.list(name=slug):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.images.remove(image.id, force=True)
+                removed += 1
+        return removed
+    except docker.errors.DockerException:
+        return 0
+
+
 def build(
     client: Any,
     work_tree: Path,

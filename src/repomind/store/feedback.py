@@ -16,6 +16,7 @@ class FeedbackRecord:
     repo: str
     pr_number: int
     merged: bool
+    installation_id: int | None = None
     issue_number: int | None = None
     job_id: int | None = None
     issue_title: str = ""

@@ -37,7 +37,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     repo: Mapped[str] = mapped_column(String(200), index=True)
-    installation_id: Mapped[int] = mapped_column(Integer)
+    installation_id: Mapped[int] = mapped_column(Integer, index=True)
     issue_number: Mapped[int] = mapped_column(Integer)
     #: The issue or PR where the trigger came from: the status comment goes there.
     thread_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -125,6 +125,8 @@ class Feedback(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     repo: Mapped[str] = mapped_column(String(200))
     pr_number: Mapped[int] = mapped_column(Integer)
+    #: The installation whose repository the PR is in: training keeps each installation's data apart.
+    installation_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     issue_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     merged: Mapped[bool] = mapped_column(Boolean)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The default base model for people with hub access; any local directory or GGUF file serves too.
@@ -32,6 +32,11 @@ class TrainingSettings(BaseSettings):
         default=False, description="also learn from verified runs that no maintainer has reviewed yet"
     )
     eval_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of issues held out for eval")
+    scope: Literal["installation", "shared"] = Field(
+        default="installation",
+        validation_alias=AliasChoices("REPOMIND_TRAINING_SCOPE", "scope"),
+        description="installation: each installation's data trains only its own adapter; shared: pooled",
+    )
 
     def root(self, data_dir: Path) -> Path:
         return self.out_dir or data_dir / "training"

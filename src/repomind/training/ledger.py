@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from repomind.store.ledger import Ledger
-from repomind.store.training import Adapter, TrainingJob, TrainingState
+from repomind.store.training import Adapter, ScopeMode, TrainingJob, TrainingState, served_adapter
 
 Clock = Callable[[], float]
 
@@ -30,6 +30,8 @@ class JobSpec:
     base_model: str
     reason: str = "demand"
     max_attempts: int = 3
+    #: Whose data the dataset holds (repomind.training.scope): its adapter serves only that scope.
+    scope: str = "shared"
 
 
 class TrainingLedger:
@@ -54,6 +56,7 @@ class TrainingLedger:
                         dataset_hash=spec.dataset_hash,
                         dataset_path=spec.dataset_path,
                         base_model=spec.base_model,
+                        scope=spec.scope,
                         reason=spec.reason,
                         max_attempts=spec.max_attempts,
                         state=TrainingState.QUEUED,
@@ -175,7 +178,14 @@ class TrainingLedger:
 
     # -- adapters ---------------------------------------------------------------------------------
     def register_adapter(
-        self, *, job_id: int | None, dataset_hash: str, base_model: str, path: str, metrics: dict[str, Any]
+        self,
+        *,
+        job_id: int | None,
+        dataset_hash: str,
+        base_model: str,
+        path: str,
+        metrics: dict[str, Any],
+        scope: str = "shared",
     ) -> Adapter:
         with self.store.session() as s:
             version = (s.scalar(select(func.max(Adapter.version))) or 0) + 1
@@ -184,6 +194,7 @@ class TrainingLedger:
                 job_id=job_id,
                 dataset_hash=dataset_hash,
                 base_model=base_model,
+                scope=scope,
                 path=path,
                 metrics=metrics,
                 promoted=False,
@@ -196,16 +207,23 @@ class TrainingLedger:
         with self.store.reading() as s:
             return list(s.scalars(select(Adapter).order_by(Adapter.version)))
 
-    def promoted(self, base_model: str | None = None) -> Adapter | None:
-        """The adapter being served (for ``base_model`` when given)."""
+    def promoted(self, base_model: str | None = None, *, scope: str = "shared") -> Adapter | None:
+        """The adapter being served to ``scope`` (for ``base_model`` when given); adapters of another
+        scope are never returned."""
         with self.store.reading() as s:
-            query = select(Adapter).where(Adapter.promoted.is_(True))
+            query = select(Adapter).where(Adapter.promoted.is_(True), Adapter.scope == scope)
             if base_model is not None:
                 query = query.where(Adapter.base_model == base_model)
             return s.scalars(query.order_by(Adapter.version.desc())).first()
 
+    def served(self, mode: ScopeMode, installation_id: int, base_model: str | None = None) -> Adapter | None:
+        """The adapter that may serve this installation's runs: its own (or, when the operator shares,
+        the shared one); None when it has none."""
+        return served_adapter(self.store, mode, installation_id, base_model)
+
     def decide(self, adapter_id: int, *, promote: bool, decision: str) -> None:
-        """Record the promotion decision; promoting one adapter retires the others of its base model."""
+        """Record the promotion decision; promoting one adapter retires the others of its base model
+        in its scope (another installation's served adapter is not touched)."""
         with self.store.session() as s:
             adapter = s.get(Adapter, adapter_id)
             if adapter is None:
@@ -214,7 +232,11 @@ class TrainingLedger:
             if promote:
                 s.execute(
                     update(Adapter)
-                    .where(Adapter.base_model == adapter.base_model, Adapter.id != adapter.id)
+                    .where(
+                        Adapter.base_model == adapter.base_model,
+                        Adapter.scope == adapter.scope,
+                        Adapter.id != adapter.id,
+                    )
                     .values(promoted=False)
                 )
                 adapter.promoted = True

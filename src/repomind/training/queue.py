@@ -64,3 +64,9 @@ class TrainingTarget:
 
     def run_job(self, job_id: int) -> None:
         raise RuntimeError("the training worker consumes only the training queue")
+
+    def purge(self, installation_id: int, repos: list[str]) -> None:
+        raise RuntimeError("the training worker consumes only the training queue")
+
+    def sweep(self) -> None:
+        return None

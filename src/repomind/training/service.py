@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from repomind.log import get_logger
 from repomind.store.ledger import Ledger
-from repomind.store.models import Feedback
 from repomind.store.training import TrainingJob, TrainingState
 from repomind.training.config import TrainConfig, TrainingSettings
 from repomind.training.dataset import DatasetInfo, build_dataset, load_info
 from repomind.training.examples import Example
 from repomind.training.ledger import JobSpec, TrainingLedger
 from repomind.training.promotion import decide
+from repomind.training.scope import SHARED, installation_of
 from repomind.training.scrub import Scrubber
-from repomind.training.store_source import store_examples, unconsumed_count
+from repomind.training.store_source import (
+    mark_consumed,
+    store_examples,
+    unconsumed_by_scope,
+    unconsumed_count,
+)
 from repomind.training.trainer import Progress, Trainer, TrainRequest
 
 Notify = Callable[[int], None]
@@ -72,11 +75,26 @@ class TrainingService:
         self.log: Any = get_logger("repomind.training")
 
     # -- datasets and enqueueing ------------------------------------------------------------------
-    def dataset_from_store(self, progress: Callable[[int, int, str], None] | None = None) -> DatasetInfo:
+    def dataset_from_store(
+        self, progress: Callable[[int, int, str], None] | None = None, *, scope: str = SHARED
+    ) -> DatasetInfo:
+        """A dataset of ``scope``'s data: one installation's feedback and runs, or (``shared``, only
+        when the operator shares) everything in the store."""
+        installation = installation_of(scope)
+        if installation is None and self.settings.scope != SHARED:
+            raise ValueError(
+                "training is kept per installation (REPOMIND_TRAINING_SCOPE=installation): "
+                "name the installation whose data to use"
+            )
         examples, counts = store_examples(
-            self.store, self.runs_dir, include_unreviewed=self.settings.include_unreviewed, progress=progress
+            self.store,
+            self.runs_dir,
+            include_unreviewed=self.settings.include_unreviewed,
+            progress=progress,
+            installation_id=installation,
         )
         description = (
+            f"Scope: {scope}. "
             f"From the store's feedback ({counts['feedback']} pull requests: {counts['with_run']} joined "
             f"with their run, {counts['issue_only']} from the issue alone) and "
             f"{counts['unreviewed_runs']} unreviewed verified runs under {self.runs_dir}."
@@ -89,9 +107,11 @@ class TrainingService:
             description=description,
         )
 
-    def enqueue(self, dataset: Path, *, base_model: str | None = None, reason: str = "demand") -> TrainingJob:
+    def enqueue(
+        self, dataset: Path, *, base_model: str | None = None, reason: str = "demand", scope: str = SHARED
+    ) -> TrainingJob:
         """A job for this dataset (the existing one if its hash was enqueued before), announced on the
-        queue."""
+        queue; its adapter will serve only ``scope``."""
         info = load_info(dataset)
         job, created = self.ledger.enqueue(
             JobSpec(
@@ -100,27 +120,33 @@ class TrainingService:
                 base_model=base_model or self.settings.base_model,
                 reason=reason,
                 max_attempts=self.settings.max_attempts,
+                scope=scope,
             )
         )
-        self.log.info("training job", job=job.id, dataset=info.short_hash, created=created, reason=reason)
+        self.log.info(
+            "training job", job=job.id, dataset=info.short_hash, created=created, reason=reason, scope=scope
+        )
         if created and self.notify is not None:
             self.notify(job.id)
         return job
 
     def check(self) -> TrainingJob | None:
-        """Enqueue a job from everything in the store when ``min_new_examples`` new feedback rows arrived."""
-        fresh = unconsumed_count(self.store)
-        if fresh < self.settings.min_new_examples:
-            self.log.info("not enough new feedback", new=fresh, needed=self.settings.min_new_examples)
-            return None
-        with self.store.reading() as s:
-            last = s.scalar(select(func.max(Feedback.id)))
-        info = self.dataset_from_store()
-        job = self.enqueue(info.path, reason="threshold")
-        from repomind.training.store_source import mark_consumed
-
-        mark_consumed(self.store, last)
-        return job
+        """Enqueue a job for each scope where ``min_new_examples`` new feedback rows arrived (one per
+        installation unless the operator shares); the last job enqueued, or None."""
+        last: TrainingJob | None = None
+        for scope, ids in sorted(unconsumed_by_scope(self.store, self.settings.scope).items()):
+            if len(ids) < self.settings.min_new_examples:
+                self.log.info(
+                    "not enough new feedback",
+                    scope=scope,
+                    new=len(ids),
+                    needed=self.settings.min_new_examples,
+                )
+                continue
+            info = self.dataset_from_store(scope=scope)
+            last = self.enqueue(info.path, reason="threshold", scope=scope)
+            mark_consumed(self.store, ids=ids)
+        return last
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, job_id: int, progress: Progress | None = None) -> TrainingJob | None:
@@ -129,7 +155,7 @@ class TrainingService:
         if job is None:
             return None
         log = self.log.bind(job=job.id, attempt=job.attempts)
-        current = self.ledger.promoted(job.base_model)
+        current = self.ledger.promoted(job.base_model, scope=job.scope)
         request = TrainRequest(
             dataset=Path(job.dataset_path),
             base_model=job.base_model,
@@ -158,6 +184,7 @@ class TrainingService:
             base_model=job.base_model,
             path=str(outcome.adapter),
             metrics=metrics,
+            scope=job.scope,
         )
         decision = decide(metrics, has_current=current is not None)
         self.ledger.decide(adapter.id, promote=decision.promote, decision=decision.reason)
@@ -195,6 +222,7 @@ class TrainingService:
                     "state": str(j.state),
                     "dataset": j.dataset_hash[:12],
                     "base_model": j.base_model,
+                    "scope": j.scope,
                     "reason": j.reason,
                     "attempts": j.attempts,
                     "max_attempts": j.max_attempts,
@@ -208,6 +236,7 @@ class TrainingService:
                     "version": a.version,
                     "dataset": a.dataset_hash[:12],
                     "base_model": a.base_model,
+                    "scope": a.scope,
                     "path": a.path,
                     "promoted": a.promoted,
                     "decision": a.decision,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from sqlalchemy import update
@@ -18,6 +18,7 @@ from repomind.training.from_runs import (
     examples_from_run,
     read_run,
 )
+from repomind.training.scope import ScopeMode, feedback_installations, run_dirs_of, scope_key
 
 Progress = Callable[[int, int, str], None]
 
@@ -59,11 +60,25 @@ def _runs(runs_dir: Path) -> Iterator[Path]:
 
 
 def store_examples(
-    store: Ledger, runs_dir: Path, *, include_unreviewed: bool = False, progress: Progress | None = None
+    store: Ledger,
+    runs_dir: Path,
+    *,
+    include_unreviewed: bool = False,
+    progress: Progress | None = None,
+    installation_id: int | None = None,
 ) -> tuple[list[Example], dict[str, int]]:
     """Every example the store's feedback (and, if asked, unreviewed runs) gives; and counts of what was
-    read (``feedback``, ``with_run``, ``issue_only``, ``unreviewed_runs``, ``unreadable_runs``)."""
-    rows = [view(r) for r in all_feedback(store)]
+    read (``feedback``, ``with_run``, ``issue_only``, ``unreviewed_runs``, ``unreadable_runs``).
+
+    With ``installation_id``, only that installation's feedback and runs: another installation's rows,
+    rows that cannot be attributed, and run directories of no job of its own are left out."""
+    feedback = all_feedback(store)
+    own_runs: set[Path] | None = None
+    if installation_id is not None:
+        owners = feedback_installations(store, feedback)
+        feedback = [r for r in feedback if owners.get(r.id) == installation_id]
+        own_runs = run_dirs_of(store, runs_dir, installation_id)
+    rows = [view(r) for r in feedback]
     examples: list[Example] = []
     counts = {
         "feedback": len(rows),
@@ -77,6 +92,8 @@ def store_examples(
         if progress:
             progress(n, len(rows), fb.issue_key)
         run_dir = locate_run(store, runs_dir, fb)
+        if run_dir is not None and own_runs is not None and run_dir.resolve() not in own_runs:
+            run_dir = None
         run: RunView | None = None
         if run_dir is not None:
             try:
@@ -94,7 +111,7 @@ def store_examples(
         examples += examples_from_feedback_only(fb)
     if include_unreviewed:
         for run_dir in _runs(runs_dir):
-            if run_dir.resolve() in used:
+            if run_dir.resolve() in used or (own_runs is not None and run_dir.resolve() not in own_runs):
                 continue
             try:
                 found = examples_from_run(read_run(run_dir), None, include_unreviewed=True)
@@ -113,10 +130,27 @@ def unconsumed_count(store: Ledger) -> int:
         return int(s.scalar(select(func.count(Feedback.id)).where(Feedback.consumed.is_(False))) or 0)
 
 
-def mark_consumed(store: Ledger, up_to_id: int | None = None) -> int:
-    """Mark feedback as used by a dataset (all of it, or rows up to ``up_to_id``); the number marked."""
+def unconsumed_by_scope(store: Ledger, mode: ScopeMode) -> dict[str, list[int]]:
+    """Unconsumed feedback ids grouped by scope; rows that no installation owns are left out."""
+    from repomind.store.feedback import unconsumed
+
+    rows = unconsumed(store)
+    owners = feedback_installations(store, rows)
+    groups: dict[str, list[int]] = {}
+    for row in rows:
+        key = scope_key(mode, owners.get(row.id))
+        if key is not None:
+            groups.setdefault(key, []).append(row.id)
+    return groups
+
+
+def mark_consumed(store: Ledger, up_to_id: int | None = None, *, ids: Iterable[int] | None = None) -> int:
+    """Mark feedback as used by a dataset (all of it, rows up to ``up_to_id``, or just ``ids``); the
+    number marked."""
     with store.session() as s:
         query = update(Feedback).where(Feedback.consumed.is_(False))
         if up_to_id is not None:
             query = query.where(Feedback.id <= up_to_id)
+        if ids is not None:
+            query = query.where(Feedback.id.in_(list(ids)))
         return int(s.execute(query.values(consumed=True)).rowcount)  # type: ignore[attr-defined]

@@ -132,3 +132,26 @@ class InstallationAccount(_Model):
 class InstallationEvent(Event):
     installation: InstallationAccount  # type: ignore[assignment]
     repositories: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class InstallationRepositoriesEvent(Event):
+    """``installation_repositories``: repositories added to or removed from an installation."""
+
+    installation: InstallationAccount  # type: ignore[assignment]
+    repositories_added: list[dict[str, Any]] = Field(default_factory=list)
+    repositories_removed: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReviewComment(_Model):
+    id: int
+    body: str = ""
+    user: User
+    path: str = ""
+
+
+class PullRequestReviewCommentEvent(Event):
+    """``pull_request_review_comment``: a comment in an inline review thread of a pull request."""
+
+    repository: Repository
+    comment: ReviewComment
+    pull_request: PullRequest

@@ -21,6 +21,7 @@ from repomind.bot.worker import Worker
 from repomind.errors import ConfigError
 from repomind.settings import Settings
 from repomind.store import Ledger, make_engine
+from repomind.store.purge import Purger
 from repomind.webhooks.handlers import dispatch
 
 
@@ -43,6 +44,25 @@ def github_factory(settings: Settings) -> GitHubFactory:
         raise ConfigError("the worker needs the app's credentials: REPOMIND_APP_ID and REPOMIND_PRIVATE_KEY")
     return GithubkitFactory(
         settings.app_id, key, base_url=settings.github_api_url, client_options={"http_cache": False}
+    )
+
+
+def make_purger(settings: Settings, ledger: Ledger) -> Purger:
+    """What deletes an installation's data, and runs past ``REPOMIND_RETENTION_DAYS``."""
+    from repomind.training.config import TrainingSettings
+
+    def remove_environments(repo: str) -> int:
+        from repomind.sandbox.environment import remove_environments as remove
+
+        return remove(repo)
+
+    return Purger(
+        ledger=ledger,
+        data_dir=settings.data_dir,
+        runs_dir=settings.runs_dir,
+        training_root=TrainingSettings().root(settings.data_dir),
+        retention_days=settings.retention_days,
+        remove_environments=remove_environments,
     )
 
 
@@ -70,6 +90,8 @@ class Runtime:
             lease_s=settings.job_lease_s,
             dispatch_tries=settings.dispatch_tries,
             dispatch_backoff_s=settings.dispatch_backoff_s,
+            max_budget_usd=settings.max_budget_usd,
+            max_budget_tokens=settings.max_budget_tokens,
         )
         return cls(settings, ledger, queue, options)
 
@@ -85,6 +107,7 @@ class Runtime:
             runner=runner,
             dispatch=dispatch,
             options=self.options,
+            purger=make_purger(self.settings, self.ledger),
         )
 
     def start_worker(self, worker: Worker, *, queue: str = PIPELINE) -> list[Consumer]:
@@ -92,6 +115,8 @@ class Runtime:
         for ``pipeline`` the events queue (deliveries) and the job queue, each with its own threads."""
         self.queue.attach(worker)
         worker.recover()
+        if queue == PIPELINE:
+            worker.sweep()  # the retention period holds from the start, not only from the first hour
         if queue == PIPELINE:
             started = [
                 consumer(self.queue.events, workers=2, periodic=False),

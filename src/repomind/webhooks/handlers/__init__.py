@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from repomind.bot.worker import ContextFactory
 from repomind.store import Delivery
-from repomind.webhooks.handlers import installation, issue_comment, issues, pull_request, pull_request_review
+from repomind.webhooks.handlers import (
+    installation,
+    issue_comment,
+    issues,
+    pull_request,
+    pull_request_review,
+    pull_request_review_comment,
+)
 from repomind.webhooks.router import Routes
 
 ROUTES = Routes(
@@ -13,7 +20,9 @@ ROUTES = Routes(
         issue_comment.router,
         pull_request.router,
         pull_request_review.router,
+        pull_request_review_comment.router,
         installation.router,
+        installation.repositories_router,
     ]
 )
 

@@ -1,12 +1,14 @@
-"""``installation``: logged, so an operator sees where the app was installed or removed."""
+"""``installation`` and ``installation_repositories``: logged, and when the app is uninstalled or a
+repository is removed from it, everything Repomind kept about it is deleted (by a queued purge job)."""
 
 from __future__ import annotations
 
 from repomind.bot.triggers import BotContext
-from repomind.webhooks.events import InstallationEvent
+from repomind.webhooks.events import InstallationEvent, InstallationRepositoriesEvent
 from repomind.webhooks.router import Router
 
 router = Router("installation", InstallationEvent)
+repositories_router = Router("installation_repositories", InstallationRepositoriesEvent)
 
 
 @router.register("installation")
@@ -17,3 +19,13 @@ def on_installation(event: InstallationEvent, ctx: BotContext) -> None:
         account=event.installation.account.login,
         repositories=[r.get("full_name") for r in event.repositories],
     )
+    if event.action == "deleted":
+        ctx.queue.enqueue_purge(event.installation.id, [])
+
+
+@repositories_router.register("installation_repositories", action="removed")
+def on_repositories_removed(event: InstallationRepositoriesEvent, ctx: BotContext) -> None:
+    names = [str(r["full_name"]) for r in event.repositories_removed if r.get("full_name")]
+    ctx.log.info("repositories removed", installation=event.installation.id, repositories=names)
+    if names:
+        ctx.queue.enqueue_purge(event.installation.id, names)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from repomind.bot.commands import CommandError, Verb, parse
+from repomind.bot.commands import Command, CommandError, Verb, parse
 from repomind.bot.render import render
-from repomind.bot.triggers import BotContext, allowed, answer, bot_pull_issue, is_bot, start_job
+from repomind.bot.triggers import BotContext, Where, allowed, answer, bot_pull_issue, is_bot, start_job
 from repomind.webhooks.events import IssueCommentEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router
@@ -36,15 +36,24 @@ def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
             return
         issue = linked
     place = where(event, event.repository, issue=issue, thread=thread, comment=event.comment.id)
+    run_command(ctx, place, user.login, command, problem)
+
+
+def run_command(
+    ctx: BotContext, place: Where, user: str, command: Command | None, problem: str | None
+) -> None:
+    """A parsed ``/repomind`` line (or the reason it did not parse), from an issue, a PR or a review
+    thread: permission first, then the answer or the job."""
     if command is None:
-        if allowed(ctx, place, user.login):
-            ctx.github.add_reaction(place.repo, "confused", comment_id=event.comment.id)
+        if allowed(ctx, place, user):
+            if place.comment_id is not None:
+                ctx.github.add_reaction(place.repo, "confused", comment_id=place.comment_id)
             ctx.github.create_comment(
-                place.repo, thread, render("reply", text=f"I did not understand: {problem}.")
+                place.repo, place.thread_number, render("reply", text=f"I did not understand: {problem}.")
             )
         return
     if not command.verb.starts_job:
-        answer(ctx, place, user.login, command)
+        answer(ctx, place, user, command)
         return
     args: dict[str, Any] = {}
     if command.verb is Verb.FIX and command.anyway:
@@ -53,4 +62,4 @@ def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
         args["hint"] = command.argument
     elif command.verb is Verb.REVISE:
         args["feedback"] = command.argument
-    start_job(ctx, place, user=user.login, trigger="command", command=command.verb.value, args=args)
+    start_job(ctx, place, user=user, trigger="command", command=command.verb.value, args=args)

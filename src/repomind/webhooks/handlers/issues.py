@@ -1,10 +1,11 @@
-"""``issues``: the trigger label (default ``repomind``, or the repository's ``label``) starts a job."""
+"""``issues``: the trigger label (default ``repomind``, or the repository's ``label``) starts a job;
+closing the issue or removing the label cancels its queued and running jobs."""
 
 from __future__ import annotations
 
 from repomind.bot import github as gh_types
 from repomind.bot import repo_config
-from repomind.bot.triggers import BotContext, is_bot, start_job
+from repomind.bot.triggers import BotContext, cancel_jobs, is_bot, start_job
 from repomind.errors import ConfigError
 from repomind.webhooks.events import IssuesEvent
 from repomind.webhooks.handlers.common import where
@@ -42,3 +43,24 @@ def on_labeled(event: IssuesEvent, ctx: BotContext) -> None:
         command="fix",
         args={},
     )
+
+
+@router.register("issues", action="closed")
+def on_closed(event: IssuesEvent, ctx: BotContext) -> None:
+    if event.issue.is_pull_request:
+        return
+    jobs = cancel_jobs(ctx, event.repository.full_name, event.issue.number, why=": the issue was closed")
+    if jobs:
+        ctx.log.info("issue closed: jobs cancelled", jobs=[j.id for j in jobs])
+
+
+@router.register("issues", action="unlabeled")
+def on_unlabeled(event: IssuesEvent, ctx: BotContext) -> None:
+    if event.label is None or event.issue.is_pull_request:
+        return
+    if event.label.name != trigger_label(event, ctx):
+        return
+    why = f": the `{event.label.name}` label was removed"
+    jobs = cancel_jobs(ctx, event.repository.full_name, event.issue.number, why=why)
+    if jobs:
+        ctx.log.info("label removed: jobs cancelled", jobs=[j.id for j in jobs])
