@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from repomind.errors import ConfigError
 
 CONFIG_PATH = ".github/repomind.yml"
+_MAX_CONFIG_BYTES = 256 * 1024
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
 
 
@@ -73,11 +74,12 @@ def parse(text: str, *, source: str = CONFIG_PATH) -> RepoConfig:
 
 def load(work_tree: Path) -> RepoConfig:
     """The config in a checked-out repository, or the defaults when it has none."""
-    path = work_tree / CONFIG_PATH
-    if not path.is_file():
-        return RepoConfig()
+    from repomind.sandbox import repofs
+
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
+        text = repofs.read_text(work_tree, CONFIG_PATH, max_bytes=_MAX_CONFIG_BYTES, errors="strict")
+    except FileNotFoundError:
+        return RepoConfig()
+    except (OSError, UnicodeDecodeError, repofs.UnsafePathError) as exc:  # a symlink is never followed
         raise ConfigError(f"cannot read {CONFIG_PATH}: {exc}") from exc
     return parse(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +23,7 @@ from repomind.pipeline.solve.artifacts import RunArtifacts
 from repomind.pipeline.solve.issue import Mentions
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
 from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
+from repomind.sandbox import repofs
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment
 
@@ -159,8 +159,7 @@ def _baseline(
     overlay = sorted(c for c in changed if verify.is_test_file(c))
     digest = hashlib.sha256(repr(plan.argv).encode())
     for rel in overlay:
-        path = tree / rel
-        digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b"<deleted>") + b"\0")
+        digest.update(rel.encode() + b"\0" + (_file_bytes(tree, rel) or b"<deleted>") + b"\0")
     key = digest.hexdigest()
     if key in ctx.baselines:
         return ctx.baselines[key]
@@ -174,13 +173,23 @@ def _baseline(
 def _overlay_tree(ctx: AttemptContext, n: int, tree: Path, overlay: list[str]) -> Path:
     base = ctx.workspace.work_tree(f"attempt-{n}-before")
     for rel in overlay:
-        src, dst = tree / rel, base / rel
-        if src.exists():
+        data, dst = _file_bytes(tree, rel), base / rel
+        if data is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        elif dst.exists():
+            if dst.is_symlink():
+                dst.unlink()
+            dst.write_bytes(data)
+        elif dst.is_file() or dst.is_symlink():
             dst.unlink()
     return base
+
+
+def _file_bytes(tree: Path, rel: str) -> bytes | None:
+    """A regular file's bytes, read without following a symlink; None when missing or not one."""
+    try:
+        return repofs.read_bytes(tree, rel)
+    except (OSError, repofs.UnsafePathError):
+        return None
 
 
 def _rerun(

@@ -21,6 +21,7 @@ from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import Category, best
 from repomind.pipeline.solve.request import SolveReport, SolveRequest
 from repomind.pipeline.solve.workspace import Workspace, is_url
+from repomind.sandbox import repofs
 from repomind.sandbox.errors import EnvironmentSetupError
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import EnvironmentSpec
@@ -190,7 +191,7 @@ def _too_wide(loc: Localisation, request: SolveRequest) -> str:
 
 
 def _views(base: Path, loc: Localisation, found: Any) -> tuple[list[context.FileView], list[str]]:
-    candidates = [p for p in loc.candidates(MAX_FILES_SHOWN * 2) if (base / p).is_file()]
+    candidates = [p for p in loc.candidates(MAX_FILES_SHOWN * 2) if repofs.is_regular_file(base, p)]
     identifiers = [*found.identifiers, *(d.rsplit(".", 1)[-1] for d in found.dotted)]
     views: list[context.FileView] = []
     used = 0
