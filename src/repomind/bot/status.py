@@ -26,6 +26,8 @@ class StatusView:
     tokens: int = 0
     cost_usd: float | None = None
     model: str = ""
+    #: Which issue text the run uses (frozen when the trigger was accepted) and whether it was edited since.
+    issue_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_outcome(self, outcome: PipelineOutcome) -> StatusView:
@@ -77,6 +79,7 @@ class StatusComment:
             cost_usd=v.cost_usd,
             model=v.model,
             run_url=self._run_url,
+            issue_note=v.issue_note,
         )
 
     def ensure(self) -> int:

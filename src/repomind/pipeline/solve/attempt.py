@@ -17,6 +17,7 @@ from repomind.pipeline.edits import (
     lint_changed,
     parse_edits,
 )
+from repomind.pipeline.edits.guard import HOW_TO_ALLOW, PathGuard, refusal_text
 from repomind.pipeline.llm import Budget, LanguageModel, Message, estimate_tokens
 from repomind.pipeline.solve import pytest_output, verify
 from repomind.pipeline.solve.artifacts import RunArtifacts
@@ -41,6 +42,8 @@ class AttemptContext:
     found: Mentions
     test_command: str | None
     log: Callable[[str], None] = lambda _line: None
+    #: The paths a patch may not change (protected and ignored); deny by default.
+    guard: PathGuard = field(default_factory=PathGuard)
     baselines: dict[str, verify.TestRun] = field(default_factory=dict)
 
 
@@ -105,6 +108,11 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
         return AttemptRecord(n, Category.EDIT_NOT_APPLIED, str(exc), evidence, edits_text)
     art.event("apply", n, changed=applied.changed, created=applied.created, notes=applied.notes)
     changed = changed_paths(tree)
+    refused = ctx.guard.refusals(changed)
+    if refused:  # nothing of it is tested, kept or shown as a diff
+        summary = refusal_text(refused)
+        art.event("guard", n, refused=refused, changed=changed)
+        return AttemptRecord(n, Category.PROTECTED_PATH, summary, f"{summary}.\n{HOW_TO_ALLOW}", edits_text)
     patch = diff(tree)
     art.write_text(f"attempt-{n}/patch.diff", patch)
     record = AttemptRecord(n, Category.EMPTY_PATCH, "", "", edits_text, changed, patch)

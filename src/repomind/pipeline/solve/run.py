@@ -10,6 +10,7 @@ from typing import Any
 
 from repomind import repoconfig
 from repomind.errors import UsageError
+from repomind.pipeline.edits.guard import PathGuard
 from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMError
 from repomind.pipeline.localise.pins import apply_pins
 from repomind.pipeline.localise.result import Localisation, Localiser
@@ -142,7 +143,10 @@ def _solve(
     if hooks.should_cancel():
         return _finish(report, art, "cancelled", "cancelled before the first attempt", timings, started)
 
-    ctx = AttemptContext(model, sandbox, env, workspace, art, budget, found, config.test_command, log)
+    guard = PathGuard.of(config.protected_paths, config.ignore_paths)
+    ctx = AttemptContext(
+        model, sandbox, env, workspace, art, budget, found, config.test_command, log, guard=guard
+    )
     timings["attempts"] = 0.0
     hint = strip_hidden(request.hint or "").strip()
     feedback = strip_hidden(request.feedback or "").strip()

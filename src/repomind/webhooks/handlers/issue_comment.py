@@ -55,4 +55,13 @@ def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
         args["hint"] = command.argument
     elif command.verb is Verb.REVISE:
         args["feedback"] = command.argument
-    start_job(ctx, place, user=user.login, trigger="command", command=command.verb.value, args=args)
+    frozen = None if event.issue.is_pull_request else (event.issue.title, event.issue.body)
+    start_job(
+        ctx,
+        place,
+        user=user.login,
+        trigger="command",
+        command=command.verb.value,
+        args=args,
+        issue_text=frozen,
+    )
