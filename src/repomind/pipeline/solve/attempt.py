@@ -106,12 +106,13 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
         art.event("apply", n, error=exc.reason, path=exc.edit.path, index=exc.index)
         evidence = f"{exc}\n\nThe SEARCH text that was not matched:\n{exc.edit.search}"
         return AttemptRecord(n, Category.EDIT_NOT_APPLIED, str(exc), evidence, edits_text)
-    art.event("apply", n, changed=applied.changed, created=applied.created, notes=applied.notes)
     changed = changed_paths(tree)
     refused = ctx.guard.refusals(changed)
+    art.event(
+        "apply", n, changed=applied.changed, created=applied.created, notes=applied.notes, refused=refused
+    )
     if refused:  # nothing of it is tested, kept or shown as a diff
         summary = refusal_text(refused)
-        art.event("guard", n, refused=refused, changed=changed)
         return AttemptRecord(n, Category.PROTECTED_PATH, summary, f"{summary}.\n{HOW_TO_ALLOW}", edits_text)
     patch = diff(tree)
     art.write_text(f"attempt-{n}/patch.diff", patch)
