@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from repomind.errors import ConfigError
 
 CONFIG_PATH = ".github/repomind.yml"
+_MAX_CONFIG_BYTES = 256 * 1024
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
 
 
@@ -29,6 +30,9 @@ class RepoConfig(BaseModel):
     budget_tokens: int | None = Field(default=None, gt=0)
     model: str | None = None
     ignore_paths: list[str] = Field(default_factory=list)
+    #: Globs of paths a patch may change only when listed here; replaces the default list when given
+    #: (:data:`repomind.pipeline.edits.guard.DEFAULT_PROTECTED`: CI, build and dependency files).
+    protected_paths: list[str] | None = None
     confidence: float = Field(default=0.9, gt=0, lt=1)
     max_set_size: int = Field(default=8, ge=1)
     instructions: str | None = None
@@ -40,6 +44,13 @@ class RepoConfig(BaseModel):
             value = format(value, "g")
         if value is not None and not (isinstance(value, str) and _PYTHON.match(value)):
             raise ValueError("must be a Python version such as '3.11'")
+        return value
+
+    @field_validator("protected_paths")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not p.strip() for p in value):
+            raise ValueError("a pattern must not be empty")
         return value
 
     @field_validator("label", "test_command", "setup_command", "image", "model")
@@ -73,11 +84,12 @@ def parse(text: str, *, source: str = CONFIG_PATH) -> RepoConfig:
 
 def load(work_tree: Path) -> RepoConfig:
     """The config in a checked-out repository, or the defaults when it has none."""
-    path = work_tree / CONFIG_PATH
-    if not path.is_file():
-        return RepoConfig()
+    from repomind.sandbox import repofs
+
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
+        text = repofs.read_text(work_tree, CONFIG_PATH, max_bytes=_MAX_CONFIG_BYTES, errors="strict")
+    except FileNotFoundError:
+        return RepoConfig()
+    except (OSError, UnicodeDecodeError, repofs.UnsafePathError) as exc:  # a symlink is never followed
         raise ConfigError(f"cannot read {CONFIG_PATH}: {exc}") from exc
     return parse(text)

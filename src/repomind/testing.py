@@ -236,7 +236,9 @@ class FakePipeline:
             cost_usd=0.0021,
         )
         on_event(PipelineEvent("attempt", attempt=attempt))
-        diff = git(work_tree, "diff") if passed else ""
+        if passed:  # new files too, as the real pipeline's diff holds them
+            git(work_tree, "add", "--all")
+        diff = git(work_tree, "diff", "--cached", "HEAD") if passed else ""
         return PipelineOutcome(
             status=self.status if self.status is not OutcomeStatus.NEEDS_HINT else OutcomeStatus.SUCCESS,
             diff=diff,

@@ -62,6 +62,7 @@ def stop() -> Iterator[list[Any]]:
 
 def label(server: Server) -> None:
     payload = adjust(fixture("issues.labeled"), issue=1, sender="alice", label="repomind")
+    payload["issue"].update(title=TITLE, body=BODY)  # the issue as GitHub sends it with the event
     resp = server.deliver("issues", payload)
     assert resp.status_code == 202, resp.text
 
@@ -239,4 +240,5 @@ def comment(server: Server, text: str) -> None:
     )
     payload["comment"]["id"] = cid
     payload["issue"].pop("pull_request", None)
+    payload["issue"].update(title=TITLE, body=BODY)
     assert server.deliver("issue_comment", payload).status_code == 202

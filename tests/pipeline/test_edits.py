@@ -317,3 +317,16 @@ def test_lint_ignores_a_syntax_error_that_was_already_there(repo: Path) -> None:
     (repo / "bad.py").write_text(broken + "x = 1\n")
     assert lint_changed(repo, ["bad.py"], before={"bad.py": broken}) == []
     assert lint_changed(repo, ["calc.py"], before={"calc.py": CALC}) == []
+
+
+def test_no_edit_reads_or_writes_through_any_symlink(repo: Path, tmp_path: Path) -> None:
+    """Inside the tree or out, a symlink is never followed: not for a file, not for a directory."""
+    secret = tmp_path / "credentials"
+    secret.write_text("TOKEN=canary\n")
+    os.symlink(secret, repo / "creds.py")
+    (repo / "pkg").mkdir()
+    os.symlink(repo / "pkg", repo / "alias")  # a directory symlink that stays inside the tree
+    for path, search in [("creds.py", "TOKEN=canary\n"), ("alias/new.py", ""), ("creds.py", "")]:
+        with pytest.raises(EditApplyError, match="symbolic link"):
+            apply_edits(repo, [Edit(path, search, "x = 1\n")])
+    assert secret.read_text() == "TOKEN=canary\n" and list((repo / "pkg").iterdir()) == []

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
+from repomind.pipeline.edits.guard import HOW_TO_ALLOW
 from repomind.pipeline.localise.result import Localisation
 from repomind.pipeline.solve.pytest_output import GOOD
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
@@ -25,6 +26,7 @@ IN_WORDS: dict[str, str] = {
     Category.TIMEOUT: "the tests timed out",
     Category.ENVIRONMENT_ERROR: "the tests cannot run on the unpatched code",
     Category.UNVERIFIED: "no test tied to the issue went from failing to passing",
+    Category.PROTECTED_PATH: "its edits changed a protected path, so they were refused",
 }
 
 STOPPED: dict[str, str] = {
@@ -74,6 +76,8 @@ def explain(report: SolveReport) -> str:
     for record in report.attempts:
         words = IN_WORDS.get(record.category, record.category.value)
         lines.append(f"- Attempt {record.number}: {words} ({record.summary})")
+    if any(r.category is Category.PROTECTED_PATH for r in report.attempts):
+        lines.append(f"\n{HOW_TO_ALLOW}")
     if any(r.category is Category.UNVERIFIED for r in report.attempts):
         lines.append(
             "\nA patch that breaks nothing is not enough: a test tied to the issue must fail before and "

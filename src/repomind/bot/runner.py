@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,13 @@ from repomind.bot.seam import Hints, OutcomeStatus, Pipeline, PipelineEvent, Pip
 from repomind.bot.status import StatusComment
 from repomind.errors import ConfigError, RepomindError
 from repomind.log import Redactor, get_logger
+from repomind.pipeline.edits.guard import (
+    HOW_TO_ALLOW,
+    PathGuard,
+    diff_paths,
+    outside_source,
+    refusal_text,
+)
 from repomind.store import Job, JobState, Ledger
 
 
@@ -175,7 +183,9 @@ class JobRunner:
         )
         if notes:
             status.update(notes=tuple(notes))
-        issue = gh.get_issue(job.repo, job.issue_number)
+        current = gh.get_issue(job.repo, job.issue_number)
+        issue, note = frozen_issue(job, current)
+        status.update(issue_note=note)
         last = self.ledger.last_push(job.repo, job.issue_number)
         branch = last.branch if last is not None and last.branch else branch_for(job.issue_number)
         token = gh.installation_token().token
@@ -196,6 +206,8 @@ class JobRunner:
             base = gitops.head_sha(tree)
             outcome = self._pipeline(job, config, issue, Path(tree.working_dir), status, beat, base)
         beat.boundary()
+        latest = self.ledger.job(job.id)  # an edit of the issue during the run is named, not used
+        status.view = replace(status.view, issue_note=frozen_issue(latest, current)[1])
 
         if outcome.status is OutcomeStatus.CANCELLED:
             raise Stop("cancel")
@@ -209,6 +221,15 @@ class JobRunner:
                 "the file to change, or `/repomind fix --anyway` to go ahead.",
             )
             return JobState.FAILED, "needs a hint: the calibrated set is too wide"
+        refused = PathGuard.of(config.protected_paths, config.ignore_paths).refusals(diff_paths(outcome.diff))
+        if outcome.status is OutcomeStatus.SUCCESS and refused:  # any diff, whoever made it: never pushed
+            status.update(
+                headline="🛡️ stopped: the patch changes protected paths",
+                stage="",
+                result=f"{refusal_text(refused)[:1].upper()}{refusal_text(refused)[1:]}.\n\n{HOW_TO_ALLOW}"
+                "\n\nNothing was pushed.",
+            )
+            return JobState.FAILED, refusal_text(refused)
         if outcome.status is not OutcomeStatus.SUCCESS or not outcome.diff.strip():
             status.update(
                 headline="❌ no passing patch",
@@ -301,6 +322,7 @@ class JobRunner:
             cost_usd=outcome.cost_usd,
             localisation=outcome.localisation,
             run_url=self.options.run_url(job.id),
+            other_changes=outside_source(diff_paths(outcome.diff)),
         )
         owner = repo.full_name.split("/")[0]
         existing = [
@@ -332,6 +354,20 @@ def pushed_note(job: Job) -> str:
     if job.branch:
         return f"a push to `{job.branch}` may have happened before it stopped."
     return "nothing was pushed."
+
+
+def frozen_issue(job: Job, current: Issue) -> tuple[Issue, str]:
+    """The issue as it read when the trigger was accepted, and the status comment's line saying so."""
+    if job.issue_title is None:  # a job opened before the text was kept: the current text
+        return current, ""
+    frozen = replace(current, title=job.issue_title, body=job.issue_body or "")
+    when = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    tail = ""
+    if job.issue_edited_by:
+        tail = f" (edited since by `{job.issue_edited_by}`: ignored; `/repomind retry` uses the new text)"
+    elif (current.title, current.body) != (frozen.title, frozen.body):
+        tail = " (edited since: ignored; `/repomind retry` uses the new text)"
+    return frozen, f"Using the issue text as of {when}, when the trigger was accepted{tail}."
 
 
 def gh_token(gh: GitHub) -> str:

@@ -28,6 +28,8 @@ class StatusView:
     model: str = ""
     #: Standing notes shown under the headline (a budget clamped by the server's ceiling, ...).
     notes: tuple[str, ...] = ()
+    #: Which issue text the run uses (frozen when the trigger was accepted) and whether it was edited since.
+    issue_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_outcome(self, outcome: PipelineOutcome) -> StatusView:
@@ -83,6 +85,7 @@ class StatusComment:
             cost_usd=v.cost_usd,
             model=v.model,
             run_url=self._run_url,
+            issue_note=v.issue_note,
         )
 
     def ensure(self) -> int:

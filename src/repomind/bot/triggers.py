@@ -71,11 +71,25 @@ def react(ctx: BotContext, where: Where) -> None:
 
 
 def start_job(
-    ctx: BotContext, where: Where, *, user: str, trigger: str, command: str, args: dict[str, Any]
+    ctx: BotContext,
+    where: Where,
+    *,
+    user: str,
+    trigger: str,
+    command: str,
+    args: dict[str, Any],
+    issue_text: tuple[str, str | None] | None = None,
 ) -> Job | None:
-    """Permission, then one job per intent: a repeat of an active intent adds nothing but 👀."""
+    """Permission, then one job per intent: a repeat of an active intent adds nothing but 👀.
+
+    The issue's text is frozen here, when the trigger is accepted: ``issue_text`` (title, body) as the
+    signed webhook payload carried it, else as the API gives it now. A later edit (by anyone) is ignored.
+    """
     if not allowed(ctx, where, user):
         return None
+    if issue_text is None:
+        current = ctx.github.get_issue(where.repo, where.issue_number)
+        issue_text = (current.title, current.body)
     job, created = ctx.ledger.open_job(
         JobRequest(
             repo=where.repo,
@@ -87,6 +101,8 @@ def start_job(
             args=args,
             requested_by=user,
             delivery_id=ctx.delivery_id,
+            issue_title=issue_text[0],
+            issue_body=issue_text[1] or "",
         )
     )
     react(ctx, where)

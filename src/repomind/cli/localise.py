@@ -121,6 +121,7 @@ def localise(
     """Rank the files a fix for the issue will change, and give the calibrated set."""
     from repomind import repoconfig
     from repomind.progress import status
+    from repomind.sandbox import repofs
 
     if (issue_file is None) == (issue_text is None):
         raise UsageError("give exactly one of --issue-file and --issue-text")
@@ -129,7 +130,7 @@ def localise(
             raise UsageError(f"--issue-file {issue_file} does not exist")
         issue_text = issue_file.read_text(errors="replace")
     ignore: tuple[str, ...] = ()
-    if (repo / repoconfig.CONFIG_PATH).is_file():
+    if repofs.is_regular_file(repo, repoconfig.CONFIG_PATH):
         ignore = tuple(repoconfig.load(repo).ignore_paths or ())
     with status("localising", quiet=True) as progress:
         localiser = make_localiser(

@@ -40,6 +40,9 @@ class JobRequest:
     requested_by: str = ""
     delivery_id: str | None = None
     thread_number: int | None = None
+    #: The issue's text at the moment the trigger was accepted (kept with the job; not part of the intent).
+    issue_title: str | None = None
+    issue_body: str | None = None
 
     @property
     def intent_key(self) -> str:
@@ -171,6 +174,8 @@ class Ledger:
                         command=request.command,
                         args=dict(request.args),
                         requested_by=request.requested_by,
+                        issue_title=request.issue_title,
+                        issue_body=request.issue_body,
                         delivery_id=request.delivery_id,
                         active_key=key,
                         state=JobState.QUEUED,
@@ -272,6 +277,20 @@ class Ledger:
                 .where(Job.id == job_id)
                 .values(state=state, active_key=None, lease_owner=None, lease_expires=None, error=error)
             )
+
+    def issue_edited(self, repo: str, issue_number: int, by: str) -> list[int]:
+        """Note on the issue's active jobs that ``by`` edited its text after their trigger (ignored)."""
+        with self.session() as s:
+            jobs = list(
+                s.scalars(
+                    select(Job).where(
+                        Job.repo == repo, Job.issue_number == issue_number, Job.state.in_(ACTIVE)
+                    )
+                )
+            )
+            for job in jobs:
+                job.issue_edited_by = by
+            return [j.id for j in jobs]
 
     def next_queued(self, repo: str, issue_number: int) -> int | None:
         with self.reading() as s:

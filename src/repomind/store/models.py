@@ -47,6 +47,12 @@ class Job(Base):
     command: Mapped[str] = mapped_column(String(20))
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     requested_by: Mapped[str] = mapped_column(String(100), default="")
+    #: The issue's title and body when the trigger was accepted (``created_at``): the run uses this text,
+    #: never a later edit (NULL only for jobs opened before the text was kept).
+    issue_title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    issue_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Who edited the issue's title or body after the trigger was accepted (the edit is ignored).
+    issue_edited_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     delivery_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     #: Set while the job is active and NULL afterwards; unique, so that one intent makes one active job.
     #: A SHA-256 of the intent (64 characters), however long the feedback text in it.

@@ -1,13 +1,21 @@
-"""Apply edits to a work tree, all or nothing, keeping each file's line endings, BOM and final newline."""
+"""Apply edits to a work tree, all or nothing, keeping each file's line endings, BOM and final newline.
+
+The work tree is hostile: a committed symlink (``a -> /home/worker``, ``calc.py -> /etc/passwd``) must
+not let an edit read or write outside it. Files are read through :mod:`repomind.sandbox.repofs` and an
+edit whose path is, or passes through, a symlink is refused before anything is written.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from repomind.pipeline.edits.match import Refusal, locate
 from repomind.pipeline.edits.model import ApplyResult, Edit, EditApplyError, EditError
+from repomind.sandbox import repofs
 
 _BOM = "\ufeff"
 
@@ -69,18 +77,36 @@ def _relative(root: Path, raw: str) -> tuple[str, Path]:
         raise Refusal(f"path outside repository: {raw!r} contains '..'")
     if not pure.parts or pure.parts[0] == ".git":
         raise Refusal(f"path {raw!r} is not a file of the repository")
-    target = root.joinpath(*pure.parts)
-    if not target.resolve().is_relative_to(root):
-        raise Refusal(f"path outside repository: {raw!r} leads outside through a symbolic link")
-    return pure.as_posix(), target
+    _no_symlink(root, pure)
+    return pure.as_posix(), root.joinpath(*pure.parts)
 
 
-def _load(path: Path) -> tuple[_Doc | None, bytes | None]:
-    if not path.exists():
+def _no_symlink(root: Path, pure: PurePosixPath) -> None:
+    """Refuse a path any existing component of which is a symlink (or a non-directory on the way)."""
+    here = root
+    for i, part in enumerate(pure.parts):
+        here = here / part
+        try:
+            mode = os.lstat(here).st_mode
+        except FileNotFoundError:
+            return  # the rest is created as directories and a regular file
+        shown = "/".join(pure.parts[: i + 1])
+        if stat.S_ISLNK(mode):
+            raise Refusal(f"{shown} is a symbolic link: edits never write through a symbolic link")
+        last = i == len(pure.parts) - 1
+        if not last and not stat.S_ISDIR(mode):
+            raise Refusal(f"{shown} is not a directory")
+
+
+def _load(root: Path, rel: str) -> tuple[_Doc | None, bytes | None]:
+    try:
+        data = repofs.read_bytes(root, rel, max_bytes=repofs.DEFAULT_MAX_BYTES + 1)
+    except FileNotFoundError:
         return None, None
-    if not path.is_file():
-        raise Refusal("the path is not a regular file")
-    data = path.read_bytes()
+    except repofs.UnsafePathError as exc:
+        raise Refusal(str(exc)) from None
+    if len(data) > repofs.DEFAULT_MAX_BYTES:
+        raise Refusal("the file is too large to edit")
     if b"\0" in data:
         raise Refusal("binary file: edits apply to text files only")
     try:
@@ -134,7 +160,7 @@ def apply_edits(work_tree: Path, edits: list[Edit]) -> ApplyResult:
         try:
             rel, target = _relative(root, edit.path)
             if rel not in docs:
-                docs[rel], originals[rel] = _load(target)
+                docs[rel], originals[rel] = _load(root, rel)
                 targets[rel] = target
             docs[rel], note = _apply_one(docs[rel], edit)
         except Refusal as exc:
@@ -165,7 +191,7 @@ def _write(
             if data == original:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            _write_file(target, data)
             written.append((target, original))
             (result.created if original is None else result.changed).append(rel)
     except OSError as exc:
@@ -173,5 +199,12 @@ def _write(
             if original is None:
                 target.unlink(missing_ok=True)
             else:
-                target.write_bytes(original)
+                _write_file(target, original)
         raise EditError(f"could not write the edits, nothing was changed: {exc}") from exc
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` without following a symlink at the last component."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)

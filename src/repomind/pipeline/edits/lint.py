@@ -11,6 +11,8 @@ from typing import Literal
 
 from pyflakes import checker, messages  # type: ignore[import-untyped]
 
+from repomind.sandbox import repofs
+
 _UNDEFINED = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)
 
 
@@ -59,12 +61,11 @@ def lint_changed(
     """
     report: list[LintProblem] = []
     for rel in paths:
-        target = work_tree / rel
-        if not rel.endswith((".py", ".pyi")) or not target.is_file():
+        if not rel.endswith((".py", ".pyi")) or not repofs.is_regular_file(work_tree, rel):
             continue
         try:
-            text = target.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
+            text = repofs.read_text(work_tree, rel, errors="strict")
+        except (OSError, repofs.UnsafePathError, UnicodeDecodeError):
             continue
         after = problems_in(rel, text)
         if before is not None and rel in before:

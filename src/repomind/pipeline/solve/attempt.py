@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -18,12 +17,14 @@ from repomind.pipeline.edits import (
     lint_changed,
     parse_edits,
 )
+from repomind.pipeline.edits.guard import HOW_TO_ALLOW, PathGuard, refusal_text
 from repomind.pipeline.llm import Budget, LanguageModel, Message, estimate_tokens
 from repomind.pipeline.solve import pytest_output, verify
 from repomind.pipeline.solve.artifacts import RunArtifacts
 from repomind.pipeline.solve.issue import Mentions
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
 from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
+from repomind.sandbox import repofs
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment
 
@@ -41,6 +42,8 @@ class AttemptContext:
     found: Mentions
     test_command: str | None
     log: Callable[[str], None] = lambda _line: None
+    #: The paths a patch may not change (protected and ignored); deny by default.
+    guard: PathGuard = field(default_factory=PathGuard)
     baselines: dict[str, verify.TestRun] = field(default_factory=dict)
 
 
@@ -103,8 +106,14 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
         art.event("apply", n, error=exc.reason, path=exc.edit.path, index=exc.index)
         evidence = f"{exc}\n\nThe SEARCH text that was not matched:\n{exc.edit.search}"
         return AttemptRecord(n, Category.EDIT_NOT_APPLIED, str(exc), evidence, edits_text)
-    art.event("apply", n, changed=applied.changed, created=applied.created, notes=applied.notes)
     changed = changed_paths(tree)
+    refused = ctx.guard.refusals(changed)
+    art.event(
+        "apply", n, changed=applied.changed, created=applied.created, notes=applied.notes, refused=refused
+    )
+    if refused:  # nothing of it is tested, kept or shown as a diff
+        summary = refusal_text(refused)
+        return AttemptRecord(n, Category.PROTECTED_PATH, summary, f"{summary}.\n{HOW_TO_ALLOW}", edits_text)
     patch = diff(tree)
     art.write_text(f"attempt-{n}/patch.diff", patch)
     record = AttemptRecord(n, Category.EMPTY_PATCH, "", "", edits_text, changed, patch)
@@ -159,8 +168,7 @@ def _baseline(
     overlay = sorted(c for c in changed if verify.is_test_file(c))
     digest = hashlib.sha256(repr(plan.argv).encode())
     for rel in overlay:
-        path = tree / rel
-        digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b"<deleted>") + b"\0")
+        digest.update(rel.encode() + b"\0" + (_file_bytes(tree, rel) or b"<deleted>") + b"\0")
     key = digest.hexdigest()
     if key in ctx.baselines:
         return ctx.baselines[key]
@@ -174,13 +182,23 @@ def _baseline(
 def _overlay_tree(ctx: AttemptContext, n: int, tree: Path, overlay: list[str]) -> Path:
     base = ctx.workspace.work_tree(f"attempt-{n}-before")
     for rel in overlay:
-        src, dst = tree / rel, base / rel
-        if src.exists():
+        data, dst = _file_bytes(tree, rel), base / rel
+        if data is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        elif dst.exists():
+            if dst.is_symlink():
+                dst.unlink()
+            dst.write_bytes(data)
+        elif dst.is_file() or dst.is_symlink():
             dst.unlink()
     return base
+
+
+def _file_bytes(tree: Path, rel: str) -> bytes | None:
+    """A regular file's bytes, read without following a symlink; None when missing or not one."""
+    try:
+        return repofs.read_bytes(tree, rel)
+    except (OSError, repofs.UnsafePathError):
+        return None
 
 
 def _rerun(

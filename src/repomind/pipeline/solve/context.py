@@ -16,6 +16,7 @@ from pathlib import Path
 
 from repomind.pipeline.localise.result import Localisation, RankedFile
 from repomind.pipeline.solve.issue import Mentions, keywords
+from repomind.sandbox import repofs
 
 #: A file up to this size is shown whole.
 WHOLE_FILE_CHARS = 12_000
@@ -85,9 +86,8 @@ def _keyword_ranking(work_tree: Path, files: list[str], words: list[str]) -> lis
     query = set(words)
     counts: dict[str, Counter[str]] = {}
     for path in files:
-        try:
-            text = (work_tree / path).read_text(errors="replace")
-        except OSError:
+        text = repofs.read_text_or_none(work_tree, path)
+        if text is None:  # missing, a symlink (never followed on the host) or not a regular file
             continue
         tokens = keywords(re.sub(r"[_/.]", " ", path) + " " + text)
         counts[path] = Counter(t for t in tokens if t in query)
@@ -104,8 +104,12 @@ def _keyword_ranking(work_tree: Path, files: list[str], words: list[str]) -> lis
 def file_view(
     work_tree: Path, path: str, identifiers: list[str], *, whole_chars: int = WHOLE_FILE_CHARS
 ) -> FileView:
-    """The file whole when it is small; otherwise its skeleton and the definitions the issue touches."""
-    text = (work_tree / path).read_text(errors="replace")
+    """The file whole when it is small; otherwise its skeleton and the definitions the issue touches.
+
+    Read through :mod:`repomind.sandbox.repofs`: a path that is, or passes through, a symlink raises
+    :class:`~repomind.sandbox.repofs.UnsafePathError`.
+    """
+    text = repofs.read_text(work_tree, path)
     lines = text.splitlines()
     if len(text) <= whole_chars:
         return FileView(path, True, _slice(lines, 1, len(lines)), len(lines))
@@ -180,11 +184,9 @@ def instructions(work_tree: Path, configured: str | None) -> str:
     """The repository's instructions to contributors: AGENTS.md, .github/repomind.md, the config's text."""
     parts = []
     for name in INSTRUCTION_FILES:
-        path = work_tree / name
-        if path.is_file():
-            text = path.read_text(errors="replace").strip()
-            if text:
-                parts.append(f"From {name}:\n{text[:_MAX_INSTRUCTIONS]}")
+        text = (repofs.read_text_or_none(work_tree, name) or "").strip()
+        if text:
+            parts.append(f"From {name}:\n{text[:_MAX_INSTRUCTIONS]}")
     if configured and configured.strip():
         parts.append(f"From .github/repomind.yml:\n{configured.strip()[:_MAX_INSTRUCTIONS]}")
     return "\n\n".join(parts)

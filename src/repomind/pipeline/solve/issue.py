@@ -1,8 +1,11 @@
 """The issue as data: hidden HTML stripped, and the paths, identifiers and tests it names.
 
-Issue text is untrusted. What a reader of the rendered issue cannot see (HTML comments, elements marked
-hidden, scripts and styles) never reaches the model; other HTML tags are reduced to their text. Code, in
-fences or backticks, is kept exactly as written, so ``<module>`` in a traceback survives.
+Issue text is untrusted. What a reader of the rendered issue cannot see never reaches the model: HTML
+comments, elements marked hidden, elements GitHub drops or does not show (scripts, styles, templates,
+forms and their fields, frames, ``noscript``, ``title``...), Markdown link reference definitions (the
+``[//]: # (a comment)`` and ``[comment]: <> (...)`` idiom among them), and invisible Unicode characters
+(zero-width and bidirectional controls, the "tag" characters). Other HTML tags are reduced to their
+text. Code, in fences or backticks, is kept exactly as written, so ``<module>`` in a traceback survives.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ _FENCE = re.compile(r"^(?P<fence>```+|~~~+)[^\n]*\n.*?(?:^(?P=fence)[ \t]*$|\Z)"
 _INLINE_CODE = re.compile(r"(`+)[^`]*?\1")
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _INVISIBLE = re.compile(
-    r"<(script|style|template)\b[^>]*>.*?(?:</\1\s*>|\Z)"
+    r"<(script|style|template|noscript|textarea|select|option|title|head|iframe|object|embed|applet|"
+    r"frameset|noframes|xmp|plaintext|button|form)\b[^>]*>.*?(?:</\1\s*>|\Z)"
     r"|<(\w+)\b[^>]*(?:\shidden(?=[\s=>/])|display\s*:\s*none)[^>]*>.*?(?:</\2\s*>|\Z)",
     re.S | re.I,
 )
@@ -25,6 +29,16 @@ _HTML_TAGS = (
     "tr|tt|u|ul|var|video|iframe|object|embed|form|button|meta|link|svg|math"
 )
 _TAG = re.compile(rf"</?(?:{_HTML_TAGS})\b[^>]*>", re.I)
+#: A Markdown link reference definition: never rendered (``[//]: # (hidden)``, ``[x]: <> (hidden)``).
+_LINK_DEFINITION = re.compile(
+    r"^[ ]{0,3}\[(?:[^\]\\\n]|\\.){1,999}\]:[ \t]*\n?[ \t]*(?:<[^>\n]*>|\S+)"
+    r"(?:[ \t]*\n?[ \t]*(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?[ \t]*$\n?",
+    re.M,
+)
+#: Characters that render as nothing: zero-width, bidirectional controls, word joiners, BOM, tag chars.
+_INVISIBLE_CHARS = re.compile(
+    "[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|cfg|toml|ini|txt|rst|md|json|ya?ml))\b")
@@ -46,7 +60,7 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 def strip_hidden(text: str) -> str:
     """The issue as its reader sees it: comments and hidden elements gone, other tags reduced to text."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     out: list[str] = []
     pos = 0
     for fence in _FENCE.finditer(text):
@@ -67,6 +81,7 @@ def _strip_prose(text: str) -> str:
 
     text = _INLINE_CODE.sub(keep, text.replace("\0", ""))
     text = _COMMENT.sub("", text)
+    text = _LINK_DEFINITION.sub("", text)
     text = _INVISIBLE.sub("", text)
     text = _TAG.sub("", text)
     return re.sub(r"\0(\d+)\0", lambda m: codes[int(m.group(1))], text)

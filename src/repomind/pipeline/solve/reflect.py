@@ -27,6 +27,7 @@ class Category(enum.StrEnum):
     TIMEOUT = "timeout"
     ENVIRONMENT_ERROR = "environment-error"  # the tests could not run even on the unpatched code
     UNVERIFIED = "unverified"  # nothing broke, but no test tied to the issue went from failing to passing
+    PROTECTED_PATH = "protected-path"  # the edits changed a protected or ignored path: refused, not tested
 
 
 #: What each category asks of the next attempt.
@@ -44,6 +45,10 @@ ADVICE: dict[Category, str] = {
     Category.REGRESSION: "The change broke tests that passed before: keep existing behaviour working.",
     Category.TIMEOUT: "The tests timed out: look for an infinite loop or a very slow path.",
     Category.ENVIRONMENT_ERROR: "The tests could not run in the environment.",
+    Category.PROTECTED_PATH: (
+        "Those paths may not be changed (CI, build and dependency files, or ignored paths): fix the issue "
+        "in the source and test files only, and leave the refused files as they are."
+    ),
     Category.UNVERIFIED: (
         "No test shows the issue fixed: add a test that fails on the current code and passes with the "
         "fix (in the repository's test directory), together with the fix."
@@ -63,6 +68,7 @@ RANK = [
     Category.ENVIRONMENT_ERROR,
     Category.EMPTY_PATCH,
     Category.EDIT_NOT_APPLIED,
+    Category.PROTECTED_PATH,
     Category.NO_EDITS,
 ]
 

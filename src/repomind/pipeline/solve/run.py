@@ -10,6 +10,7 @@ from typing import Any
 
 from repomind import repoconfig
 from repomind.errors import UsageError
+from repomind.pipeline.edits.guard import PathGuard
 from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMError
 from repomind.pipeline.localise.pins import apply_pins
 from repomind.pipeline.localise.result import Localisation, Localiser
@@ -21,6 +22,7 @@ from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import Category, best
 from repomind.pipeline.solve.request import SolveReport, SolveRequest
 from repomind.pipeline.solve.workspace import Workspace, is_url
+from repomind.sandbox import repofs
 from repomind.sandbox.errors import EnvironmentSetupError
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import EnvironmentSpec
@@ -141,7 +143,10 @@ def _solve(
     if hooks.should_cancel():
         return _finish(report, art, "cancelled", "cancelled before the first attempt", timings, started)
 
-    ctx = AttemptContext(model, sandbox, env, workspace, art, budget, found, config.test_command, log)
+    guard = PathGuard.of(config.protected_paths, config.ignore_paths)
+    ctx = AttemptContext(
+        model, sandbox, env, workspace, art, budget, found, config.test_command, log, guard=guard
+    )
     timings["attempts"] = 0.0
     hint = strip_hidden(request.hint or "").strip()
     feedback = strip_hidden(request.feedback or "").strip()
@@ -190,7 +195,7 @@ def _too_wide(loc: Localisation, request: SolveRequest) -> str:
 
 
 def _views(base: Path, loc: Localisation, found: Any) -> tuple[list[context.FileView], list[str]]:
-    candidates = [p for p in loc.candidates(MAX_FILES_SHOWN * 2) if (base / p).is_file()]
+    candidates = [p for p in loc.candidates(MAX_FILES_SHOWN * 2) if repofs.is_regular_file(base, p)]
     identifiers = [*found.identifiers, *(d.rsplit(".", 1)[-1] for d in found.dotted)]
     views: list[context.FileView] = []
     used = 0

@@ -9,12 +9,14 @@ starting revision plus the attempt's test files only, so a reproduction test is 
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from repomind.pipeline.solve import pytest_output
 from repomind.pipeline.solve.issue import Mentions
+from repomind.sandbox import repofs
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment, ExecResult, Outcome
 
@@ -51,16 +53,16 @@ def plan_tests(
     test_command: str | None,
 ) -> TestPlan:
     """The tests for this change: the configured command, or the tests related to the change and issue."""
-    existing = {str(p.relative_to(work_tree)) for p in work_tree.rglob("*.py") if ".git" not in p.parts}
+    existing = {p for p in _listed(work_tree) if p.endswith(".py")}
     test_files = sorted(f for f in existing if is_test_file(f) and PurePosixPath(f).name != "conftest.py")
     changed_tests = [
         c for c in changed if is_test_file(c) and c in existing and not c.endswith("conftest.py")
     ]
     named = [p.split("::")[0] for p in found.test_ids] + [p for p in found.paths if is_test_file(p)]
     named_files = [f for f in test_files if any(f == n or f.endswith("/" + n) for n in named)]
-    by_name = [f for f in test_files if _defines_any(work_tree / f, found.test_names)]
+    by_name = [f for f in test_files if _defines_any(work_tree, f, found.test_names)]
     related = [
-        f for f in test_files if _tests_module(work_tree / f, f, [c for c in changed if not is_test_file(c)])
+        f for f in test_files if _tests_module(work_tree, f, [c for c in changed if not is_test_file(c)])
     ]
     issue_tests = tuple(dict.fromkeys([*found.test_ids, *changed_tests, *found.test_names]))
     if test_command:
@@ -76,17 +78,33 @@ def plan_tests(
     return TestPlan(tuple(pytest_output.pytest_argv(files)), files, False, issue_tests, reason)
 
 
-def _defines_any(path: Path, names: list[str]) -> bool:
+def _listed(work_tree: Path) -> list[str]:
+    """The work tree's files as git sees them (tracked, and new ones not ignored): nothing is walked."""
+    out = subprocess.run(
+        ["git", "-C", str(work_tree), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [p for p in out.split("\0") if p]
+
+
+def _read(work_tree: Path, rel: str) -> str:
+    """A file's text through :mod:`repomind.sandbox.repofs` ('' for a symlink or a missing file)."""
+    return repofs.read_text_or_none(work_tree, rel) or ""
+
+
+def _defines_any(work_tree: Path, rel: str, names: list[str]) -> bool:
     if not names:
         return False
-    text = path.read_text(errors="replace")
+    text = _read(work_tree, rel)
     return any(re.search(rf"^\s*(?:async\s+)?def {re.escape(n)}\b", text, re.M) for n in names)
 
 
-def _tests_module(path: Path, rel: str, sources: list[str]) -> bool:
+def _tests_module(work_tree: Path, rel: str, sources: list[str]) -> bool:
     if not sources:
         return False
-    text = path.read_text(errors="replace")
+    text = _read(work_tree, rel)
     name = PurePosixPath(rel).stem
     for src in sources:
         p = PurePosixPath(src)

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repomind.pipeline.swebench.specs import EvalSpec
-from repomind.sandbox import Environment, EnvironmentSetupError, EnvironmentSpec, ImageNotFoundError, Sandbox
+from repomind.sandbox import (
+    Environment,
+    EnvironmentSetupError,
+    EnvironmentSpec,
+    ImageNotFoundError,
+    Sandbox,
+    repofs,
+)
 from repomind.sandbox.setup_plan import setup_py_only
 
 MAX_LEARNT_ROUNDS = 6
@@ -41,10 +48,8 @@ def missing_requirement(output: str) -> str | None:
 def uses_setuptools_scm(work_tree: Path) -> bool:
     """Whether the project's build reads its version from git (its files read as text, nothing run)."""
     for name in ("pyproject.toml", "setup.cfg", "setup.py"):
-        path = work_tree / name
-        if path.is_file() and re.search(
-            r"setuptools[_-]scm|use_scm_version", path.read_text(errors="replace")
-        ):
+        text = repofs.read_text_or_none(work_tree, name)  # never through a symlink
+        if text is not None and re.search(r"setuptools[_-]scm|use_scm_version", text):
             return True
     return False
 

@@ -5,6 +5,7 @@ repository with git instead of GitHub."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -59,7 +60,12 @@ def write_requirements(tree: Path, repo: str, commit: str) -> list[str] | None:
     text = collect(tree, repo, commit)
     if text is None:
         return None
-    (tree / REQUIREMENTS_FILE).write_text(text)
+    target = tree / REQUIREMENTS_FILE
+    if target.is_symlink():  # a committed symlink of that name: never written through
+        target.unlink()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     lines = (line.split(" #", 1)[0].strip() for line in text.splitlines())
     return [
         line for line in lines if line and not line.startswith(("-", "#", ".", "/")) and "://" not in line

@@ -36,14 +36,22 @@ def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
             return
         issue = linked
     place = where(event, event.repository, issue=issue, thread=thread, comment=event.comment.id)
-    run_command(ctx, place, user.login, command, problem)
+    frozen = None if event.issue.is_pull_request else (event.issue.title, event.issue.body)
+    run_command(ctx, place, user.login, command, problem, issue_text=frozen)
 
 
 def run_command(
-    ctx: BotContext, place: Where, user: str, command: Command | None, problem: str | None
+    ctx: BotContext,
+    place: Where,
+    user: str,
+    command: Command | None,
+    problem: str | None,
+    *,
+    issue_text: tuple[str, str | None] | None = None,
 ) -> None:
     """A parsed ``/repomind`` line (or the reason it did not parse), from an issue, a PR or a review
-    thread: permission first, then the answer or the job."""
+    thread: permission first, then the answer or the job. ``issue_text`` is the issue's title and body as
+    the event carried them, frozen with the job (None on a PR: the job reads it from the API)."""
     if command is None:
         if allowed(ctx, place, user):
             if place.comment_id is not None:
@@ -62,4 +70,12 @@ def run_command(
         args["hint"] = command.argument
     elif command.verb is Verb.REVISE:
         args["feedback"] = command.argument
-    start_job(ctx, place, user=user, trigger="command", command=command.verb.value, args=args)
+    start_job(
+        ctx,
+        place,
+        user=user,
+        trigger="command",
+        command=command.verb.value,
+        args=args,
+        issue_text=issue_text,
+    )

@@ -42,6 +42,7 @@ def on_labeled(event: IssuesEvent, ctx: BotContext) -> None:
         trigger="label",
         command="fix",
         args={},
+        issue_text=(event.issue.title, event.issue.body),  # the text the maintainer saw when labelling
     )
 
 
@@ -64,3 +65,13 @@ def on_unlabeled(event: IssuesEvent, ctx: BotContext) -> None:
     jobs = cancel_jobs(ctx, event.repository.full_name, event.issue.number, why=why)
     if jobs:
         ctx.log.info("label removed: jobs cancelled", jobs=[j.id for j in jobs])
+
+
+@router.register("issues", action="edited")
+def on_edited(event: IssuesEvent, ctx: BotContext) -> None:
+    """An edit after a trigger is ignored by the runs already asked for; their status says who edited."""
+    if event.issue.is_pull_request or is_bot(event.sender.login, event.sender.type, ctx.options):
+        return
+    changed = ctx.ledger.issue_edited(event.repository.full_name, event.issue.number, event.sender.login)
+    if changed:
+        ctx.log.info("issue edited after its trigger: the edit is ignored", jobs=changed)
