@@ -217,3 +217,11 @@ def test_settings_name_every_secret_and_the_llm_keys(monkeypatch: pytest.MonkeyP
 def test_the_llm_layer_registers_the_key_it_sends() -> None:
     LiteLLMModel("openai/x", api_key="llm-canary-key-777")
     assert "llm-canary-key-777" not in SECRETS("calling with llm-canary-key-777")
+
+
+def test_the_tail_of_a_key_whose_begin_line_was_cut_off_is_redacted_in_one_pass() -> None:
+    tail = PEM[PEM.index("VTLw") :]  # what `stderr[-500:]` may keep of a key
+    assert Redactor()(f"log tail\n{tail}after") == f"log tail\n{REDACTED}\nafter"
+    # many base64-looking lines and an END line they do not reach: linear, not a backtracking regex
+    text = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MTIzNDU2Nzg5\n" * 20_000 + "x\n" + PEM.splitlines()[-1]
+    assert Redactor()(text) == text

@@ -42,15 +42,39 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),
     # PEM private keys, across lines (the END line's label may differ in spacing; be generous).
     re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S),
-    # ... and the tail of one whose BEGIN line was cut off (a log's last 500 characters).
-    re.compile(r"(?m)(?:^[A-Za-z0-9+/=]{16,}\r?\n)+-----END [A-Z0-9 ]*PRIVATE KEY-----"),
     # git over HTTPS with the installation token in the URL.
     re.compile(r"(?i)(x-access-token:)[^@\s]+"),
     # Credentials in any URL: scheme://user:password@host.
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"),
+    re.compile(r"(://[^/\s:@]+:)[^@\s/]+(?=@)"),
     # An HTTP Authorization header (git's http.extraHeader carries base64 of the token).
     re.compile(r"(?i)(\bauthorization:\s*(?:bearer|token|basic)\s+)[A-Za-z0-9+/=._~-]+"),
 )
+
+_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]{16,}\r?")
+
+
+def _pem_tails(text: str) -> str:
+    """The tail of a PEM key whose BEGIN line was cut off (a log's last 500 characters): base64 lines
+    ending in an END line. Walked back from each END line, so that it costs one pass (a regex for it
+    backtracks over every base64-looking line of a long text)."""
+    out: list[str] = []
+    last = 0
+    for match in _PEM_END.finditer(text):
+        end_line = match.start()
+        if end_line < last or (end_line > 0 and text[end_line - 1] != "\n"):
+            continue
+        begin = end_line
+        while begin > last and text[begin - 1] == "\n":
+            line_start = max(text.rfind("\n", last, begin - 1) + 1, last)
+            if not _BASE64_LINE.fullmatch(text, line_start, begin - 1):
+                break
+            begin = line_start
+        if begin < end_line:
+            out += [text[last:begin], REDACTED]
+            last = match.end()
+    return "".join(out) + text[last:] if out else text
+
 
 #: The environment variables through which litellm reads provider keys (the ones a deployment sets).
 LLM_KEY_VARIABLES = (
@@ -146,7 +170,7 @@ class Redactor:
             text = known.sub(REDACTED, text)
         for pattern in PATTERNS:
             text = pattern.sub(_keep_prefix, text)
-        return text
+        return _pem_tails(text) if "PRIVATE KEY-----" in text else text
 
     __call__ = text
 
