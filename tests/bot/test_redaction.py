@@ -14,7 +14,7 @@ from repomind.redact import REDACTED, SECRETS, Redactor
 from repomind.store import JobState, add_event
 from repomind.testing import FakePipeline, StandInGitHub
 from tests.bot.conftest import FIXED
-from tests.bot.helpers import REPO, Server, adjust, fixture, serve, settings_for, wait_for
+from tests.bot.helpers import OPERATOR, REPO, Server, adjust, fixture, serve, settings_for, wait_for
 
 #: Not shaped like a GitHub token (GitHub Enterprise's older tokens are 40 hex characters): only the
 #: registry, filled when the token is minted, can know it.
@@ -65,12 +65,14 @@ def test_the_run_page_redacts_error_live_log_and_diff(github: StandInGitHub, tmp
         wait_for(lambda: job_state(server) is JobState.SUCCEEDED, what="job done")
         server.ledger.update_job(1, error="stopped: run-page-canary-9")
         add_event(server.ledger, 1, "stage", "pip said x-access-token:run-page-canary-9@github.com")
-        page = httpx.get(f"{server.url}/runs/1").text
+        page = httpx.get(f"{server.url}/runs/1", headers=OPERATOR).text
+        api = httpx.get(f"{server.url}/api/runs/1", headers=OPERATOR).json()
     finally:
         server.stop()
     assert "+    return a + b  # [REDACTED] [REDACTED]" in page
     assert "stopped: [REDACTED]" in page and "x-access-token:[REDACTED]@github.com" in page
     assert "run-page-canary-9" not in page and "ghs_" not in page
+    assert api["error"] == "stopped: [REDACTED]"
 
 
 def job_state(server: Server) -> JobState | None:

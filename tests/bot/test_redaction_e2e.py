@@ -3,7 +3,7 @@ GitHub stand-in minting the installation token, litellm against the scripted mod
 sandbox) in which the webhook secret, the LLM key and the live installation token appear in the issue,
 in the model's replies and in the repository's test output. Afterwards none of them is in any file under
 the run's directory, any log line, any status comment (every edit of it), the PR's title or body, the
-commit pushed, or the run page."""
+commit pushed, or the run page and its JSON."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from repomind import log
 from repomind.store import JobState
 from repomind.testing import StandInGitHub, StandInLLMServer, make_git_repo
 from repomind.testing_github import _git
-from tests.bot.helpers import REPO, Server, adjust, fixture, headers, serve, settings_for, wait_for
+from tests.bot.helpers import OPERATOR, REPO, Server, adjust, fixture, headers, serve, settings_for, wait_for
 from tests.bot.test_solve_pipeline import NARROW
 from tests.pipeline import solve_fixtures as fx
 
@@ -91,7 +91,8 @@ def test_no_secret_reaches_artifacts_logs_comments_pr_or_run_page(
         done = (JobState.SUCCEEDED, JobState.FAILED)
         wait_for(lambda: [j for j in server.ledger.all_jobs() if j.state in done], timeout=400, what="job")
         [job] = server.ledger.all_jobs()
-        page = httpx.get(f"{server.url}/runs/{job.id}").text
+        page = httpx.get(f"{server.url}/runs/{job.id}", headers=OPERATOR).text
+        api = httpx.get(f"{server.url}/api/runs/{job.id}", headers=OPERATOR).text
     finally:
         if server is not None:
             server.stop()
@@ -135,4 +136,4 @@ def test_no_secret_reaches_artifacts_logs_comments_pr_or_run_page(
     assert "[REDACTED]" in message and _found(message) == []
 
     # the run page
-    assert "Job 1" in page and _found(page) == []
+    assert "Job 1" in page and _found(page) == [] and _found(api) == []

@@ -64,7 +64,7 @@ def runs_router(ledger: Ledger, access: Access) -> APIRouter:
             "pull_request": job.pr_number,
             "tokens": result.get("tokens"),
             "cost_usd": result.get("cost_usd"),
-            "error": job.error,
+            "error": redact(job.error) if job.error else job.error,
         }
 
     @router.get("/runs/{job_id}", response_class=HTMLResponse)
