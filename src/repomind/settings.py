@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -169,14 +170,18 @@ class Settings(BaseSettings):
         return self.data_dir / "calibrations" / f"{repo.replace('/', '__')}.json"
 
     def secret_values(self) -> list[str]:
-        """Secret strings to redact from logs and output."""
-        secrets = (
-            self.private_key,
-            self.webhook_secret,
-            self.github_token,
-            self.oauth_client_secret,
-            self.operator_token,
-            self.session_secret,
-        )
-        values = [s.get_secret_value() for s in secrets if s is not None]
-        return [v for v in values if len(v) >= 8]
+        """Secret strings to redact from logs and output: every ``SecretStr`` setting, the private key
+        file's text, and the provider keys litellm reads from the environment. Values shorter than
+        :data:`repomind.redact.MIN_SECRET_LEN` are left out (redacting them would mangle ordinary text)."""
+        from repomind.redact import MIN_SECRET_LEN, llm_env_keys
+
+        values = [
+            getattr(self, name).get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(getattr(self, name), SecretStr)
+        ]
+        if self.private_key is None and self.private_key_path is not None:
+            with contextlib.suppress(OSError):  # mode_for reports an unreadable key file
+                values.append(self.private_key_path.read_text())
+        values += llm_env_keys(os.environ)
+        return [v for v in dict.fromkeys(values) if len(v.strip()) >= MIN_SECRET_LEN]

@@ -113,6 +113,18 @@ class RepoState:
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+#: GitHub refuses a comment or PR body longer than this (422 "body is too long").
+MAX_BODY = 65_536
+
+
+def _check_length(**texts: str) -> None:
+    for name, text in texts.items():
+        if len(text) > MAX_BODY:
+            raise GitHubError(
+                f"Validation Failed: {name} is too long (maximum is {MAX_BODY} characters)", 422
+            )
+
+
 class GitHubState:
     """Everything a test's GitHub knows. Thread-safe: the stand-in server serves it from threads."""
 
@@ -123,6 +135,8 @@ class GitHubState:
         self.comments: dict[int, CommentState] = {}
         self.reactions: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[int, datetime]] = {}
+        #: Tokens to hand out before random ones (a test that searches for the token plants it first).
+        self.planned_tokens: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.app_login = APP_LOGIN
         self.faults: list[list[Any]] = []
@@ -215,7 +229,7 @@ class GitHubState:
 
     def issue_token(self, installation_id: int, *, lifetime_s: float = 3600) -> InstallationToken:
         with self.lock:
-            token = "ghs_" + secrets.token_hex(18)
+            token = self.planned_tokens.pop(0) if self.planned_tokens else "ghs_" + secrets.token_hex(18)
             expires = (datetime.now(UTC) + timedelta(seconds=lifetime_s)).replace(microsecond=0)
             self.tokens[token] = (installation_id, expires)
             return InstallationToken(token, expires)
@@ -360,10 +374,12 @@ class GitHubState:
 
     def create_comment(self, repo: str, issue_number: int, body: str) -> Comment:
         self._issue(repo, issue_number)
+        _check_length(body=body)
         cid = self.comment_as(repo, issue_number, body, user=self.app_login, user_type="Bot")
         return Comment(cid, body, self.app_login, "Bot")
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        _check_length(body=body)
         with self.lock:
             comment = self.comments.get(comment_id)
             if comment is None or comment.repo != repo:
@@ -429,6 +445,7 @@ class GitHubState:
     def create_pull(
         self, repo: str, *, title: str, head: str, base: str, body: str, draft: bool = True
     ) -> PullRequest:
+        _check_length(title=title, body=body)
         with self.lock:
             r = self._repo(repo)
             if self.branch_sha(repo, head) is None:
@@ -443,6 +460,7 @@ class GitHubState:
             return self._pull(repo, r.issues[number])
 
     def edit_pull(self, repo: str, number: int, *, title: str | None = None, body: str | None = None) -> None:
+        _check_length(title=title or "", body=body or "")
         with self.lock:
             i = self._issue(repo, number)
             if i.pull is None:

@@ -170,7 +170,7 @@ def test_trajectory_events_and_redaction(tmp_path: Path) -> None:
     events = read_trajectory(tmp_path / "run" / "trajectory.jsonl")
     assert events[0]["schema"] == SCHEMA_VERSION and events[0]["seq"] == 1 and events[0]["attempt"] == 1
     assert "supersecretvalue" not in (tmp_path / "run" / "trajectory.jsonl").read_text()
-    assert json.loads((tmp_path / "run" / "report.json").read_text()) == {"token": "[redacted]"}
+    assert json.loads((tmp_path / "run" / "report.json").read_text()) == {"token": "[REDACTED]"}
     with pytest.raises(ValueError, match="unknown trajectory event"):
         art.event("nonsense")
     (tmp_path / "old.jsonl").write_text(json.dumps({"schema": 0}) + "\n")

@@ -16,6 +16,7 @@ from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
 from repomind.bot.github import GitHubError, InstallationToken
+from repomind.redact import SECRETS, Redactor
 
 Clock = Callable[[], float]
 #: GitHub rejects app JWTs that live longer than 10 minutes or are issued in the future; issuing them 60 s
@@ -55,7 +56,8 @@ class AppJWTStrategy(BaseAuthStrategy):
 
 
 class InstallationTokens:
-    """Mints installation tokens through githubkit and caches each until ``TOKEN_MARGIN_S`` before expiry."""
+    """Mints installation tokens through githubkit and caches each until ``TOKEN_MARGIN_S`` before expiry;
+    each token joins ``registry`` (the process's redaction) as it is minted."""
 
     def __init__(
         self,
@@ -65,7 +67,9 @@ class InstallationTokens:
         base_url: str,
         clock: Clock = time.time,
         client_options: dict[str, Any] | None = None,
+        registry: Redactor = SECRETS,
     ) -> None:
+        self._registry = registry
         self._app = GithubkitGitHub(
             AppJWTStrategy(app_id, private_key), base_url=base_url, **(client_options or {})
         )
@@ -96,8 +100,10 @@ class InstallationTokens:
             raise GitHubError(f"cannot reach GitHub for an installation token: {exc}") from exc
         data = resp.json()
         expires = datetime.strptime(data["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        token = str(data["token"])
+        self._registry.add(token, expires_at=expires)  # redacted everywhere from before its first use
         self.minted += 1
-        return InstallationToken(token=data["token"], expires_at=expires)
+        return InstallationToken(token=token, expires_at=expires)
 
 
 def _message(response: object) -> str:

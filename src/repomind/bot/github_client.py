@@ -1,5 +1,9 @@
 """The real GitHub client: githubkit over REST, as one installation, reading raw JSON.
 
+Every text it posts (comment bodies, PR titles and bodies) passes through
+:func:`repomind.redact.for_github` here, at the edge: redacted, and capped under GitHub's 65,536
+characters, whoever composed it.
+
 Responses are read with ``.json()`` rather than githubkit's strict models: GitHub's own examples and
 real deliveries miss fields those models require (see the fixtures' notes), and the bot uses few fields.
 """
@@ -29,6 +33,7 @@ from repomind.bot.github import (
     Repository,
     ReviewComment,
 )
+from repomind.redact import for_github
 
 if TYPE_CHECKING:
     from repomind.pipeline.localise.history_issues import IssueText, MergedPull
@@ -192,14 +197,14 @@ class GithubkitClient:
     def create_comment(self, repo: str, issue_number: int, body: str) -> Comment:
         data = self._json(
             f"POST comment on #{issue_number}",
-            lambda gh: gh.rest.issues.create_comment(*_split(repo), issue_number, body=body),
+            lambda gh: gh.rest.issues.create_comment(*_split(repo), issue_number, body=for_github(body)),
         )
         return _comment(data)
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
         self._json(
             f"PATCH comment {comment_id}",
-            lambda gh: gh.rest.issues.update_comment(*_split(repo), comment_id, body=body),
+            lambda gh: gh.rest.issues.update_comment(*_split(repo), comment_id, body=for_github(body)),
         )
 
     def list_pulls(self, repo: str, *, head: str, state: str = "all") -> list[PullRequest]:
@@ -251,13 +256,18 @@ class GithubkitClient:
         data = self._json(
             f"POST pull {head} -> {base}",
             lambda gh: gh.rest.pulls.create(
-                *_split(repo), title=title, head=head, base=base, body=body, draft=draft
+                *_split(repo),
+                title=for_github(title),
+                head=head,
+                base=base,
+                body=for_github(body),
+                draft=draft,
             ),
         )
         return _pull(data)
 
     def edit_pull(self, repo: str, number: int, *, title: str | None = None, body: str | None = None) -> None:
-        fields = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
+        fields = {k: for_github(v) for k, v in (("title", title), ("body", body)) if v is not None}
         self._json(
             f"PATCH pull #{number}",
             lambda gh: gh.rest.pulls.update(*_split(repo), number, data=cast(Any, fields)),

@@ -15,7 +15,7 @@ from pathlib import Path
 from git import Actor, GitCommandError, Repo
 
 from repomind.errors import RepomindError
-from repomind.log import Redactor
+from repomind.redact import SECRETS, Redactor
 
 
 class GitError(RepomindError):
@@ -42,7 +42,7 @@ def auth_env(token: str | None) -> dict[str, str]:
 
 
 def _fail(what: str, exc: GitCommandError, token: str | None) -> GitError:
-    redact = Redactor([token] if token else [])
+    redact = Redactor([token] if token else [], parent=SECRETS)
     stderr = redact(str(exc.stderr or "").strip())[-500:]
     return GitError(f"git {what} failed: {stderr or exc.status}")
 

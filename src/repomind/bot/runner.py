@@ -28,7 +28,7 @@ from repomind.bot.render import marker, render
 from repomind.bot.seam import Hints, OutcomeStatus, Pipeline, PipelineEvent, PipelineOutcome
 from repomind.bot.status import StatusComment
 from repomind.errors import ConfigError, RepomindError
-from repomind.log import Redactor, get_logger
+from repomind.log import get_logger
 from repomind.pipeline.edits.guard import (
     HOW_TO_ALLOW,
     PathGuard,
@@ -36,6 +36,7 @@ from repomind.pipeline.edits.guard import (
     outside_source,
     refusal_text,
 )
+from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
 
 
@@ -138,7 +139,7 @@ class JobRunner:
             )
             state, error = JobState.CANCELLED, None
         except Exception as exc:  # the worker's edge: any failure is reported on the issue, not swallowed
-            message = Redactor([gh_token(gh)])(str(exc) or type(exc).__name__)
+            message = Redactor([gh_token(gh)], parent=SECRETS)(str(exc) or type(exc).__name__)
             log.exception("job failed with an error")
             try:
                 pushed = pushed_note(self.ledger.job(job.id))
@@ -242,7 +243,7 @@ class JobRunner:
         status.update(stage="Pushing the branch…")
         note = ""
         if job.head_sha is None:
-            message = f"Fix #{issue.number}: {issue.title}\n\n{outcome.summary}".strip()
+            message = SECRETS.text(f"Fix #{issue.number}: {issue.title}\n\n{outcome.summary}".strip())
             writer = BranchWriter(
                 tree, repo.clone_url, gh.installation_token().token, self.ledger, self.options.identity
             )

@@ -138,6 +138,10 @@ class LiteLLMModel:
         self.model = model
         self.api_base = api_base
         self.api_key = api_key
+        if api_key:
+            from repomind.redact import SECRETS
+
+            SECRETS.add(api_key)  # the key this model sends is redacted wherever it might surface
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
-from repomind.log import REDACTED, SECRET_PATTERNS, Redactor
+from repomind.redact import PATTERNS as SECRET_PATTERNS
+from repomind.redact import REDACTED, Redactor
 from repomind.training.examples import Example
 
 #: Shapes that appear in code rather than in logs.

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from repomind.errors import ConfigError
+from repomind.redact import SECRETS
 from repomind.settings import Settings
 
 
@@ -49,10 +50,12 @@ def session_key(settings: Settings) -> bytes:
             raise ConfigError(
                 f"{path} is too short to sign cookies: delete it to generate a new one"
             ) from None
-        return key
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_bytes().strip()
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        key = path.read_bytes().strip()
+    SECRETS.add(key.decode(errors="replace"))  # a generated key is no setting: redact it too
+    return key
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ that does not look the same (404). Anonymous requests never get here (:mod:`repo
 
 While the job is queued or running the page refreshes itself every few seconds and shows the latest
 lines of the job's live log (what its status comment went through: stages, the calibrated set, each
-attempt's test outcome).
+attempt's test outcome). Every text on it (error, live log, diff) is redacted before it is escaped.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from repomind.redact import redact
 from repomind.store import Ledger, latest_events
 from repomind.store.models import Job
 from repomind.webhooks.oauth import OAuthError
@@ -63,7 +64,7 @@ def runs_router(ledger: Ledger, access: Access) -> APIRouter:
             "pull_request": job.pr_number,
             "tokens": result.get("tokens"),
             "cost_usd": result.get("cost_usd"),
-            "error": job.error,
+            "error": redact(job.error) if job.error else job.error,
         }
 
     @router.get("/runs/{job_id}", response_class=HTMLResponse)
@@ -82,17 +83,16 @@ def runs_router(ledger: Ledger, access: Access) -> APIRouter:
             ("cost (USD)", str(result.get("cost_usd", ""))),
             ("error", job.error or ""),
         ]
-        cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{_text(v)}</td></tr>" for k, v in rows)
         events = latest_events(ledger, job.id, LOG_LINES)
         log = "".join(
-            f"<tr><td>{e.at:%H:%M:%S}</td><td>{html.escape(e.kind)}</td>"
-            f"<td>{html.escape(e.message)}</td></tr>"
+            f"<tr><td>{e.at:%H:%M:%S}</td><td>{html.escape(e.kind)}</td><td>{_text(e.message)}</td></tr>"
             for e in events
         )
         live = job.state.active
         refresh = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if live else ""
         note = f"<p>Live: this page refreshes every {REFRESH_S} s.</p>" if live else ""
-        diff = html.escape(job.bot_diff or result.get("diff", "") or "")
+        diff = _text(job.bot_diff or result.get("diff", "") or "")
         return (
             f"<!doctype html>{refresh}<title>Repomind job {job.id}</title><h1>Job {job.id}</h1>"
             f"<table>{cells}</table><h2>Log</h2>{note}"
@@ -101,3 +101,8 @@ def runs_router(ledger: Ledger, access: Access) -> APIRouter:
         )
 
     return router
+
+
+def _text(value: str) -> str:
+    """Text for the page: secrets redacted (:mod:`repomind.redact`), then HTML-escaped."""
+    return html.escape(redact(value))

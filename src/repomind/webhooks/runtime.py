@@ -19,6 +19,7 @@ from repomind.bot.runner import JobRunner
 from repomind.bot.seam import Pipeline
 from repomind.bot.worker import Worker
 from repomind.errors import ConfigError
+from repomind.redact import SECRETS
 from repomind.settings import Settings
 from repomind.store import Ledger, make_engine
 from repomind.store.purge import Purger
@@ -77,6 +78,7 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         settings.prepare_data_dir()
+        SECRETS.add(*settings.secret_values())  # redacted from logs, artifacts, GitHub and run pages
         ledger = Ledger(make_engine(settings.database))
         queue = HueyQueue(
             make_huey(EVENTS, data_dir=settings.data_dir, redis_url=settings.redis_url),

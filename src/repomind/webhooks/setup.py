@@ -31,6 +31,7 @@ from githubkit import GitHub
 from githubkit.exception import GitHubException, RequestFailed
 
 from repomind.log import get_logger
+from repomind.redact import SECRETS
 from repomind.settings import Settings
 from repomind.webhooks.cookies import Cookies
 from repomind.webhooks.pages import page
@@ -59,6 +60,7 @@ def store_credentials(path: Path, conversion: dict[str, Any]) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     keep = ("id", "slug", "name", "html_url", "client_id", "client_secret", "webhook_secret", "pem")
     data = {k: conversion.get(k) for k in keep}
+    SECRETS.add(*(str(data.get(k) or "") for k in ("client_secret", "webhook_secret", "pem")))
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from repomind.redact import SECRETS, Redactor
+
 SCHEMA_VERSION = 1
 
 #: Event types of the trajectory, in the order a run emits them.
@@ -38,12 +40,14 @@ def new_run_id() -> str:
 
 
 class RunArtifacts:
-    """Writes a run's files; every string written is passed through the redaction of ``secrets``."""
+    """Writes a run's files, each redacted before it is encoded: text as a whole (so a PEM block across
+    lines is caught), JSON and trajectory events by walking the data (every string, keys too), through
+    the process's :data:`repomind.redact.SECRETS` plus this run's ``redact`` values."""
 
     def __init__(self, directory: Path, run_id: str, *, redact: Sequence[str] = ()) -> None:
         self.dir = directory
         self.run_id = run_id
-        self._redact = [s for s in redact if s and len(s) >= 8]
+        self._redactor = Redactor(redact, parent=SECRETS)
         self._seq = 0
         directory.mkdir(parents=True, exist_ok=True)
         self._trajectory = directory / "trajectory.jsonl"
@@ -60,7 +64,9 @@ class RunArtifacts:
         return path
 
     def write_json(self, rel: str, data: Any) -> Path:
-        return self.write_text(rel, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        path = self.path(rel)
+        path.write_text(self._encode(data, indent=2) + "\n")
+        return path
 
     def event(self, type_: str, attempt: int | None = None, **payload: Any) -> None:
         """Append one event to ``trajectory.jsonl``."""
@@ -77,12 +83,15 @@ class RunArtifacts:
             **payload,
         }
         with self._trajectory.open("a") as fh:
-            fh.write(self.redact(json.dumps(record, default=str)) + "\n")
+            fh.write(self._encode(record) + "\n")
 
     def redact(self, text: str) -> str:
-        for secret in self._redact:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return self._redactor.text(text)
+
+    def _encode(self, data: Any, *, indent: int | None = None) -> str:
+        """JSON of ``data`` redacted before encoding (``value`` turns any non-JSON object into redacted
+        text, so the encoder has nothing left to ``str()``)."""
+        return json.dumps(self._redactor.value(data), indent=indent, sort_keys=False)
 
 
 def read_trajectory(path: Path) -> list[dict[str, Any]]:
