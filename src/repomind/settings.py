@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     sandbox_cpus: float = Field(default=1.0, gt=0)
     sandbox_pids: int = Field(default=256, ge=8)
     sandbox_timeout_s: float = Field(default=600.0, gt=0)
+    #: Images a repository's ``.github/repomind.yml`` may name as ``image:`` (comma-separated references);
+    #: none by default. A cached ``repomind-env/...`` environment is never allowed.
+    sandbox_images: str = ""
     debian_mirror: str = "http://deb.debian.org/debian"
     # The GitHub App.
     public_url: str | None = Field(default=None, description="where people reach this server (run pages)")
@@ -150,6 +153,11 @@ class Settings(BaseSettings):
         if self.private_key_path is not None:
             return self.private_key_path.read_text()
         return None
+
+    @property
+    def allowed_images(self) -> tuple[str, ...]:
+        """``REPOMIND_SANDBOX_IMAGES`` as a tuple of image references."""
+        return tuple(ref.strip() for ref in self.sandbox_images.split(",") if ref.strip())
 
     @property
     def runs_dir(self) -> Path:

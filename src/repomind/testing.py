@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.pipeline.llm import Completion, LLMError, Message
+from repomind.sandbox.hostenv import git_env
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome, as_argv
 from repomind.testing_llm import ScriptedHTTPError, StandInLLMServer, count_tokens
@@ -32,7 +33,11 @@ _GIT_IDENTITY = ("-c", "user.email=fixture@repomind.test", "-c", "user.name=Repo
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` with a fixed identity; return stdout, raise on failure."""
     proc = subprocess.run(
-        ["git", *_GIT_IDENTITY, "-C", str(cwd), *args], check=True, capture_output=True, text=True
+        ["git", *_GIT_IDENTITY, "-C", str(cwd), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=git_env(),
     )
     return proc.stdout
 

@@ -33,6 +33,7 @@ from repomind.bot.github import (
     ReviewComment,
 )
 from repomind.pipeline.localise.history_issues import IssueText, MergedPull
+from repomind.sandbox.hostenv import git_env
 
 APP_LOGIN = "repomind[bot]"
 
@@ -58,7 +59,7 @@ def shaped(name: str, /, **fields: Any) -> dict[str, Any]:
 
 def _git(git_dir: Path, *args: str, check: bool = True) -> str:
     proc = subprocess.run(
-        ["git", "--git-dir", str(git_dir), *args], capture_output=True, text=True, check=False
+        ["git", "--git-dir", str(git_dir), *args], capture_output=True, text=True, check=False, env=git_env()
     )
     if check and proc.returncode != 0:
         raise GitHubError(f"git {' '.join(args)}: {proc.stderr.strip()}", 422)
@@ -154,7 +155,7 @@ class GitHubState:
         """Serve a bare clone of the git repository at ``source`` as ``full_name``."""
         git_dir = self.root / "git" / f"{full_name}.git"
         git_dir.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "clone", "-q", "--bare", str(source), str(git_dir)], check=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(source), str(git_dir)], check=True, env=git_env())
         _git(git_dir, "config", "http.receivepack", "true")
         with self.lock:
             state = RepoState(full_name, git_dir, default_branch, next(self._ids))
@@ -356,6 +357,7 @@ class GitHubState:
             capture_output=True,
             text=True,
             check=False,
+            env=git_env(),
         )
         return proc.stdout if proc.returncode == 0 else None
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from repomind.sandbox.hostenv import clean_env
+
 
 class ServiceUnavailable(RuntimeError):
     """The server's binaries are not installed here."""
@@ -84,6 +86,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             check=False,
+            env=clean_env(),
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr or init.stdout}")
@@ -91,7 +94,9 @@ class PostgresServer:
         argv = [str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1"]
         argv += ["-k", str(self.folder), "-c", "fsync=off", "-c", "max_connections=50"]
         with log.open("wb") as out:
-            self._proc = subprocess.Popen(self._as_owner(argv), stdout=out, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(
+                self._as_owner(argv), stdout=out, stderr=subprocess.STDOUT, env=clean_env()
+            )
         _wait_for_port(self.port, 60, self._proc, log)
         return self
 
@@ -130,7 +135,7 @@ class RedisServer:
         argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
         argv += ["no", "--dir", str(self.folder)]
         with log.open("wb") as out:
-            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
         _wait_for_port(self.port, 30, self._proc, log)
         return self
 
@@ -167,7 +172,7 @@ class ChromaServer:
         argv = [self.binary, "run", "--path", str(self.folder / "data"), "--host", "127.0.0.1"]
         argv += ["--port", str(self.port)]
         with log.open("wb") as out:
-            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
         _wait_for_port(self.port, 60, self._proc, log)
         return self
 

@@ -71,7 +71,7 @@ def test_environment_built_once_and_reused(docker_client: Any, make_repo: Any) -
         first = box.prepare(repo, spec)
         assert not first.cached
         assert "-e" in first.plan and ".[test]" in first.plan
-        assert len(_setup_events(docker_client, t0, time.time())) == 1
+        assert len(_setup_events(docker_client, t0, time.time())) == 2  # the metadata, the install
 
         res = box.run(first, repo, ["python", "-m", "pytest", "-q", "tests"])
         assert res.outcome is Outcome.OK, res.output

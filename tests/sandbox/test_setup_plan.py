@@ -29,7 +29,7 @@ def test_setup_cfg_setup_py_and_requirement_files(make_repo: Any) -> None:
             "setup.py": "from setuptools import setup\nsetup(name='p', install_requires=['six'],\n"
             "      extras_require={'testing': ['mock'], 'dev': ['black']})\n",
             "setup.cfg": "[options]\ninstall_requires =\n    requests\n",
-            "requirements.txt": "numpy==2.0  # pinned\n-e .\n--index-url https://example.invalid\n",
+            "requirements.txt": "numpy==2.0  # pinned\n-e .\n",
             "requirements/test.txt": "pytest\n",
         }
     )

@@ -16,6 +16,7 @@ from git import Actor, GitCommandError, Repo
 
 from repomind.errors import RepomindError
 from repomind.redact import SECRETS, Redactor
+from repomind.sandbox.hostenv import git_env, masked_env
 
 
 class GitError(RepomindError):
@@ -41,6 +42,11 @@ def auth_env(token: str | None) -> dict[str, str]:
     return env
 
 
+def _env(token: str | None = None) -> dict[str, str]:
+    """GitPython lays a child's environment over the worker's: blank everything but git's allow-list."""
+    return masked_env(git_env(auth_env(token)))
+
+
 def _fail(what: str, exc: GitCommandError, token: str | None) -> GitError:
     redact = Redactor([token] if token else [], parent=SECRETS)
     stderr = redact(str(exc.stderr or "").strip())[-500:]
@@ -54,16 +60,18 @@ def clone(url: str, dest: Path, *, token: str | None, branch: str | None = None)
     dest.parent.mkdir(parents=True, exist_ok=True)
     options = ["--no-tags", "--single-branch"] + (["--branch", branch] if branch else [])
     try:
-        return Repo.clone_from(url, dest, env=auth_env(token), multi_options=options)
+        repo = Repo.clone_from(url, dest, env=_env(token), multi_options=options)
     except GitCommandError as exc:
         raise _fail(f"clone of {branch or 'the default branch'}", exc, token) from exc
+    repo.git.update_environment(**_env())
+    return repo
 
 
 def remote_has_branch(url: str, branch: str, *, token: str | None) -> bool:
     from git.cmd import Git
 
     try:
-        out = Git().execute(["git", "ls-remote", "--heads", url, f"refs/heads/{branch}"], env=auth_env(token))
+        out = Git().execute(["git", "ls-remote", "--heads", url, f"refs/heads/{branch}"], env=_env(token))
     except GitCommandError as exc:
         raise _fail("ls-remote", exc, token) from exc
     return bool(str(out).strip())
@@ -160,7 +168,7 @@ def push(repo: Repo, url: str, sha: str, branch: str, *, token: str | None) -> N
     ever configured). Never forced: a branch that moved meanwhile raises :class:`PushRejected`."""
     refspec = f"{sha}:refs/heads/{branch}"
     try:
-        with repo.git.custom_environment(**auth_env(token)):
+        with repo.git.custom_environment(**_env(token)):
             repo.git.push(url, refspec)
     except GitCommandError as exc:
         error = _fail(f"push of {branch}", exc, token)

@@ -151,7 +151,7 @@ def make_pipeline(settings: Settings) -> SolvePipeline:
             pids=settings.sandbox_pids,
             timeout_s=settings.sandbox_timeout_s,
         )
-        return DockerSandbox(limits=limits)
+        return DockerSandbox(limits=limits, allowed_images=settings.allowed_images)
 
     def make_localiser(config: RepoConfig, repo: str = "", installation_id: int | None = None) -> Localiser:
         from repomind.pipeline.localise.calibrate import Calibration

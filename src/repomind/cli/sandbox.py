@@ -74,7 +74,7 @@ def sandbox_exec(
     if timeout_s is not None:
         limits = replace(limits, timeout_s=timeout_s)
     with status("preparing the environment", quiet=True) as progress:
-        box = DockerSandbox(limits=limits, log=progress)
+        box = DockerSandbox(limits=limits, log=progress, allowed_images=ctx.settings.allowed_images)
         spec = EnvironmentSpec(
             repo_name(repo), setup_command=config.setup_command, python=config.python, image=config.image
         )

@@ -104,7 +104,9 @@ def solve(
         run_id=run_id,
     )
     with status(f"solving in {out_dir}") as progress:
-        box = DockerSandbox(limits=sandbox_limits(settings), log=progress)
+        box = DockerSandbox(
+            limits=sandbox_limits(settings), log=progress, allowed_images=settings.allowed_images
+        )
         localiser = make_localiser(ctx, calibration=calibration, log=progress)
         report = run_solve(request, model=llm, sandbox=box, localiser=localiser, log=progress)
     data = report.to_json()

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shlex
+import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from repomind.sandbox import setup_plan, wheelhouse
-from repomind.sandbox.client import LABEL, container_labels
-from repomind.sandbox.errors import EnvironmentSetupError, ImageNotFoundError
+from repomind.sandbox.errors import EnvironmentSetupError, ImageNotAllowedError, ImageNotFoundError
+from repomind.sandbox.hostenv import git_env
 from repomind.sandbox.images import (
+    BASE_REPOSITORY,
     DEFAULT_PYTHON,
     SUITE_GLIBC,
     base_image_tag,
@@ -23,23 +24,13 @@ from repomind.sandbox.images import (
     suite_for,
 )
 from repomind.sandbox.limits import Limits
-from repomind.sandbox.output import CappedBuffer
+from repomind.sandbox.requirements import RequirementRefusedError, check
+from repomind.sandbox.setup_box import ENV_REPOSITORY, SetupBox
 from repomind.sandbox.types import Environment, EnvironmentSpec
-from repomind.sandbox.worktree import SANDBOX_GID, SANDBOX_UID, pack, pack_directory
 
-ENV_REPOSITORY = "repomind-env"
-KEY_LABEL = "org.repomind.env-key"
 #: Bump when the way environments are built changes, so that old cached images are not reused.
-RECIPE_VERSION = "1"
-VENV = "/opt/venv"
-_RUNTIME_CHANGES = (
-    f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    f"ENV VIRTUAL_ENV={VENV}",
-    "ENV PIP_NO_INDEX=1",
-    "USER sandbox",
-    "WORKDIR /work",
-    'CMD ["bash"]',
-)
+RECIPE_VERSION = "2"
+__all__ = ["ENV_REPOSITORY", "build", "check_image", "env_tag"]
 
 
 def env_tag(repo_name: str, key: str) -> str:
@@ -65,6 +56,26 @@ def remove_environments(repo_name: str, client: Any = None) -> int:
         return 0
 
 
+def check_image(image: str, allowed: Collection[str]) -> None:
+    """A repository's ``image:`` must be one the operator allow-listed (``REPOMIND_SANDBOX_IMAGES``) or a
+    sandbox base image, and never a cached environment (another repository's dependencies and code)."""
+
+    def bare(ref: str) -> str:
+        return ref.removeprefix("docker.io/").removeprefix("library/")
+
+    if bare(image).startswith(f"{ENV_REPOSITORY}/"):
+        raise ImageNotAllowedError(
+            f"the configured image {image} is a cached repository environment, which a repository may not use"
+        )
+    if bare(image).startswith(f"{BASE_REPOSITORY}:"):
+        return
+    if bare(image) not in {bare(a) for a in allowed}:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise ImageNotAllowedError(
+            f"the configured image {image} is not one the operator allows (REPOMIND_SANDBOX_IMAGES: {known})"
+        )
+
+
 def build(
     client: Any,
     work_tree: Path,
@@ -73,17 +84,32 @@ def build(
     limits: Limits,
     setup_timeout_s: float = 1800.0,
     log: Callable[[str], None] = lambda _line: None,
+    allowed_images: Collection[str] = (),
 ) -> Environment:
-    """Return the cached environment for this repository and dependency state, or build and cache it."""
+    """Return the cached environment for this repository and dependency state, or build and cache it.
+
+    The repository's requirements are checked as PEP 508 on the host, its metadata is built by its own
+    build backend in a confined, network-less container, the wheelhouse is fetched on the host (files
+    only, nothing built), resolved as of the commit's date, and everything installs in another confined
+    container.
+    """
     start = time.monotonic()
-    plan = setup_plan.detect(work_tree, spec.setup_command, spec.requirement_files)
+    python = spec.python or DEFAULT_PYTHON
+    plan = setup_plan.detect(work_tree, spec.setup_command, spec.requirement_files, python=python)
     if spec.image:
+        check_image(spec.image, allowed_images)
         base_tag, base = spec.image, find_image(client, spec.image)
         if base is None:
             raise ImageNotFoundError(f"the configured image {spec.image} does not exist")
     else:
         base_tag = base_image_tag(spec.python, spec.compiler)
         base = require_base_image(client, spec.python, spec.compiler)
+    # Today's releases first; where they break an old commit (a removed package, a setuptools without
+    # ``dep_util``), everything again as of the commit's date. A date the spec gives is used alone.
+    dates = (
+        [spec.resolve_before] if spec.resolve_before else list(dict.fromkeys([None, commit_date(work_tree)]))
+    )
+    as_of = spec.resolve_before
     key = setup_plan.fingerprint(
         work_tree,
         plan,
@@ -93,114 +119,119 @@ def build(
         str(spec.network),
         *(("keep-work-tree",) if spec.keep_work_tree else ()),
         *spec.requirements,
-        *((f"before {spec.resolve_before}",) if spec.resolve_before else ()),
+        *((f"before {as_of}",) if as_of else ()),
     )
     tag = env_tag(spec.repo_name, key)
     if find_image(client, tag) is not None:
         log(f"environment {tag} is cached")
         return Environment(tag, key, cached=True, setup_seconds=time.monotonic() - start, plan=plan.pip_args)
 
-    log(f"setting up {spec.repo_name}: {plan.describe()}")
-    with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
-        wheels = Path(tmp, "wheelhouse")
-        python = spec.python or DEFAULT_PYTHON
-        glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
-        # Resolved as separate sets, as pip installs them: the project with its dependencies, its build
-        # system (an isolated build), and any requirements the spec adds (installed before the project).
-        build_set = set(plan.build_requirements)
-        dated = [[r for r in plan.requirements if r not in build_set], list(plan.build_requirements)]
-        for group in dated:
-            if group:
-                wheelhouse.download(
-                    group, wheels, python=python, glibc=glibc, log=log, exclude_newer=spec.resolve_before
-                )
-        if spec.requirements:  # explicit pins: never bounded by the date
-            wheelhouse.download(spec.requirements, wheels, python=python, glibc=glibc, log=log)
-        output = _install(client, base_tag, work_tree, wheels, plan, spec, tag, key, limits, setup_timeout_s)
+    glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
+    box = SetupBox(client, base_tag, work_tree, spec, limits, setup_timeout_s, project_version(work_tree))
+    output, static = "", plan
+    for number, date in enumerate(dates, 1):
+        try:
+            output, plan = _setup(box, work_tree, spec, static, python, glibc, date, tag, key, log)
+            break
+        except RequirementRefusedError:
+            raise
+        except EnvironmentSetupError as exc:
+            if number == len(dates):
+                raise
+            log(f"setting up with today's releases failed ({exc.message}); again as of {dates[-1]}")
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(
         tag, key, cached=False, setup_seconds=time.monotonic() - start, plan=plan.pip_args, log=output
     )
 
 
-def _script(plan: setup_plan.SetupPlan, network: bool, keep_work_tree: bool = False) -> str:
-    install = plan.custom_command or "pip install " + shlex.join(plan.pip_args)
-    # The work copy and the wheelhouse are not part of the environment (each run copies its own tree),
-    # unless the work copy's build products are wanted: then it stays, owned by the sandbox user.
-    keep = f"chown -R {SANDBOX_UID}:{SANDBOX_GID} /work && cd / && rm -rf /wheelhouse /root/.cache"
-    drop = "cd / && find /work -mindepth 1 -delete && rm -rf /wheelhouse /root/.cache"
-    return "\n".join(
-        [
-            "set -eu",
-            "export PIP_FIND_LINKS=/wheelhouse PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off",
-            "" if network else "export PIP_NO_INDEX=1",
-            f"python3 -m venv {VENV}",
-            f". {VENV}/bin/activate",
-            "python -m pip install --quiet --no-index --upgrade pip",
-            "cd /work",
-            install,
-            keep if keep_work_tree else drop,
-        ]
-    )
-
-
-def _install(
-    client: Any,
-    base_tag: str,
+def _setup(
+    box: SetupBox,
     work_tree: Path,
-    wheels: Path,
-    plan: setup_plan.SetupPlan,
     spec: EnvironmentSpec,
+    plan: setup_plan.SetupPlan,
+    python: str,
+    glibc: tuple[int, int],
+    as_of: str | None,
     tag: str,
     key: str,
-    limits: Limits,
-    timeout_s: float,
-) -> str:
-    import docker
-    import requests
-
-    container = client.containers.create(
-        base_tag,
-        ["bash", "-c", _script(plan, spec.network, spec.keep_work_tree)],
-        user="0",
-        working_dir="/work",
-        network_mode="bridge" if spec.network else "none",
-        labels=container_labels("setup"),
-        mem_limit=limits.memory_bytes,
-        memswap_limit=limits.memory_bytes,
-        pids_limit=max(limits.pids, 1024),
-        environment={"HOME": "/root"},
-    )
-    try:
-        with pack(work_tree) as tree:
-            container.put_archive("/work", tree)
-        with pack_directory(wheels, arcname="wheelhouse") as wh:
-            container.put_archive("/", wh)
-        container.start()
-        try:
-            status = container.wait(timeout=timeout_s)["StatusCode"]
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            container.kill()
-            raise EnvironmentSetupError(
-                f"setting up {spec.repo_name} timed out after {timeout_s:.0f} s", output=_logs(container)
-            ) from None
-        output = _logs(container)
-        if status != 0:
-            raise EnvironmentSetupError(
-                f"setting up {spec.repo_name} failed with exit status {status} while running "
-                f"`{plan.describe()}`",
-                output=output,
+    log: Callable[[str], None],
+) -> tuple[str, setup_plan.SetupPlan]:
+    with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
+        wheels = Path(tmp, "wheelhouse")
+        tools = wheelhouse.build_tools(wheels, python=python, glibc=glibc, log=log)
+        # The build system's requirements as of the commit's date (an old project's setuptools), installed
+        # into the environment before the project, which is then built without build isolation.
+        build_pins = _merge(
+            tools,
+            wheelhouse.download(
+                plan.build_requirements, wheels, python=python, glibc=glibc, log=log, exclude_newer=as_of
+            ),
+        )
+        if setup_plan.has_project(work_tree):
+            log(f"building the metadata of {spec.repo_name} in the sandbox")
+            try:
+                metadata = box.metadata(wheels, build_pins)
+                plan = setup_plan.detect(
+                    work_tree, spec.setup_command, spec.requirement_files, metadata=metadata, python=python
+                )
+            except EnvironmentSetupError as exc:
+                if not spec.setup_command:
+                    raise
+                log(f"the project's metadata could not be built ({exc.message}); using its static reading")
+        log(f"setting up {spec.repo_name}: {plan.describe()}")
+        build_set = set(plan.build_requirements)
+        wheelhouse.download(
+            [r for r in plan.requirements if r not in build_set],
+            wheels,
+            python=python,
+            glibc=glibc,
+            log=log,
+            exclude_newer=as_of,
+        )
+        if spec.requirements:  # explicit pins: never bounded by the date
+            wheelhouse.download(
+                [str(check(r, "the environment's extra requirements")) for r in spec.requirements],
+                wheels,
+                python=python,
+                glibc=glibc,
+                log=log,
             )
-        changes = [*_RUNTIME_CHANGES, f"LABEL {LABEL}=env", f"LABEL {KEY_LABEL}={key}"]
-        repository, _, version = tag.partition(":")
-        container.commit(repository=repository, tag=version, changes=changes)
-        return output
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
+        output = box.install(wheels, build_pins, plan, tag, key)
+    return output, plan
 
 
-def _logs(container: Any) -> str:
-    buf = CappedBuffer(64 * 1024)
-    buf.write(container.logs(stdout=True, stderr=True))
-    return buf.text()
+def _merge(tools: list[str], build: list[str]) -> list[str]:
+    """One pin per project: the build system's (dated) where both name one (wheel, say)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {canonicalize_name(Requirement(p).name): p for p in [*tools, *build]}
+    return list(pins.values())
+
+
+def commit_date(work_tree: Path) -> str | None:
+    """The committer date of the work tree's HEAD (ISO 8601), to resolve requirements as of then."""
+    return _git_out(work_tree, "log", "-1", "--format=%cI", "HEAD")
+
+
+def project_version(work_tree: Path) -> str:
+    """A version for ``SETUPTOOLS_SCM_PRETEND_VERSION``: the nearest tag when it is a version, else 0.0.0
+    (the sandbox's copy has no ``.git``, so setuptools-scm cannot find one there)."""
+    from packaging.version import InvalidVersion, Version
+
+    tag = _git_out(work_tree, "describe", "--tags", "--abbrev=0", "HEAD") or ""
+    try:
+        return str(Version(tag.removeprefix("v")))
+    except InvalidVersion:
+        return "0.0.0"
+
+
+def _git_out(work_tree: Path, *args: str) -> str | None:
+    if not (work_tree / ".git").exists():
+        return None
+    proc = subprocess.run(
+        ["git", "-C", str(work_tree), *args], capture_output=True, text=True, check=False, env=git_env()
+    )
+    out = proc.stdout.strip()
+    return out if proc.returncode == 0 and out and len(out) < 200 else None

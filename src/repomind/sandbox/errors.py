@@ -6,6 +6,8 @@ catch :class:`SandboxError` next to ``repomind.errors.RepomindError``.
 
 from __future__ import annotations
 
+from repomind.sandbox.output import cap_text
+
 
 class SandboxError(Exception):
     """Base class: something about running code in the sandbox went wrong.
@@ -36,8 +38,23 @@ class ImageBuildError(SandboxError):
     """Building the sandbox base image failed."""
 
 
+#: The most of a failed setup's output that leaves the sandbox package (head and tail), well under the
+#: 65,536 characters GitHub allows in a comment, so a status comment that quotes it is never refused.
+SETUP_OUTPUT_CAP = 12_000
+
+
 class EnvironmentSetupError(SandboxError):
-    """Setting up a repository's environment failed (its install or setup command did not succeed)."""
+    """Setting up a repository's environment failed (its install or setup command did not succeed).
+
+    ``output`` is capped to :data:`SETUP_OUTPUT_CAP` characters (head and tail).
+    """
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message, output=cap_text(output, SETUP_OUTPUT_CAP))
+
+
+class ImageNotAllowedError(EnvironmentSetupError):
+    """The repository's config names an image the operator did not allow-list."""
 
 
 class CommandNotFoundError(SandboxError):

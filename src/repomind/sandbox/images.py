@@ -16,6 +16,7 @@ from typing import Any
 
 from repomind.sandbox.client import LABEL, container_labels
 from repomind.sandbox.errors import ImageBuildError, ImageNotFoundError
+from repomind.sandbox.hostenv import clean_env
 
 #: Python version → the Debian release whose python3 it is.
 PYTHON_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
@@ -224,7 +225,9 @@ def _add_sandbox_user(rootfs: Path) -> None:
 
 def _run_logged(cmd: list[str], log: Log, *, what: str) -> None:
     tail: list[str] = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env()
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             log(line.rstrip())

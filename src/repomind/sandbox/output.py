@@ -38,3 +38,11 @@ class CappedBuffer:
         if not self.dropped:
             return head + tail
         return f"{head}\n[... {self.dropped} bytes dropped ...]\n{tail}"
+
+
+def cap_text(text: str, cap: int) -> str:
+    """``text`` cut to about ``cap`` characters: its head and tail, with a marker where it was cut."""
+    if len(text) <= cap:
+        return text
+    head, tail = text[: cap // 2], text[len(text) - cap // 2 :]
+    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters dropped ...]\n{tail}"

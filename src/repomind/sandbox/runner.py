@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,12 @@ class DockerSandbox:
         *,
         limits: Limits | None = None,
         log: Callable[[str], None] = lambda _line: None,
+        allowed_images: Collection[str] = (),
     ) -> None:
         self._client = client
         self.limits = limits or Limits()
         self._log = log
+        self.allowed_images = tuple(allowed_images)
 
     @property
     def client(self) -> Any:
@@ -70,7 +72,14 @@ class DockerSandbox:
         return self._client
 
     def prepare(self, work_tree: Path, spec: EnvironmentSpec) -> Environment:
-        return environment.build(self.client, work_tree, spec, limits=self.limits, log=self._log)
+        return environment.build(
+            self.client,
+            work_tree,
+            spec,
+            limits=self.limits,
+            log=self._log,
+            allowed_images=self.allowed_images,
+        )
 
     def run(
         self,

@@ -1,7 +1,10 @@
 """Deciding how to install a repository's Python environment, without running any of its code.
 
-The repository's own files are read as data (TOML, INI, a literal-only look at ``setup.py``): nothing of
-the repository executes on the host. Its build backend runs later, inside the sandbox.
+The repository's own files are read as data (TOML, INI, a literal-only look at ``setup.py``), through
+:mod:`repomind.sandbox.repofs`, and every requirement found is checked as PEP 508 by
+:mod:`repomind.sandbox.requirements`: nothing of the repository executes on the host. Its build backend
+runs inside the sandbox, which reports the project's metadata (:mod:`repomind.sandbox.metadata`); the
+plan made with that metadata replaces the static guess.
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from repomind.sandbox import repofs
+from repomind.sandbox.requirements import applicable, check, read_file, where
+
+
+@dataclass(frozen=True)
+class ProjectMetadata:
+    """What the project's own build backend said about it, inside the sandbox (untrusted, checked)."""
+
+    name: str
+    requires_dist: tuple[str, ...]
+    provides_extra: tuple[str, ...]
+
 
 TEST_EXTRAS = ("test", "tests", "testing")
 FALLBACK_EXTRAS = ("dev",)
@@ -58,30 +74,52 @@ class SetupPlan:
         return "pip install " + " ".join(self.pip_args)
 
 
+def has_project(work_tree: Path) -> bool:
+    """Whether there is a project to install (``pyproject.toml``, ``setup.py`` or ``setup.cfg``)."""
+    return any(repofs.is_regular_file(work_tree, f) for f in PROJECT_FILES)
+
+
 def detect(
-    work_tree: Path, setup_command: str | None = None, requirement_files: tuple[str, ...] | None = None
+    work_tree: Path,
+    setup_command: str | None = None,
+    requirement_files: tuple[str, ...] | None = None,
+    *,
+    metadata: ProjectMetadata | None = None,
+    python: str = "3.11",
 ) -> SetupPlan:
     """The install plan for ``work_tree``: the project with its test extras, its requirement files, pytest.
 
     ``requirement_files`` narrows which requirement files are read (default: the usual names).
+    ``metadata`` (what the project's build backend reported inside the sandbox) replaces the static
+    reading of its dependencies; its markers are evaluated for Python ``python`` on Linux. Every
+    requirement is checked as PEP 508 by name: anything else raises ``RequirementRefusedError``.
     """
     wanted = REQUIREMENT_FILES if requirement_files is None else requirement_files
-    dep_files = [f for f in (*PROJECT_FILES, *wanted) if (work_tree / f).is_file()]
+    dep_files = [f for f in (*PROJECT_FILES, *wanted) if repofs.is_regular_file(work_tree, f)]
     pip_args: list[str] = []
     requirements: list[str] = []
     build: list[str] = []
+    project_name = ""
     if any(f in dep_files for f in PROJECT_FILES):
-        deps, extras, build = _project_metadata(work_tree)
+        build = _build_requirements(work_tree)
+        if metadata is None:
+            deps, extras = _project_metadata(work_tree)
+        else:
+            deps, extras, project_name = [], _metadata_extras(metadata), metadata.name
         chosen = [e for e in TEST_EXTRAS if e in extras] or [e for e in FALLBACK_EXTRAS if e in extras]
         pip_args += ["-e", "." + (f"[{','.join(chosen)}]" if chosen else "")]
         if setup_py_only(work_tree):
             pip_args += COMPAT_EDITABLE
+        if metadata is not None:
+            deps = _metadata_requirements(metadata, tuple(chosen), python)
         requirements += deps + [r for e in chosen for r in extras[e]] + build
     for name in wanted:
         if name in dep_files:
             pip_args += ["-r", name]
-            requirements += _read_requirements(work_tree / name)
-    if not any(_name_of(r) == "pytest" for r in requirements):
+            file_requirements, files = read_file(work_tree, name)
+            requirements += file_requirements
+            dep_files += [f for f in files if f not in dep_files]
+    if _normal(project_name) != "pytest" and not any(_name_of(r) == "pytest" for r in requirements):
         pip_args.append("pytest")
         requirements.append("pytest")
     return SetupPlan(
@@ -91,6 +129,45 @@ def detect(
         custom_command=setup_command,
         build_requirements=tuple(dict.fromkeys(build)),
     )
+
+
+def target_environment(python: str) -> dict[str, str]:
+    """PEP 508 marker values of the sandbox's interpreter (CPython ``python`` on Linux)."""
+    import platform
+
+    return {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "implementation_name": "cpython",
+        "implementation_version": f"{python}.0",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": platform.machine(),
+        "platform_release": "",
+        "platform_version": "",
+    }
+
+
+def _metadata_extras(metadata: ProjectMetadata) -> dict[str, list[str]]:
+    return {_normal(e): [] for e in metadata.provides_extra}
+
+
+def _metadata_requirements(metadata: ProjectMetadata, extras: tuple[str, ...], python: str) -> list[str]:
+    """The ``Requires-Dist`` lines that apply to the target with ``extras``, checked and marker-free."""
+    out: list[str] = []
+    environment = target_environment(python)
+    for line in metadata.requires_dist:
+        req = check(line, f"the project's metadata (Requires-Dist of {metadata.name or 'the project'})")
+        wanted = applicable(req, environment, extras)
+        if wanted is not None and _normal(req.name) != _normal(metadata.name):
+            out.append(wanted)
+    return out
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def setup_py_only(work_tree: Path) -> bool:
@@ -103,9 +180,9 @@ def setup_py_only(work_tree: Path) -> bool:
     ``editable_mode=compat`` puts the project root on ``sys.path`` again
     (``SETUPTOOLS_ENABLE_FEATURES=legacy-editable`` did, before setuptools 80 removed it).
     """
-    if not (work_tree / "setup.py").is_file():
+    if not repofs.is_regular_file(work_tree, "setup.py"):
         return False
-    if not (work_tree / "pyproject.toml").is_file():
+    if not repofs.is_regular_file(work_tree, "pyproject.toml"):
         return True
     data = _pyproject(work_tree)
     return data is not None and "build-system" not in data  # unreadable: pip fails on it, add nothing
@@ -113,20 +190,24 @@ def setup_py_only(work_tree: Path) -> bool:
 
 def _pyproject(work_tree: Path) -> dict[str, Any] | None:
     """``pyproject.toml``, parsed; None when there is none or it is not valid TOML (pip refuses it too)."""
-    path = work_tree / "pyproject.toml"
-    if not path.is_file():
+    text = _text(work_tree, "pyproject.toml")
+    if text is None:
         return None
     try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return None
+
+
+def _text(work_tree: Path, name: str) -> str | None:
+    return repofs.read_text_or_none(work_tree, name)
 
 
 def fingerprint(work_tree: Path, plan: SetupPlan, *parts: str) -> str:
     """A hash of the dependency files' contents, the setup command, and any other ``parts``."""
     digest = hashlib.sha256()
     for name in plan.dependency_files:
-        digest.update(name.encode() + b"\0" + (work_tree / name).read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + repofs.read_bytes(work_tree, name) + b"\0")
     digest.update((plan.custom_command or "").encode() + b"\0")
     for part in parts:
         digest.update(part.encode() + b"\0")
@@ -138,60 +219,71 @@ def _name_of(requirement: str) -> str:
     return match.group(1).lower().replace("_", "-") if match else ""
 
 
-def _read_requirements(path: Path) -> list[str]:
-    """Plain requirement lines; options, includes and local paths are left to pip inside the sandbox."""
-    out = []
-    for raw in path.read_text(errors="replace").splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-", ".", "/")) or "://" in line:
-            continue
-        out.append(line)
-    return out
+def _build_requirements(work_tree: Path) -> list[str]:
+    """``[build-system].requires`` (setuptools and wheel when there is none), each checked."""
+    data = _pyproject(work_tree)
+    requires = (data or {}).get("build-system", {}).get("requires", DEFAULT_BUILD_REQUIRES)
+    text = _text(work_tree, "pyproject.toml")
+    return [
+        str(check(str(r), where("pyproject.toml", text, str(r), "[build-system].requires")))
+        for r in (requires if isinstance(requires, list | tuple) else [requires])
+    ]
 
 
-def _project_metadata(work_tree: Path) -> tuple[list[str], dict[str, list[str]], list[str]]:
-    """(dependencies, extras, build requirements) read statically from pyproject, setup.cfg, setup.py."""
+def _project_metadata(work_tree: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """(dependencies, extras) read statically from pyproject, setup.cfg and setup.py, each checked."""
     deps: list[str] = []
     extras: dict[str, list[str]] = {}
-    build = list(DEFAULT_BUILD_REQUIRES)
     data = _pyproject(work_tree)
+    text = _text(work_tree, "pyproject.toml")
     if data is not None:
-        build = list(data.get("build-system", {}).get("requires", build))
         project = data.get("project", {})
-        deps += list(project.get("dependencies", []))
-        extras.update({k: list(v) for k, v in project.get("optional-dependencies", {}).items()})
-    cfg = work_tree / "setup.cfg"
-    if cfg.is_file():
+        table = "[project].dependencies"
+        deps += [_checked(r, "pyproject.toml", text, table) for r in project.get("dependencies", [])]
+        for key, value in project.get("optional-dependencies", {}).items():
+            table = f"[project.optional-dependencies].{key}"
+            extras[key] = [_checked(r, "pyproject.toml", text, table) for r in value]
+    cfg_text = _text(work_tree, "setup.cfg")
+    if cfg_text is not None:
         parser = configparser.ConfigParser()
         try:
-            parser.read_string(cfg.read_text(errors="replace"))
+            parser.read_string(cfg_text)
         except configparser.Error:
             parser = configparser.ConfigParser()
-        deps += _lines(parser.get("options", "install_requires", fallback=""))
+        for line in _lines(parser.get("options", "install_requires", fallback="")):
+            deps.append(_checked(line, "setup.cfg", cfg_text, "[options] install_requires"))
         if parser.has_section("options.extras_require"):
-            for key, text in parser.items("options.extras_require"):
-                extras.setdefault(key, []).extend(_lines(text))
-    setup_py = work_tree / "setup.py"
-    if setup_py.is_file():
-        literal_deps, literal_extras = _setup_py_literals(setup_py)
-        deps += literal_deps
+            for key, value in parser.items("options.extras_require"):
+                extras.setdefault(key, []).extend(
+                    _checked(line, "setup.cfg", cfg_text, f"extras_require {key}") for line in _lines(value)
+                )
+    setup_text = _text(work_tree, "setup.py")
+    if setup_text is not None:
+        literal_deps, literal_extras = _setup_py_literals(setup_text)
+        deps += [str(check(r, f"setup.py line {n} (install_requires)")) for r, n in literal_deps]
         for key, value in literal_extras.items():
-            extras.setdefault(key, []).extend(value)
-    return deps, extras, build
+            place = f"extras_require {key}"
+            extras.setdefault(key, []).extend(str(check(r, f"setup.py line {n} ({place})")) for r, n in value)
+    return deps, extras
+
+
+def _checked(requirement: object, path: str, text: str | None, context: str) -> str:
+    return str(check(str(requirement), where(path, text, str(requirement), context)))
 
 
 def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-def _setup_py_literals(path: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """``install_requires`` and ``extras_require`` where ``setup.py`` spells them as literals."""
+def _setup_py_literals(text: str) -> tuple[list[tuple[str, int]], dict[str, list[tuple[str, int]]]]:
+    """``install_requires`` and ``extras_require`` where ``setup.py`` spells them as literals, each with
+    the line it is on."""
     try:
-        tree = ast.parse(path.read_text(errors="replace"))
-    except SyntaxError:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
         return [], {}
-    deps: list[str] = []
-    extras: dict[str, list[str]] = {}
+    deps: list[tuple[str, int]] = []
+    extras: dict[str, list[tuple[str, int]]] = {}
     # Module-level ``NAME = <literal>`` assignments, for ``setup(install_requires=NAME)``.
     names: dict[str, ast.expr] = {}
     for stmt in tree.body:
@@ -205,9 +297,11 @@ def _setup_py_literals(path: Path) -> tuple[list[str], dict[str, list[str]]]:
             value = ast.literal_eval(expr)
         except (ValueError, SyntaxError):
             continue
+        line = expr.lineno
         if node.arg == "install_requires" and isinstance(value, list | tuple):
-            deps += [str(v) for v in value]
+            deps += [(str(v), line) for v in value]
         elif node.arg == "extras_require" and isinstance(value, dict):
             for key, reqs in value.items():
-                extras[str(key)] = [reqs] if isinstance(reqs, str) else [str(r) for r in reqs]
+                items = [reqs] if isinstance(reqs, str) else [str(r) for r in reqs]
+                extras[str(key)] = [(r, line) for r in items]
     return deps, extras

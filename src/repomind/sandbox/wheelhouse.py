@@ -1,19 +1,50 @@
-"""A host-side wheelhouse, so that environments install inside a container that cannot reach an index."""
+"""A host-side wheelhouse, so that environments install inside a container that cannot reach an index.
+
+Nothing of the repository runs here. The requirements are PEP 508 strings by name (checked by
+:mod:`repomind.sandbox.requirements` before they arrive), resolved by uv with ``--no-build`` (which never
+runs a build backend: only metadata the index or a wheel states is used), for the sandbox's Python and
+glibc. Each pinned release is then fetched as a file from the index's simple API: a compatible wheel, or
+else the source distribution, which is only stored; it is built inside the container. Every child process
+gets an allow-listed environment (:mod:`repomind.sandbox.hostenv`), never the worker's.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import platform
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from repomind.sandbox.errors import EnvironmentSetupError
+from packaging import tags
+from packaging.requirements import Requirement
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 
-#: Always present: a current pip (old Debian pips cannot install a pyproject-only project in editable mode)
-#: and what pip's build isolation needs to build the repository and any sdist inside.
-BUILD_TOOLS = ("pip", "setuptools>=64", "wheel")
+from repomind.sandbox.errors import EnvironmentSetupError
+from repomind.sandbox.hostenv import clean_env
+from repomind.sandbox.requirements import check
+
+#: Always present: a current pip (old Debian pips cannot install a pyproject-only project in editable
+#: mode; before 25.3, which dropped the ``setup.py develop`` fallback an old setuptools needs) and wheel.
+BUILD_TOOLS = ("pip<25.3", "wheel")
+PYPI_SIMPLE = "https://pypi.org/simple"
+_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_MAX_INDEX_PAGE = 64 * 1024 * 1024
+_FETCH_THREADS = 6
 
 
 def host_python() -> str:
@@ -23,48 +54,69 @@ def host_python() -> str:
 def manylinux_platforms(glibc: tuple[int, int], machine: str | None = None) -> list[str]:
     """The manylinux tags a system with this glibc can install, newest first."""
     arch = machine or platform.machine()
-    tags = [f"manylinux_{glibc[0]}_{minor}_{arch}" for minor in range(glibc[1], 4, -1)]
-    return [*tags, f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"]
+    tags_ = [f"manylinux_{glibc[0]}_{minor}_{arch}" for minor in range(glibc[1], 4, -1)]
+    return [*tags_, f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"]
 
 
-def _run(cmd: list[str], what: str, timeout_s: float) -> str:
+def supported_tags(python: str, glibc: tuple[int, int]) -> list[tags.Tag]:
+    """The wheel tags CPython ``python`` on this glibc installs, best first."""
+    major, minor = (int(p) for p in python.split(".")[:2])
+    platforms = [*manylinux_platforms(glibc), f"linux_{platform.machine()}"]
+    return [
+        *tags.cpython_tags((major, minor), platforms=platforms),
+        *tags.compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=platforms),
+    ]
+
+
+def _cache_dir(tool: str) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base, tool))
+
+
+def _run(cmd: list[str], what: str, timeout_s: float, home: str) -> str:
+    env = clean_env(home=home, network=True, extra={"UV_CACHE_DIR": _cache_dir("uv"), "UV_NO_CONFIG": "1"})
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout_s, check=False, env=env, cwd=home
+        )
     except subprocess.TimeoutExpired as exc:
         raise EnvironmentSetupError(f"{what} timed out after {timeout_s:.0f} s") from exc
     if proc.returncode != 0:
         raise EnvironmentSetupError(
             f"could not fetch the repository's requirements into a wheelhouse "
             f"({what}, exit {proc.returncode})",
-            output=(proc.stdout + proc.stderr)[-8000:],
+            output=proc.stdout + proc.stderr,
         )
     return proc.stdout
 
 
-def _pin_for(
+def resolve(
     requirements: Sequence[str],
     python: str,
     glibc: tuple[int, int],
-    timeout_s: float,
+    timeout_s: float = 1800.0,
     exclude_newer: str | None = None,
 ) -> list[str]:
-    """Resolve for another Python with uv, which evaluates markers for the target, not the host."""
+    """``name==version`` pins of the requirements and their dependencies for the target, by uv with
+    ``--no-build`` (no build backend runs on the host); ``exclude_newer`` resolves as of that date."""
     import uv
 
-    with tempfile.NamedTemporaryFile("w", suffix=".in") as spec:
-        spec.write("\n".join(requirements) + "\n")
-        spec.flush()
+    checked = [str(check(r, "requirement")) for r in requirements]
+    with tempfile.TemporaryDirectory(prefix="repomind-resolve-") as home:
+        spec = Path(home, "requirements.in")
+        spec.write_text("\n".join(checked) + "\n")
         target = f"{platform.machine()}-manylinux_{glibc[0]}_{glibc[1]}"
         out = _run(
             [
                 uv.find_uv_bin(),
                 "pip",
                 "compile",
-                spec.name,
+                str(spec),
                 "--python-version",
                 python,
                 "--python-platform",
                 target,
+                "--no-build",
                 "--no-header",
                 "--no-annotate",
                 "--quiet",
@@ -72,8 +124,100 @@ def _pin_for(
             ],
             f"resolving for Python {python}",
             timeout_s,
+            home,
         )
-    return [line.strip() for line in out.splitlines() if line.strip() and not line.startswith("#")]
+    lines = [line.split(";", 1)[0].strip() for line in out.splitlines()]
+    return [str(check(line, "a resolved pin")) for line in lines if line and not line.startswith(("#", "-"))]
+
+
+def _index_files(index: str, name: str, timeout_s: float) -> list[dict[str, object]]:
+    url = f"{index.rstrip('/')}/{canonicalize_name(name)}/"
+    request = urllib.request.Request(url, headers={"Accept": _SIMPLE_JSON})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            data = json.loads(response.read(_MAX_INDEX_PAGE))
+    except (OSError, ValueError) as exc:
+        raise EnvironmentSetupError(f"the package index did not list {name}: {exc}") from None
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def _choose(
+    files: list[dict[str, object]], name: str, version: Version, supported: list[tags.Tag]
+) -> dict[str, object]:
+    """The best compatible wheel of ``name==version``, else its source distribution."""
+    rank = {tag: i for i, tag in enumerate(supported)}
+    best: tuple[int, dict[str, object]] | None = None
+    sdist: dict[str, object] | None = None
+    for entry in files:
+        filename = entry.get("filename")
+        if not isinstance(filename, str) or "/" in filename or entry.get("yanked") not in (None, False):
+            continue
+        try:
+            if filename.endswith(".whl"):
+                wname, wversion, _build, wtags = parse_wheel_filename(filename)
+                score = min((rank[t] for t in wtags if t in rank), default=None)
+                fits = wname == canonicalize_name(name) and wversion == version and score is not None
+                if fits and score is not None and (best is None or score < best[0]):
+                    best = (score, entry)
+            elif filename.endswith((".tar.gz", ".zip")):
+                sname, sversion = parse_sdist_filename(filename)
+                if sname == canonicalize_name(name) and sversion == version:
+                    sdist = sdist or entry
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            continue
+    chosen = best[1] if best else sdist
+    if chosen is None:
+        raise EnvironmentSetupError(f"the package index has no file of {name}=={version} for this Python")
+    return chosen
+
+
+def _fetch(entry: dict[str, object], index: str, dest: Path, timeout_s: float) -> Path:
+    filename, url = str(entry["filename"]), urllib.parse.urljoin(index.rstrip("/") + "/", str(entry["url"]))
+    hashes = entry.get("hashes")
+    want = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+        raise EnvironmentSetupError(f"the package index gave {filename} a URL that is not http(s)")
+    target = dest / filename
+    if target.exists():
+        return target
+    digest = hashlib.sha256()
+    partial = dest / f".{filename}.part"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response, partial.open("wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise EnvironmentSetupError(f"downloading {filename} failed: {exc}") from None
+    if want and digest.hexdigest() != want:
+        partial.unlink(missing_ok=True)
+        raise EnvironmentSetupError(f"downloading {filename}: its sha256 does not match the index's")
+    partial.rename(target)
+    return target
+
+
+def fetch(
+    pins: Sequence[str],
+    dest: Path,
+    *,
+    python: str,
+    glibc: tuple[int, int],
+    index: str = PYPI_SIMPLE,
+    timeout_s: float = 300.0,
+) -> list[Path]:
+    """Each ``name==version`` as a file from the index's simple API: a wheel, else the sdist (not built)."""
+    supported = supported_tags(python, glibc)
+
+    def one(pin: str) -> Path:
+        req = Requirement(pin)
+        version = Version(next(iter(req.specifier)).version)
+        entry = _choose(_index_files(index, req.name, timeout_s), req.name, version, supported)
+        return _fetch(entry, index, dest, timeout_s)
+
+    with ThreadPoolExecutor(_FETCH_THREADS) as pool:
+        return list(pool.map(one, pins))
 
 
 def download(
@@ -85,37 +229,19 @@ def download(
     log: Callable[[str], None] = lambda _line: None,
     timeout_s: float = 1800.0,
     exclude_newer: str | None = None,
-) -> list[Path]:
-    """``pip download`` the requirements (and their dependencies) for Python ``python`` into ``dest``.
-
-    Nothing of the repository runs here: the requirements are names and versions read from its files.
-    For another Python than the host's, the set is first resolved for that Python (markers included) and
-    then downloaded pinned, for the target's glibc. ``exclude_newer`` (an ISO date) resolves as of then.
-    """
+    index: str = PYPI_SIMPLE,
+) -> list[str]:
+    """Resolve ``requirements`` (with their dependencies) for Python ``python`` and fetch every pinned
+    file into ``dest``; returns the pins. ``exclude_newer`` (an ISO date) resolves as of then."""
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--dest",
-        str(dest),
-        "--prefer-binary",
-        "--disable-pip-version-check",
-        "--progress-bar",
-        "off",
-    ]
-    # The build tools are resolved on their own: a project may pin an older setuptools for its build
-    # (``requires = ["setuptools~=62.6"]``), which pip's isolated build then takes from the wheelhouse.
-    groups = [list(BUILD_TOOLS), list(requirements)]
-    if python != host_python() or exclude_newer:
-        # The build tools are current whatever the date: pip's isolated builds need a setuptools >= 64.
-        dates = [None, exclude_newer]
-        groups = [_pin_for(g, python, glibc, timeout_s, d) for g, d in zip(groups, dates, strict=True) if g]
-        cmd += ["--no-deps", "--python-version", python, "--implementation", "cp"]
-        cmd += [arg for tag in manylinux_platforms(glibc) for arg in ("--platform", tag)]
-    for wanted in groups:
-        if wanted:
-            log(f"$ pip download ({len(wanted)} requirements, Python {python})")
-            _run([*cmd, *wanted], "pip download", timeout_s)
-    return sorted(dest.iterdir())
+    if not requirements:
+        return []
+    pins = resolve(requirements, python, glibc, timeout_s, exclude_newer)
+    log(f"fetching {len(pins)} files for Python {python}")
+    fetch(pins, dest, python=python, glibc=glibc, index=index)
+    return pins
+
+
+def build_tools(dest: Path, *, python: str, glibc: tuple[int, int], log: Callable[[str], None]) -> list[str]:
+    """:data:`BUILD_TOOLS`, current whatever the commit's date."""
+    return download(BUILD_TOOLS, dest, python=python, glibc=glibc, log=log)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from repomind.sandbox.errors import WorkTreeError
+from repomind.sandbox.hostenv import git_env
 
 SANDBOX_UID = 1000
 SANDBOX_GID = 1000
@@ -25,6 +26,7 @@ def list_files(work_tree: Path) -> list[str]:
             ["git", "-C", str(work_tree), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
             capture_output=True,
             check=False,
+            env=git_env(),
         )
         if proc.returncode == 0:
             listed = {n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n}
@@ -49,7 +51,16 @@ def pack(work_tree: Path, files: list[str] | None = None) -> IO[bytes]:
 
     try:
         with tarfile.open(fileobj=spool, mode="w") as tar:
+            made: set[str] = set()
             for name in names:
+                # Parent directories first, owned by the sandbox user too (else the daemon makes them
+                # root's, and the unprivileged setup cannot clean the copy up).
+                for parent in reversed(Path(name).parents[:-1]):
+                    if str(parent) not in made:
+                        made.add(str(parent))
+                        info = owned(tarfile.TarInfo(str(parent)))
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                        tar.addfile(info)
                 tar.add(work_tree / name, arcname=name, recursive=False, filter=owned)
     except OSError as exc:
         spool.close()
@@ -58,11 +69,19 @@ def pack(work_tree: Path, files: list[str] | None = None) -> IO[bytes]:
     return spool
 
 
-def pack_directory(directory: Path, arcname: str = ".") -> IO[bytes]:
-    """A tar archive of every file under ``directory`` (for wheelhouses and build contexts)."""
+def pack_directory(directory: Path, arcname: str = ".", owner: tuple[int, int] | None = None) -> IO[bytes]:
+    """A tar archive of every file under ``directory`` (for wheelhouses and build contexts), owned by
+    ``owner`` (uid, gid) when given."""
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        if owner is not None:
+            info.uid, info.gid = owner
+            info.uname = info.gname = ""
+        return info
+
     with tarfile.open(fileobj=spool, mode="w") as tar:
-        tar.add(directory, arcname=arcname)
+        tar.add(directory, arcname=arcname, filter=owned)
     spool.seek(0)
     return spool
 
@@ -74,6 +93,7 @@ def repo_name(work_tree: Path) -> str:
         capture_output=True,
         text=True,
         check=False,
+        env=git_env(),
     )
     url = proc.stdout.strip() if proc.returncode == 0 else ""
     match = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)

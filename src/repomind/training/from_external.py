@@ -19,6 +19,7 @@ from repomind.pipeline.localise.dataset import Instance, load, repo_path
 from repomind.pipeline.solve.context import FileView, file_view
 from repomind.pipeline.solve.issue import keywords, strip_hidden
 from repomind.pipeline.solve.prompts import patch_messages
+from repomind.sandbox.hostenv import git_env
 from repomind.training.examples import Message, Supervised, blocks_from_diff
 
 SOURCE_SUFFIXES = (".py", ".pyx", ".pyi", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".rb")
@@ -28,14 +29,16 @@ Progress = Callable[[int, int, str], None]
 
 
 def _git(repo: Path, *args: str) -> str:
-    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False, env=git_env())
     if out.returncode != 0:
         raise UsageError(f"git {' '.join(args[:2])} in {repo}: {out.stderr.decode(errors='replace').strip()}")
     return out.stdout.decode(errors="replace")
 
 
 def _show(repo: Path, rev: str, path: str) -> str | None:
-    out = subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True, check=False)
+    out = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True, check=False, env=git_env()
+    )
     if out.returncode != 0 or b"\0" in out.stdout[:8000]:
         return None
     return out.stdout.decode(errors="replace")
@@ -124,6 +127,7 @@ def _candidates(repo: Path, rev: str, limit: int, rules: HistoryFilter) -> Itera
         ],
         capture_output=True,
         check=False,
+        env=git_env(),
     )
     log = done.stdout.decode(errors="replace")
     if done.returncode != 0 and not log:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from repomind.errors import RepomindError
+from repomind.sandbox.hostenv import git_env
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -20,7 +21,9 @@ class LocaliseError(RepomindError):
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=False)
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=False, env=git_env()
+    )
     if proc.returncode != 0:
         raise LocaliseError(f"git {' '.join(args[:2])} failed in {repo}: {proc.stderr.decode().strip()}")
     return proc.stdout
@@ -30,7 +33,11 @@ def check_repository(repo: Path) -> None:
     if not repo.exists():
         raise LocaliseError(f"{repo} does not exist")
     proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--git-dir"], capture_output=True, text=True, check=False
+        ["git", "-C", str(repo), "rev-parse", "--git-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=git_env(),
     )
     if proc.returncode != 0:
         raise LocaliseError(f"{repo} is not a git repository")
@@ -45,6 +52,7 @@ def resolve(repo: Path, rev: str | None) -> str:
         capture_output=True,
         text=True,
         check=False,
+        env=git_env(),
     )
     if proc.returncode != 0:
         raise LocaliseError(f"revision {name!r} does not exist in {repo}")
@@ -89,6 +97,7 @@ def read_blobs(repo: Path, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        env=git_env(),
     )
     assert proc.stdin is not None and proc.stdout is not None
     stdin = proc.stdin
@@ -148,6 +157,7 @@ def history(repo: Path, commit: str, limit: int) -> list[tuple[str, list[str]]]:
             ],
             capture_output=True,
             check=False,
+            env=git_env(),
         )
         if proc.returncode == 0:
             return _parse_log(proc.stdout.decode("utf-8", "replace"))

@@ -17,6 +17,7 @@ from pathlib import Path
 from repomind.pipeline.localise.result import Localisation, RankedFile
 from repomind.pipeline.solve.issue import Mentions, keywords
 from repomind.sandbox import repofs
+from repomind.sandbox.hostenv import git_env
 
 #: A file up to this size is shown whole.
 WHOLE_FILE_CHARS = 12_000
@@ -38,7 +39,11 @@ class FileView:
 
 def tracked_files(work_tree: Path) -> list[str]:
     out = subprocess.run(
-        ["git", "-C", str(work_tree), "ls-files", "-z"], capture_output=True, text=True, check=True
+        ["git", "-C", str(work_tree), "ls-files", "-z"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=git_env(),
     ).stdout
     return [p for p in out.split("\0") if p]
 

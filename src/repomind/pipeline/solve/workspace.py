@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from repomind.errors import UsageError
+from repomind.sandbox.hostenv import git_env
 
 _IDENTITY = ("-c", "user.email=repomind@localhost", "-c", "user.name=Repomind")
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.I)
@@ -24,7 +25,7 @@ class GitError(UsageError):
 
 def run_git(cwd: Path, *args: str, check: bool = True) -> str:
     proc = subprocess.run(
-        ["git", *_IDENTITY, "-C", str(cwd), *args], capture_output=True, text=True, check=False
+        ["git", *_IDENTITY, "-C", str(cwd), *args], capture_output=True, text=True, check=False, env=git_env()
     )
     if check and proc.returncode != 0:
         raise GitError(f"git {' '.join(args[:3])} failed in {cwd}: {proc.stderr.strip()[:500]}")
@@ -54,6 +55,7 @@ class Workspace:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=git_env(),
             )
             if proc.returncode != 0:
                 raise UsageError(f"cannot clone {repo}: {proc.stderr.strip()[:500]}")
@@ -66,6 +68,7 @@ class Workspace:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=git_env(),
             )
             if probe.returncode != 0:
                 raise UsageError(f"--repo {repo} is not a git repository")
@@ -74,6 +77,7 @@ class Workspace:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=git_env(),
             )
             if proc.returncode != 0:
                 raise UsageError(f"cannot copy {repo}: {proc.stderr.strip()[:500]}")
@@ -89,6 +93,7 @@ class Workspace:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=git_env(),
             )
             if proc.returncode == 0:
                 return proc.stdout.strip()

@@ -28,6 +28,7 @@ from repomind.pipeline.swebench.dataset import Instance, Prediction
 from repomind.pipeline.swebench.environments import Environments
 from repomind.pipeline.swebench.specs import EvalSpec, Unavailable
 from repomind.sandbox import Environment, Limits, Sandbox
+from repomind.sandbox.hostenv import git_env
 
 RESOLVED, UNRESOLVED, UNAVAILABLE = "resolved", "unresolved", "unavailable"
 VERDICT_FILE = "verdict.json"
@@ -55,7 +56,7 @@ def apply_patch(work_tree: Path, patch: str, name: str) -> str:
     )
     errors = []
     for argv in attempts:
-        proc = subprocess.run(argv, cwd=work_tree, capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, cwd=work_tree, capture_output=True, text=True, check=False, env=git_env())
         if proc.returncode == 0:
             return proc.stdout + proc.stderr
         errors.append(f"$ {argv[0]} {argv[1]}: {(proc.stderr or proc.stdout).strip()[-500:]}")
@@ -160,7 +161,7 @@ def evaluate(
     try:
         tree = workspace.work_tree("tree")
         for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
-            subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False)
+            subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False, env=git_env())
         run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
         file_requirements: list[str] = []
         if spec.requirements_file:

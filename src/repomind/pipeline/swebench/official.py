@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from repomind.pipeline.swebench.errors import OfficialHarnessError
+from repomind.sandbox.hostenv import clean_env
 
 MODULE = "swebench.harness.run_evaluation"
 
@@ -58,4 +59,4 @@ def check_available() -> None:
 def run(argv: list[str], cwd: Path) -> int:
     check_available()
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(argv, cwd=cwd, check=False).returncode
+    return subprocess.run(argv, cwd=cwd, check=False, env=clean_env(network=True, docker=True)).returncode
