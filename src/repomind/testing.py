@@ -57,13 +57,18 @@ def make_git_repo(root: Path, files: Mapping[str, str], *, branch: str = "main")
 
 #: A scripted sandbox command: gets the argv and the work tree, returns (exit code, stdout, stderr).
 Script = Callable[[tuple[str, ...], Path], tuple[int, str, str]]
+#: Reads back a file the command left in the sandbox: gets its path and the work tree; None: absent.
+ReadBack = Callable[[str, Path], bytes | None]
 
 
 @dataclass
 class FakeSandbox:
-    """A sandbox that runs nothing: commands are answered by ``script`` and every call is recorded."""
+    """A sandbox that runs nothing: commands are answered by ``script`` and every call is recorded.
+
+    Files asked for with ``collect`` come from ``read_back`` (none when it is not given)."""
 
     script: Script = field(default=lambda _argv, _tree: (0, "", ""))
+    read_back: ReadBack | None = None
     prepared: list[EnvironmentSpec] = field(default_factory=list)
     commands: list[tuple[str, ...]] = field(default_factory=list)
     _built: set[str] = field(default_factory=set)
@@ -84,6 +89,7 @@ class FakeSandbox:
         network: bool = False,
         limits: Limits | None = None,
         capture_diff: bool = True,
+        collect: Sequence[str] = (),
     ) -> ExecResult:
         argv = as_argv(command)
         self.commands.append(argv)
@@ -91,7 +97,14 @@ class FakeSandbox:
         code, out, err = self.script(argv, work_tree)
         outcome = Outcome.OK if code == 0 else Outcome.TIMEOUT if code == 124 else Outcome.FAILED
         diff = git(work_tree, "diff") if capture_diff and (work_tree / ".git").exists() else None
-        return ExecResult(argv, code, out, err, time.monotonic() - start, outcome, diff=diff)
+        collected: dict[str, bytes] = {}
+        if self.read_back is not None:
+            for path in collect:
+                data = self.read_back(path, work_tree)
+                if data is not None:
+                    collected[path] = data
+        seconds = time.monotonic() - start
+        return ExecResult(argv, code, out, err, seconds, outcome, diff=diff, collected=collected)
 
 
 @dataclass

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from repomind.pipeline.solve import junit
+
 OPS = '''"""Arithmetic."""
 
 
@@ -68,8 +70,21 @@ UNDEFINED = block("calc/ops.py", "    return a - b\n", "    return plus(a, b)\n"
 SYNTAX = block("calc/ops.py", "    return a - b\n", "    return a +\n")
 
 
+def host_report(tree: Path) -> Path:
+    """Where a test run on the host writes the JUnit report that the sandbox would keep in its /tmp."""
+    return tree.parent / f"{tree.name}.junit.xml"
+
+
 def run_on_host(argv: tuple[str, ...], tree: Path) -> tuple[int, str, str]:
     """A FakeSandbox script that runs the test command on the host in the work tree (fast, no Docker)."""
-    args = [sys.executable if a == "python" else a for a in argv]
+    report = host_report(tree)
+    report.unlink(missing_ok=True)
+    args = [sys.executable if a == "python" else a.replace(junit.REPORT_PATH, str(report)) for a in argv]
     proc = subprocess.run(args, cwd=tree, capture_output=True, text=True, timeout=120, check=False)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def read_back_on_host(path: str, tree: Path) -> bytes | None:
+    """The FakeSandbox's ``read_back`` that goes with :func:`run_on_host`."""
+    report = host_report(tree)
+    return report.read_bytes() if path == junit.REPORT_PATH and report.exists() else None

@@ -8,7 +8,7 @@ from typing import Any
 from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
 from repomind.pipeline.edits.guard import HOW_TO_ALLOW
 from repomind.pipeline.localise.result import Localisation
-from repomind.pipeline.solve.pytest_output import GOOD
+from repomind.pipeline.solve.pytest_output import GOOD, NOT_RUN
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
 from repomind.pipeline.solve.request import SolveReport
 
@@ -43,12 +43,14 @@ def attempt_of(record: AttemptRecord) -> Attempt:
     """One attempt as the status comment and the PR show it, with the test counts after the patch."""
     results: dict[str, str] = (record.tests.get("after") or {}).get("results") or {}
     passed = sum(1 for outcome in results.values() if outcome in GOOD)
+    skipped = sum(1 for outcome in results.values() if outcome in NOT_RUN)
     return Attempt(
         number=record.number,
         outcome=record.category.value,
         summary=record.summary,
         tests_passed=passed,
-        tests_failed=len(results) - passed,
+        tests_failed=len(results) - passed - skipped,
+        tests_skipped=skipped,
         tokens=record.tokens,
         cost_usd=record.cost_usd,
     )
@@ -56,9 +58,15 @@ def attempt_of(record: AttemptRecord) -> Attempt:
 
 def evidence_of(record: AttemptRecord) -> TestEvidence:
     verdict: dict[str, Any] = record.tests.get("verdict") or {}
+    before: dict[str, str] = (record.tests.get("before") or {}).get("results") or {}
+    after: dict[str, str] = (record.tests.get("after") or {}).get("results") or {}
     return TestEvidence(
         fixed=tuple(verdict.get("fail_to_pass") or ()),
         still_passing=tuple(verdict.get("pass_to_pass") or ()),
+        not_run=tuple(
+            (node, before.get(node, "missing"), after.get(node, "missing"))
+            for node in verdict.get("not_run") or ()
+        ),
         verified=record.verified,
     )
 

@@ -50,6 +50,8 @@ class TestEvidence:
 
     fixed: tuple[str, ...] = ()
     still_passing: tuple[str, ...] = ()
+    #: Tests skipped, xfailed or xpassed after the patch, as ``(node id, before, after)``: never a pass.
+    not_run: tuple[tuple[str, str, str], ...] = ()
     #: False when no test tied to the issue exists: the result is "not verified against the issue".
     verified: bool = False
 
@@ -62,6 +64,8 @@ class Attempt:
     summary: str = ""
     tests_passed: int = 0
     tests_failed: int = 0
+    #: Skipped, xfailed or xpassed after the patch: neither a pass nor a failure.
+    tests_skipped: int = 0
     tokens: int = 0
     cost_usd: float | None = None
 
@@ -116,6 +120,7 @@ class PipelineOutcome:
             evidence=TestEvidence(
                 fixed=tuple(ev.get("fixed", ())),
                 still_passing=tuple(ev.get("still_passing", ())),
+                not_run=tuple((str(n), str(b), str(a)) for n, b, a in ev.get("not_run", ())),
                 verified=bool(ev.get("verified", False)),
             ),
             run_id=str(data.get("run_id") or ""),

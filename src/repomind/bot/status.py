@@ -134,7 +134,8 @@ def changed_lines(old: StatusView, new: StatusView) -> list[tuple[str, str]]:
                 "attempt",
                 f"attempt {a.number}: {a.outcome}"
                 + (f": {a.summary}" if a.summary else "")
-                + f" (tests: {a.tests_passed} passed, {a.tests_failed} failed)",
+                + f" (tests: {a.tests_passed} passed, {a.tests_failed} failed"
+                + (f", {a.tests_skipped} skipped or xfailed)" if a.tests_skipped else ")"),
             )
         )
     if new.result and new.result != old.result:

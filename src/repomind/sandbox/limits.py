@@ -14,6 +14,8 @@ class Limits:
 
     ``timeout_s`` is wall-clock: the command is killed when it runs out. ``output_bytes`` caps what is kept
     of each of stdout and stderr (the head and the tail are kept, the middle is dropped and counted).
+    The steps after the command (the OOM probe, reading a report file, the diff) each get
+    ``after_timeout_s`` and read at most ``readback_bytes``: the command can make them slow or huge.
     """
 
     memory_bytes: int = 2 * GIB
@@ -22,6 +24,8 @@ class Limits:
     timeout_s: float = 600.0
     output_bytes: int = 1 * MIB
     tmp_bytes: int = 512 * MIB
+    after_timeout_s: float = 60.0
+    readback_bytes: int = 32 * MIB
 
     def __post_init__(self) -> None:
         if self.memory_bytes < 16 * MIB:
@@ -34,3 +38,7 @@ class Limits:
             raise ValueError("timeout must be positive")
         if self.output_bytes < 1024:
             raise ValueError("output cap must be at least 1 KiB")
+        if self.after_timeout_s <= 0:
+            raise ValueError("the timeout of the steps after the command must be positive")
+        if self.readback_bytes < 1024:
+            raise ValueError("the read-back cap must be at least 1 KiB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +26,8 @@ class Sandbox(Protocol):
         network: bool = False,
         limits: Limits | None = None,
         capture_diff: bool = True,
+        collect: Sequence[str] = (),
     ) -> ExecResult:
-        """Copy ``work_tree`` in, run ``command``, and return its result (and the diff it made)."""
+        """Copy ``work_tree`` in, run ``command``, and return its result (and the diff it made, and the
+        files named in ``collect``: absolute paths in the sandbox, each read back when it exists)."""
         ...

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repomind.sandbox import environment
+from repomind.sandbox import after, environment
 from repomind.sandbox.client import connect, container_labels
 from repomind.sandbox.errors import CommandNotFoundError, SandboxError
 from repomind.sandbox.limits import Limits
@@ -20,7 +20,7 @@ from repomind.sandbox.worktree import pack
 
 WORKDIR = "/work"
 #: Extra seconds after the in-container timeout before the host kills the whole container.
-HOST_GRACE_S = 10.0
+HOST_GRACE_S = after.HOST_GRACE_S
 _BASE_ENV = {
     "HOME": "/tmp",
     "LANG": "C.UTF-8",
@@ -33,10 +33,6 @@ _BASELINE = (
     "cd /work && git init -q && git config user.email sandbox@repomind && git config user.name sandbox"
     " && git add -A && git commit -q --allow-empty --no-verify -m baseline"
 )
-_AFTER = (
-    "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"
-    " | awk '/^oom_kill /{n+=$2} END{print \"oom_kill=\" n+0}'"
-)
 # PID 1 of each container: reaps orphaned processes (so zombies do not eat the pids limit) and waits.
 # Docker's own init would be mounted from the host, and nothing of the host but the work copy is mounted.
 _REAPER = (
@@ -45,8 +41,7 @@ _REAPER = (
     "    try:\n        os.wait()\n"
     "    except ChildProcessError:\n        time.sleep(0.5)\n"
 )
-_NO_BASELINE = "/tmp/.repomind-no-baseline"
-_DIFF = f"test ! -e {_NO_BASELINE} && cd /work && git add -A && git diff --cached --binary --no-color HEAD"
+_NO_BASELINE = after.NO_BASELINE
 
 
 class DockerSandbox:
@@ -90,6 +85,7 @@ class DockerSandbox:
         network: bool = False,
         limits: Limits | None = None,
         capture_diff: bool = True,
+        collect: Sequence[str] = (),
         extra_env: Mapping[str, str] | None = None,
     ) -> ExecResult:
         limits = limits or self.limits
@@ -107,19 +103,29 @@ class DockerSandbox:
                 env_vars["PIP_NO_INDEX"] = "0"
             result = self._exec(container, argv, env_vars, limits, baseline=capture_diff)
             notes: list[str] = []
-            if result.outcome is Outcome.FAILED and self._oom_killed(container):
+            # Every step from here on is bounded in time and output (see repomind.sandbox.after).
+            if result.outcome is Outcome.FAILED and after.oom_killed(
+                self.client, container, limits, _BASE_ENV
+            ):
                 result = replace(result, outcome=Outcome.OOM)
                 notes.append(f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)")
             if result.outcome is Outcome.TIMEOUT:
                 notes.append(f"killed: timed out after {limits.timeout_s:g} s")
+            collected: dict[str, bytes] = {}
+            for path in collect:
+                if container.status == "exited":
+                    break
+                data, problem = after.read_file(self.client, container, path, limits, _BASE_ENV)
+                if data is not None:
+                    collected[path] = data
+                if problem:
+                    notes.append(problem)
             diff = None
             if capture_diff and container.status != "exited":
-                code, text = self._exec_quiet(container, _DIFF)
-                if code == 0:
-                    diff = text
-                else:
-                    notes.append("the diff could not be read from the sandbox")
-            return replace(result, diff=diff, notes=tuple(notes))
+                diff, problem = after.read_diff(self.client, container, limits, _BASE_ENV)
+                if problem:
+                    notes.append(problem)
+            return replace(result, diff=diff, notes=tuple(notes), collected=collected)
         finally:
             _remove(container)
 
@@ -161,7 +167,7 @@ class DockerSandbox:
             ]
         exec_id = api.exec_create(container.id, wrapped, environment=env, workdir=WORKDIR, user="1000:1000")
         out, err = CappedBuffer(limits.output_bytes), CappedBuffer(limits.output_bytes)
-        watchdog = threading.Timer(limits.timeout_s + HOST_GRACE_S, _kill_quietly, args=(container,))
+        watchdog = threading.Timer(limits.timeout_s + HOST_GRACE_S, after.kill_quietly, args=(container,))
         watchdog.daemon = True
         start = time.monotonic()
         watchdog.start()
@@ -195,23 +201,6 @@ class DockerSandbox:
             stdout_dropped=out.dropped,
             stderr_dropped=err.dropped,
         )
-
-    def _exec_quiet(self, container: Any, script: str) -> tuple[int, str]:
-        code, output = container.exec_run(["bash", "-c", script], user="1000:1000", environment=_BASE_ENV)
-        return int(code), output.decode("utf-8", errors="replace")
-
-    def _oom_killed(self, container: Any) -> bool:
-        if container.status == "exited":
-            return bool(container.attrs["State"].get("OOMKilled"))
-        _code, text = self._exec_quiet(container, _AFTER)
-        return "oom_kill=" in text and text.strip().split("=")[-1] not in ("0", "")
-
-
-def _kill_quietly(container: Any) -> None:
-    import docker
-
-    with contextlib.suppress(docker.errors.APIError):
-        container.kill()
 
 
 def _remove(container: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: A command: an argument vector, or a string run by ``bash -c``.
@@ -83,6 +83,8 @@ class ExecResult:
     stderr_dropped: int = 0
     diff: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The files asked for with ``collect`` that could be read back (path in the sandbox → content).
+    collected: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -1,13 +1,25 @@
-"""Per-test outcomes from pytest's ``-rA`` short summary, and the command lines that ask for it."""
+"""The pytest command lines the test stage runs, and per-test outcomes from pytest's ``-rA`` summary.
+
+Every run also writes a JUnit XML report (:mod:`repomind.pipeline.solve.junit`), which names every test
+and tells skips and xfails apart: that is the source of the outcomes. The short summary here is the
+fallback for a run that left no readable report (a test command that does not run pytest, a run killed
+before pytest wrote it), and it supplies exact node ids and ``XPASS`` to the report's reading. It is
+less precise: pytest prints a skipped test without its node id, so a skip is seen as a missing test.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
 
-#: Options added to every pytest run: the full short summary, no cache written, short tracebacks,
-#: and the other files still run when one cannot be collected.
-PYTEST_OPTIONS = ("-rA", "-q", "-p", "no:cacheprovider", "--tb=short", "--continue-on-collection-errors")
+from repomind.pipeline.solve import junit
+
+#: Options given to every pytest run (a configured command gets them through ``PYTEST_ADDOPTS``): the
+#: full short summary, no cache written, and the JUnit XML report.
+ADDOPTS = ("-rA", "-q", "-p", "no:cacheprovider", *junit.OPTIONS)
+#: Options added when Repomind runs pytest itself: short tracebacks, and the other files still run when
+#: one cannot be collected.
+PYTEST_OPTIONS = (*ADDOPTS, "--tb=short", "--continue-on-collection-errors")
 _SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS|SKIPPED)\s+(\S.*?)(?:\s+-\s+(.*))?$")
 _OUTCOMES = {
     "PASSED": "passed",
@@ -17,8 +29,10 @@ _OUTCOMES = {
     "XPASS": "xpassed",
     "SKIPPED": "skipped",
 }
-#: Outcomes that count as a pass when comparing runs.
-GOOD = frozenset({"passed", "xfailed", "xpassed", "skipped"})
+#: Outcomes that count as a pass when comparing runs: only a pass. A skip, an xfail or an xpass is not.
+GOOD = frozenset({"passed"})
+#: Outcomes of a test that did not run to a verdict of its own: shown as such, never as a pass.
+NOT_RUN = frozenset({"skipped", "xfailed", "xpassed"})
 #: pytest exit statuses: 0 all passed, 1 some failed, 2 interrupted, 3 internal error, 4 usage error, 5 none.
 PYTEST_BROKEN = frozenset({3, 4})
 
@@ -28,8 +42,9 @@ def pytest_argv(paths: list[str] | tuple[str, ...] = ()) -> list[str]:
 
 
 def configured_argv(command: str) -> list[str]:
-    """A configured test command, run so that any pytest inside it prints the ``-rA`` summary."""
-    return ["env", f"PYTEST_ADDOPTS={shlex.join(PYTEST_OPTIONS[:4])}", "bash", "-c", command]
+    """A configured test command, run so that any pytest inside it prints the ``-rA`` summary and writes
+    the report (when it runs pytest more than once, the last run's report is read)."""
+    return ["env", f"PYTEST_ADDOPTS={shlex.join(ADDOPTS)}", "bash", "-c", command]
 
 
 def parse(output: str) -> dict[str, str]:
@@ -53,6 +68,19 @@ def parse(output: str) -> dict[str, str]:
             continue  # "SKIPPED [1] path:line: reason" names no test id
         results[node] = _OUTCOMES[kind]
     return results
+
+
+def read_results(output: str, report: bytes | None) -> tuple[dict[str, str], str, str]:
+    """``(results, source, note)``: the JUnit report's outcomes (source ``junit``), or the short
+    summary's (``summary``) when there is no report or it cannot be used (the note says why)."""
+    summary = parse(output)
+    if report is None:
+        return summary, "summary", "no JUnit report: per-test outcomes from pytest's short summary"
+    try:
+        cases = junit.parse(report)
+    except junit.ReportError as exc:
+        return summary, "summary", f"{exc}: per-test outcomes from pytest's short summary"
+    return junit.outcomes(cases, summary), "junit", ""
 
 
 def failure_sections(output: str, node_ids: list[str], *, limit: int = 4000) -> str:

@@ -4,6 +4,11 @@ An attempt passes when no test that passed before fails after (a failure is reru
 is not blamed) and the issue's evidence passes: tests tied to the issue (named in it, or written or
 changed by the attempt as a reproduction) that failed before and pass after. The "before" tree is the
 starting revision plus the attempt's test files only, so a reproduction test is seen failing there.
+
+Only ``passed`` is a pass. A test that passed before and is skipped, xfailed, xpassed, failing, in
+error or missing after is a regression; a test tied to the issue that is skipped or xfailed after is
+not fixed. Per-test outcomes come from the JUnit XML report pytest writes in the sandbox (it names every
+test, skipped ones included); pytest's short summary is the fallback when there is no usable report.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from repomind.pipeline.solve import pytest_output
+from repomind.pipeline.solve import junit, pytest_output
 from repomind.pipeline.solve.issue import Mentions
 from repomind.sandbox import repofs
 from repomind.sandbox.protocol import Sandbox
@@ -130,6 +135,8 @@ class TestRun:
     results: dict[str, str]
     seconds: float
     log: str
+    #: Where ``results`` came from: ``junit`` (the report) or ``summary`` (the fallback).
+    source: str = "summary"
 
     @property
     def timed_out(self) -> bool:
@@ -143,15 +150,21 @@ class TestRun:
 
 
 def run_tests(sandbox: Sandbox, env: Environment, tree: Path, argv: tuple[str, ...] | list[str]) -> TestRun:
-    result: ExecResult = sandbox.run(env, tree, list(argv), network=False, capture_diff=False)
+    result: ExecResult = sandbox.run(
+        env, tree, list(argv), network=False, capture_diff=False, collect=(junit.REPORT_PATH,)
+    )
     output = result.output + "".join(f"\nrepomind: {n}" for n in result.notes)
+    results, source, note = pytest_output.read_results(output, result.collected.get(junit.REPORT_PATH))
+    if note:
+        output += f"\nrepomind: {note}"
     return TestRun(
         argv=tuple(argv),
         exit_code=result.exit_code,
         outcome=result.outcome.value,
-        results=pytest_output.parse(output),
+        results=results,
         seconds=round(result.duration_s, 3),
         log=output,
+        source=source,
     )
 
 
@@ -166,8 +179,9 @@ class Verdict:
     pass_to_pass: list[str] = field(default_factory=list)
     regressions: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)  # failed before and after, not tied to the issue
-    issue_failing: list[str] = field(default_factory=list)  # tied to the issue and failing after
+    issue_failing: list[str] = field(default_factory=list)  # tied to the issue and not passing after
     flaky: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)  # skipped or xfailed after, as before (or not tied)
     summary: str = ""
     evidence: str = ""
 
@@ -200,7 +214,7 @@ def compare(before: TestRun, after: TestRun, plan: TestPlan, rerun_after: TestRu
         return _whole_command(before, after)
     rerun = rerun_after.results if rerun_after else {}
     good = pytest_output.GOOD
-    regressions, flaky, f2p, p2p, still, issue_failing = [], [], [], [], [], []
+    regressions, flaky, f2p, p2p, still, issue_failing, not_run = [], [], [], [], [], [], []
     for node, was in before.results.items():
         now = after.results.get(node, "missing")
         if was in good and now not in good:
@@ -216,13 +230,15 @@ def compare(before: TestRun, after: TestRun, plan: TestPlan, rerun_after: TestRu
                 p2p.append(node)
             elif tied:
                 f2p.append(node)
+        elif now in pytest_output.NOT_RUN and was not in good and (now == was or not tied):
+            not_run.append(node)  # a skip as before, or a test the issue does not need
         elif rerun.get(node) in good and node not in before.results:
             flaky.append(node)
         elif tied:
             issue_failing.append(node)
         elif was not in good:
             still.append(node)
-    verdict = Verdict(False, False, None, f2p, p2p, regressions, still, issue_failing, flaky)
+    verdict = Verdict(False, False, None, f2p, p2p, regressions, still, issue_failing, flaky, not_run)
     import_problem = _import_problem(after, before)
     if import_problem:
         verdict.category = "import-error"
@@ -231,12 +247,12 @@ def compare(before: TestRun, after: TestRun, plan: TestPlan, rerun_after: TestRu
     elif regressions:
         verdict.category = "regression"
         verdict.summary = (
-            f"{len(regressions)} test(s) that passed before fail after: {', '.join(regressions[:5])}"
+            f"{len(regressions)} test(s) that passed before fail after: {_named(regressions, after)}"
         )
         verdict.evidence = pytest_output.failure_sections(after.log, regressions, limit=LOG_CHARS)
     elif issue_failing:
         verdict.category = "test-failure"
-        verdict.summary = f"the issue's test(s) still fail: {', '.join(issue_failing[:5])}"
+        verdict.summary = f"the issue's test(s) still fail: {_named(issue_failing, after)}"
         verdict.evidence = pytest_output.failure_sections(after.log, issue_failing, limit=LOG_CHARS)
     elif not f2p:
         verdict.category = "unverified"
@@ -249,6 +265,15 @@ def compare(before: TestRun, after: TestRun, plan: TestPlan, rerun_after: TestRu
     if still:
         verdict.summary += f"; {len(still)} failing test(s) failed before too (not blamed)"
     return verdict
+
+
+def _named(nodes: list[str], after: TestRun) -> str:
+    """Up to five node ids, each with its outcome after when that is not a plain failure."""
+    shown = []
+    for node in nodes[:5]:
+        now = after.results.get(node, "missing")
+        shown.append(node if now == "failed" else f"{node} ({now})")
+    return ", ".join(shown)
 
 
 def _whole_command(before: TestRun, after: TestRun) -> Verdict:
