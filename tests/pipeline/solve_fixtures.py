@@ -66,6 +66,22 @@ NO_EDIT = "I think the problem is in add(), you should change the minus into a p
 BREAKS_MUL = block("calc/ops.py", "    return a - b\n", "    return a + b\n") + block(
     "calc/ops.py", "def mul(a, b):\n    return a * b\n", "def mul(a, b):\n    return a * b + 1\n"
 )
+#: Patches that hide the bug instead of fixing it: the issue's test xfails or skips, a passing test of
+#: mul() xfails, or pytest is told to leave test_mul out.
+XFAIL_ADD = "Mark the problem as known.\n\n" + block(
+    "calc/ops.py", "    return a - b\n", '    import pytest\n\n    pytest.xfail("add() is being reworked")\n'
+)
+SKIP_ADD = "Skip it for now.\n\n" + block(
+    "calc/ops.py", "    return a - b\n", '    import pytest\n\n    pytest.skip("add() is being reworked")\n'
+)
+FIX_XFAIL_MUL = FIX + block(
+    "calc/ops.py",
+    "def mul(a, b):\n    return a * b\n",
+    'def mul(a, b):\n    import pytest\n\n    pytest.xfail("mul() is flaky")\n',
+)
+FIX_DESELECT_MUL = FIX + block(
+    "pytest.ini", "", "[pytest]\naddopts = --deselect tests/test_ops.py::test_mul\n"
+)
 UNDEFINED = block("calc/ops.py", "    return a - b\n", "    return plus(a, b)\n")
 SYNTAX = block("calc/ops.py", "    return a - b\n", "    return a +\n")
 

@@ -272,6 +272,7 @@ def _run_json(run: verify.TestRun) -> dict[str, Any]:
         "exit_code": run.exit_code,
         "outcome": run.outcome,
         "results": run.results,
+        "source": run.source,
         "seconds": run.seconds,
         "log": pytest_output.trim(run.log, 20_000),
     }

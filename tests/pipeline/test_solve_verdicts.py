@@ -1,0 +1,121 @@
+"""Only ``passed`` is a pass: verdicts on skips, xfails, xpasses and vanished tests, and how the PR body
+and the attempts table show them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repomind.bot.outcome import attempt_of, evidence_of
+from repomind.bot.render import render
+from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
+from repomind.pipeline.solve import Category, SolveRequest, solve, verify
+from repomind.pipeline.solve.reflect import AttemptRecord
+from repomind.testing import FakeSandbox, ScriptedModel, make_git_repo
+from tests.pipeline import solve_fixtures as fx
+
+ISSUE = "tests/t.py::test_issue"
+PLAN = verify.TestPlan(("pytest",), (), False, (ISSUE,), "")
+
+
+def run(results: dict[str, str], code: int = 1) -> verify.TestRun:
+    return verify.TestRun(("pytest",), code, "failed" if code else "ok", results, 0.1, "", "junit")
+
+
+@pytest.mark.parametrize("after", ["skipped", "xfailed", "xpassed", "failed", "error", "missing"])
+def test_a_test_that_passed_before_and_does_not_pass_after_is_a_regression(after: str) -> None:
+    before = run({ISSUE: "failed", "tests/t.py::test_old": "passed"})
+    now = {ISSUE: "passed"} | ({} if after == "missing" else {"tests/t.py::test_old": after})
+    verdict = verify.compare(before, run(now), PLAN)
+    assert not verdict.passed and verdict.category == "regression"
+    assert verdict.regressions == ["tests/t.py::test_old"]
+    assert "tests/t.py::test_old" not in verdict.pass_to_pass
+    if after != "failed":
+        assert f"({after})" in verdict.summary
+
+
+@pytest.mark.parametrize("after", ["skipped", "xfailed", "xpassed", "error"])
+def test_the_issue_test_must_pass_after_not_skip_or_xfail(after: str) -> None:
+    verdict = verify.compare(run({ISSUE: "failed"}), run({ISSUE: after}), PLAN)
+    assert not verdict.passed and not verdict.verified
+    assert verdict.category == "test-failure" and verdict.fail_to_pass == []
+    assert verdict.issue_failing == [ISSUE] and f"{ISSUE} ({after})" in verdict.summary
+
+
+def test_skips_as_before_are_shown_not_counted() -> None:
+    plan = verify.TestPlan(("pytest",), (), False, ("tests/t.py",), "")
+    before = run({ISSUE: "failed", "tests/t.py::test_win": "skipped", "tests/u.py::test_x": "xfailed"})
+    after = run({ISSUE: "passed", "tests/t.py::test_win": "skipped", "tests/u.py::test_x": "xfailed"})
+    verdict = verify.compare(before, after, plan)
+    assert verdict.passed and verdict.fail_to_pass == [ISSUE]
+    assert verdict.not_run == ["tests/t.py::test_win", "tests/u.py::test_x"]
+    assert verdict.pass_to_pass == [] and verdict.issue_failing == []
+
+
+def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
+    skips = {"tests/t.py::test_win": "skipped", "tests/u.py::test_x": "xfailed"}
+    tests = {
+        "before": {"results": {ISSUE: "failed", **skips}},
+        "after": {"results": {ISSUE: "passed", **skips}},
+        "verdict": {"fail_to_pass": [ISSUE], "not_run": list(skips)},
+    }
+    record = AttemptRecord(1, Category.PASSED, "ok", tests=tests, verified=True)
+    evidence = evidence_of(record)
+    assert evidence.not_run == (
+        ("tests/t.py::test_win", "skipped", "skipped"),
+        ("tests/u.py::test_x", "xfailed", "xfailed"),
+    )
+    attempt = attempt_of(record)
+    assert (attempt.tests_passed, attempt.tests_failed, attempt.tests_skipped) == (1, 0, 2)
+    body = render(
+        "pr_body",
+        marker="",
+        job_id=1,
+        issue_number=1,
+        summary="s",
+        evidence=evidence,
+        attempts=(attempt,),
+        model="m",
+        tokens=1,
+        cost_usd=None,
+        localisation=None,
+        run_url="",
+    )
+    assert f"| `{ISSUE}` | ❌ failed | ✅ passes |" in body
+    assert "| `tests/t.py::test_win` | ⏭️ skipped | ⏭️ skipped (not counted as passing) |" in body
+    assert "| `tests/u.py::test_x` | ⚠️ xfailed (expected to fail) | ⚠️ xfailed" in body
+    assert "| 1 / 0 (2 skipped or xfailed, not counted as passing) |" in body
+    unverified = render(
+        "pr_body",
+        marker="",
+        job_id=1,
+        issue_number=1,
+        summary="s",
+        evidence=TestEvidence(not_run=(("tests/t.py::test_win", "skipped", "skipped"),)),
+        attempts=(Attempt(1, "passed"),),
+        model="m",
+        tokens=1,
+        cost_usd=None,
+        localisation=None,
+        run_url="",
+    )
+    assert "Not counted as passing: `tests/t.py::test_win` (⏭️ skipped)" in unverified
+    # the evidence survives the job's stored result
+    stored = PipelineOutcome(OutcomeStatus.SUCCESS, evidence=evidence).to_json()
+    assert PipelineOutcome.from_json(stored).evidence == evidence
+
+
+def test_a_patch_that_makes_the_issue_test_xfail_fails_with_the_report_read_back(tmp_path: Path) -> None:
+    """The fast path (tests on the host, the report read back through the FakeSandbox)."""
+    repo = make_git_repo(tmp_path / "repo", fx.FILES)
+    box = FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host)
+    model = ScriptedModel([fx.XFAIL_ADD])
+    report = solve(
+        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run", max_attempts=1), model=model, sandbox=box
+    )
+    assert not report.success and not report.verified
+    [attempt] = report.attempts
+    assert attempt.category is Category.TEST_FAILURE
+    assert attempt.tests["after"]["results"]["tests/test_ops.py::test_add"] == "xfailed"
+    assert attempt.tests["verdict"]["fail_to_pass"] == []
