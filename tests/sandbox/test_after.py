@@ -70,8 +70,9 @@ def test_hostile_git_settings_do_not_run_when_the_diff_is_taken(
         base_env,
         tree,
         "git config core.fsmonitor 'sleep 300' && printf '#!/bin/sh\\necho PWNED\\n' > /tmp/evil"
-        " && chmod +x /tmp/evil && printf '[diff]\\n\\texternal = /tmp/evil\\n[core]\\n\\tpager = /tmp/evil\\n'"
-        " > /tmp/.gitconfig && echo changed >> hello.txt",
+        " && chmod +x /tmp/evil"
+        " && printf '[diff]\\n\\texternal = /tmp/evil\\n[core]\\n\\tpager = /tmp/evil\\n' > /tmp/.gitconfig"
+        " && echo changed >> hello.txt",
     )
     assert res.ok, res.output
     assert res.diff is not None and "+changed" in res.diff and "PWNED" not in res.diff, res.notes
