@@ -81,6 +81,7 @@ def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
         cost_usd=None,
         localisation=None,
         run_url="",
+        other_changes=[],
     )
     assert f"| `{ISSUE}` | ❌ failed | ✅ passes |" in body
     assert "| `tests/t.py::test_win` | ⏭️ skipped | ⏭️ skipped (not counted as passing) |" in body
@@ -99,6 +100,7 @@ def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
         cost_usd=None,
         localisation=None,
         run_url="",
+        other_changes=[],
     )
     assert "Not counted as passing: `tests/t.py::test_win` (⏭️ skipped)" in unverified
     # the evidence survives the job's stored result
