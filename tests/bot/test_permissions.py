@@ -3,6 +3,8 @@ the polite refusal and starts nothing (no job, no reaction, no pin, no cancel)."
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ COMMANDS = {
     Verb.HELP: "/repomind help",
 }
 OUTSIDERS = ["mallory", "nobody"]  # read permission; no permission at all
+GIT_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
 
 
 def test_the_list_covers_every_command() -> None:
@@ -47,9 +50,9 @@ def _dispatched(server: Server, delivery: str) -> bool:
     return d is not None and d.dispatched_at is not None
 
 
-def _refused(server: Server, github: StandInGitHub, user: str, delivery: str) -> None:
+def _refused(server: Server, github: StandInGitHub, user: str, delivery: str, *, thread: int = 1) -> None:
     wait_for(lambda: _dispatched(server, delivery), what="dispatch")
-    replies = [c.body for c in github.state.comments_on(REPO, 1) if c.user == "repomind[bot]"]
+    replies = [c.body for c in github.state.comments_on(REPO, thread) if c.user == "repomind[bot]"]
     assert len(replies) == 1 and f"Sorry @{user}" in replies[0], replies
     assert server.ledger.all_jobs() == [] and github.state.reactions == []
     assert server.ledger.pins(REPO, 1) == ([], [])
@@ -87,7 +90,14 @@ def test_a_review_requesting_changes_by_an_outsider_is_refused(
     payload["review"]["state"] = "changes_requested"
     payload["review"]["user"].update(login=user, type="User")
     payload["pull_request"]["head"]["ref"] = "repomind/issue-1"
-    payload["pull_request"]["number"] = 1  # the thread the stand-in knows
+    # the bot's own draft PR (opened by the app from a branch of the repository), so that only the
+    # reviewer's permission stands between the review and a revision
+    git_dir = github.state.repos[REPO].git_dir
+    subprocess.run(
+        ["git", f"--git-dir={git_dir}", "branch", "repomind/issue-1", "main"], check=True, env=GIT_ENV
+    )
+    pr = github.state.create_pull(REPO, title="Fix #1", head="repomind/issue-1", base="main", body="")
+    payload["pull_request"]["number"] = pr.number
     resp = server.deliver("pull_request_review", payload)
     assert resp.status_code == 202
-    _refused(server, github, user, str(resp.json()["delivery"]))
+    _refused(server, github, user, str(resp.json()["delivery"]), thread=pr.number)

@@ -87,6 +87,7 @@ def test_no_secret_reaches_artifacts_logs_comments_pr_or_run_page(
         NARROW.save(settings.calibration_file)
         server = serve(settings, pipeline=None)
         payload = adjust(fixture("issues.labeled"), issue=1, sender="alice", label="repomind")
+        payload["issue"].update(title=title, body=body)  # the issue as GitHub sends it with the event
         assert _deliver(server, "issues", payload).status_code == 202
         done = (JobState.SUCCEEDED, JobState.FAILED)
         wait_for(lambda: [j for j in server.ledger.all_jobs() if j.state in done], timeout=400, what="job")
