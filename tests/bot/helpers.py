@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -166,3 +167,13 @@ def process_env(gh: StandInGitHub, data_dir: Path, script: Path, **extra: str) -
         "REPOMIND_FAKE_PIPELINE": str(script),
         **extra,
     }
+
+
+def bot_pull(gh: StandInGitHub, repo: str = REPO, issue: int = 1) -> int:
+    """A draft PR the app opened from ``repomind/issue-<issue>`` (made from ``main``) in ``repo`` itself:
+    what the bot treats as its own; its number."""
+    branch = f"repomind/issue-{issue}"
+    git_dir = gh.state.repos[repo].git_dir
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
+    subprocess.run(["git", f"--git-dir={git_dir}", "branch", branch, "main"], check=True, env=env)
+    return gh.state.create_pull(repo, title=f"Fix #{issue}", head=branch, base="main", body="").number

@@ -3,8 +3,6 @@ the polite refusal and starts nothing (no job, no reaction, no pin, no cancel)."
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 from repomind.bot.commands import Verb
 from repomind.testing import FakePipeline, StandInGitHub
 from tests.bot.conftest import FIXED
-from tests.bot.helpers import REPO, Server, adjust, fixture, serve, settings_for, wait_for
+from tests.bot.helpers import REPO, Server, adjust, bot_pull, fixture, serve, settings_for, wait_for
 
 #: One comment per command: every verb Repomind knows, with the arguments it needs.
 COMMANDS = {
@@ -29,7 +27,6 @@ COMMANDS = {
     Verb.HELP: "/repomind help",
 }
 OUTSIDERS = ["mallory", "nobody"]  # read permission; no permission at all
-GIT_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
 
 
 def test_the_list_covers_every_command() -> None:
@@ -90,14 +87,8 @@ def test_a_review_requesting_changes_by_an_outsider_is_refused(
     payload["review"]["state"] = "changes_requested"
     payload["review"]["user"].update(login=user, type="User")
     payload["pull_request"]["head"]["ref"] = "repomind/issue-1"
-    # the bot's own draft PR (opened by the app from a branch of the repository), so that only the
-    # reviewer's permission stands between the review and a revision
-    git_dir = github.state.repos[REPO].git_dir
-    subprocess.run(
-        ["git", f"--git-dir={git_dir}", "branch", "repomind/issue-1", "main"], check=True, env=GIT_ENV
-    )
-    pr = github.state.create_pull(REPO, title="Fix #1", head="repomind/issue-1", base="main", body="")
-    payload["pull_request"]["number"] = pr.number
+    pr = bot_pull(github)  # the bot's own PR: only the reviewer's permission stands in the way
+    payload["pull_request"]["number"] = pr
     resp = server.deliver("pull_request_review", payload)
     assert resp.status_code == 202
-    _refused(server, github, user, str(resp.json()["delivery"]), thread=pr.number)
+    _refused(server, github, user, str(resp.json()["delivery"]), thread=pr)

@@ -28,7 +28,17 @@ from repomind.store import (
 from repomind.store import feedback as feedback_store
 from repomind.testing import FakePipeline, StandInGitHub, make_git_repo
 from tests.bot.conftest import CALC, FIXED
-from tests.bot.helpers import INSTALLATION, REPO, Server, adjust, fixture, serve, settings_for, wait_for
+from tests.bot.helpers import (
+    INSTALLATION,
+    REPO,
+    Server,
+    adjust,
+    bot_pull,
+    fixture,
+    serve,
+    settings_for,
+    wait_for,
+)
 
 Serve = Callable[..., Server]
 OTHER = 88
@@ -206,14 +216,11 @@ def test_another_labels_removal_cancels_nothing(bot: Serve, github: StandInGitHu
     wait_for(lambda: server.ledger.all_jobs()[0].state is JobState.SUCCEEDED, what="the job")
 
 
-def _review_comment(
-    server: Server, body: str, *, user: str = "alice", branch: str = "repomind/issue-1"
-) -> str:
+def _review_comment(server: Server, body: str, *, number: int, user: str = "alice") -> str:
     payload = adjust(fixture("pull_request_review_comment.created"), sender=user)
     payload["comment"].update(body=body)
     payload["comment"]["user"].update(login=user, type="User")
-    payload["pull_request"]["head"]["ref"] = branch
-    payload["pull_request"]["number"] = 1  # the thread the stand-in knows
+    payload["pull_request"]["number"] = number
     resp = server.deliver("pull_request_review_comment", payload)
     assert resp.status_code == 202, resp.text
     return str(resp.json()["delivery"])
@@ -221,24 +228,28 @@ def _review_comment(
 
 def test_a_command_in_an_inline_review_thread_starts_a_revision(bot: Serve, github: StandInGitHub) -> None:
     server = bot()
-    _review_comment(server, "/repomind revise use sum() instead")
+    pr = bot_pull(github)
+    _review_comment(server, "/repomind revise use sum() instead", number=pr)
     job = wait_for(lambda: server.ledger.all_jobs(), what="the job")[0]
     assert job.command == "revise" and job.args == {"feedback": "use sum() instead"} and job.issue_number == 1
-    assert job.thread_number == 1
+    assert job.thread_number == pr
 
 
 def test_review_thread_commands_on_other_prs_and_by_outsiders_start_nothing(
     bot: Serve, github: StandInGitHub
 ) -> None:
     server = bot()
-    d1 = _review_comment(server, "/repomind fix", branch="feature/x")
-    d2 = _review_comment(server, "/repomind fix", user="mallory")
+    ours = bot_pull(github)
+    # a person's PR: not the bot's
+    theirs = github.state.open_pull(REPO, head="main", user="bob")
+    d1 = _review_comment(server, "/repomind fix", number=theirs)
+    d2 = _review_comment(server, "/repomind fix", number=ours, user="mallory")
     wait_for(
         lambda: all((d := server.ledger.delivery(x)) is not None and d.dispatched_at for x in (d1, d2)),
         what="dispatch",
     )
     assert server.ledger.all_jobs() == []
-    assert any("Sorry @mallory" in c.body for c in github.state.comments_on(REPO, 1))
+    assert any("Sorry @mallory" in c.body for c in github.state.comments_on(REPO, ours))
 
 
 def test_the_servers_budget_ceiling_clamps_the_repositorys_and_says_so(
