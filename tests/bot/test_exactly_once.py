@@ -282,21 +282,3 @@ def test_a_cancel_before_anything_was_pushed_says_so(github: StandInGitHub, tmp_
         server.stop()
     [status] = [c.body for c in github.state.comments_on(REPO, 1) if "repomind:job:1" in c.body]
     assert "nothing was pushed" in status and github.state.branches(REPO) == ["main"]
-
-
-# -- the store of an older version --------------------------------------------------------------------------
-def test_a_store_made_before_these_columns_gets_them_with_their_defaults(tmp_path: Path) -> None:
-    from sqlalchemy import text
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Ledger(make_engine(url))
-    assert old.record_delivery("d-old", "issues", "labeled", {"n": 1})
-    with old.engine.begin() as conn:  # as an older version created it
-        for table, column in (("deliveries", "tries"), ("deliveries", "next_try_at"), ("jobs", "base_sha")):
-            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-    old.dispose()
-    ledger = Ledger(make_engine(url))
-    delivery = ledger.begin_dispatch("d-old", hold_s=60)
-    assert delivery is not None and delivery.tries == 0
-    job, _ = ledger.open_job(JobRequest(REPO, 1, 1, "label", "fix"))
-    assert job.base_sha is None

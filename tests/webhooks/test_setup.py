@@ -8,6 +8,7 @@ import json
 import re
 import stat
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,12 @@ def open_setup(client: TestClient, **params: str) -> str:
     return html.unescape(action.group(1)).split("state=")[1]
 
 
-def test_the_packaged_manifest_is_app_yml() -> None:
+def test_the_manifest_is_one_file_in_the_package() -> None:
+    """``app.yml`` lives once, in the package that posts it (no copy at the repository root to drift)."""
     packaged = ROOT / "src" / "repomind" / "webhooks" / "app.yml"
-    assert yaml.safe_load(packaged.read_text()) == yaml.safe_load((ROOT / "app.yml").read_text())
-    root = yaml.safe_load((ROOT / "app.yml").read_text())
+    assert not (ROOT / "app.yml").exists()
+    assert resources.files("repomind.webhooks").joinpath("app.yml").read_text() == packaged.read_text()
+    root = yaml.safe_load(packaged.read_text())
     # sign-in to the run pages goes through the app's own OAuth; no OAuth is asked for on install
     assert [url.rsplit("/", 2)[-2:] for url in root["callback_urls"]] == [["login", "callback"]]
     assert root["request_oauth_on_install"] is False

@@ -5,7 +5,7 @@ from repomind.store.joblog import add_event, latest_events
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import Delivery, Feedback, Job, JobEvent, JobState, Pin
 
-# Registered on the same Base, so that make_engine creates the training ledger's tables too.
+# Registered on the same Base (repomind.store.schema): the migrations make the training ledger's tables too.
 from repomind.store.training import Adapter, TrainingJob, TrainingState
 
 __all__ = [

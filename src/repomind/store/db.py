@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from repomind.store.models import Base
+from repomind.store.migrate import upgrade
 
 
 def default_url(data_dir: Path) -> str:
@@ -28,7 +28,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for ``url`` whose transactions write; creates the tables when they are missing."""
+    """An engine for ``url`` whose transactions write. With ``create``, the store is brought to the newest
+    schema first (:func:`repomind.store.migrate.upgrade`: made when new, migrated when older)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -37,31 +38,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create:
-        Base.metadata.create_all(engine)
-        add_missing_columns(engine)
+        upgrade(engine)
     return engine
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add the columns a newer version declares to a store an older version created (``create_all``
-    makes missing tables only). New columns are nullable or have a server default, so old rows stay
-    valid; a schema that needs more than that waits for migrations. The columns added, as table.column."""
-    added: list[str] = []
-    with engine.begin() as conn:
-        present = inspect(conn)
-        for table in Base.metadata.sorted_tables:
-            if not present.has_table(table.name):
-                continue
-            have = {c["name"] for c in present.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                default = column.server_default
-                clause = f" DEFAULT {default.arg}" if default is not None else ""  # type: ignore[attr-defined]
-                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{clause}')
-                added.append(f"{table.name}.{column.name}")
-    return added
 
 
 def make_reader(engine: Engine) -> Engine:

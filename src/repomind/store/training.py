@@ -1,6 +1,6 @@
 """The training ledger's tables: fine-tuning jobs (one per dataset hash) and the adapter registry.
 
-Registered on the store's :class:`~repomind.store.models.Base`, so that ``make_engine`` creates them with
+Registered on the store's :class:`~repomind.store.models.Base`, so that the migrations make them with
 the bot's tables; bot and training share the store and never import each other's internals.
 """
 
@@ -50,7 +50,7 @@ class TrainingJob(Base):
     dataset_path: Mapped[str] = mapped_column(Text)
     base_model: Mapped[str] = mapped_column(Text)
     #: Whose data the dataset holds: ``installation:<id>`` or ``shared`` (see repomind.training.scope).
-    scope: Mapped[str] = mapped_column(String(60), index=True, default="shared")
+    scope: Mapped[str] = mapped_column(String(60), index=True, default="shared", server_default="shared")
     #: ``threshold`` (N new examples arrived) or ``demand`` (a person asked).
     reason: Mapped[str] = mapped_column(String(20), default="demand")
     state: Mapped[TrainingState] = mapped_column(
@@ -81,7 +81,7 @@ class Adapter(Base):
     dataset_hash: Mapped[str] = mapped_column(String(64), index=True)
     base_model: Mapped[str] = mapped_column(Text)
     #: Whose data trained it, and so whose runs it may serve: ``installation:<id>`` or ``shared``.
-    scope: Mapped[str] = mapped_column(String(60), index=True, default="shared")
+    scope: Mapped[str] = mapped_column(String(60), index=True, default="shared", server_default="shared")
     path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     promoted: Mapped[bool] = mapped_column(Boolean, default=False)
