@@ -51,6 +51,12 @@ def test_the_api_is_the_urls_own_host() -> None:
     assert api_url_for("https://ghe.example.com/o/r/issues/1", ghe) == ghe
     # Configured for an Enterprise host, an issue on github.com is still read from github.com.
     assert api_url_for("https://github.com/o/r/issues/1", ghe) == public
+    # An API configured to serve a web host (REPOMIND_GITHUB_WEB_URL) serves that host's issue URLs.
+    proxy = "http://127.0.0.1:9/api"
+    assert api_url_for("https://github.com/o/r/issues/1", proxy, "https://github.com") == proxy
+    assert api_url_for("https://ghe.example.com/o/r/issues/1", proxy, "https://github.com") == (
+        "https://ghe.example.com/api/v3"
+    )
 
 
 def test_an_enterprise_issue_is_read_from_its_host_without_the_configured_token(

@@ -28,11 +28,15 @@ def parse_issue_url(url: str) -> tuple[str, int]:
     return f"{match['owner']}/{match['name']}", int(match["number"])
 
 
-def api_url_for(url: str, configured: str) -> str:
-    """The REST API of the host that ``url`` is on: ``configured`` when it is on that host, else
-    github.com's API for github.com and ``https://HOST/api/v3`` (GitHub Enterprise) for any other."""
+def api_url_for(url: str, configured: str, web_url: str | None = None) -> str:
+    """The REST API of the host that ``url`` is on: ``configured`` when it is on that host, or when the
+    URL is on the configured web host ``web_url`` (``REPOMIND_GITHUB_WEB_URL``: the configured API serves
+    it); else github.com's API for github.com and ``https://HOST/api/v3`` (GitHub Enterprise) for any
+    other."""
     parts, conf = urlsplit(url.strip()), urlsplit(configured)
     host = parts.netloc.lower()
+    if web_url is not None and host == urlsplit(web_url).netloc.lower():
+        return configured
     if host in ("github.com", "www.github.com"):
         return configured if conf.netloc.lower() == "api.github.com" else "https://api.github.com"
     if conf.netloc.lower() == host:
@@ -40,14 +44,17 @@ def api_url_for(url: str, configured: str) -> str:
     return f"{parts.scheme or 'https'}://{parts.netloc}/api/v3"
 
 
-def fetch_issue(url: str, *, api_url: str, token: str | None = None) -> tuple[str, Issue]:
+def fetch_issue(
+    url: str, *, api_url: str, token: str | None = None, web_url: str | None = None
+) -> tuple[str, Issue]:
     """The repository and the issue that ``url`` names, read from its own host's API (``api_url`` is the
-    configured one; the token goes only there); a GitHubError says why when it cannot be read."""
+    configured one, serving the web host ``web_url``; the token goes only there); a GitHubError says why
+    when it cannot be read."""
     from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
     from githubkit.exception import GitHubException, RequestFailed
 
     repo, number = parse_issue_url(url)
-    own_api = api_url_for(url, api_url)
+    own_api = api_url_for(url, api_url, web_url)
     if own_api.rstrip("/") != api_url.rstrip("/"):
         token = None  # a token for the configured API is never sent to a host the URL chose
     api_url = own_api

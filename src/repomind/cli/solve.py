@@ -133,6 +133,7 @@ def _issue(issue_file: Path | None, issue_text: str | None, issue_url: str | Non
             issue_url,
             api_url=ctx.settings.github_api_url,
             token=token.get_secret_value() if token else None,
+            web_url=ctx.settings.github_web_url,
         )
         text = f"{issue.title}\n\n{issue.body}"
     elif issue_file is not None:

@@ -22,6 +22,7 @@ from typing import Any
 from repomind.pipeline.solve import junit, pytest_output
 from repomind.pipeline.solve.issue import Mentions
 from repomind.sandbox import repofs
+from repomind.sandbox.hostenv import git_env
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment, ExecResult, Outcome
 
@@ -90,6 +91,7 @@ def _listed(work_tree: Path) -> list[str]:
         capture_output=True,
         text=True,
         check=True,
+        env=git_env(),
     ).stdout
     return [p for p in out.split("\0") if p]
 
