@@ -185,7 +185,7 @@ def tiny(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from repomind.testing import git, make_git_repo
-    from repomind.testing_training import tiny_llama
+    from repomind.testing.training import tiny_llama
 
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="repomind-smol-tiny-"))

@@ -60,7 +60,7 @@ def make_checkpoint(directory: Path, shape: dict[str, int]) -> None:
         model = LlamaForCausalLM(config).to(dtype)
     model.save_pretrained(str(directory))
     # A tokenizer only so that the loaders find one (the workload is token ids already).
-    from repomind.testing_training import tiny_tokenizer
+    from repomind.testing.training import tiny_tokenizer
 
     tiny_tokenizer().save_pretrained(str(directory))
     del model

@@ -237,7 +237,7 @@ def main() -> None:
             "REPOMIND_PRIVATE_KEY": info["private_key"],
             "REPOMIND_WEBHOOK_SECRET": SECRET,
             "REPOMIND_GITHUB_API_URL": info["url"],
-            "REPOMIND_PIPELINE": "repomind.testing:scripted_pipeline",
+            "REPOMIND_PIPELINE": "repomind.testing.pipeline:scripted_pipeline",
             "REPOMIND_FAKE_PIPELINE": str(tmp / "script.json"),
             "REPOMIND_LOG_LEVEL": "warning",
         }

@@ -23,7 +23,7 @@ import repomind
 from repomind.bot.seam import Pipeline
 from repomind.settings import Settings
 from repomind.testing import StandInGitHub
-from repomind.testing_server import free_port
+from repomind.testing.github.server import free_port
 from repomind.webhooks.app import create_app
 from repomind.webhooks.signature import sign
 
@@ -163,7 +163,7 @@ def process_env(gh: StandInGitHub, data_dir: Path, script: Path, **extra: str) -
         "REPOMIND_PRIVATE_KEY": gh.private_key,
         "REPOMIND_WEBHOOK_SECRET": SECRET,
         "REPOMIND_GITHUB_API_URL": gh.url,
-        "REPOMIND_PIPELINE": "repomind.testing:scripted_pipeline",
+        "REPOMIND_PIPELINE": "repomind.testing.pipeline:scripted_pipeline",
         "REPOMIND_FAKE_PIPELINE": str(script),
         **extra,
     }

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from repomind import log
 from repomind.store import JobState
 from repomind.testing import StandInGitHub, StandInLLMServer, make_git_repo
-from repomind.testing_github import _git
+from repomind.testing.github.state import _git
 from tests.bot.helpers import OPERATOR, REPO, Server, adjust, fixture, headers, serve, settings_for, wait_for
 from tests.bot.test_solve_pipeline import NARROW
 from tests.pipeline import solve_fixtures as fx

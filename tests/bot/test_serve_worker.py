@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from repomind.testing import StandInGitHub
-from repomind.testing_server import free_port
+from repomind.testing.github.server import free_port
 from tests.bot.conftest import FIXED
 from tests.bot.helpers import REPO, adjust, fixture, headers, process_env, wait_for
 from tests.test_cli import REPOMIND

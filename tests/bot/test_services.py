@@ -22,8 +22,8 @@ from repomind.bot.queue import HueyQueue, consumer, make_huey
 from repomind.store.db import make_engine
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import JobState
-from repomind.testing_services import PostgresServer, RedisServer, ServiceUnavailable
 from tests.requirements import missing
+from tests.services import PostgresServer, RedisServer, ServiceUnavailable
 
 pytestmark = pytest.mark.services
 T = TypeVar("T")

@@ -18,7 +18,7 @@ import pytest
 from repomind.bot import gitops
 from repomind.store import JobState
 from repomind.testing import StandInGitHub, StandInLLMServer, make_git_repo
-from repomind.testing_github import CommentState
+from repomind.testing.github.state import CommentState
 from tests.bot.helpers import OPERATOR, REPO, Server, adjust, fixture, serve, settings_for, wait_for
 from tests.bot.test_solve_pipeline import NARROW, WIDE
 from tests.pipeline import solve_fixtures as fx

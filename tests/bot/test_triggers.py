@@ -11,7 +11,7 @@ import pytest
 from repomind.bot.seam import OutcomeStatus
 from repomind.store import JobState
 from repomind.testing import FakePipeline, StandInGitHub, git, make_git_repo
-from repomind.testing_github import CommentState
+from repomind.testing.github.state import CommentState
 from tests.bot.conftest import CALC, FIXED
 from tests.bot.helpers import REPO, Server, adjust, fixture, serve, settings_for, wait_for
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from repomind.pipeline.localise.history_issues import closed_issues, collect, source_patch
 from repomind.testing import StandInGitHub, git, make_git_repo
-from repomind.testing_github import GitHubState
+from repomind.testing.github.state import GitHubState
 from tests.pipeline.test_localise import FILES
 from tests.pipeline.test_localise_cli import ISSUES
 from tests.test_cli import run

@@ -6,7 +6,7 @@ import pytest
 
 from repomind.pipeline.llm import Budget, BudgetExceeded, Completion, LiteLLMModel, LLMError, price
 from repomind.testing import ScriptedHTTPError, ScriptedModel, StandInLLMServer
-from repomind.testing_llm import count_tokens
+from repomind.testing.llm import count_tokens
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
 

@@ -10,9 +10,9 @@ import pytest
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import build_index
 from repomind.testing import HashingEmbedder, make_git_repo
-from repomind.testing_services import ChromaServer, ServiceUnavailable
 from tests.pipeline.test_localise import FILES
 from tests.requirements import missing
+from tests.services import ChromaServer, ServiceUnavailable
 
 pytestmark = pytest.mark.services
 

@@ -23,9 +23,9 @@ from repomind.store.joblog import latest_events
 from repomind.store.migrate import BASELINE, current, head, upgrade
 from repomind.store.schema import metadata
 from repomind.store.training import TrainingState
-from repomind.testing_services import PostgresServer, ServiceUnavailable
 from repomind.training.ledger import TrainingLedger
 from tests.requirements import missing
+from tests.services import PostgresServer, ServiceUnavailable
 
 _databases = itertools.count()
 WHEN = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

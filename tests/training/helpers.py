@@ -6,7 +6,7 @@ from pathlib import Path
 
 from repomind.store import Ledger, make_engine
 from repomind.store import feedback as feedback_store
-from repomind.testing_training import write_run
+from repomind.testing.training import write_run
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 BOT_DIFF = (

@@ -62,7 +62,7 @@ def test_dataset_enqueue_and_status(tmp_path: Path, env: dict[str, str]) -> None
 
 @pytest.mark.slow
 def test_consume_the_queue_and_run_one_job(tmp_path: Path, env: dict[str, str]) -> None:
-    from repomind.testing_training import tiny_llama
+    from repomind.testing.training import tiny_llama
 
     repo = _history_repo(tmp_path / "calc")
     model = tiny_llama(tmp_path / "tiny")

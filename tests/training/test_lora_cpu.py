@@ -14,7 +14,7 @@ from tests.requirements import require
 torch = require("torch")
 require("peft")
 
-from repomind.testing_training import tiny_llama  # noqa: E402
+from repomind.testing.training import tiny_llama  # noqa: E402
 from repomind.training.config import TrainConfig  # noqa: E402
 from repomind.training.dataset import build_dataset  # noqa: E402
 from repomind.training.examples import Supervised  # noqa: E402

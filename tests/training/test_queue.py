@@ -10,7 +10,7 @@ from huey import MemoryHuey
 
 from repomind.bot.queue import HueyQueue
 from repomind.store import TrainingState
-from repomind.testing_training import FakeTrainer
+from repomind.testing.training import FakeTrainer
 from repomind.training.config import TrainingSettings
 from repomind.training.dataset import build_dataset
 from repomind.training.examples import Supervised

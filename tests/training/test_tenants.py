@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from repomind.store import Job, JobState, Ledger
-from repomind.testing_training import FakeTrainer
+from repomind.testing.training import FakeTrainer
 from repomind.training.config import TrainingSettings
 from repomind.training.dataset import load_split
 from repomind.training.ledger import TrainingLedger

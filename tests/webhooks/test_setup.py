@@ -16,8 +16,8 @@ import yaml
 from fastapi.testclient import TestClient
 
 from repomind.settings import Settings
-from repomind.testing_github import shaped
-from repomind.testing_server import StandInGitHub
+from repomind.testing.github.server import StandInGitHub
+from repomind.testing.github.state import shaped
 from repomind.webhooks import setup
 from repomind.webhooks.app import Mode, create_app, mode_for
 from repomind.webhooks.setup import store_credentials

@@ -1,4 +1,4 @@
-"""The sandbox boundary as a Protocol: one Docker implementation, one fake in ``repomind.testing``."""
+"""The sandbox boundary as a Protocol: one Docker implementation, one fake in ``repomind.testing.sandbox``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """One training job: evaluate the base (and the adapter being served), train an adapter, evaluate it.
 
 :class:`Trainer` is the seam the queue calls; :class:`QLoRATrainer` is the real one (torch inside its
-methods only) and ``repomind.testing_training.FakeTrainer`` the fake. Metrics, per model evaluated
+methods only) and ``repomind.testing.training.FakeTrainer`` the fake. Metrics, per model evaluated
 (``base``, ``current`` when an adapter is being served, ``adapter``): ``loss`` (mean cross-entropy per
 target token on the held-out supervised examples) and ``exact_match`` (the share of a few held-out
 examples where greedy generation makes the same change as the target: same files, same search and

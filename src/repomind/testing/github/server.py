@@ -1,7 +1,7 @@
 """A stand-in GitHub on loopback for tests: the REST endpoints the bot uses (FastAPI + uvicorn in a
-thread, bodies shaped like GitHub's own examples: :mod:`repomind.testing_rest`) and git over smart HTTP
-(dulwich: :mod:`repomind.testing_gitserver`) that accepts clone and push only with a valid installation
-token as ``x-access-token``. State: :class:`GitHubState`."""
+thread, bodies shaped like GitHub's own examples: :mod:`repomind.testing.github.rest`) and git over
+smart HTTP (dulwich: :mod:`repomind.testing.github.gitserver`) that accepts clone and push only with a
+valid installation token as ``x-access-token``. State: :class:`GitHubState`."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 
-from repomind.testing_github import GitHubState
-from repomind.testing_gitserver import serve_git
-from repomind.testing_rest import rest_app
+from repomind.testing.github.gitserver import serve_git
+from repomind.testing.github.rest import rest_app
+from repomind.testing.github.state import GitHubState
 
 
 def free_port() -> int:

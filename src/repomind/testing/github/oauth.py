@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from repomind.testing_github import GitHubState
+from repomind.testing.github.state import GitHubState
 
 _ERRORS = {
     "bad_verification_code": "The code passed is incorrect or expired.",

@@ -1,6 +1,7 @@
 """Fakes and fixtures for the training queue: a scripted trainer, a tiny random Llama, run directories.
 
-Kept apart from :mod:`repomind.testing` so that importing the bot's fakes never pulls in training code.
+Not re-exported by :mod:`repomind.testing` (import it by its own path), so that importing the bot's fakes
+never pulls in training code.
 """
 
 from __future__ import annotations

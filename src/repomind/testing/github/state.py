@@ -2,8 +2,8 @@
 disk), issues, comments, reactions, pull requests, permissions and installation tokens.
 
 It is the fake behind both seams: :class:`FakeGitHub` implements :class:`repomind.bot.github.GitHub`
-directly, and :class:`repomind.testing_server.StandInGitHub` serves it over REST on loopback (JSON shaped
-like GitHub's own examples) with git over smart HTTP, so the real githubkit client can be tested.
+directly, and :class:`repomind.testing.github.server.StandInGitHub` serves it over REST on loopback (JSON
+shaped like GitHub's own examples) with git over smart HTTP, so the real githubkit client can be tested.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ APP_LOGIN = "repomind[bot]"
 
 @cache
 def example(name: str) -> dict[str, Any]:
-    """One of GitHub's own example bodies (``testing_data/github/<operationId>.<status>.json``)."""
-    text = resources.files("repomind.testing_data.github").joinpath(f"{name}.json").read_text()
+    """One of GitHub's own example bodies (``data/<operationId>.<status>.json``)."""
+    text = resources.files("repomind.testing.github.data").joinpath(f"{name}.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -98,7 +98,18 @@ class PostgresServer:
                 self._as_owner(argv), stdout=out, stderr=subprocess.STDOUT, env=clean_env()
             )
         _wait_for_port(self.port, 60, self._proc, log)
+        self._wait_until_ready(60, log)
         return self
+
+    def _wait_until_ready(self, timeout_s: float, log: Path) -> None:
+        """The port opens before the cluster accepts connections ("the database system is starting up")."""
+        deadline = time.monotonic() + timeout_s
+        argv = [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        while time.monotonic() < deadline:
+            if subprocess.run(argv, capture_output=True, check=False, env=clean_env()).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"PostgreSQL did not become ready within {timeout_s}s: {log.read_text()}")
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -1,5 +1,5 @@
 """The stand-in GitHub's REST endpoints (the ones the bot uses), with bodies shaped like GitHub's own
-examples (:func:`repomind.testing_github.shaped`) over the in-memory :class:`GitHubState`."""
+examples (:func:`repomind.testing.github.state.shaped`) over the in-memory :class:`GitHubState`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from repomind.bot.github import GitHubError
-from repomind.testing_github import GitHubState, IssueState, shaped
-from repomind.testing_oauth import add_oauth_routes
+from repomind.testing.github.oauth import add_oauth_routes
+from repomind.testing.github.state import GitHubState, IssueState, shaped
 
 
 def _user(login: str, user_type: str = "User") -> dict[str, Any]:

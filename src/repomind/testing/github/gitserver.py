@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from repomind.testing_github import GitHubState
+from repomind.testing.github.state import GitHubState
 
 
 class _ThreadingWSGIServer(WSGIServer):
