@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import subprocess
 import tempfile
@@ -11,7 +12,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from repomind.sandbox import setup_plan, wheelhouse
+from repomind.sandbox import sdists, setup_plan, wheelhouse
 from repomind.sandbox.errors import EnvironmentSetupError, ImageNotAllowedError, ImageNotFoundError
 from repomind.sandbox.hostenv import git_env
 from repomind.sandbox.images import (
@@ -138,7 +139,8 @@ def build(
         except EnvironmentSetupError as exc:
             if number == len(dates):
                 raise
-            log(f"setting up with today's releases failed ({exc.message}); again as of {dates[-1]}")
+            tail = " / ".join(exc.output.strip().splitlines()[-3:])[-600:]
+            log(f"setting up with today's releases failed ({exc.message}: {tail}); again as of {dates[-1]}")
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(
         tag, key, cached=False, setup_seconds=time.monotonic() - start, plan=plan.pip_args, log=output
@@ -160,14 +162,21 @@ def _setup(
     with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
         wheels = Path(tmp, "wheelhouse")
         tools = wheelhouse.build_tools(wheels, python=python, glibc=glibc, log=log)
+
+        def build(files: list[Path]) -> None:
+            # A release without a usable wheel: its sdist's build requirements (as of the date) into the
+            # wheelhouse, then the wheel is built in the sandbox (no network) for the next resolution.
+            for sdist in files:
+                requires = sdists.build_requires(sdist)
+                fetch(requires, exclude_newer=as_of, build=None)
+            box.build_wheels(wheels, tools, files, wheelhouse.built_dir(wheels))
+
+        fetch = functools.partial(
+            wheelhouse.download, dest=wheels, python=python, glibc=glibc, log=log, build=build
+        )
         # The build system's requirements as of the commit's date (an old project's setuptools), installed
         # into the environment before the project, which is then built without build isolation.
-        build_pins = _merge(
-            tools,
-            wheelhouse.download(
-                plan.build_requirements, wheels, python=python, glibc=glibc, log=log, exclude_newer=as_of
-            ),
-        )
+        build_pins = _merge(tools, fetch(plan.build_requirements, exclude_newer=as_of))
         if setup_plan.has_project(work_tree):
             log(f"building the metadata of {spec.repo_name} in the sandbox")
             try:
@@ -181,22 +190,9 @@ def _setup(
                 log(f"the project's metadata could not be built ({exc.message}); using its static reading")
         log(f"setting up {spec.repo_name}: {plan.describe()}")
         build_set = set(plan.build_requirements)
-        wheelhouse.download(
-            [r for r in plan.requirements if r not in build_set],
-            wheels,
-            python=python,
-            glibc=glibc,
-            log=log,
-            exclude_newer=as_of,
-        )
+        fetch([r for r in plan.requirements if r not in build_set], exclude_newer=as_of)
         if spec.requirements:  # explicit pins: never bounded by the date
-            wheelhouse.download(
-                [str(check(r, "the environment's extra requirements")) for r in spec.requirements],
-                wheels,
-                python=python,
-                glibc=glibc,
-                log=log,
-            )
+            fetch([str(check(r, "the environment's extra requirements")) for r in spec.requirements])
         output = box.install(wheels, build_pins, plan, tag, key)
     return output, plan
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from repomind.sandbox import built_wheels
 from repomind.sandbox import metadata as project_metadata
 from repomind.sandbox.client import LABEL, container_labels
 from repomind.sandbox.errors import EnvironmentSetupError
@@ -31,6 +34,8 @@ VENV = "/opt/venv"
 USER = f"{SANDBOX_UID}:{SANDBOX_GID}"
 #: What of the setup's output is kept (head and tail); the error that carries it caps it further.
 LOG_BYTES = 256 * 1024
+#: Where wheels built from sdists are left in the container.
+BUILT = "/tmp/built"
 _RUNTIME_CHANGES = (
     f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     f"ENV VIRTUAL_ENV={VENV}",
@@ -69,6 +74,35 @@ class SetupBox:
                     output=output,
                 )
             return project_metadata.parse(output)
+        finally:
+            _remove(container)
+
+    def build_wheels(
+        self, wheels: Path, pins: Sequence[str], sdists: Sequence[Path], out: Path
+    ) -> list[Path]:
+        """Build wheels of ``sdists`` (files fetched from the index) with pip, no network, each in an
+        isolated build environment filled from the wheelhouse; the wheels are copied into ``out``."""
+        targets = shlex.join(f"/tmp/sdists/{p.name}" for p in sdists)
+        script = "\n".join(
+            [
+                self._prelude(pins, network=False),
+                "unset PIP_NO_BUILD_ISOLATION",
+                f"cd /tmp && python -m pip wheel --no-deps --no-index -w {BUILT} {targets}",
+            ]
+        )
+        container = self._create(script, network=False)
+        names = ", ".join(p.name for p in sdists)
+        try:
+            with tempfile.TemporaryDirectory(prefix="repomind-sdists-") as tmp:
+                for sdist in sdists:
+                    shutil.copyfile(sdist, Path(tmp, sdist.name))
+                with pack_directory(Path(tmp), arcname="sdists", owner=(SANDBOX_UID, SANDBOX_GID)) as files:
+                    status, output = self._run(container, wheels, f"building {names}", [("/tmp", files)])
+            if status != 0:
+                raise EnvironmentSetupError(
+                    f"building {names} in the sandbox failed with exit status {status}", output=output
+                )
+            return built_wheels.copy_out(container, BUILT, out)
         finally:
             _remove(container)
 
@@ -159,11 +193,15 @@ class SetupBox:
             stop_signal="SIGKILL",
         )
 
-    def _run(self, container: Any, wheels: Path, what: str) -> tuple[int, str]:
+    def _run(
+        self, container: Any, wheels: Path, what: str, extra: Sequence[tuple[str, IO[bytes]]] = ()
+    ) -> tuple[int, str]:
         import requests
 
         with pack(self.work_tree) as tree:
             container.put_archive("/work", tree)
+        for where, archive in extra:
+            container.put_archive(where, archive)
         container.put_archive("/opt", _owned_dir("venv"))
         with pack_directory(wheels, arcname="wheelhouse", owner=(SANDBOX_UID, SANDBOX_GID)) as wh:
             container.put_archive("/tmp", wh)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,10 +22,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging import tags
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -34,6 +37,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from repomind.sandbox import sdists
 from repomind.sandbox.errors import EnvironmentSetupError
 from repomind.sandbox.hostenv import clean_env
 from repomind.sandbox.requirements import check
@@ -96,12 +100,17 @@ def resolve(
     glibc: tuple[int, int],
     timeout_s: float = 1800.0,
     exclude_newer: str | None = None,
+    find_links: Path | None = None,
+    newer: Sequence[str] = (),
 ) -> list[str]:
     """``name==version`` pins of the requirements and their dependencies for the target, by uv with
-    ``--no-build`` (no build backend runs on the host); ``exclude_newer`` resolves as of that date."""
+    ``--no-build`` (no build backend runs on the host); ``exclude_newer`` resolves as of that date;
+    ``find_links`` holds wheels built in the sandbox (uv reads only their metadata); the projects in
+    ``newer`` are not bounded by the date."""
     import uv
 
     checked = [str(check(r, "requirement")) for r in requirements]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with tempfile.TemporaryDirectory(prefix="repomind-resolve-") as home:
         spec = Path(home, "requirements.in")
         spec.write_text("\n".join(checked) + "\n")
@@ -121,6 +130,8 @@ def resolve(
                 "--no-annotate",
                 "--quiet",
                 *(("--exclude-newer", exclude_newer) if exclude_newer else ()),
+                *(("--find-links", str(find_links)) if find_links else ()),
+                *(f"--exclude-newer-package={name}={now}" for name in newer if exclude_newer),
             ],
             f"resolving for Python {python}",
             timeout_s,
@@ -213,11 +224,46 @@ def fetch(
     def one(pin: str) -> Path:
         req = Requirement(pin)
         version = Version(next(iter(req.specifier)).version)
+        if local := _built_wheel(built_dir(dest), req.name, version, supported):
+            target = dest / local.name
+            if not target.exists():
+                shutil.copyfile(local, target)
+            return target
         entry = _choose(_index_files(index, req.name, timeout_s), req.name, version, supported)
         return _fetch(entry, index, dest, timeout_s)
 
     with ThreadPoolExecutor(_FETCH_THREADS) as pool:
         return list(pool.map(one, pins))
+
+
+def built_dir(dest: Path) -> Path:
+    """Where the wheels built in the sandbox for the wheelhouse ``dest`` are kept (uv's find-links)."""
+    return dest.with_name(dest.name + ".built")
+
+
+def fetch_sdist(
+    name: str,
+    spec: SpecifierSet,
+    skip: Sequence[Version],
+    dest: Path,
+    *,
+    python: str,
+    exclude_newer: str | None = None,
+    index: str = PYPI_SIMPLE,
+    timeout_s: float = 300.0,
+) -> Path | None:
+    """The sdist of the newest release of ``name`` in ``spec`` (not in ``skip``), as of ``exclude_newer``,
+    fetched as a file into ``dest`` (nothing runs); None when the index has none."""
+    files = _index_files(index, name, timeout_s)
+    entry = sdists.choose(files, name, spec, python, exclude_newer, skip)
+    if entry is None:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    return _fetch(entry, index, dest, timeout_s)
+
+
+#: How many resolutions one download tries while it works around releases without a usable wheel.
+MAX_ROUNDS = 12
 
 
 def download(
@@ -230,16 +276,63 @@ def download(
     timeout_s: float = 1800.0,
     exclude_newer: str | None = None,
     index: str = PYPI_SIMPLE,
+    build: Callable[[list[Path]], None] | None = None,
 ) -> list[str]:
     """Resolve ``requirements`` (with their dependencies) for Python ``python`` and fetch every pinned
-    file into ``dest``; returns the pins. ``exclude_newer`` (an ISO date) resolves as of then."""
+    file into ``dest``; returns the pins. ``exclude_newer`` (an ISO date) resolves as of then.
+
+    Where uv finds a release without a usable wheel for the target: as of a date, that project may take
+    newer releases (an old C extension has no wheel for today's Python, a later release has); where even
+    today's have none, ``build`` (when given) gets its sdist, fetched as a file, to build in the sandbox
+    into :func:`built_dir`. Then the resolution runs again."""
     dest.mkdir(parents=True, exist_ok=True)
     if not requirements:
         return []
-    pins = resolve(requirements, python, glibc, timeout_s, exclude_newer)
+    built, versions, newer = built_dir(dest), dict[str, list[Version]](), list[str]()
+
+    def one(name: str, spec: SpecifierSet, skip: Sequence[Version]) -> Path | None:
+        date = None if name in newer else exclude_newer
+        where = dest.with_name(dest.name + ".sdists")
+        return fetch_sdist(name, spec, skip, where, python=python, exclude_newer=date, index=index)
+
+    for round_ in range(MAX_ROUNDS + 1):
+        try:
+            found = built if built.is_dir() else None
+            pins = resolve(requirements, python, glibc, timeout_s, exclude_newer, found, newer)
+            break
+        except EnvironmentSetupError as exc:
+            missing = [n for n in sdists.wheel_less(exc.output) if n not in newer]
+            if round_ == MAX_ROUNDS or not (build or (exclude_newer and missing)):
+                raise
+            if exclude_newer and missing:
+                log(f"no usable wheel of {', '.join(missing)} as of {exclude_newer}: taking newer releases")
+                newer += missing
+                continue
+
+            assert build is not None
+            sdists.build_missing(exc, versions, one, lambda files: _build(build, files, log))
     log(f"fetching {len(pins)} files for Python {python}")
     fetch(pins, dest, python=python, glibc=glibc, index=index)
     return pins
+
+
+def _build(build: Callable[[list[Path]], None], files: list[Path], log: Callable[[str], None]) -> None:
+    log(f"building {', '.join(f.name for f in files)} in the sandbox (no usable wheel)")
+    build(files)
+
+
+def _built_wheel(directory: Path, name: str, version: Version, supported: list[tags.Tag]) -> Path | None:
+    """A wheel of ``name==version`` built in the sandbox for this target, if there is one."""
+    if not directory.is_dir():
+        return None
+    for path in sorted(directory.glob("*.whl")):
+        try:
+            wname, wversion, _build, wtags = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
+            continue
+        if wname == canonicalize_name(name) and wversion == version and not wtags.isdisjoint(supported):
+            return path
+    return None
 
 
 def build_tools(dest: Path, *, python: str, glibc: tuple[int, int], log: Callable[[str], None]) -> list[str]:
