@@ -156,13 +156,24 @@ def _index_files(index: str, name: str, timeout_s: float) -> list[dict[str, obje
 def _choose(
     files: list[dict[str, object]], name: str, version: Version, supported: list[tags.Tag]
 ) -> dict[str, object]:
-    """The best compatible wheel of ``name==version``, else its source distribution."""
+    """The best compatible wheel of ``name==version``, else its source distribution. A yanked release
+    only when it has nothing else: uv takes one that is pinned exactly (PEP 592)."""
+    kept = [f for f in files if f.get("yanked") in (None, False)]
+    try:
+        return _best(kept, name, version, supported)
+    except EnvironmentSetupError:
+        return _best(files, name, version, supported)
+
+
+def _best(
+    files: list[dict[str, object]], name: str, version: Version, supported: list[tags.Tag]
+) -> dict[str, object]:
     rank = {tag: i for i, tag in enumerate(supported)}
     best: tuple[int, dict[str, object]] | None = None
     sdist: dict[str, object] | None = None
     for entry in files:
         filename = entry.get("filename")
-        if not isinstance(filename, str) or "/" in filename or entry.get("yanked") not in (None, False):
+        if not isinstance(filename, str) or "/" in filename:
             continue
         try:
             if filename.endswith(".whl"):
