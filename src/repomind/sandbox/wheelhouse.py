@@ -102,6 +102,7 @@ def resolve(
     exclude_newer: str | None = None,
     find_links: Path | None = None,
     newer: Sequence[str] = (),
+    index: str = PYPI_SIMPLE,
 ) -> list[str]:
     """``name==version`` pins of the requirements and their dependencies for the target, by uv with
     ``--no-build`` (no build backend runs on the host); ``exclude_newer`` resolves as of that date;
@@ -132,6 +133,7 @@ def resolve(
                 *(("--exclude-newer", exclude_newer) if exclude_newer else ()),
                 *(("--find-links", str(find_links)) if find_links else ()),
                 *(f"--exclude-newer-package={name}={now}" for name in newer if exclude_newer),
+                *(("--default-index", index) if index != PYPI_SIMPLE else ()),
             ],
             f"resolving for Python {python}",
             timeout_s,
@@ -309,7 +311,7 @@ def download(
     for round_ in range(MAX_ROUNDS + 1):
         try:
             found = built if built.is_dir() else None
-            pins = resolve(requirements, python, glibc, timeout_s, exclude_newer, found, newer)
+            pins = resolve(requirements, python, glibc, timeout_s, exclude_newer, found, newer, index)
             break
         except EnvironmentSetupError as exc:
             missing = [n for n in sdists.wheel_less(exc.output) if n not in newer]
