@@ -233,3 +233,9 @@ def test_a_wheel_less_dependency_is_fetched_as_an_sdist_and_built_in_the_sandbox
     assert built == ["wheelless-0.1.tar.gz"]
     assert not marker.exists()
     assert [p.name for p in wheels.glob("wheelless-*")] == ["wheelless-0.1-py3-none-any.whl"]
+
+
+def test_a_dated_resolution_widens_a_wheel_less_project_a_year_at_a_time() -> None:
+    today = "2025-01-01T00:00:00Z"
+    assert wheelhouse._year_later("2022-06-05T11:29:34+02:00", today) == "2023-06-05T09:29:34Z"
+    assert wheelhouse._year_later("2024-06-05T00:00:00Z", today) == today

@@ -62,7 +62,7 @@ def choose(
 ) -> dict[str, object] | None:
     """The sdist of the newest final release of ``name`` in ``spec`` for Python ``python``, uploaded
     before ``before`` (ISO 8601) when given; None when there is none."""
-    limit = _date(before) if before else None
+    limit = parse_date(before) if before else None
     best: tuple[Version, dict[str, object]] | None = None
     for entry in files:
         filename = entry.get("filename")
@@ -79,7 +79,7 @@ def choose(
         if not spec.contains(version, prereleases=False) or not _python_ok(entry, python):
             continue
         uploaded = entry.get("upload-time")
-        if limit and isinstance(uploaded, str) and _date(uploaded) > limit:
+        if limit and isinstance(uploaded, str) and parse_date(uploaded) > limit:
             continue
         if best is None or version > best[0]:
             best = (version, entry)
@@ -153,6 +153,7 @@ def _python_ok(entry: dict[str, object], python: str) -> bool:
         return True
 
 
-def _date(text: str) -> datetime:
+def parse_date(text: str) -> datetime:
+    """An ISO 8601 time (``Z`` allowed), in the local zone when it names none."""
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return stamp if stamp.tzinfo else stamp.astimezone()

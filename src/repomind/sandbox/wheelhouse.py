@@ -20,9 +20,9 @@ import sys
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from packaging import tags
@@ -101,17 +101,16 @@ def resolve(
     timeout_s: float = 1800.0,
     exclude_newer: str | None = None,
     find_links: Path | None = None,
-    newer: Sequence[str] = (),
+    newer: Mapping[str, str] | None = None,
     index: str = PYPI_SIMPLE,
 ) -> list[str]:
     """``name==version`` pins of the requirements and their dependencies for the target, by uv with
     ``--no-build`` (no build backend runs on the host); ``exclude_newer`` resolves as of that date;
     ``find_links`` holds wheels built in the sandbox (uv reads only their metadata); the projects in
-    ``newer`` are not bounded by the date."""
+    ``newer`` (name → ISO date) are resolved as of their own, later date."""
     import uv
 
     checked = [str(check(r, "requirement")) for r in requirements]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with tempfile.TemporaryDirectory(prefix="repomind-resolve-") as home:
         spec = Path(home, "requirements.in")
         spec.write_text("\n".join(checked) + "\n")
@@ -132,7 +131,7 @@ def resolve(
                 "--quiet",
                 *(("--exclude-newer", exclude_newer) if exclude_newer else ()),
                 *(("--find-links", str(find_links)) if find_links else ()),
-                *(f"--exclude-newer-package={name}={now}" for name in newer if exclude_newer),
+                *(f"--exclude-newer-package={n}={d}" for n, d in (newer or {}).items() if exclude_newer),
                 *(("--default-index", index) if index != PYPI_SIMPLE else ()),
             ],
             f"resolving for Python {python}",
@@ -294,17 +293,19 @@ def download(
     """Resolve ``requirements`` (with their dependencies) for Python ``python`` and fetch every pinned
     file into ``dest``; returns the pins. ``exclude_newer`` (an ISO date) resolves as of then.
 
-    Where uv finds a release without a usable wheel for the target: as of a date, that project may take
-    newer releases (an old C extension has no wheel for today's Python, a later release has); where even
+    Where uv finds a release without a usable wheel for the target: as of a date, that project is
+    resolved as of a year later, then two, up to today (an old C extension has no wheel for today's
+    Python; the first later release that has one is closest to what the commit used); where even
     today's have none, ``build`` (when given) gets its sdist, fetched as a file, to build in the sandbox
     into :func:`built_dir`. Then the resolution runs again."""
     dest.mkdir(parents=True, exist_ok=True)
     if not requirements:
         return []
-    built, versions, newer = built_dir(dest), dict[str, list[Version]](), list[str]()
+    built, versions, newer = built_dir(dest), dict[str, list[Version]](), dict[str, str]()
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def one(name: str, spec: SpecifierSet, skip: Sequence[Version]) -> Path | None:
-        date = None if name in newer else exclude_newer
+        date = newer.get(name, exclude_newer)
         where = dest.with_name(dest.name + ".sdists")
         return fetch_sdist(name, spec, skip, where, python=python, exclude_newer=date, index=index)
 
@@ -314,12 +315,16 @@ def download(
             pins = resolve(requirements, python, glibc, timeout_s, exclude_newer, found, newer, index)
             break
         except EnvironmentSetupError as exc:
-            missing = [n for n in sdists.wheel_less(exc.output) if n not in newer]
-            if round_ == MAX_ROUNDS or not (build or (exclude_newer and missing)):
+            missing = [n for n in sdists.wheel_less(exc.output) if exclude_newer and newer.get(n) != today]
+            if round_ == MAX_ROUNDS or not (build or missing):
                 raise
             if exclude_newer and missing:
-                log(f"no usable wheel of {', '.join(missing)} as of {exclude_newer}: taking newer releases")
-                newer += missing
+                for name in missing:
+                    newer[name] = _year_later(newer.get(name, exclude_newer), today)
+                log(
+                    "no usable wheel as of the date; later releases of "
+                    + ", ".join(f"{n} (as of {newer[n]})" for n in missing)
+                )
                 continue
 
             assert build is not None
@@ -327,6 +332,14 @@ def download(
     log(f"fetching {len(pins)} files for Python {python}")
     fetch(pins, dest, python=python, glibc=glibc, index=index)
     return pins
+
+
+def _year_later(date: str, today: str) -> str:
+    """``date`` plus a year (ISO 8601), or ``today`` when that is later."""
+    later = sdists.parse_date(date) + timedelta(days=365)
+    return (
+        today if later >= sdists.parse_date(today) else later.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
 
 
 def _build(build: Callable[[list[Path]], None], files: list[Path], log: Callable[[str], None]) -> None:
