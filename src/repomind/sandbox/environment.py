@@ -30,7 +30,7 @@ from repomind.sandbox.setup_box import ENV_REPOSITORY, SetupBox
 from repomind.sandbox.types import Environment, EnvironmentSpec
 
 #: Bump when the way environments are built changes, so that old cached images are not reused.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 __all__ = ["ENV_REPOSITORY", "build", "check_image", "env_tag"]
 
 
@@ -105,10 +105,11 @@ def build(
     else:
         base_tag = base_image_tag(spec.python, spec.compiler)
         base = require_base_image(client, spec.python, spec.compiler)
-    # Today's releases first; where they break an old commit (a removed package, a setuptools without
-    # ``dep_util``), everything again as of the commit's date. A date the spec gives is used alone.
+    # As of the commit's date first, as the SWE-bench harness does: an old commit gets the releases it was
+    # written against (a setuptools with ``dep_util``, a since-removed package, numpy 1.x); where that
+    # fails, today's releases. A date the spec gives is used alone.
     dates = (
-        [spec.resolve_before] if spec.resolve_before else list(dict.fromkeys([None, commit_date(work_tree)]))
+        [spec.resolve_before] if spec.resolve_before else list(dict.fromkeys([commit_date(work_tree), None]))
     )
     as_of = spec.resolve_before
     key = setup_plan.fingerprint(
@@ -140,7 +141,7 @@ def build(
             if number == len(dates):
                 raise
             tail = " / ".join(exc.output.strip().splitlines()[-3:])[-600:]
-            log(f"setting up with today's releases failed ({exc.message}: {tail}); again as of {dates[-1]}")
+            log(f"setting up as of {date} failed ({exc.message}: {tail}); again with today's releases")
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(
         tag, key, cached=False, setup_seconds=time.monotonic() - start, plan=plan.pip_args, log=output
