@@ -239,3 +239,27 @@ def test_a_dated_resolution_widens_a_wheel_less_project_a_year_at_a_time() -> No
     today = "2025-01-01T00:00:00Z"
     assert wheelhouse._year_later("2022-06-05T11:29:34+02:00", today) == "2023-06-05T09:29:34Z"
     assert wheelhouse._year_later("2024-06-05T00:00:00Z", today) == today
+
+
+def _wheel(path: Path, requires: list[str]) -> Path:
+    import zipfile
+
+    name, version = path.name.split("-")[:2]
+    lines = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            f"{name}-{version}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{lines}",
+        )
+    return path
+
+
+def test_a_built_wheel_may_not_point_uv_at_a_path_or_url_on_the_host(tmp_path: Path) -> None:
+    good = _wheel(tmp_path / "ok-1.0-py3-none-any.whl", ["six>=1", 'tomli; python_version < "3.11"'])
+    built_wheels.check_metadata(good, ["ok"])
+    for hostile in ("x @ file:///etc/passwd", "y @ https://example.invalid/y-1.tar.gz"):
+        bad = _wheel(tmp_path / "bad-1.0-py3-none-any.whl", ["six", hostile])
+        with pytest.raises(RequirementRefusedError, match=r"Requires-Dist of bad-1\.0"):
+            built_wheels.check_metadata(bad, ["bad"])
+    with pytest.raises(EnvironmentSetupError, match="not asked for"):
+        built_wheels.check_metadata(good, ["other"])

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from packaging.utils import parse_sdist_filename
+
 from repomind.sandbox import built_wheels
 from repomind.sandbox import metadata as project_metadata
 from repomind.sandbox.client import LABEL, container_labels
@@ -102,7 +104,16 @@ class SetupBox:
                 raise EnvironmentSetupError(
                     f"building {names} in the sandbox failed with exit status {status}", output=output
                 )
-            return built_wheels.copy_out(container, BUILT, out)
+            wheels_out = built_wheels.copy_out(container, BUILT, out)
+            asked = [parse_sdist_filename(p.name)[0] for p in sdists]
+            try:
+                for wheel in wheels_out:
+                    built_wheels.check_metadata(wheel, asked)
+            except EnvironmentSetupError:
+                for wheel in wheels_out:
+                    wheel.unlink(missing_ok=True)
+                raise
+            return wheels_out
         finally:
             _remove(container)
 
