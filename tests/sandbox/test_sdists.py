@@ -263,3 +263,15 @@ def test_a_built_wheel_may_not_point_uv_at_a_path_or_url_on_the_host(tmp_path: P
             built_wheels.check_metadata(bad, ["bad"])
     with pytest.raises(EnvironmentSetupError, match="not asked for"):
         built_wheels.check_metadata(good, ["other"])
+
+
+def test_a_project_whose_newest_release_is_yanked_is_pinned_to_it() -> None:
+    files: list[dict[str, object]] = [
+        {"filename": "types_pkg_resources-0.1.2-py3-none-any.whl", "yanked": "old"},
+        {"filename": "types_pkg_resources-0.1.3-py2.py3-none-any.whl", "yanked": "Use types-setuptools"},
+        {"filename": "types-pkg_resources-0.1.3.tar.gz", "yanked": "Use types-setuptools"},
+    ]
+    assert sdists.yanked(files, "types-pkg-resources", SpecifierSet(), None) == Version("0.1.3")
+    files.append({"filename": "types_pkg_resources-0.1.4-py3-none-any.whl", "yanked": False})
+    assert sdists.yanked(files, "types-pkg-resources", SpecifierSet(), None) is None
+    assert sdists.yanked(files, "types-pkg-resources", SpecifierSet("<0.1.4"), None) == Version("0.1.3")

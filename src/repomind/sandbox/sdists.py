@@ -20,7 +20,13 @@ from datetime import datetime
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from repomind.sandbox.errors import EnvironmentSetupError
@@ -84,6 +90,38 @@ def choose(
         if best is None or version > best[0]:
             best = (version, entry)
     return best[1] if best else None
+
+
+def yanked(
+    files: Sequence[dict[str, object]], name: str, spec: SpecifierSet, before: str | None
+) -> Version | None:
+    """The newest final release of ``name`` in ``spec`` (uploaded before ``before``) when every file of
+    it is yanked; None otherwise."""
+    limit = parse_date(before) if before else None
+    states: dict[Version, list[bool]] = {}
+    for entry in files:
+        filename = entry.get("filename")
+        if not isinstance(filename, str):
+            continue
+        try:
+            if filename.endswith(".whl"):
+                fname, version = parse_wheel_filename(filename)[:2]
+            elif filename.endswith((".tar.gz", ".zip")):
+                fname, version = parse_sdist_filename(filename)
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        uploaded = entry.get("upload-time")
+        if fname != canonicalize_name(name) or version.is_prerelease or not spec.contains(version):
+            continue
+        if limit and isinstance(uploaded, str) and parse_date(uploaded) > limit:
+            continue
+        states.setdefault(version, []).append(entry.get("yanked") not in (None, False))
+    if not states:
+        return None
+    newest = max(states)
+    return newest if all(states[newest]) else None
 
 
 def build_requires(sdist: Path) -> list[str]:

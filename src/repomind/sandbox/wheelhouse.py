@@ -275,7 +275,7 @@ def fetch_sdist(
 
 
 #: How many resolutions one download tries while it works around releases without a usable wheel.
-MAX_ROUNDS = 12
+MAX_ROUNDS = 24
 
 
 def download(
@@ -315,8 +315,23 @@ def download(
             pins = resolve(requirements, python, glibc, timeout_s, exclude_newer, found, newer, index)
             break
         except EnvironmentSetupError as exc:
-            missing = [n for n in sdists.wheel_less(exc.output) if exclude_newer and newer.get(n) != today]
-            if round_ == MAX_ROUNDS or not (build or missing):
+            if round_ == MAX_ROUNDS:
+                raise
+            named = sdists.wheel_less(exc.output)
+            # A project whose newest release is yanked (all of it, as types-pkg-resources): uv takes a
+            # yanked release only when it is pinned exactly (PEP 592), so it is pinned.
+            yanked = [
+                f"{n}=={v}"
+                for n, spec in named.items()
+                if (v := sdists.yanked(_index_files(index, n, 300.0), n, spec, exclude_newer))
+                and f"{n}=={v}" not in requirements
+            ]
+            if yanked:
+                log(f"pinning the yanked newest release of {', '.join(yanked)}")
+                requirements = [*requirements, *yanked]
+                continue
+            missing = [n for n in named if exclude_newer and newer.get(n) != today]
+            if not (build or missing):
                 raise
             if exclude_newer and missing:
                 for name in missing:
