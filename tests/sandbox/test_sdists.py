@@ -275,3 +275,12 @@ def test_a_project_whose_newest_release_is_yanked_is_pinned_to_it() -> None:
     files.append({"filename": "types_pkg_resources-0.1.4-py3-none-any.whl", "yanked": False})
     assert sdists.yanked(files, "types-pkg-resources", SpecifierSet(), None) is None
     assert sdists.yanked(files, "types-pkg-resources", SpecifierSet("<0.1.4"), None) == Version("0.1.3")
+
+
+def test_uv_refusals_name_what_the_date_filtered() -> None:
+    text = (
+        "cause: Because only setuptools<=3.1 is available and you require setuptools>=40.8.0 ...\n"
+        "hint: `setuptools` was filtered by `exclude-newer` to only include packages uploaded before 2014"
+    )
+    assert sdists.too_new(text) == ["setuptools"]
+    assert sdists.wheel_less(text) == {}

@@ -41,6 +41,8 @@ _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 #: "Wheels are required for `docopt` because building from source is disabled".
 _NO_WHEELS = re.compile(rf"(?<![\w.-])({_NAME})((?:[<>=!~]=?[^\s,]+,?)*) has no usable wheels")
 _REQUIRED = re.compile(rf"Wheels are required for `({_NAME})`")
+#: "`setuptools` was filtered by `exclude-newer` to only include packages uploaded before ..."
+_FILTERED = re.compile(rf"`({_NAME})` was filtered by `exclude-newer`")
 
 
 def wheel_less(uv_output: str) -> dict[str, SpecifierSet]:
@@ -56,6 +58,11 @@ def wheel_less(uv_output: str) -> dict[str, SpecifierSet]:
     for match in _REQUIRED.finditer(uv_output):
         found.setdefault(canonicalize_name(match.group(1)), SpecifierSet())
     return found
+
+
+def too_new(uv_output: str) -> list[str]:
+    """The projects uv found no fitting release of as of the date (a newer one would fit)."""
+    return list(dict.fromkeys(canonicalize_name(m.group(1)) for m in _FILTERED.finditer(uv_output)))
 
 
 def choose(

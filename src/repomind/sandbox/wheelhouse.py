@@ -293,11 +293,12 @@ def download(
     """Resolve ``requirements`` (with their dependencies) for Python ``python`` and fetch every pinned
     file into ``dest``; returns the pins. ``exclude_newer`` (an ISO date) resolves as of then.
 
-    Where uv finds a release without a usable wheel for the target: as of a date, that project is
-    resolved as of a year later, then two, up to today (an old C extension has no wheel for today's
-    Python; the first later release that has one is closest to what the commit used); where even
-    today's have none, ``build`` (when given) gets its sdist, fetched as a file, to build in the sandbox
-    into :func:`built_dir`. Then the resolution runs again."""
+    Where uv finds a release without a usable wheel for the target, or none recent enough: a project
+    whose newest release is yanked is pinned to it; as of a date, that project is resolved as of a year
+    later, then two, up to today (an old C extension has no wheel for today's Python; the first later
+    release that has one is closest to what the commit used); where even today's have none, ``build``
+    (when given) gets its sdist, fetched as a file, to build in the sandbox into :func:`built_dir`.
+    Then the resolution runs again."""
     dest.mkdir(parents=True, exist_ok=True)
     if not requirements:
         return []
@@ -330,14 +331,17 @@ def download(
                 log(f"pinning the yanked newest release of {', '.join(yanked)}")
                 requirements = [*requirements, *yanked]
                 continue
-            missing = [n for n in named if exclude_newer and newer.get(n) != today]
+            late = [
+                n for n in [*named, *sdists.too_new(exc.output)] if exclude_newer and newer.get(n) != today
+            ]
+            missing = list(dict.fromkeys(late))
             if not (build or missing):
                 raise
             if exclude_newer and missing:
                 for name in missing:
                     newer[name] = _year_later(newer.get(name, exclude_newer), today)
                 log(
-                    "no usable wheel as of the date; later releases of "
+                    "nothing usable as of the date; later releases of "
                     + ", ".join(f"{n} (as of {newer[n]})" for n in missing)
                 )
                 continue
