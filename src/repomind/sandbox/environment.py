@@ -130,7 +130,7 @@ def build(
 
     glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
     box = SetupBox(client, base_tag, work_tree, spec, limits, setup_timeout_s, project_version(work_tree))
-    output, static = "", plan
+    output, static, earlier = "", plan, ""
     for number, date in enumerate(dates, 1):
         try:
             output, plan = _setup(box, work_tree, spec, static, python, glibc, date, tag, key, log)
@@ -138,9 +138,13 @@ def build(
         except RequirementRefusedError:
             raise
         except EnvironmentSetupError as exc:
-            if number == len(dates):
-                raise
             tail = " / ".join(exc.output.strip().splitlines()[-3:])[-600:]
+            if number == len(dates):
+                if earlier:  # both causes, the one as of the commit's date first
+                    message = f"{exc.message} (with today's releases; {earlier})"
+                    raise EnvironmentSetupError(message, output=exc.output) from exc
+                raise
+            earlier = f"as of {date}: {exc.message}: {tail}"
             log(f"setting up as of {date} failed ({exc.message}: {tail}); again with today's releases")
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     return Environment(
