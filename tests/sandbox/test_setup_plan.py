@@ -110,3 +110,20 @@ def test_setup_py_projects_install_editable_in_compat_mode(tmp_path: Path, make_
     # ... and the plan asks for it: pip passes the setting to the editable build
     repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='p')\n"})
     assert detect(repo).pip_args == ("-e", ".", "--config-settings", "editable_mode=compat", "pytest")
+
+
+def test_extras_a_requirement_file_asks_of_the_project_are_fetched(make_repo: Any) -> None:
+    """pylint's requirements_test_min.txt says ``-e .[testutil]``: pip installs the project from that
+    line in the sandbox, and the host must fetch what the extra requires (gitpython)."""
+    from repomind.sandbox.setup_plan import ProjectMetadata
+
+    repo = make_repo(
+        {
+            "setup.cfg": "[metadata]\nname = p\n[options.extras_require]\ntestutil =\n    gitpython>3\n",
+            "setup.py": "from setuptools import setup\nsetup()\n",
+            "requirements_test.txt": "-e .[testutil]\npytest\n",
+        }
+    )
+    assert "gitpython>3" in detect(repo).requirements
+    meta = ProjectMetadata("p", ('gitpython>3; extra == "testutil"', "six"), ("testutil",))
+    assert {"gitpython>3", "six"} <= set(detect(repo, metadata=meta).requirements)

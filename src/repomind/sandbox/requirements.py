@@ -112,16 +112,17 @@ def _is_self(line: str) -> bool:
     return base in _SELF or base.rstrip("/") in _SELF
 
 
-def read_file(root: Path, name: str) -> tuple[list[str], list[str]]:
+def read_file(root: Path, name: str, extras: list[str] | None = None) -> tuple[list[str], list[str]]:
     """(requirements, files read) of requirement file ``name``, following ``-r``/``-c`` includes that
-    stay inside the repository; anything else that is not a PEP 508 requirement is refused."""
+    stay inside the repository; anything else that is not a PEP 508 requirement is refused. The extras
+    of the project itself (``-e .[testutil]``) are added to ``extras``."""
     out: list[str] = []
     files: list[str] = []
-    _read(root, name, out, files)
+    _read(root, name, out, files, [] if extras is None else extras)
     return out, files
 
 
-def _read(root: Path, name: str, out: list[str], files: list[str]) -> None:
+def _read(root: Path, name: str, out: list[str], files: list[str], extras: list[str]) -> None:
     if name in files:
         return
     if len(files) >= _MAX_INCLUDES:
@@ -139,9 +140,10 @@ def _read(root: Path, name: str, out: list[str], files: list[str]) -> None:
             target = _include(name, rest.strip(), here, line)
             if not repofs.is_regular_file(root, target):
                 raise refuse(here, line, "includes a file that is missing, a symlink or not a regular file")
-            _read(root, target, out, files)
-        elif _is_self(line):
-            continue  # the project itself: installed from the work tree inside the sandbox
+            _read(root, target, out, files, extras)
+        elif _is_self(line):  # the project itself: installed from the work tree inside the sandbox
+            _, bracket, names = " ".join(line.split()).partition("[")
+            extras += [e.strip() for e in names.split("]", 1)[0].split(",") if bracket and e.strip()]
         else:
             out.append(str(check(line, here)))
 

@@ -100,6 +100,12 @@ def detect(
     requirements: list[str] = []
     build: list[str] = []
     project_name = ""
+    # The project's own extras that a requirement file asks for (``-e .[testutil]``): their
+    # requirements are fetched too, though pip installs the project from that line.
+    file_extras: list[str] = []
+    for name in wanted:
+        if name in dep_files:
+            read_file(work_tree, name, file_extras)
     if any(f in dep_files for f in PROJECT_FILES):
         build = _build_requirements(work_tree)
         if metadata is None:
@@ -110,9 +116,12 @@ def detect(
         pip_args += ["-e", "." + (f"[{','.join(chosen)}]" if chosen else "")]
         if setup_py_only(work_tree):
             pip_args += COMPAT_EDITABLE
+        by_name = {_normal(k): k for k in extras}
+        asked = [by_name[_normal(e)] for e in file_extras if _normal(e) in by_name]
+        wanted_extras = list(dict.fromkeys([*chosen, *asked]))
         if metadata is not None:
-            deps = _metadata_requirements(metadata, tuple(chosen), python)
-        requirements += deps + [r for e in chosen for r in extras[e]] + build
+            deps = _metadata_requirements(metadata, tuple(wanted_extras), python)
+        requirements += deps + [r for e in wanted_extras for r in extras[e]] + build
     for name in wanted:
         if name in dep_files:
             pip_args += ["-r", name]
