@@ -196,3 +196,23 @@ def test_setup_py_project_is_on_sys_path_as_setup_py_develop_put_it(
     finally:
         for image in _env_images(docker_client, name):
             docker_client.images.remove(image.id, force=True)
+
+
+@pytest.mark.docker
+def test_the_image_keeps_what_the_setup_generated_but_not_the_copied_sources(
+    docker_client: Any, make_repo: Any
+) -> None:
+    """pytest's setuptools-scm writes ``src/_pytest/_version.py`` at install time; the run's copy of the
+    repository (from git) lacks it, so the image must keep it while the copied sources go."""
+    repo = make_repo({"pkg/__init__.py": "", "pkg/mod.py": "X = 1\n"})
+    setup = "echo 'version = \"1.0\"' > pkg/_version.py && mkdir -p build/x && echo o > build/x/ext.so"
+    env = DockerSandbox(docker_client).prepare(
+        repo, EnvironmentSpec(f"fixture-generated-{time.time_ns()}", setup_command=setup)
+    )
+    try:
+        listing = docker_client.containers.run(
+            env.image, ["bash", "-c", "cd /work && find . -type f | sort"], remove=True
+        ).decode()
+        assert listing.split() == ["./build/x/ext.so", "./pkg/_version.py"]
+    finally:
+        docker_client.images.remove(env.image, force=True)

@@ -175,10 +175,17 @@ class SetupBox:
         if plan.custom_command:
             install = plan.custom_command
         keep = "cd / && rm -rf /tmp/wheelhouse"
-        drop = "cd / && find /work -mindepth 1 -delete && rm -rf /tmp/wheelhouse"
+        # The copied sources go; what the setup generated stays (pytest's setuptools-scm
+        # ``_version.py``, compiled extensions, egg-info): each run's copy is laid over it.
+        listed = "cd /work && find . -mindepth 1 ! -type d -print0 > /tmp/repomind-copied"
+        drop = (
+            "cd /work && xargs -0 rm -f < /tmp/repomind-copied && "
+            "find /work -mindepth 1 -depth -type d -empty -delete; cd / && rm -rf /tmp/wheelhouse"
+        )
         return "\n".join(
             [
                 self._prelude(pins, network=self.spec.network),
+                listed,
                 "cd /work",
                 install,
                 keep if self.spec.keep_work_tree else drop,
