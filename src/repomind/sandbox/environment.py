@@ -30,7 +30,7 @@ from repomind.sandbox.setup_box import ENV_REPOSITORY, SetupBox
 from repomind.sandbox.types import Environment, EnvironmentSpec
 
 #: Bump when the way environments are built changes, so that old cached images are not reused.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 __all__ = ["ENV_REPOSITORY", "build", "check_image", "env_tag"]
 
 

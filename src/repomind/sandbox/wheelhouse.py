@@ -334,7 +334,10 @@ def download(
             late = [
                 n for n in [*named, *sdists.too_new(exc.output)] if exclude_newer and newer.get(n) != today
             ]
-            missing = list(dict.fromkeys(late))
+            # A project not widened yet first: uv also names the dependant whose older releases have no
+            # wheel (matplotlib, when contourpy is the one a newer matplotlib needs).
+            fresh = [n for n in dict.fromkeys(late) if n not in newer]
+            missing = fresh or list(dict.fromkeys(late))
             if not (build or missing):
                 raise
             if exclude_newer and missing:
