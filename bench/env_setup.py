@@ -94,7 +94,10 @@ def measure(repo: str, commit: str, root: Path, timeout_s: float) -> dict[str, A
     imported = proc.returncode == 0
     # The CLI reports a failed setup as "error: ..."; otherwise the environment was set up.
     setup_failed = not imported and proc.stderr.lstrip().startswith("error:")
-    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-12:])
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    # The CLI's "error: ..." line names the step (and both causes when both dates failed); then the tail.
+    head = [line for line in lines[:-12] if line.startswith("error:")][:1]
+    tail = "\n".join([*head, *lines[-12:]])
     return {
         **row,
         "ok": imported or not setup_failed,
