@@ -37,9 +37,12 @@ class FileView:
     lines: int
 
 
-def tracked_files(work_tree: Path) -> list[str]:
+def tracked_files(work_tree: Path, *, untracked: bool = False) -> list[str]:
+    """The work tree's files as git lists them (with ``untracked``, new files not ignored too): nothing
+    is walked, so no symlinked directory is followed."""
+    extra = ["--cached", "--others", "--exclude-standard"] if untracked else []
     out = subprocess.run(
-        ["git", "-C", str(work_tree), "ls-files", "-z"],
+        ["git", "-C", str(work_tree), "ls-files", "-z", *extra],
         capture_output=True,
         text=True,
         check=True,

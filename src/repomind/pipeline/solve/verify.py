@@ -14,15 +14,14 @@ test, skipped ones included); pytest's short summary is the fallback when there 
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from repomind.pipeline.solve import junit, pytest_output
+from repomind.pipeline.solve.context import tracked_files
 from repomind.pipeline.solve.issue import Mentions
 from repomind.sandbox import repofs
-from repomind.sandbox.hostenv import git_env
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment, ExecResult, Outcome
 
@@ -59,7 +58,7 @@ def plan_tests(
     test_command: str | None,
 ) -> TestPlan:
     """The tests for this change: the configured command, or the tests related to the change and issue."""
-    existing = {p for p in _listed(work_tree) if p.endswith(".py")}
+    existing = {p for p in tracked_files(work_tree, untracked=True) if p.endswith(".py")}
     test_files = sorted(f for f in existing if is_test_file(f) and PurePosixPath(f).name != "conftest.py")
     changed_tests = [
         c for c in changed if is_test_file(c) and c in existing and not c.endswith("conftest.py")
@@ -82,18 +81,6 @@ def plan_tests(
     files = tuple(dict.fromkeys([*changed_tests, *named_files, *by_name, *related]))
     reason = "tests related to the change and the issue" if files else "no related tests found: whole suite"
     return TestPlan(tuple(pytest_output.pytest_argv(files)), files, False, issue_tests, reason)
-
-
-def _listed(work_tree: Path) -> list[str]:
-    """The work tree's files as git sees them (tracked, and new ones not ignored): nothing is walked."""
-    out = subprocess.run(
-        ["git", "-C", str(work_tree), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=git_env(),
-    ).stdout
-    return [p for p in out.split("\0") if p]
 
 
 def _read(work_tree: Path, rel: str) -> str:
