@@ -7,7 +7,7 @@ from typing import Any
 from repomind.bot.commands import Command, CommandError, Verb, parse
 from repomind.bot.render import render
 from repomind.bot.triggers import BotContext, Where, allowed, answer, bot_pull_issue, is_bot, start_job
-from repomind.webhooks.events import IssueCommentEvent
+from repomind.webhooks.events import IssueCommentEvent, User
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router
 
@@ -17,17 +17,10 @@ router = Router("issue_comment", IssueCommentEvent)
 @router.register("issue_comment", action="created")
 def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
     user = event.comment.user
-    if is_bot(user.login, user.type, ctx.options) or is_bot(
-        event.sender.login, event.sender.type, ctx.options
-    ):
+    found = command_in(ctx, event.comment.body, user, event.sender)
+    if found is None:
         return
-    problem: str | None = None
-    try:
-        command = parse(event.comment.body)
-    except CommandError as exc:
-        command, problem = None, str(exc)
-    if command is None and problem is None:
-        return
+    command, problem = found
     thread = event.issue.number
     issue = thread
     if event.issue.is_pull_request:
@@ -38,6 +31,20 @@ def on_comment(event: IssueCommentEvent, ctx: BotContext) -> None:
     place = where(event, event.repository, issue=issue, thread=thread, comment=event.comment.id)
     frozen = None if event.issue.is_pull_request else (event.issue.title, event.issue.body)
     run_command(ctx, place, user.login, command, problem, issue_text=frozen)
+
+
+def command_in(
+    ctx: BotContext, body: str, author: User, sender: User
+) -> tuple[Command | None, str | None] | None:
+    """The ``/repomind`` command in a comment by a person, or why it did not parse; None when the
+    comment is a bot's (the bot's own included) or holds no command."""
+    if is_bot(author.login, author.type, ctx.options) or is_bot(sender.login, sender.type, ctx.options):
+        return None
+    try:
+        command = parse(body)
+    except CommandError as exc:
+        return None, str(exc)
+    return None if command is None else (command, None)
 
 
 def run_command(

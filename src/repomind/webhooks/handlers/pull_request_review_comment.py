@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from repomind.bot.commands import CommandError, parse
-from repomind.bot.triggers import BotContext, bot_pull_issue, is_bot
+from repomind.bot.triggers import BotContext, bot_pull_issue
 from repomind.webhooks.events import PullRequestReviewCommentEvent
 from repomind.webhooks.handlers.common import where
-from repomind.webhooks.handlers.issue_comment import run_command
+from repomind.webhooks.handlers.issue_comment import command_in, run_command
 from repomind.webhooks.router import Router
 
 router = Router("pull_request_review_comment", PullRequestReviewCommentEvent)
@@ -15,17 +14,10 @@ router = Router("pull_request_review_comment", PullRequestReviewCommentEvent)
 @router.register("pull_request_review_comment", action="created")
 def on_review_comment(event: PullRequestReviewCommentEvent, ctx: BotContext) -> None:
     user = event.comment.user
-    if is_bot(user.login, user.type, ctx.options) or is_bot(
-        event.sender.login, event.sender.type, ctx.options
-    ):
+    found = command_in(ctx, event.comment.body, user, event.sender)
+    if found is None:
         return
-    problem: str | None = None
-    try:
-        command = parse(event.comment.body)
-    except CommandError as exc:
-        command, problem = None, str(exc)
-    if command is None and problem is None:
-        return
+    command, problem = found
     pr = event.pull_request
     issue = bot_pull_issue(ctx, event.repository.full_name, pr.number)
     if issue is None:  # somebody else's PR (or a fork's), whatever its branch is called
