@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 GIB = 1024**3
 MIB = 1024**2
@@ -42,3 +43,17 @@ class Limits:
             raise ValueError("the timeout of the steps after the command must be positive")
         if self.readback_bytes < 1024:
             raise ValueError("the read-back cap must be at least 1 KiB")
+
+    def confinement(self) -> dict[str, Any]:
+        """The docker ``containers.create`` options that confine every sandbox container, the setup
+        container included: no capabilities, no privilege gain, these memory (no swap), CPU and pids
+        limits, and a stop that kills."""
+        return {
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "mem_limit": self.memory_bytes,
+            "memswap_limit": self.memory_bytes,
+            "nano_cpus": int(self.cpus * 1e9),
+            "pids_limit": self.pids,
+            "stop_signal": "SIGKILL",
+        }

@@ -141,15 +141,9 @@ class DockerSandbox:
             read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_bytes}"},
             volumes=[WORKDIR],  # an anonymous volume, removed with the container
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            mem_limit=limits.memory_bytes,
-            memswap_limit=limits.memory_bytes,
-            nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
             labels=container_labels("run"),
             environment={},
-            stop_signal="SIGKILL",
+            **limits.confinement(),
         )
 
     def _exec(

@@ -193,22 +193,15 @@ class SetupBox:
         )
 
     def _create(self, script: str, *, network: bool) -> Any:
-        limits = self.limits
         return self.client.containers.create(
             self.image,
             ["bash", "-c", script],
             user=USER,
             working_dir="/work",
             network_mode="bridge" if network else "none",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            mem_limit=limits.memory_bytes,
-            memswap_limit=limits.memory_bytes,
-            nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
             labels=container_labels("setup"),
             environment={"HOME": "/tmp"},
-            stop_signal="SIGKILL",
+            **self.limits.confinement(),
         )
 
     def _run(
