@@ -281,13 +281,7 @@ class Ledger:
     def issue_edited(self, repo: str, issue_number: int, by: str) -> list[int]:
         """Note on the issue's active jobs that ``by`` edited its text after their trigger (ignored)."""
         with self.session() as s:
-            jobs = list(
-                s.scalars(
-                    select(Job).where(
-                        Job.repo == repo, Job.issue_number == issue_number, Job.state.in_(ACTIVE)
-                    )
-                )
-            )
+            jobs = _active_jobs(s, repo, issue_number)
             for job in jobs:
                 job.issue_edited_by = by
             return [j.id for j in jobs]
@@ -303,13 +297,7 @@ class Ledger:
     def request_cancel(self, repo: str, issue_number: int) -> list[Job]:
         """Cancel the issue's active jobs: queued ones at once, running ones at their next stage boundary."""
         with self.session() as s:
-            jobs = list(
-                s.scalars(
-                    select(Job).where(
-                        Job.repo == repo, Job.issue_number == issue_number, Job.state.in_(ACTIVE)
-                    )
-                )
-            )
+            jobs = _active_jobs(s, repo, issue_number)
             for job in jobs:
                 job.cancel_requested = True
                 if job.state is JobState.QUEUED and job.claims == 0:
@@ -356,3 +344,9 @@ def _now_dt(offset_s: float = 0.0) -> Any:
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) + timedelta(seconds=offset_s)
+
+
+def _active_jobs(s: Session, repo: str, issue_number: int) -> list[Job]:
+    """The issue's queued and running jobs."""
+    query = select(Job).where(Job.repo == repo, Job.issue_number == issue_number, Job.state.in_(ACTIVE))
+    return list(s.scalars(query))
