@@ -12,6 +12,7 @@ import pytest
 
 from repomind.testing import make_git_repo
 from tests.requirements import missing
+from tests.services import PostgresServer, ServiceUnavailable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -70,3 +71,15 @@ def make_repo(tmp_path: Path) -> Callable[..., Path]:
         return make_git_repo(tmp_path / (name or f"repo{next(counter)}"), files)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for a test module (a services test: missing binaries fail it under
+    REPOMIND_REQUIRE_SERVICES=1); ``new_database`` gives each test its own database."""
+    try:
+        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    except ServiceUnavailable as exc:
+        missing("services", f"{exc} (run scripts/provision-services.sh)")
+    with server:
+        yield server

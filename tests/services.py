@@ -66,10 +66,23 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="repomind-postgres-")) if self._owned else folder
         self.port = _free_port()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._databases = 0
 
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def new_database(self, prefix: str) -> str:
+        """A new, empty database on this cluster (named ``<prefix>_<n>``); its SQLAlchemy URL."""
+        from sqlalchemy import create_engine, text
+
+        self._databases += 1
+        name = f"{prefix}_{self._databases}"
+        admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
 
     def _as_owner(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv

@@ -7,16 +7,14 @@ failure instead of a skip.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from repomind.bot.queue import HueyQueue, consumer, make_huey
 from repomind.store.db import make_engine
@@ -27,21 +25,10 @@ from tests.services import PostgresServer, RedisServer, ServiceUnavailable
 
 pytestmark = pytest.mark.services
 T = TypeVar("T")
-_databases = itertools.count()
 
 
 def _missing(reason: str) -> None:
     missing("services", f"{reason} (run scripts/provision-services.sh)")
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
-    except ServiceUnavailable as exc:
-        _missing(str(exc))
-    with server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,12 +36,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'repomind.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
-    name = f"ledger_{next(_databases)}"
-    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server.url.rsplit("/", 1)[0] + f"/{name}"
+    return server.new_database("ledger")
 
 
 def _race(n: int, work: Callable[[int], T]) -> list[T]:

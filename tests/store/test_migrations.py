@@ -5,9 +5,7 @@ job, delivery, feedback record and adapter kept and readable through today's led
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, Table, inspect, text
 
 from repomind.store import JobRequest, JobState, Ledger, make_engine
 from repomind.store.feedback import FeedbackRecord, all_feedback, save
@@ -24,21 +22,9 @@ from repomind.store.migrate import BASELINE, current, head, upgrade
 from repomind.store.schema import metadata
 from repomind.store.training import TrainingState
 from repomind.training.ledger import TrainingLedger
-from tests.requirements import missing
-from tests.services import PostgresServer, ServiceUnavailable
+from tests.services import PostgresServer
 
-_databases = itertools.count()
 WHEN = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
-    except ServiceUnavailable as exc:
-        missing("services", f"{exc} (run scripts/provision-services.sh)")
-    with server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -46,12 +32,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'repomind.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
-    name = f"migrations_{next(_databases)}"
-    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server.url.rsplit("/", 1)[0] + f"/{name}"
+    return server.new_database("migrations")
 
 
 def _diff(engine: Engine) -> list[Any]:
