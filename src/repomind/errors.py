@@ -19,3 +19,7 @@ class UsageError(RepomindError):
     """A command was called with arguments that cannot work (a path that does not exist, ...)."""
 
     exit_code = 2
+
+
+class UnsupportedRepository(UsageError):
+    """No toolchain fits the repository (its language), or its ``language:`` names none Repomind has."""

@@ -13,6 +13,7 @@ from repomind.errors import ConfigError
 CONFIG_PATH = ".github/repomind.yml"
 _MAX_CONFIG_BYTES = 256 * 1024
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
+_LANGUAGE = re.compile(r"^[a-z][a-z0-9_+-]{0,31}$")
 
 
 class RepoConfig(BaseModel):
@@ -21,6 +22,9 @@ class RepoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     label: str = "repomind"
+    #: The repository's language, naming its toolchain (:mod:`repomind.pipeline.toolchain`); detected
+    #: from its files when not given.
+    language: str | None = None
     test_command: str | None = None
     setup_command: str | None = None
     python: str | None = None
@@ -44,6 +48,15 @@ class RepoConfig(BaseModel):
             value = format(value, "g")
         if value is not None and not (isinstance(value, str) and _PYTHON.match(value)):
             raise ValueError("must be a Python version such as '3.11'")
+        return value
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value is not None and not (isinstance(value, str) and _LANGUAGE.match(value)):
+            raise ValueError("must be a language name such as 'python'")
         return value
 
     @field_validator("protected_paths")

@@ -8,9 +8,9 @@ from typing import Any
 from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
 from repomind.pipeline.edits.guard import HOW_TO_ALLOW
 from repomind.pipeline.localise.result import Localisation
-from repomind.pipeline.solve.pytest_output import GOOD, NOT_RUN
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
 from repomind.pipeline.solve.request import SolveReport
+from repomind.pipeline.toolchain.protocol import GOOD, NOT_RUN
 
 #: How each attempt category reads in a sentence to maintainers.
 IN_WORDS: dict[str, str] = {

@@ -59,10 +59,11 @@ def tiny_tokenizer(extra_text: Sequence[str] = (), vocab_size: int = 1024) -> An
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from repomind.pipeline.solve.prompts import render
+    from repomind.pipeline.solve.prompts import system_text
+    from repomind.pipeline.toolchain.python import FACTS
     from repomind.training.packing import FALLBACK_CHAT_TEMPLATE
 
-    extra_text = [render("system.md.j2"), *extra_text]
+    extra_text = [system_text(FACTS), *extra_text]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

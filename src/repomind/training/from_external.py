@@ -19,6 +19,7 @@ from repomind.pipeline.localise.dataset import Instance, load, repo_path
 from repomind.pipeline.solve.context import FileView, file_view
 from repomind.pipeline.solve.issue import keywords, strip_hidden
 from repomind.pipeline.solve.prompts import patch_messages
+from repomind.pipeline.toolchain.python import FACTS
 from repomind.sandbox.hostenv import git_env
 from repomind.training.examples import Message, Supervised, blocks_from_diff
 
@@ -58,7 +59,10 @@ def prompt_for(repo: Path, rev: str, issue: str, paths: Sequence[str]) -> list[M
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
             views.append(file_view(root, path, words, whole_chars=PROMPT_FILE_CHARS))
-    return [{"role": m["role"], "content": m["content"]} for m in patch_messages(strip_hidden(issue), views)]
+    return [
+        {"role": m["role"], "content": m["content"]}
+        for m in patch_messages(strip_hidden(issue), views, facts=FACTS)
+    ]
 
 
 def _changed_paths(diff: str) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from repomind.pipeline.solve.artifacts import read_trajectory
 from repomind.pipeline.solve.prompts import patch_messages
+from repomind.pipeline.toolchain.python import FACTS
 from repomind.training.examples import (
     Example,
     Message,
@@ -200,7 +201,7 @@ def examples_from_feedback_only(feedback: FeedbackView) -> list[Example]:
     """A feedback row without its run: the issue as the prompt, the (merged or bot) diff as the target."""
     issue_text = f"{feedback.issue_title}\n\n{feedback.issue_body}".strip()
     prompt: list[Message] = [
-        {"role": m["role"], "content": m["content"]} for m in patch_messages(issue_text, [])
+        {"role": m["role"], "content": m["content"]} for m in patch_messages(issue_text, [], facts=FACTS)
     ]
     meta = {"pr": feedback.pr_number, "run": None}
     if feedback.merged:

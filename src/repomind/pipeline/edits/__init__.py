@@ -1,14 +1,14 @@
-"""Edits: parse an LLM's search/replace blocks or unified diffs, apply them robustly, lint the result.
+"""Edits: parse an LLM's search/replace blocks or unified diffs and apply them robustly.
 
 >>> edits = parse_edits(reply)                     # NoEditsError when there is nothing to apply
 >>> result = apply_edits(work_tree, edits)         # EditApplyError, nothing written, when one cannot apply
->>> problems = lint_changed(work_tree, result.changed + result.created, before=originals)
+
+Linting the result is the repository's toolchain's (:meth:`repomind.pipeline.toolchain.Toolchain.lint`).
 """
 
 from __future__ import annotations
 
 from repomind.pipeline.edits.apply import apply_edits
-from repomind.pipeline.edits.lint import LintProblem, lint_changed
 from repomind.pipeline.edits.model import ApplyResult, Edit, EditApplyError, EditError, NoEditsError
 from repomind.pipeline.edits.parse import parse_edits
 
@@ -17,9 +17,7 @@ __all__ = [
     "Edit",
     "EditApplyError",
     "EditError",
-    "LintProblem",
     "NoEditsError",
     "apply_edits",
-    "lint_changed",
     "parse_edits",
 ]

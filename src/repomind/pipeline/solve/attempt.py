@@ -14,16 +14,16 @@ from repomind.pipeline.edits import (
     EditApplyError,
     NoEditsError,
     apply_edits,
-    lint_changed,
     parse_edits,
 )
 from repomind.pipeline.edits.guard import HOW_TO_ALLOW, PathGuard, refusal_text
 from repomind.pipeline.llm import Budget, LanguageModel, Message, estimate_tokens
-from repomind.pipeline.solve import pytest_output, verify
+from repomind.pipeline.solve import verify
 from repomind.pipeline.solve.artifacts import RunArtifacts
 from repomind.pipeline.solve.issue import Mentions
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
 from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
+from repomind.pipeline.toolchain.protocol import GOOD, TestCommand, Toolchain, trim
 from repomind.sandbox import repofs
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment
@@ -41,6 +41,8 @@ class AttemptContext:
     budget: Budget
     found: Mentions
     test_command: str | None
+    #: The repository's language tools: tests, their runner and its output, lint.
+    toolchain: Toolchain
     log: Callable[[str], None] = lambda _line: None
     #: The paths a patch may not change (protected and ignored); deny by default.
     guard: PathGuard = field(default_factory=PathGuard)
@@ -121,7 +123,7 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
         record.summary = "the edits changed nothing"
         return record
     originals = _originals(ctx.workspace, changed)
-    problems = lint_changed(tree, changed, before=originals)
+    problems = ctx.toolchain.lint(tree, changed, before=originals)
     art.event("lint", n, problems=[asdict(p) for p in problems])
     if problems:
         kinds = {p.kind for p in problems}
@@ -134,21 +136,21 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
 
 
 def _test(ctx: AttemptContext, n: int, tree: Path, record: AttemptRecord) -> AttemptRecord:
-    plan = verify.plan_tests(tree, record.changed, ctx.found, ctx.test_command)
+    plan = verify.plan_tests(tree, record.changed, ctx.found, ctx.test_command, toolchain=ctx.toolchain)
     ctx.log(f"attempt {n}: running {plan.reason}")
     before = _baseline(ctx, n, tree, plan, record.changed)
-    after = verify.run_tests(ctx.sandbox, ctx.env, tree, plan.argv)
+    after = _run_tests(ctx, tree, plan.command)
     ctx.artifacts.event("tests", n, phase="after", **_run_json(after))
     tests: dict[str, Any] = {"plan": asdict(plan), "before": _summary(before), "after": _summary(after)}
-    if before.timed_out or (before.exit_code in pytest_output.PYTEST_BROKEN and not before.results):
+    if before.timed_out or (ctx.toolchain.could_not_run(before.exit_code) and not before.results):
         record.category = Category.ENVIRONMENT_ERROR
         record.summary = "the tests cannot run on the unpatched code"
-        record.evidence = pytest_output.trim(before.log, verify.LOG_CHARS)
+        record.evidence = trim(before.log, verify.LOG_CHARS)
         record.tests = tests
         _write_tests(ctx, n, tests, before, after)
         return record
     rerun = _rerun(ctx, n, tree, before, after, plan)
-    verdict = verify.compare(before, after, plan, rerun)
+    verdict = verify.compare(before, after, plan, rerun, toolchain=ctx.toolchain)
     if verdict.fail_to_pass:
         verdict = _confirm_baseline(ctx, n, tree, plan, record.changed, verdict)
     tests["verdict"] = verdict.to_json()
@@ -165,7 +167,7 @@ def _baseline(
     ctx: AttemptContext, n: int, tree: Path, plan: verify.TestPlan, changed: list[str]
 ) -> verify.TestRun:
     """The plan run on the starting revision plus this attempt's test files (cached by both)."""
-    overlay = sorted(c for c in changed if verify.is_test_file(c))
+    overlay = sorted(c for c in changed if ctx.toolchain.is_test_file(c))
     digest = hashlib.sha256(repr(plan.argv).encode())
     for rel in overlay:
         digest.update(rel.encode() + b"\0" + (_file_bytes(tree, rel) or b"<deleted>") + b"\0")
@@ -173,7 +175,7 @@ def _baseline(
     if key in ctx.baselines:
         return ctx.baselines[key]
     base = _overlay_tree(ctx, n, tree, overlay)
-    before = verify.run_tests(ctx.sandbox, ctx.env, base, plan.argv)
+    before = _run_tests(ctx, base, plan.command)
     ctx.artifacts.event("tests", n, phase="before", overlay=overlay, **_run_json(before))
     ctx.baselines[key] = before
     return before
@@ -210,15 +212,15 @@ def _rerun(
     plan: verify.TestPlan,
 ) -> verify.TestRun | None:
     """Rerun once the tests that fail after the patch but passed before (or are new): flaky or real?"""
-    good = pytest_output.GOOD
     suspects = [
         node
         for node in after.failed_ids()
-        if "::" in node and (before.results.get(node, "missing") in good or node not in before.results)
+        if ctx.toolchain.names_one_test(node)
+        and (before.results.get(node, "missing") in GOOD or node not in before.results)
     ]
     if not suspects:
         return None
-    rerun = verify.run_tests(ctx.sandbox, ctx.env, tree, pytest_output.pytest_argv(suspects))
+    rerun = _run_tests(ctx, tree, ctx.toolchain.test_command(suspects))
     ctx.artifacts.event("tests", n, phase="rerun-after", **_run_json(rerun))
     return rerun
 
@@ -234,13 +236,13 @@ def _confirm_baseline(
     """Rerun on the unpatched code the tests that turned from failing to passing: a pass there is flaky."""
     base = ctx.workspace.root / f"attempt-{n}-before"
     if not base.exists():
-        base = _overlay_tree(ctx, n, tree, sorted(c for c in changed if verify.is_test_file(c)))
-    ids = [i for i in verdict.fail_to_pass if "::" in i]
+        base = _overlay_tree(ctx, n, tree, sorted(c for c in changed if ctx.toolchain.is_test_file(c)))
+    ids = [i for i in verdict.fail_to_pass if ctx.toolchain.names_one_test(i)]
     if not ids:
         return verdict
-    again = verify.run_tests(ctx.sandbox, ctx.env, base, pytest_output.pytest_argv(ids))
+    again = _run_tests(ctx, base, ctx.toolchain.test_command(ids))
     ctx.artifacts.event("tests", n, phase="rerun-before", **_run_json(again))
-    flaky = [i for i in ids if again.results.get(i) in pytest_output.GOOD]
+    flaky = [i for i in ids if again.results.get(i) in GOOD]
     if not flaky:
         return verdict
     f2p = [i for i in verdict.fail_to_pass if i not in flaky]
@@ -255,6 +257,10 @@ def _confirm_baseline(
             f"when rerun (flaky): {', '.join(flaky[:5])}",
         )
     return verdict
+
+
+def _run_tests(ctx: AttemptContext, tree: Path, command: TestCommand) -> verify.TestRun:
+    return verify.run_tests(ctx.sandbox, ctx.env, tree, command, toolchain=ctx.toolchain)
 
 
 def _originals(workspace: Workspace, changed: list[str]) -> dict[str, str]:
@@ -274,13 +280,13 @@ def _run_json(run: verify.TestRun) -> dict[str, Any]:
         "results": run.results,
         "source": run.source,
         "seconds": run.seconds,
-        "log": pytest_output.trim(run.log, 20_000),
+        "log": trim(run.log, 20_000),
     }
 
 
 def _summary(run: verify.TestRun) -> dict[str, Any]:
     data = _run_json(run)
-    data["log"] = pytest_output.trim(run.log, verify.LOG_CHARS)
+    data["log"] = trim(run.log, verify.LOG_CHARS)
     return data
 
 

@@ -11,6 +11,7 @@ import jinja2
 from repomind.pipeline.llm import Message
 from repomind.pipeline.solve.context import FileView
 from repomind.pipeline.solve.reflect import AttemptRecord
+from repomind.pipeline.toolchain.protocol import PromptFacts
 
 
 @cache
@@ -29,10 +30,16 @@ def render(name: str, **values: object) -> str:
     return _environment().get_template(name).render(**values)
 
 
+def system_text(facts: PromptFacts) -> str:
+    """The system rules, in the terms of the repository's language (:class:`PromptFacts`)."""
+    return render("system.md.j2", facts=facts).strip()
+
+
 def patch_messages(
     issue: str,
     files: Sequence[FileView],
     *,
+    facts: PromptFacts,
     instructions: str = "",
     others: Sequence[str] = (),
     attempts: Sequence[AttemptRecord] = (),
@@ -43,7 +50,8 @@ def patch_messages(
 
     ``issue``, ``hint`` and ``feedback`` must already have their hidden HTML stripped
     (:func:`repomind.pipeline.solve.issue.strip_hidden`). ``hint`` is a maintainer's ``retry`` hint;
-    ``feedback`` is their review of the patch already on the branch (``revise``).
+    ``feedback`` is their review of the patch already on the branch (``revise``). ``facts`` are the
+    repository's toolchain's (the language, its code fence, its test framework).
     """
     user = render(
         "user.md.j2",
@@ -56,6 +64,6 @@ def patch_messages(
         feedback=feedback.strip(),
     )
     return [
-        {"role": "system", "content": render("system.md.j2").strip()},
+        {"role": "system", "content": system_text(facts)},
         {"role": "user", "content": user.strip()},
     ]

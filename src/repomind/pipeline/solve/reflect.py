@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from repomind.pipeline.solve.pytest_output import trim
+from repomind.pipeline.toolchain.protocol import trim
 
 EVIDENCE_CHARS = 3000
 EDITS_CHARS = 4000

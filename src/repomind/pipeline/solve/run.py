@@ -22,10 +22,11 @@ from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import Category, best
 from repomind.pipeline.solve.request import SolveReport, SolveRequest
 from repomind.pipeline.solve.workspace import Workspace, is_url
+from repomind.pipeline.toolchain.protocol import Toolchain
+from repomind.pipeline.toolchain.select import toolchain_for
 from repomind.sandbox import repofs
 from repomind.sandbox.errors import EnvironmentSetupError
 from repomind.sandbox.protocol import Sandbox
-from repomind.sandbox.types import EnvironmentSpec
 from repomind.sandbox.worktree import repo_name
 
 #: Candidate files shown in the prompt; more are listed by name only.
@@ -42,14 +43,17 @@ def solve(
     localiser: Localiser | None = None,
     log: Callable[[str], None] = lambda _line: None,
     hooks: SolveHooks | None = None,
+    toolchain: Toolchain | None = None,
 ) -> SolveReport:
     """Run the pipeline; write ``patch.diff``, ``report.json`` and ``trajectory.jsonl`` to the out dir.
 
     ``hooks`` (optional) receive the localisation and each attempt as they happen, and may cancel the
-    run at a stage boundary.
+    run at a stage boundary. ``toolchain`` is the repository's language tools; by default the one
+    :func:`~repomind.pipeline.toolchain.select.toolchain_for` chooses from its files and configuration.
 
-    Raises :class:`~repomind.errors.UsageError` for a repository or revision that cannot be used; every
-    other way a run can end (budget, model errors, an environment that cannot be set up) is a report.
+    Raises :class:`~repomind.errors.UsageError` for a repository or revision that cannot be used
+    (:class:`~repomind.errors.UnsupportedRepository` when no toolchain fits it); every other way a run
+    can end (budget, model errors, an environment that cannot be set up) is a report.
     """
     started = time.monotonic()
     run_id = request.run_id or new_run_id()
@@ -63,7 +67,17 @@ def solve(
     art = RunArtifacts(request.out_dir, run_id, redact=request.redact)
     try:
         report = _solve(
-            request, run_id, art, workspace, model, sandbox, localiser, log, hooks or SolveHooks(), started
+            request,
+            run_id,
+            art,
+            workspace,
+            model,
+            sandbox,
+            localiser,
+            log,
+            hooks or SolveHooks(),
+            started,
+            toolchain,
         )
     finally:
         if not request.keep_work_trees:
@@ -82,10 +96,12 @@ def _solve(
     log: Callable[[str], None],
     hooks: SolveHooks,
     started: float,
+    toolchain: Toolchain | None,
 ) -> SolveReport:
     timings: dict[str, float] = {}
     base = workspace.work_tree("base")
     config = request.config or repoconfig.load(base)
+    tools = toolchain or toolchain_for(base, config)
     issue = strip_hidden(request.issue_text)
     found = mentions(issue)
     budget = Budget(
@@ -103,6 +119,7 @@ def _solve(
         issue=issue,
         max_attempts=max_attempts,
         budget=budget.to_json(),
+        toolchain=tools.name,
     )
 
     t = time.monotonic()
@@ -129,7 +146,7 @@ def _solve(
     t = time.monotonic()
     log("preparing the sandbox environment")
     name = _repo_name(request.repo)
-    spec = EnvironmentSpec(name, setup_command=config.setup_command, python=config.python, image=config.image)
+    spec = tools.environment(name, config)
     try:
         env = sandbox.prepare(base, spec)
     except EnvironmentSetupError as exc:
@@ -145,7 +162,7 @@ def _solve(
 
     guard = PathGuard.of(config.protected_paths, config.ignore_paths)
     ctx = AttemptContext(
-        model, sandbox, env, workspace, art, budget, found, config.test_command, log, guard=guard
+        model, sandbox, env, workspace, art, budget, found, config.test_command, tools, log, guard=guard
     )
     timings["attempts"] = 0.0
     hint = strip_hidden(request.hint or "").strip()
@@ -157,6 +174,7 @@ def _solve(
         messages = prompts.patch_messages(
             issue,
             views,
+            facts=tools.facts,
             instructions=guidance,
             others=others,
             attempts=report.attempts,

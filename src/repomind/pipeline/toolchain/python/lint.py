@@ -5,28 +5,15 @@ from __future__ import annotations
 import ast
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 from pyflakes import checker, messages  # type: ignore[import-untyped]
 
+from repomind.pipeline.toolchain.protocol import LintProblem
 from repomind.sandbox import repofs
 
 _UNDEFINED = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)
-
-
-@dataclass(frozen=True)
-class LintProblem:
-    """One problem in a changed file; ``line`` is 1-based."""
-
-    path: str
-    line: int
-    kind: Literal["syntax", "undefined-name"]
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.kind}: {self.message}"
 
 
 def problems_in(path: str, text: str) -> list[LintProblem]:
@@ -52,7 +39,7 @@ def _key(problem: LintProblem) -> tuple[str, str]:
 
 
 def lint_changed(
-    work_tree: Path, paths: list[str], *, before: dict[str, str] | None = None
+    work_tree: Path, paths: Sequence[str], *, before: Mapping[str, str] | None = None
 ) -> list[LintProblem]:
     """Problems in the changed ``.py`` files, leaving out those already in ``before`` (path → old text).
 

@@ -1,7 +1,7 @@
 """The pytest command lines the test stage runs, and per-test outcomes from pytest's ``-rA`` summary.
 
-Every run also writes a JUnit XML report (:mod:`repomind.pipeline.solve.junit`), which names every test
-and tells skips and xfails apart: that is the source of the outcomes. The short summary here is the
+Every run also writes a JUnit XML report (:mod:`repomind.pipeline.toolchain.python.junit`), which
+names every test and tells skips and xfails apart: that is the source of the outcomes. The short summary here is the
 fallback for a run that left no readable report (a test command that does not run pytest, a run killed
 before pytest wrote it), and it supplies exact node ids and ``XPASS`` to the report's reading. It is
 less precise: pytest prints a skipped test without its node id, so a skip is seen as a missing test.
@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from repomind.pipeline.solve import junit
+from repomind.pipeline.toolchain.protocol import trim
+from repomind.pipeline.toolchain.python import junit
 
 #: Options given to every pytest run (a configured command gets them through ``PYTEST_ADDOPTS``): the
 #: full short summary, no cache written, and the JUnit XML report.
@@ -29,10 +30,6 @@ _OUTCOMES = {
     "XPASS": "xpassed",
     "SKIPPED": "skipped",
 }
-#: Outcomes that count as a pass when comparing runs: only a pass. A skip, an xfail or an xpass is not.
-GOOD = frozenset({"passed"})
-#: Outcomes of a test that did not run to a verdict of its own: shown as such, never as a pass.
-NOT_RUN = frozenset({"skipped", "xfailed", "xpassed"})
 #: pytest exit statuses: 0 all passed, 1 some failed, 2 interrupted, 3 internal error, 4 usage error, 5 none.
 PYTEST_BROKEN = frozenset({3, 4})
 
@@ -95,12 +92,3 @@ def failure_sections(output: str, node_ids: list[str], *, limit: int = 4000) -> 
             picked.append(f"{title}\n{body.strip()}")
     text = "\n\n".join(picked) or output
     return trim(text, limit)
-
-
-def trim(text: str, limit: int) -> str:
-    """Keep the start and the end of a long text (the end of a test log says the most)."""
-    if len(text) <= limit:
-        return text
-    head = limit // 3
-    tail = limit - head
-    return f"{text[:head]}\n... ({len(text) - limit} characters left out) ...\n{text[-tail:]}"
