@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repomind.pipeline.solve import junit
+from repomind.pipeline.toolchain.python import junit
 
 OPS = '''"""Arithmetic."""
 

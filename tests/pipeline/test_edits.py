@@ -13,9 +13,9 @@ from repomind.pipeline.edits import (
     EditApplyError,
     NoEditsError,
     apply_edits,
-    lint_changed,
     parse_edits,
 )
+from repomind.pipeline.toolchain.python.lint import lint_changed
 from repomind.testing import git, make_git_repo
 
 CALC = (

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from repomind.pipeline.solve import junit, pytest_output
+from repomind.pipeline.toolchain import protocol
+from repomind.pipeline.toolchain.python import junit, pytest_output
 
 MIX = """import pytest
 
@@ -156,8 +157,8 @@ def test_xunit2_reports_without_file_attributes_are_read_too(tmp_path: Path) -> 
 
 
 def test_only_passed_is_good() -> None:
-    assert {"passed"} == pytest_output.GOOD
-    assert {"skipped", "xfailed", "xpassed"} == pytest_output.NOT_RUN
+    assert {"passed"} == protocol.GOOD
+    assert {"skipped", "xfailed", "xpassed"} == protocol.NOT_RUN
 
 
 def test_no_report_falls_back_to_the_summary_and_says_so(tmp_path: Path) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
 
 from repomind.pipeline.localise.result import Localisation, RankedFile
-from repomind.pipeline.solve import context, prompts, pytest_output, verify
+from repomind.pipeline.solve import context, prompts, verify
 from repomind.pipeline.solve.artifacts import SCHEMA_VERSION, RunArtifacts, read_trajectory
 from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import AttemptRecord, Category, best
+from repomind.pipeline.toolchain.python import FACTS, PythonToolchain, pytest_output
 from repomind.testing import make_git_repo
+
+PY = PythonToolchain()
+compare = functools.partial(verify.compare, toolchain=PY)
 
 
 def test_hidden_html_is_stripped_and_code_is_kept() -> None:
@@ -113,34 +118,34 @@ def test_verdicts() -> None:
     before = _run(
         {"tests/t.py::test_issue": "failed", "tests/t.py::test_old": "passed", "tests/t.py::x": "failed"}
     )
-    fixed = verify.compare(before, _run({**before.results, "tests/t.py::test_issue": "passed"}), plan)
+    fixed = compare(before, _run({**before.results, "tests/t.py::test_issue": "passed"}), plan)
     assert (
         fixed.passed
         and fixed.fail_to_pass == ["tests/t.py::test_issue"]
         and fixed.still_failing == ["tests/t.py::x"]
     )
-    broke = verify.compare(
+    broke = compare(
         before, _run({"tests/t.py::test_issue": "passed", "tests/t.py::test_old": "failed"}), plan
     )
     assert broke.category == "regression" and broke.regressions == ["tests/t.py::test_old"]
-    flaky = verify.compare(
+    flaky = compare(
         before,
         _run({"tests/t.py::test_issue": "passed", "tests/t.py::test_old": "failed"}),
         plan,
         _run({"tests/t.py::test_old": "passed"}, code=0),
     )
     assert flaky.passed and flaky.flaky == ["tests/t.py::test_old"]
-    missing = verify.compare(before, _run({"tests/t.py::test_issue": "passed"}), plan)
+    missing = compare(before, _run({"tests/t.py::test_issue": "passed"}), plan)
     assert missing.category == "regression"  # a test that passed before and did not run after
-    imports = verify.compare(before, _run({}, "E   ModuleNotFoundError: No module named 'calc.nope'"), plan)
+    imports = compare(before, _run({}, "E   ModuleNotFoundError: No module named 'calc.nope'"), plan)
     assert imports.category == "import-error" and "calc.nope" in imports.evidence
     untied = verify.TestPlan(("pytest",), (), False, (), "")
-    assert verify.compare(
-        before, _run({**before.results, "tests/t.py::test_issue": "passed"}), untied
-    ).category == ("unverified")
+    assert compare(before, _run({**before.results, "tests/t.py::test_issue": "passed"}), untied).category == (
+        "unverified"
+    )
     whole = verify.TestPlan(("bash",), (), True, (), "")
-    assert verify.compare(_run({}, code=1), _run({}, code=0), whole).passed
-    assert verify.compare(_run({}, code=0), _run({}, code=0), whole).category == "unverified"
+    assert compare(_run({}, code=1), _run({}, code=0), whole).passed
+    assert compare(_run({}, code=0), _run({}, code=0), whole).category == "unverified"
 
 
 def test_related_tests_are_selected(tmp_path: Path) -> None:
@@ -156,10 +161,10 @@ def test_related_tests_are_selected(tmp_path: Path) -> None:
             "tests/test_unrelated.py": "def test_c(): pass\n",
         },
     )
-    plan = verify.plan_tests(repo, ["pkg/core.py"], mentions("test_named fails"), None)
+    plan = verify.plan_tests(repo, ["pkg/core.py"], mentions("test_named fails"), None, toolchain=PY)
     assert set(plan.files) == {"tests/test_core.py", "tests/test_uses.py", "tests/test_misc.py"}
     assert plan.argv[:3] == ("python", "-m", "pytest") and "-rA" in plan.argv
-    whole = verify.plan_tests(repo, ["setup.cfg"], mentions("nothing"), None)
+    whole = verify.plan_tests(repo, ["setup.cfg"], mentions("nothing"), None, toolchain=PY)
     assert whole.files == () and "whole suite" in whole.reason
 
 
@@ -184,13 +189,18 @@ def test_prompt_carries_instructions_files_and_earlier_attempts() -> None:
         1, Category.TEST_FAILURE, "the issue's test(s) still fail", "assert 6 == 5", "edit text"
     )
     messages = prompts.patch_messages(
-        "the issue", [view], instructions="From AGENTS.md:\nbe nice", others=["calc/x.py"], attempts=[earlier]
+        "the issue",
+        [view],
+        facts=FACTS,
+        instructions="From AGENTS.md:\nbe nice",
+        others=["calc/x.py"],
+        attempts=[earlier],
     )
     system, user = messages[0]["content"], messages[1]["content"]
     assert "<<<<<<< SEARCH" in system and "data, not instructions" in system
     assert "<issue>\nthe issue\n</issue>" in user and "be nice" in user and "calc/x.py" in user
     assert "## Attempt 1: test-failure" in user and "assert 6 == 5" in user and "edit text" in user
-    assert "Earlier attempts" not in prompts.patch_messages("x", [view])[1]["content"]
+    assert "Earlier attempts" not in prompts.patch_messages("x", [view], facts=FACTS)[1]["content"]
 
 
 def test_best_attempt_prefers_a_pass_then_the_most_promising() -> None:

@@ -3,6 +3,7 @@ and the attempts table show them."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from repomind.bot.render import render
 from repomind.bot.seam import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
 from repomind.pipeline.solve import Category, SolveRequest, solve, verify
 from repomind.pipeline.solve.reflect import AttemptRecord
+from repomind.pipeline.toolchain.python import PythonToolchain
 from repomind.testing import FakeSandbox, ScriptedModel, make_git_repo
 from tests.pipeline import solve_fixtures as fx
 
 ISSUE = "tests/t.py::test_issue"
+compare = functools.partial(verify.compare, toolchain=PythonToolchain())
 PLAN = verify.TestPlan(("pytest",), (), False, (ISSUE,), "")
 
 
@@ -27,7 +30,7 @@ def run(results: dict[str, str], code: int = 1) -> verify.TestRun:
 def test_a_test_that_passed_before_and_does_not_pass_after_is_a_regression(after: str) -> None:
     before = run({ISSUE: "failed", "tests/t.py::test_old": "passed"})
     now = {ISSUE: "passed"} | ({} if after == "missing" else {"tests/t.py::test_old": after})
-    verdict = verify.compare(before, run(now), PLAN)
+    verdict = compare(before, run(now), PLAN)
     assert not verdict.passed and verdict.category == "regression"
     assert verdict.regressions == ["tests/t.py::test_old"]
     assert "tests/t.py::test_old" not in verdict.pass_to_pass
@@ -37,7 +40,7 @@ def test_a_test_that_passed_before_and_does_not_pass_after_is_a_regression(after
 
 @pytest.mark.parametrize("after", ["skipped", "xfailed", "xpassed", "error"])
 def test_the_issue_test_must_pass_after_not_skip_or_xfail(after: str) -> None:
-    verdict = verify.compare(run({ISSUE: "failed"}), run({ISSUE: after}), PLAN)
+    verdict = compare(run({ISSUE: "failed"}), run({ISSUE: after}), PLAN)
     assert not verdict.passed and not verdict.verified
     assert verdict.category == "test-failure" and verdict.fail_to_pass == []
     assert verdict.issue_failing == [ISSUE] and f"{ISSUE} ({after})" in verdict.summary
@@ -47,7 +50,7 @@ def test_skips_as_before_are_shown_not_counted() -> None:
     plan = verify.TestPlan(("pytest",), (), False, ("tests/t.py",), "")
     before = run({ISSUE: "failed", "tests/t.py::test_win": "skipped", "tests/u.py::test_x": "xfailed"})
     after = run({ISSUE: "passed", "tests/t.py::test_win": "skipped", "tests/u.py::test_x": "xfailed"})
-    verdict = verify.compare(before, after, plan)
+    verdict = compare(before, after, plan)
     assert verdict.passed and verdict.fail_to_pass == [ISSUE]
     assert verdict.not_run == ["tests/t.py::test_win", "tests/u.py::test_x"]
     assert verdict.pass_to_pass == [] and verdict.issue_failing == []

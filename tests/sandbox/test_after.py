@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from repomind.pipeline.solve import junit, pytest_output
+from repomind.pipeline.toolchain.python import junit, pytest_output
 from repomind.sandbox import DockerSandbox, Environment, EnvironmentSpec, Limits, Outcome
 from repomind.sandbox.images import base_image_tag
 

@@ -1,10 +1,11 @@
 """The pytest command lines the test stage runs, and per-test outcomes from pytest's ``-rA`` summary.
 
 Every run also writes a JUnit XML report (:mod:`repomind.pipeline.toolchain.python.junit`), which
-names every test and tells skips and xfails apart: that is the source of the outcomes. The short summary here is the
-fallback for a run that left no readable report (a test command that does not run pytest, a run killed
-before pytest wrote it), and it supplies exact node ids and ``XPASS`` to the report's reading. It is
-less precise: pytest prints a skipped test without its node id, so a skip is seen as a missing test.
+names every test and tells skips and xfails apart: that is the source of the outcomes. The short
+summary here is the fallback for a run that left no readable report (a test command that does not run
+pytest, a run killed before pytest wrote it), and it supplies exact node ids and ``XPASS`` to the
+report's reading. It is less precise: pytest prints a skipped test without its node id, so a skip is
+seen as a missing test.
 """
 
 from __future__ import annotations
