@@ -22,6 +22,7 @@ DOCUMENTED = {
     "FakePipeline",
     "FakeQueue",
     "FakeSandbox",
+    "FakeToolchain",
     "GitHubState",
     "HashingEmbedder",
     "ScriptedHTTPError",

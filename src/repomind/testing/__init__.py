@@ -9,6 +9,8 @@ Every boundary has one real implementation and one fake here, one module (or pac
 - :mod:`repomind.testing.sandbox` — the sandbox (:class:`FakeSandbox`);
 - :mod:`repomind.testing.pipeline` — the pipeline seam of the bot (:class:`FakePipeline`);
 - :mod:`repomind.testing.queue` — the job queue (:class:`FakeQueue`);
+- :mod:`repomind.testing.toolchain` — a repository's language tools (:class:`FakeToolchain`, a
+  shell-script language whose runner prints ``PASS``/``FAIL`` lines);
 - :mod:`repomind.testing.git` — fixture git repositories (:func:`make_git_repo`, :func:`git`);
 - :mod:`repomind.testing.training` — the trainer (``FakeTrainer``, a tiny random Llama, run folders):
   imported by its own path, so that importing the bot's fakes never pulls in training code.
@@ -27,6 +29,7 @@ from repomind.testing.llm import HashingEmbedder, ScriptedHTTPError, ScriptedMod
 from repomind.testing.pipeline import FakePipeline, scripted_localisation, scripted_pipeline
 from repomind.testing.queue import FakeQueue
 from repomind.testing.sandbox import FakeSandbox
+from repomind.testing.toolchain import FakeToolchain
 
 __all__ = [
     "FakeGitHub",
@@ -34,6 +37,7 @@ __all__ = [
     "FakePipeline",
     "FakeQueue",
     "FakeSandbox",
+    "FakeToolchain",
     "GitHubState",
     "HashingEmbedder",
     "ScriptedHTTPError",
