@@ -1,9 +1,15 @@
-"""Per-repository configuration, ``.github/repomind.yml``: all keys optional, unknown keys are errors."""
+"""Per-repository configuration, ``.github/repomind.yml``: all keys optional, unknown keys are errors.
+
+The one parser of the file, wherever it is read: from a checked-out work tree (:func:`load`, through
+:mod:`repomind.sandbox.repofs`, never following a symlink) or from the default branch through the GitHub
+API (:func:`read_default_branch`, the bot). How its values combine with flags and the server's settings
+is :mod:`repomind.compose.config`."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -11,9 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from repomind.errors import ConfigError
 
 CONFIG_PATH = ".github/repomind.yml"
-_MAX_CONFIG_BYTES = 256 * 1024
+MAX_CONFIG_BYTES = 256 * 1024
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
 _LANGUAGE = re.compile(r"^[a-z][a-z0-9_+-]{0,31}$")
+
+
+class FileSource(Protocol):
+    """What reads one file of a repository at a ref (:class:`repomind.bot.github.GitHub` does)."""
+
+    def get_file(self, repo: str, path: str, ref: str) -> str | None: ...
 
 
 class RepoConfig(BaseModel):
@@ -100,9 +112,18 @@ def load(work_tree: Path) -> RepoConfig:
     from repomind.sandbox import repofs
 
     try:
-        text = repofs.read_text(work_tree, CONFIG_PATH, max_bytes=_MAX_CONFIG_BYTES, errors="strict")
+        text = repofs.read_text(work_tree, CONFIG_PATH, max_bytes=MAX_CONFIG_BYTES, errors="strict")
     except FileNotFoundError:
         return RepoConfig()
     except (OSError, UnicodeDecodeError, repofs.UnsafePathError) as exc:  # a symlink is never followed
         raise ConfigError(f"cannot read {CONFIG_PATH}: {exc}") from exc
     return parse(text)
+
+
+def read_default_branch(source: FileSource, full_name: str, default_branch: str) -> RepoConfig:
+    """The config on the repository's default branch (defaults when it has none); :class:`ConfigError`
+    saying what is wrong."""
+    text = source.get_file(full_name, CONFIG_PATH, default_branch)
+    if text is None:
+        return RepoConfig()
+    return parse(text, source=f"{CONFIG_PATH} on {default_branch}")

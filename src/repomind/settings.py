@@ -1,4 +1,6 @@
-"""Process settings from the environment (``REPOMIND_`` prefix), read once by the composition roots."""
+"""Process settings from the environment (``REPOMIND_`` prefix), read once at the edge (the CLI's root
+group, the app factory); how they combine with a repository's config and a command's flags is
+:mod:`repomind.compose.config`."""
 
 from __future__ import annotations
 
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="where people reach this server (run pages)")
     app_slug: str = Field(
         default="repomind", description="the app's slug: its comments come from <slug>[bot]"
+    )
+    label: str = Field(
+        default="repomind",
+        min_length=1,
+        description="the label that starts a run where a repository's .github/repomind.yml names none",
     )
     github_web_url: str = "https://github.com"
     workers: int = Field(default=2, ge=1, description="worker threads of the embedded or standalone worker")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from repomind.bot.gitops import Identity
+from repomind.compose.config import ServerDefaults
 
 
 @dataclass(frozen=True)
@@ -14,14 +15,13 @@ class BotOptions:
     work_dir: Path
     public_url: str | None = None
     lease_s: float = 120.0
-    default_label: str = "repomind"
     #: A delivery whose handler raises is tried this many times in all, ``dispatch_backoff_s`` after
     #: the first failure and twice as long after each next one; then it is reported on its issue.
     dispatch_tries: int = 5
     dispatch_backoff_s: float = 10.0
-    #: The server's ceiling on a repository's per-run budget (None: no ceiling).
-    max_budget_usd: float | None = None
-    max_budget_tokens: int | None = None
+    #: What the server's settings contribute to each run (model, label, budget ceiling, ...), combined
+    #: with the repository's config by :func:`repomind.compose.resolve`.
+    defaults: ServerDefaults = field(default_factory=ServerDefaults)
 
     @property
     def login(self) -> str:

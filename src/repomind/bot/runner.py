@@ -18,15 +18,23 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from repomind.bot import budget, gitops
-from repomind.bot import repo_config as repo_config_loader
+from repomind import repoconfig
+from repomind.bot import gitops
 from repomind.bot.branch import BranchWriter
 from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, branch_for
 from repomind.bot.queue import JobQueue
 from repomind.bot.render import marker, render
-from repomind.bot.seam import Hints, OutcomeStatus, Pipeline, PipelineEvent, PipelineOutcome
+from repomind.bot.seam import (
+    Hints,
+    OutcomeStatus,
+    Pipeline,
+    PipelineEvent,
+    PipelineJob,
+    PipelineOutcome,
+)
 from repomind.bot.status import StatusComment
+from repomind.compose.config import RunConfig, resolve, served_model
 from repomind.errors import ConfigError, RepomindError
 from repomind.log import get_logger
 from repomind.pipeline.edits.guard import (
@@ -170,7 +178,11 @@ class JobRunner:
         status.update(headline="🏃 running", stage="Reading the repository and its configuration…")
         repo = gh.get_repository(job.repo)
         try:
-            config = repo_config_loader.load(gh, repo)
+            run_config = resolve(
+                self.options.defaults,
+                repoconfig.read_default_branch(gh, repo.full_name, repo.default_branch),
+                adapter=served_model(self.options.defaults, self.ledger, job.installation_id),
+            )
         except ConfigError as exc:
             status.update(
                 headline="⚠️ stopped: the configuration is invalid",
@@ -179,11 +191,9 @@ class JobRunner:
                 "and comment `/repomind retry`.",
             )
             return JobState.FAILED, str(exc)
-        config, notes = budget.clamp(
-            config, max_usd=self.options.max_budget_usd, max_tokens=self.options.max_budget_tokens
-        )
-        if notes:
-            status.update(notes=tuple(notes))
+        config = run_config.repo
+        if run_config.notes:
+            status.update(notes=run_config.notes)
         current = gh.get_issue(job.repo, job.issue_number)
         issue, note = frozen_issue(job, current)
         status.update(issue_note=note)
@@ -205,7 +215,7 @@ class JobRunner:
             base = job.base_sha if recorded and job.base_sha else gitops.head_sha(tree)
         else:
             base = gitops.head_sha(tree)
-            outcome = self._pipeline(job, config, issue, Path(tree.working_dir), status, beat, base)
+            outcome = self._pipeline(job, run_config, issue, Path(tree.working_dir), status, beat, base)
         beat.boundary()
         latest = self.ledger.job(job.id)  # an edit of the issue during the run is named, not used
         status.view = replace(status.view, issue_note=frozen_issue(latest, current)[1])
@@ -265,7 +275,7 @@ class JobRunner:
     def _pipeline(
         self,
         job: Job,
-        config: Any,
+        config: RunConfig,
         issue: Issue,
         work_tree: Path,
         status: StatusComment,
@@ -291,15 +301,9 @@ class JobRunner:
 
         status.update(stage="Localising the change…")
         outcome = self.pipeline.run(
-            work_tree,
-            issue.title,
-            issue.body,
-            config,
-            hints=hints,
+            PipelineJob(work_tree, issue.title, issue.body, config, hints, job.repo, job.installation_id),
             on_event=on_event,
             should_cancel=lambda: beat.check() != "ok",
-            repo=job.repo,
-            installation_id=job.installation_id,
         )
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from repomind.compose.config import RunConfig
 from repomind.pipeline.localise.result import Localisation
-from repomind.repoconfig import RepoConfig
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -128,19 +128,28 @@ class PipelineOutcome:
         )
 
 
+@dataclass(frozen=True)
+class PipelineJob:
+    """What the worker hands the pipeline: the checked-out work tree, the issue as the job froze it, the
+    run's configuration (resolved once by :func:`repomind.compose.resolve`) and what people told the bot."""
+
+    work_tree: Path
+    issue_title: str
+    issue_body: str
+    config: RunConfig
+    hints: Hints = field(default_factory=Hints)
+    #: ``OWNER/NAME`` and the installation: where the run's index and own calibration live.
+    repo: str = ""
+    installation_id: int | None = None
+
+
 class Pipeline(Protocol):
     """Turns an issue and a checked-out work tree into a tested patch (or a plain explanation)."""
 
     def run(
         self,
-        work_tree: Path,
-        issue_title: str,
-        issue_body: str,
-        config: RepoConfig,
+        job: PipelineJob,
         *,
-        hints: Hints,
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
-        repo: str = "",
-        installation_id: int | None = None,
     ) -> PipelineOutcome: ...

@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from repomind import repoconfig
 from repomind.bot.commands import Command, Verb
-from repomind.bot.github import WRITE_LEVELS, GitHub, is_bot_pull
+from repomind.bot.github import WRITE_LEVELS, GitHub, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, issue_of_branch
 from repomind.bot.queue import JobQueue
 from repomind.bot.render import render
 from repomind.bot.seam import PipelineOutcome
 from repomind.bot.status import StatusComment, StatusView
+from repomind.compose.config import resolve
+from repomind.errors import ConfigError
 from repomind.store import Job, JobRequest, Ledger
 
 
@@ -37,6 +40,16 @@ class Where:
     issue_number: int
     thread_number: int
     comment_id: int | None = None
+
+
+def trigger_label(ctx: BotContext, repo: Repository) -> str:
+    """The label that starts a run on ``repo``: its config's ``label``, else the server's. An invalid
+    config counts as none here (the job it starts reports what is wrong)."""
+    try:
+        config = repoconfig.read_default_branch(ctx.github, repo.full_name, repo.default_branch)
+    except ConfigError:
+        config = None
+    return resolve(ctx.options.defaults, config).label
 
 
 def is_bot(login: str, user_type: str, options: BotOptions) -> bool:
@@ -142,7 +155,11 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
     elif verb is Verb.STATUS:
         include, exclude = ctx.ledger.pins(where.repo, where.issue_number)
         body = render(
-            "issue_status", jobs=jobs, label=ctx.options.default_label, includes=include, excludes=exclude
+            "issue_status",
+            jobs=jobs,
+            label=trigger_label(ctx, ctx.github.get_repository(where.repo)),
+            includes=include,
+            excludes=exclude,
         )
     elif verb is Verb.EXPLAIN:
         body = render("explain", job=latest, outcome=outcome)

@@ -26,13 +26,14 @@ from repomind.settings import Settings
 @click.pass_context
 def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> None:
     """Repomind turns a labelled GitHub issue into a tested draft pull request."""
-    settings = Settings()
+    given = ctx.obj if isinstance(ctx.obj, Context) else None  # a caller (a test) may hand its own
+    settings = given.settings if given is not None else Settings()
     log.configure(
         fmt=log_format or settings.log_format,
         level=log_level or settings.log_level,
         secrets=settings.secret_values(),
     )
-    ctx.obj = Context(settings)
+    ctx.obj = given or Context(settings)
 
 
 # Subcommands live in one module per area; registering them here keeps this the one composition root.

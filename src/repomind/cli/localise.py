@@ -12,6 +12,7 @@ import click
 
 from repomind.cli.context import Context, pass_ctx
 from repomind.errors import UsageError
+from repomind.repoconfig import RepoConfig
 
 
 def _weights(text: str | None) -> dict[str, float]:
@@ -36,39 +37,25 @@ def make_localiser(
     confidence: float = 0.9,
     weights: str | None = None,
     top_k: int = 10,
-    ignore: tuple[str, ...] = (),
+    repo_config: RepoConfig | None = None,
     rerank: str | None = None,
     log: Any = lambda _m: None,
 ) -> Any:
-    """The real localiser with the settings' cache, the packaged embedder (when installed) and options."""
-    from repomind.pipeline.localise.calibrate import Calibration
-    from repomind.pipeline.localise.localiser import IndexLocaliser
-    from repomind.pipeline.localise.rank import RankConfig
-    from repomind.pipeline.localise.rerank import make_reranker
+    """The localiser of these commands, built by the composition (:func:`repomind.compose.build_localiser`)
+    with the flags over the repository's config and the settings. Without ``--calibration`` it has none:
+    these commands measure, fit or show the ranking itself."""
+    from repomind.compose import Overrides, build_localiser, resolve
+    from repomind.compose.config import UNCALIBRATED
 
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"--confidence must be between 0 and 1, not {confidence}")
-    chosen = None
-    if calibration is not None:
-        chosen = Calibration.builtin() if str(calibration) == "builtin" else Calibration.load(calibration)
-    return IndexLocaliser(
-        ctx.settings.data_dir / "index",
-        embedder=_embedder(ctx),
-        config=RankConfig(weights=_weights(weights)),
-        calibration=chosen,
+    flags = Overrides(
+        rerank=rerank,
         confidence=confidence,
-        ignore=ignore,
-        top_k=top_k,
-        reranker=make_reranker(rerank, default_model=ctx.settings.model, api_base=ctx.settings.llm_api_base),
-        vector_server=ctx.settings.chroma_url,
-        log=log,
+        calibration=str(calibration) if calibration is not None else UNCALIBRATED,
     )
-
-
-def _embedder(ctx: Context) -> Any:
-    from repomind.pipeline.localise.embed import choose_embedder
-
-    return choose_embedder(ctx.settings.embedding_model)
+    config = resolve(ctx.settings, repo_config, flags)
+    return build_localiser(ctx.settings, config, weights=_weights(weights), top_k=top_k, log=log)
 
 
 _weights_option = click.option(
@@ -129,9 +116,7 @@ def localise(
         if not issue_file.is_file():
             raise UsageError(f"--issue-file {issue_file} does not exist")
         issue_text = issue_file.read_text(errors="replace")
-    ignore: tuple[str, ...] = ()
-    if repofs.is_regular_file(repo, repoconfig.CONFIG_PATH):
-        ignore = tuple(repoconfig.load(repo).ignore_paths or ())
+    found = repoconfig.load(repo) if repofs.is_regular_file(repo, repoconfig.CONFIG_PATH) else None
     with status("localising", quiet=True) as progress:
         localiser = make_localiser(
             ctx,
@@ -139,7 +124,7 @@ def localise(
             confidence=confidence,
             weights=weights,
             top_k=top_k,
-            ignore=ignore,
+            repo_config=found,
             rerank=rerank,
             log=progress,
         )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from repomind.cli.context import Context, pass_ctx, sandbox_limits
+from repomind.cli.context import Context, pass_ctx
+from repomind.compose.run import limits as sandbox_limits
 from repomind.errors import UsageError
 
 

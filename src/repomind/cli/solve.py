@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from repomind.cli.context import Context, pass_ctx, sandbox_limits
-from repomind.cli.localise import make_localiser
+from repomind.cli.context import Context, pass_ctx
 from repomind.errors import UsageError
 
 
@@ -49,6 +48,15 @@ from repomind.errors import UsageError
     default=None,
     help="From `repomind calibrate`, or `builtin` (SWE-bench Lite dev, packaged embedder).",
 )
+@click.option(
+    "--rerank",
+    default=None,
+    metavar="SPEC",
+    help="Re-rank the head: cross-encoder:PATH, llm or llm:MODEL (default: REPOMIND_RERANK).",
+)
+@click.option(
+    "--python", default=None, help="The Python version to test with, e.g. 3.11 (default: the config's)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx
 def solve(
@@ -67,48 +75,50 @@ def solve(
     max_tokens: int | None,
     keep_work_trees: bool,
     calibration: Path | None,
+    rerank: str | None,
+    python: str | None,
     as_json: bool,
 ) -> None:
     """Localise, patch, test and reflect on one issue; write the run's artifacts and its report.
 
     Exits 0 only when a patch passed its tests and was verified against the issue; 1 when the run
-    finished without one (the report says why).
+    finished without one (the report says why). Flags win over the repository's `.github/repomind.yml`
+    at the starting revision, which wins over the settings (the table is in `repomind.compose.config`).
     """
-    from repomind.pipeline.llm import LiteLLMModel
-    from repomind.pipeline.solve import SolveRequest
+    from repomind.compose import Overrides, build_run, resolve_local
     from repomind.pipeline.solve import solve as run_solve
     from repomind.pipeline.solve.artifacts import new_run_id
     from repomind.progress import status
-    from repomind.sandbox import DockerSandbox
 
     settings = ctx.settings
     text = _issue(issue_file, issue_text, issue_url, ctx)
-    model_name = model or settings.model
-    if not model_name:
-        raise UsageError("no model: pass --model or set REPOMIND_MODEL (a litellm model string)")
+    flags = Overrides(
+        model=model,
+        api_base=api_base,
+        rerank=rerank,
+        budget_usd=budget_usd,
+        budget_tokens=budget_tokens,
+        max_attempts=max_attempts,
+        python=python,
+        calibration=str(calibration) if calibration is not None else None,
+        max_tokens=max_tokens,
+    )
+    config = resolve_local(settings, repo, rev, flags)
+    if not config.model:
+        raise UsageError(
+            "no model: pass --model or set REPOMIND_MODEL (a litellm model string), "
+            "or `model` in the repository's .github/repomind.yml"
+        )
     run_id = new_run_id()
     out_dir = out or settings.runs_dir / run_id
     if out_dir.exists() and any(out_dir.iterdir()):
         raise UsageError(f"--out {out_dir} is not empty: choose a new directory")
-    llm = LiteLLMModel(model_name, api_base=api_base or settings.llm_api_base, max_tokens=max_tokens)
-    request = SolveRequest(
-        repo=repo,
-        issue_text=text,
-        out_dir=out_dir,
-        rev=rev,
-        max_attempts=max_attempts,
-        budget_tokens=budget_tokens,
-        budget_usd=budget_usd,
-        keep_work_trees=keep_work_trees,
-        redact=settings.secret_values(),
-        run_id=run_id,
-    )
     with status(f"solving in {out_dir}") as progress:
-        box = DockerSandbox(
-            limits=sandbox_limits(settings), log=progress, allowed_images=settings.allowed_images
+        parts = build_run(settings, config, boundaries=ctx.boundaries, log=progress)
+        request = parts.request(repo, text, out_dir, rev=rev, keep_work_trees=keep_work_trees, run_id=run_id)
+        report = run_solve(
+            request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser, log=progress
         )
-        localiser = make_localiser(ctx, calibration=calibration, log=progress)
-        report = run_solve(request, model=llm, sandbox=box, localiser=localiser, log=progress)
     data = report.to_json()
     if as_json:
         click.echo(json.dumps(data, indent=2))

@@ -9,15 +9,19 @@ from typing import Any
 
 import click
 
-from repomind.cli.context import Context, pass_ctx, sandbox_limits
+from repomind.cli.context import Context, pass_ctx
 from repomind.cli.localise import evaluate
 from repomind.errors import UsageError
 
 
-def available_pythons(client: Any) -> tuple[str, ...]:
-    """The Python versions whose sandbox base image exists on this Docker daemon."""
+def available_pythons(box: Any) -> tuple[str, ...]:
+    """The Python versions whose sandbox base image exists on the sandbox's Docker daemon (none for a
+    sandbox without one, such as the fake)."""
     from repomind.sandbox.images import PYTHON_SUITES, base_image_tag, find_image
 
+    client = getattr(box, "client", None)
+    if client is None:
+        return ()
     return tuple(v for v in PYTHON_SUITES if find_image(client, base_image_tag(v)) is not None)
 
 
@@ -131,15 +135,16 @@ def _run_local(
     lookup: Any,
     source: str,
 ) -> None:
+    from repomind.compose.run import limits
     from repomind.pipeline.swebench import harness, report, runner
     from repomind.pipeline.swebench.dataset import Prediction
     from repomind.progress import bar
-    from repomind.sandbox import DockerSandbox
 
     if out.exists() and any(out.iterdir()) and not resume:
         raise UsageError(f"--out {out} is not empty: pass --resume to continue it, or choose a new directory")
     settings = ctx.settings
-    box = DockerSandbox(limits=sandbox_limits(settings))
+    box_limits = limits(settings)
+    box = ctx.boundaries.sandbox(box_limits, allowed_images=(), log=lambda _m: None)
     if model is not None:
         predict = _solve_predictor(ctx, box, model, api_base)
     else:
@@ -151,12 +156,12 @@ def _run_local(
     config = runner.RunConfig(
         repos=repos,
         out=out,
-        available_pythons=available_pythons(box.client),
+        available_pythons=available_pythons(box),
         spec_lookup=lookup,
         python_fallback=python_fallback,
         workers=workers,
         resume=resume,
-        opts=harness.Options(check_before=check_before, limits=box.limits),
+        opts=harness.Options(check_before=check_before, limits=box_limits),
         env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
     )
     from repomind.log import get_logger
@@ -185,24 +190,20 @@ def _run_local(
 
 
 def _solve_predictor(ctx: Context, box: Any, model: str, api_base: str | None) -> Any:
-    from repomind.cli.localise import make_localiser
-    from repomind.pipeline.llm import LiteLLMModel
-    from repomind.pipeline.solve import SolveRequest
+    """``solve`` on each instance, composed as ``repomind solve`` and the bot compose it (the calibration,
+    re-ranker, budget and the instance's own config at its commit), grading in the same sandbox."""
+    from repomind.compose import Overrides, build_run, load_embedder, resolve_local
     from repomind.pipeline.solve import solve as run_solve
     from repomind.pipeline.swebench.model import solve_predictor
 
     settings = ctx.settings
-    llm = LiteLLMModel(model, api_base=api_base or settings.llm_api_base)
-    localiser = make_localiser(ctx)
+    flags = Overrides(model=model, api_base=api_base)
+    embedder = load_embedder(settings)  # once: loading the model is the slow part
 
     def one(instance: Any, repo: Path, run_dir: Path) -> Any:
-        request = SolveRequest(
-            repo=str(repo),
-            issue_text=instance.problem_statement,
-            out_dir=run_dir,
-            rev=instance.base_commit,
-            redact=settings.secret_values(),
-        )
-        return run_solve(request, model=llm, sandbox=box, localiser=localiser)
+        config = resolve_local(settings, str(repo), instance.base_commit, flags)
+        parts = build_run(settings, config, boundaries=ctx.boundaries, embedder=embedder, sandbox=box)
+        request = parts.request(str(repo), instance.problem_statement, run_dir, rev=instance.base_commit)
+        return run_solve(request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser)
 
     return solve_predictor(model, one)

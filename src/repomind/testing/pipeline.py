@@ -10,14 +10,13 @@ from pathlib import Path
 
 from repomind.bot.seam import (
     Attempt,
-    Hints,
     OutcomeStatus,
     PipelineEvent,
+    PipelineJob,
     PipelineOutcome,
     TestEvidence,
 )
 from repomind.pipeline.localise.result import Localisation, RankedFile
-from repomind.repoconfig import RepoConfig
 from repomind.testing.git import git
 
 
@@ -49,26 +48,22 @@ class FakePipeline:
 
     def run(
         self,
-        work_tree: Path,
-        issue_title: str,
-        issue_body: str,
-        config: RepoConfig,
+        job: PipelineJob,
         *,
-        hints: Hints,
         on_event: Callable[[PipelineEvent], None],
         should_cancel: Callable[[], bool],
-        repo: str = "",
-        installation_id: int | None = None,
     ) -> PipelineOutcome:
+        work_tree, hints = job.work_tree, job.hints
         self.calls.append(
             {
                 "work_tree": work_tree,
-                "title": issue_title,
-                "body": issue_body,
+                "title": job.issue_title,
+                "body": job.issue_body,
                 "hints": hints,
-                "config": config,
-                "repo": repo,
-                "installation_id": installation_id,
+                "config": job.config.repo,
+                "run_config": job.config,
+                "repo": job.repo,
+                "installation_id": job.installation_id,
             }
         )
         if self.on_start is not None:

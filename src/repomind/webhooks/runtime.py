@@ -18,6 +18,7 @@ from repomind.bot.queue import EVENTS, PIPELINE, TRAINING, HueyQueue, consumer, 
 from repomind.bot.runner import JobRunner
 from repomind.bot.seam import Pipeline
 from repomind.bot.worker import Worker
+from repomind.compose.config import ServerDefaults
 from repomind.errors import ConfigError
 from repomind.redact import SECRETS
 from repomind.settings import Settings
@@ -92,8 +93,7 @@ class Runtime:
             lease_s=settings.job_lease_s,
             dispatch_tries=settings.dispatch_tries,
             dispatch_backoff_s=settings.dispatch_backoff_s,
-            max_budget_usd=settings.max_budget_usd,
-            max_budget_tokens=settings.max_budget_tokens,
+            defaults=ServerDefaults.from_settings(settings),
         )
         return cls(settings, ledger, queue, options)
 

@@ -4,9 +4,8 @@ closing the issue or removing the label cancels its queued and running jobs."""
 from __future__ import annotations
 
 from repomind.bot import github as gh_types
-from repomind.bot import repo_config
+from repomind.bot import triggers
 from repomind.bot.triggers import BotContext, cancel_jobs, is_bot, start_job
-from repomind.errors import ConfigError
 from repomind.webhooks.events import IssuesEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router
@@ -16,14 +15,9 @@ router = Router("issues", IssuesEvent)
 
 def trigger_label(event: IssuesEvent, ctx: BotContext) -> str:
     repo = event.repository
-    try:
-        config = repo_config.load(
-            ctx.github,
-            gh_types.Repository(repo.full_name, repo.default_branch, repo.clone_url, repo.html_url),
-        )
-    except ConfigError:
-        return ctx.options.default_label  # the job reports the bad config on the issue
-    return config.label
+    return triggers.trigger_label(
+        ctx, gh_types.Repository(repo.full_name, repo.default_branch, repo.clone_url, repo.html_url)
+    )
 
 
 @router.register("issues", action="labeled")

@@ -1,0 +1,211 @@
+"""One place builds a run: from the settings and a resolved :class:`RunConfig`, the model, the sandbox
+with its limits, and the localiser with its calibration and re-ranker.
+
+Every caller composes through here: ``repomind solve``, ``repomind eval swebench --model``, the localiser
+of ``repomind localise`` / ``calibrate`` / ``eval localise``, and the bot's pipeline
+(:mod:`repomind.bot.solve`). The outside boundaries are made by :class:`Boundaries`: the real LLM
+(litellm) and Docker sandbox by default; tests hand the fakes of :mod:`repomind.testing`.
+
+The localiser's calibration, in order: the run's explicit choice (``--calibration FILE``, ``builtin`` or
+``none``), the repository's own (``<data dir>/calibrations/OWNER__REPO.json``, from
+``repomind calibrate --from-github``), ``<data dir>/calibration.json`` (``repomind calibrate``), and
+else the packaged calibration where its embedder and re-ranker match this localiser's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from repomind.compose.config import BUILTIN, UNCALIBRATED, RunConfig
+from repomind.sandbox.limits import Limits
+from repomind.settings import Settings
+
+if TYPE_CHECKING:
+    from repomind.pipeline.llm import LanguageModel
+    from repomind.pipeline.localise.calibrate import Calibration
+    from repomind.pipeline.localise.embed import Embedder
+    from repomind.pipeline.localise.localiser import IndexLocaliser
+    from repomind.pipeline.localise.rerank import Reranker
+    from repomind.pipeline.solve.request import SolveRequest
+    from repomind.sandbox.protocol import Sandbox
+
+Log = Callable[[str], None]
+
+
+class ModelFactory(Protocol):
+    def __call__(self, name: str, *, api_base: str | None, max_tokens: int | None) -> LanguageModel: ...
+
+
+class SandboxFactory(Protocol):
+    def __call__(self, limits: Limits, *, allowed_images: Sequence[str], log: Log) -> Sandbox: ...
+
+
+def litellm_model(name: str, *, api_base: str | None, max_tokens: int | None) -> LanguageModel:
+    from repomind.pipeline.llm import LiteLLMModel
+
+    return LiteLLMModel(name, api_base=api_base, max_tokens=max_tokens)
+
+
+def docker_sandbox(limits: Limits, *, allowed_images: Sequence[str], log: Log) -> Sandbox:
+    from repomind.sandbox import DockerSandbox
+
+    return DockerSandbox(limits=limits, log=log, allowed_images=tuple(allowed_images))
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """How a run's outside boundaries are made: the real ones unless a test hands fakes."""
+
+    model: ModelFactory = litellm_model
+    sandbox: SandboxFactory = docker_sandbox
+
+
+def limits(settings: Settings) -> Limits:
+    """The sandbox limits of every command a run executes (``REPOMIND_SANDBOX_*``)."""
+    return Limits(
+        memory_bytes=settings.sandbox_memory_mb * 2**20,
+        cpus=settings.sandbox_cpus,
+        pids=settings.sandbox_pids,
+        timeout_s=settings.sandbox_timeout_s,
+    )
+
+
+def load_embedder(settings: Settings) -> Embedder | None:
+    """The dense signal's embedder (``REPOMIND_EMBEDDING_MODEL``); a bad setting is a clear error."""
+    from repomind.pipeline.localise.embed import choose_embedder
+
+    return choose_embedder(settings.embedding_model)
+
+
+def calibration(
+    settings: Settings,
+    config: RunConfig,
+    *,
+    repo: str,
+    embedder: Embedder | None,
+    reranker: Reranker | None,
+    weights: dict[str, float] | None = None,
+) -> Calibration | None:
+    """The localiser's calibration (the order is in the module docstring)."""
+    from repomind.pipeline.localise.calibrate import Calibration
+    from repomind.pipeline.localise.localiser import builtin_calibration
+
+    choice = config.calibration
+    if choice == UNCALIBRATED:
+        return None
+    if choice == BUILTIN:
+        return Calibration.builtin()
+    if choice is not None:
+        return Calibration.load(Path(choice))
+    own = settings.calibration_file_for(repo) if repo else None
+    path = own if own is not None and own.is_file() else settings.calibration_file
+    return Calibration.load(path) if path.is_file() else builtin_calibration(embedder, reranker, weights)
+
+
+_SETTINGS_EMBEDDER: Any = object()  # build_localiser's default: load the embedder the settings name
+
+
+def build_localiser(
+    settings: Settings,
+    config: RunConfig,
+    *,
+    repo: str = "",
+    installation_id: int | None = None,
+    embedder: Embedder | None = _SETTINGS_EMBEDDER,
+    weights: dict[str, float] | None = None,
+    top_k: int = 10,
+    log: Log = lambda _m: None,
+) -> IndexLocaliser:
+    """The localiser: the index under the repository's installation, the embedder, the re-ranker and
+    the calibration, with the repository's ``confidence`` and ``ignore_paths``."""
+    from repomind.pipeline.localise.localiser import IndexLocaliser
+    from repomind.pipeline.localise.rank import RankConfig
+    from repomind.pipeline.localise.rerank import make_reranker
+
+    if embedder is _SETTINGS_EMBEDDER:
+        embedder = load_embedder(settings)
+    reranker = make_reranker(config.rerank, default_model=config.model, api_base=config.api_base)
+    return IndexLocaliser(
+        settings.index_dir_for(installation_id, repo),
+        embedder=embedder,
+        config=RankConfig(weights=weights) if weights is not None else None,
+        calibration=calibration(
+            settings, config, repo=repo, embedder=embedder, reranker=reranker, weights=weights
+        ),
+        confidence=config.repo.confidence,
+        ignore=tuple(config.repo.ignore_paths),
+        top_k=top_k,
+        reranker=reranker,
+        vector_server=settings.chroma_url,
+        log=log,
+    )
+
+
+@dataclass
+class RunParts:
+    """What a ``solve`` run is made of; :meth:`request` asks it one issue."""
+
+    config: RunConfig
+    model: LanguageModel
+    sandbox: Sandbox
+    localiser: IndexLocaliser
+    limits: Limits
+    redact: tuple[str, ...] = field(default_factory=tuple)
+
+    def request(self, repo: str, issue_text: str, out_dir: Path, **extra: Any) -> SolveRequest:
+        """The run's request. The resolved repository config goes with it; where it was not known before
+        the run (a clone URL), the run reads ``.github/repomind.yml`` itself and only the flags go."""
+        from repomind.pipeline.solve import SolveRequest
+
+        config, flags = self.config, self.config.flags
+        if not config.repo_known:
+            extra = dict(
+                max_attempts=flags.max_attempts,
+                budget_tokens=flags.budget_tokens,
+                budget_usd=flags.budget_usd,
+                **extra,
+            )
+        return SolveRequest(
+            repo=repo,
+            issue_text=issue_text,
+            out_dir=out_dir,
+            config=config.repo if config.repo_known else None,
+            redact=self.redact,
+            **extra,
+        )
+
+
+def build_run(
+    settings: Settings,
+    config: RunConfig,
+    *,
+    repo: str = "",
+    installation_id: int | None = None,
+    boundaries: Boundaries | None = None,
+    embedder: Embedder | None = _SETTINGS_EMBEDDER,
+    sandbox: Sandbox | None = None,
+    log: Log = lambda _m: None,
+) -> RunParts:
+    """Model, sandbox, localiser and limits for a run with ``config`` (whose ``model`` must be set).
+
+    ``repo`` (``OWNER/NAME``) and ``installation_id`` place the index and find the repository's own
+    calibration; ``sandbox`` reuses one already made (``eval swebench`` grades in it too)."""
+    from repomind.errors import ConfigError
+
+    if not config.model:
+        raise ConfigError("no model: pass --model, set `model` in .github/repomind.yml or REPOMIND_MODEL")
+    made = boundaries or Boundaries()
+    box_limits = limits(settings)
+    return RunParts(
+        config=config,
+        model=made.model(config.model, api_base=config.api_base, max_tokens=config.max_tokens),
+        sandbox=sandbox or made.sandbox(box_limits, allowed_images=settings.allowed_images, log=log),
+        localiser=build_localiser(
+            settings, config, repo=repo, installation_id=installation_id, embedder=embedder, log=log
+        ),
+        limits=box_limits,
+        redact=tuple(settings.secret_values()),
+    )
