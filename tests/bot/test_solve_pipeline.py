@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from repomind.bot.seam import Hints, OutcomeStatus, PipelineEvent
+from repomind.bot.seam import Hints, OutcomeStatus, PipelineEvent, PipelineJob
 from repomind.bot.solve import NO_MODEL, SolvePipeline, make_pipeline
+from repomind.compose import Boundaries, RunConfig, build_localiser, build_run, resolve
 from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.gitread import LocaliseError
-from repomind.pipeline.localise.localiser import IndexLocaliser
 from repomind.repoconfig import RepoConfig
 from repomind.settings import Settings
 from repomind.testing import FakeSandbox, ScriptedModel, make_git_repo
@@ -39,37 +39,43 @@ WIDE = calibration([1.0] * 20)
 
 
 class Harness:
+    """The real composition (:class:`SolvePipeline` over :func:`repomind.compose.build_run`) with the
+    fakes as its boundaries: the scripted model and a sandbox that runs pytest on the host."""
+
     def __init__(self, tmp_path: Path, replies: list[str], cal: Calibration | None = NARROW) -> None:
         self.tree = make_git_repo(tmp_path / "checkout", fx.FILES)
         self.model = ScriptedModel(list(replies))
         self.box = FakeSandbox(script=fx.run_on_host)
         self.events: list[PipelineEvent] = []
         self.models: list[str] = []
+        self.settings = Settings(
+            data_dir=tmp_path / "data",
+            model="openai/default",
+            embedding_model="none",
+            webhook_secret=SecretStr("sekrit-value-123"),
+        )
+        if cal is not None:
+            cal.save(self.settings.calibration_file)
 
-        def make_model(name: str) -> ScriptedModel:
+        def make_model(name: str, *, api_base: str | None, max_tokens: int | None) -> ScriptedModel:
             self.models.append(name)
             return self.model
 
         self.pipeline = SolvePipeline(
-            model="openai/default",
-            make_model=make_model,
-            make_sandbox=lambda: self.box,
-            make_localiser=lambda config, _repo, _installation: IndexLocaliser(
-                tmp_path / "index", embedder=None, calibration=cal, confidence=config.confidence
-            ),
-            runs_dir=tmp_path / "runs",
-            redact=("sekrit-value-123",),
+            self.settings,
+            boundaries=Boundaries(model=make_model, sandbox=lambda _limits, **_kw: self.box),
         )
 
     def run(self, config: RepoConfig | None = None, hints: Hints | None = None, **kw: Any) -> Any:
-        return self.pipeline.run(
+        job = PipelineJob(
             self.tree,
             TITLE,
             BODY + "\nsekrit-value-123",
-            config or RepoConfig(),
-            hints=hints or Hints(),
-            on_event=self.events.append,
-            should_cancel=kw.get("should_cancel", lambda: False),
+            kw.get("run_config") or resolve(self.settings, config or RepoConfig()),
+            hints or Hints(),
+        )
+        return self.pipeline.run(
+            job, on_event=self.events.append, should_cancel=kw.get("should_cancel", lambda: False)
         )
 
 
@@ -92,7 +98,7 @@ def test_success_maps_to_a_diff_evidence_and_attempts(tmp_path: Path) -> None:
     assert kinds == ["localised", "attempt", "attempt"]
     assert any(e.message.startswith("Attempt 1: asking") for e in h.events)
     # the run's artifacts are under runs/, with the secret redacted
-    [run_dir] = (tmp_path / "runs").iterdir()
+    [run_dir] = h.settings.runs_dir.iterdir()
     assert json.loads((run_dir / "report.json").read_text())["success"] is True
     assert "sekrit-value-123" not in (run_dir / "trajectory.jsonl").read_text()
     assert title_in(h.model.prompts()[0])
@@ -136,12 +142,11 @@ def test_cancel_and_no_model(tmp_path: Path) -> None:
     h = Harness(tmp_path, [fx.FIX])
     outcome = h.run(should_cancel=lambda: True)
     assert outcome.status is OutcomeStatus.CANCELLED and h.model.conversations == []
-    h.pipeline.model = None
-    outcome = h.run()
+    outcome = h.run(run_config=RunConfig(model=None))
     assert outcome.status is OutcomeStatus.FAILED and outcome.explanation == NO_MODEL
 
 
-def test_make_pipeline_composes_from_settings(tmp_path: Path) -> None:
+def test_the_composition_builds_the_run_from_settings(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path / "data",
         model="openai/x",
@@ -149,27 +154,34 @@ def test_make_pipeline_composes_from_settings(tmp_path: Path) -> None:
         embedding_model="none",
         webhook_secret=SecretStr("a-long-webhook-secret"),
     )
-    pipeline = make_pipeline(settings)
-    assert pipeline.model == "openai/x" and pipeline.runs_dir == settings.runs_dir
-    assert "a-long-webhook-secret" in pipeline.redact
-    model: Any = pipeline.make_model("openai/y")
+    assert isinstance(make_pipeline(settings), SolvePipeline)
+    parts = build_run(settings, resolve(settings, RepoConfig(model="openai/y")), sandbox=FakeSandbox())
+    assert "a-long-webhook-secret" in parts.redact
+    model: Any = parts.model
     assert (model.name, model.api_base) == ("openai/y", "http://127.0.0.1:9/v1")
-    loc: Any = pipeline.make_localiser(RepoConfig(confidence=0.8, ignore_paths=["docs/"]))
+
+    def localiser(config: RepoConfig, repo: str = "", installation: int | None = None, **kw: Any) -> Any:
+        over = {**settings.model_dump(), **kw}
+        return build_localiser(
+            Settings(**over), resolve(settings, config), repo=repo, installation_id=installation
+        )
+
+    loc = localiser(RepoConfig(confidence=0.8, ignore_paths=["docs/"]))
     assert loc.calibration is None and loc.confidence == 0.8 and "docs/" in loc.ignore
     assert loc.embedder is None and loc.cache_dir == settings.data_dir / "index" / "local" / "_"
     # A run's index lives under its installation and repository, so that uninstalling deletes it.
-    own: Any = pipeline.make_localiser(RepoConfig(), "acme/shop", 12)
+    own = localiser(RepoConfig(), "acme/shop", 12)
     assert own.cache_dir == settings.data_dir / "index" / "installation-12" / "acme__shop"
     NARROW.save(settings.calibration_file)
-    assert pipeline.make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
+    assert localiser(RepoConfig()).calibration.alphas == NARROW.alphas
     assert loc.reranker is None and loc.vector_server is None
 
     # REPOMIND_RERANK and REPOMIND_CHROMA_URL reach the localiser; the repository's model serves `llm`.
     shared = Settings(**{**settings.model_dump(), "rerank": "llm", "chroma_url": "http://chroma:8000"})
     with pytest.raises(LocaliseError, match="calibrate again with the same --rerank"):
-        make_pipeline(shared).make_localiser(RepoConfig())  # calibration.json was made without one
+        build_localiser(shared, resolve(shared, RepoConfig()))  # calibration.json was made without one
     settings.calibration_file.unlink()
-    ranked: Any = make_pipeline(shared).make_localiser(RepoConfig(model="openai/repo-model"))
+    ranked: Any = build_localiser(shared, resolve(shared, RepoConfig(model="openai/repo-model")))
     assert ranked.reranker.name == "llm:openai/repo-model" and ranked.vector_server == "http://chroma:8000"
 
 
@@ -187,13 +199,16 @@ def test_budget_and_test_command_from_the_repository_config(tmp_path: Path) -> N
 
 def test_without_a_calibration_file_the_bot_uses_the_packaged_one(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", webhook_secret=SecretStr("a-long-webhook-secret"))
-    loc: Any = make_pipeline(settings).make_localiser(RepoConfig())
+
+    def localiser(repo: str = "") -> Any:
+        return build_localiser(settings, resolve(settings, RepoConfig()), repo=repo)
+
+    loc = localiser()
     assert loc.embedder.name == "all-MiniLM-L6-v2-128"  # the packaged model (the embed extra)
     assert loc.calibration.alphas == Calibration.builtin().alphas
     NARROW.save(settings.calibration_file)  # a calibration of one's own wins
-    assert make_pipeline(settings).make_localiser(RepoConfig()).calibration.alphas == NARROW.alphas  # type: ignore[union-attr]
+    assert localiser().calibration.alphas == NARROW.alphas
     # and a repository's own (calibrate --from-github) wins for that repository only
     WIDE.save(settings.data_dir / "calibrations" / "acme__shop.json")
-    own: Any = make_pipeline(settings).make_localiser(RepoConfig(), "acme/shop")
-    other: Any = make_pipeline(settings).make_localiser(RepoConfig(), "acme/other")
+    own, other = localiser("acme/shop"), localiser("acme/other")
     assert own.calibration.alphas == WIDE.alphas and other.calibration.alphas == NARROW.alphas

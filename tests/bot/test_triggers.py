@@ -167,6 +167,35 @@ def test_a_configured_label_replaces_the_default(bot: Serve, github: StandInGitH
     assert job.trigger == "label" and job.delivery_id == "lbl-autofix"
 
 
+def test_status_names_the_label_the_repository_configures(
+    bot: Serve, github: StandInGitHub, tmp_path: Path
+) -> None:
+    """`/repomind status` before any run says which label starts one: the repository's, not `repomind`."""
+    repo = make_git_repo(tmp_path / "lbl", {**CALC, ".github/repomind.yml": "label: autofix\n"})
+    github.add_repo("acme/lbl", repo)
+    github.state.open_issue("acme/lbl", "x", "y")
+    github.state.set_permission("acme/lbl", "alice", "admin")
+    server = bot()
+    for name in ("acme/lbl", REPO):
+        cid = github.state.comment_as(name, 1, "/repomind status", user="alice")
+        payload = adjust(
+            fixture("issue_comment.created.with-installation"),
+            repo=name,
+            issue=1,
+            sender="alice",
+            comment="/repomind status",
+        )
+        payload["comment"]["id"] = cid
+        payload["issue"].pop("pull_request", None)
+        delivery = f"status-{name}"
+        assert server.deliver("issue_comment", payload, delivery=delivery).status_code == 202
+        wait_for(lambda d=delivery: dispatched(server, d), what="the status reply")
+    [configured] = bot_comments(github, 1, repo="acme/lbl")
+    assert "Label it `autofix`" in configured.body and "`repomind`" not in configured.body
+    [default] = [c for c in bot_comments(github, 1, repo=REPO) if "has not run" in c.body]
+    assert "Label it `repomind`" in default.body
+
+
 def test_cancel_stops_a_running_job_at_the_next_boundary(bot: Serve, github: StandInGitHub) -> None:
     pipeline = FakePipeline(edits={"calc.py": FIXED}, gate=lambda: False)  # would wait for ever
     server = bot(pipeline, job_lease_s=3.0)

@@ -168,9 +168,10 @@ def test_splits_load(tmp_path: Path) -> None:
 def test_the_bot_serves_an_installations_runs_only_with_its_own_adapter(tmp_path: Path) -> None:
     from pydantic import SecretStr
 
-    from repomind.bot.solve import make_pipeline
+    from repomind.compose import ServerDefaults, resolve, served_model
     from repomind.repoconfig import RepoConfig
     from repomind.settings import Settings
+    from repomind.store import Ledger, make_engine
 
     service = _service(tmp_path, FakeTrainer(), min_new_examples=1)
     _two_tenants(service)
@@ -184,8 +185,14 @@ def test_the_bot_serves_an_installations_runs_only_with_its_own_adapter(tmp_path
         embedding_model="none",
         webhook_secret=SecretStr("a-long-webhook-secret"),
     )
-    pipeline = make_pipeline(settings)
-    assert pipeline.model_for(RepoConfig(), 1) == "openai/repomind-installation-1"
-    assert pipeline.model_for(RepoConfig(), 2) == "openai/repomind-installation-2"
-    assert pipeline.model_for(RepoConfig(), 3) == "openai/base"  # no adapter of its own: the base model
-    assert pipeline.model_for(RepoConfig(model="openai/theirs"), 1) == "openai/theirs"
+    server = ServerDefaults.from_settings(settings)
+    ledger = Ledger(make_engine(settings.database, create=False))  # the runner's ledger
+
+    def model_for(config: RepoConfig, installation: int) -> str | None:
+        return resolve(server, config, adapter=served_model(server, ledger, installation)).model
+
+    assert model_for(RepoConfig(), 1) == "openai/repomind-installation-1"
+    assert model_for(RepoConfig(), 2) == "openai/repomind-installation-2"
+    assert model_for(RepoConfig(), 3) == "openai/base"  # no adapter of its own: the base model
+    assert model_for(RepoConfig(model="openai/theirs"), 1) == "openai/theirs"
+    ledger.dispose()
