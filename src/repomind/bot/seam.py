@@ -128,6 +128,11 @@ class PipelineOutcome:
         )
 
 
+#: Called as the run advances; polled at each stage boundary (True: stop as soon as possible).
+OnEvent = Callable[[PipelineEvent], None]
+ShouldCancel = Callable[[], bool]
+
+
 @dataclass(frozen=True)
 class PipelineJob:
     """What the worker hands the pipeline: the checked-out work tree, the issue as the job froze it, the
@@ -146,10 +151,4 @@ class PipelineJob:
 class Pipeline(Protocol):
     """Turns an issue and a checked-out work tree into a tested patch (or a plain explanation)."""
 
-    def run(
-        self,
-        job: PipelineJob,
-        *,
-        on_event: Callable[[PipelineEvent], None],
-        should_cancel: Callable[[], bool],
-    ) -> PipelineOutcome: ...
+    def run(self, job: PipelineJob, *, on_event: OnEvent, should_cancel: ShouldCancel) -> PipelineOutcome: ...

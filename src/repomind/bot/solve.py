@@ -10,10 +10,9 @@ limits, and the localiser with the calibration and re-ranker the bot uses. Each 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from repomind.bot.seam import OutcomeStatus, PipelineEvent, PipelineJob, PipelineOutcome
+from repomind.bot import seam
 from repomind.compose.run import Boundaries, build_run, load_embedder
 from repomind.settings import Settings
 
@@ -40,30 +39,26 @@ class SolvePipeline:
         self.embedder = load_embedder(settings)  # once per process; a bad setting stops the server at start
 
     def run(
-        self,
-        job: PipelineJob,
-        *,
-        on_event: Callable[[PipelineEvent], None],
-        should_cancel: Callable[[], bool],
-    ) -> PipelineOutcome:
+        self, job: seam.PipelineJob, *, on_event: seam.OnEvent, should_cancel: seam.ShouldCancel
+    ) -> seam.PipelineOutcome:
         from repomind.bot.outcome import attempt_of, outcome_of
         from repomind.pipeline.solve import solve
         from repomind.pipeline.solve.artifacts import new_run_id
         from repomind.pipeline.solve.hooks import SolveHooks
 
         if not job.config.model:
-            return PipelineOutcome(OutcomeStatus.FAILED, explanation=NO_MODEL)
+            return seam.PipelineOutcome(seam.OutcomeStatus.FAILED, explanation=NO_MODEL)
         seen: list[Localisation] = []
 
         def localised(loc: Localisation) -> None:
             seen.append(loc)
-            on_event(PipelineEvent("localised", localisation=loc))
+            on_event(seam.PipelineEvent("localised", localisation=loc))
 
         def attempted(record: AttemptRecord) -> None:
-            on_event(PipelineEvent("attempt", attempt=attempt_of(record)))
+            on_event(seam.PipelineEvent("attempt", attempt=attempt_of(record)))
 
         def progress(line: str) -> None:
-            on_event(PipelineEvent("message", message=f"{line[:1].upper()}{line[1:]}…"))
+            on_event(seam.PipelineEvent("message", message=f"{line[:1].upper()}{line[1:]}…"))
 
         parts = build_run(
             self.settings,

@@ -28,6 +28,7 @@ names a re-ranker or a calibration: both are files on the server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -157,31 +158,29 @@ def resolve(
     )
 
 
+#: Each budget: its key, the server's ceiling, how a value is written, and what the ceiling allows.
+_BUDGETS: tuple[tuple[str, str, Callable[[float], str], str], ...] = (
+    ("budget_usd", "max_budget_usd", lambda v: f"${v:g}", "spend at most {}"),
+    ("budget_tokens", "max_budget_tokens", lambda v: f"{v:,}", "use at most {} tokens"),
+)
+
+
 def _budget(
     repo: RepoConfig, flags: Overrides, defaults: ServerDefaults
 ) -> tuple[dict[str, float | int | None], list[str]]:
     """Each budget: the flag, else the repository's held to the server's ceiling, else the ceiling."""
     notes: list[str] = []
     out: dict[str, float | int | None] = {}
-    ceiling_usd, ceiling_tokens = defaults.max_budget_usd, defaults.max_budget_tokens
-    if flags.budget_usd is not None:
-        out["budget_usd"] = flags.budget_usd
-    elif ceiling_usd is not None and (repo.budget_usd is None or repo.budget_usd > ceiling_usd):
-        out["budget_usd"] = ceiling_usd
-        asked = "no limit" if repo.budget_usd is None else f"${repo.budget_usd:g}"
-        notes.append(
-            f"Budget: `budget_usd` ({asked}) is above this server's ceiling; this run may spend at most "
-            f"${ceiling_usd:g}."
-        )
-    if flags.budget_tokens is not None:
-        out["budget_tokens"] = flags.budget_tokens
-    elif ceiling_tokens is not None and (repo.budget_tokens is None or repo.budget_tokens > ceiling_tokens):
-        out["budget_tokens"] = ceiling_tokens
-        asked = "no limit" if repo.budget_tokens is None else f"{repo.budget_tokens:,}"
-        notes.append(
-            f"Budget: `budget_tokens` ({asked}) is above this server's ceiling; this run may use at most "
-            f"{ceiling_tokens:,} tokens."
-        )
+    for key, ceiling_key, show, allows in _BUDGETS:
+        flag, asked, ceiling = getattr(flags, key), getattr(repo, key), getattr(defaults, ceiling_key)
+        if flag is not None:
+            out[key] = flag
+        elif ceiling is not None and (asked is None or asked > ceiling):
+            out[key] = ceiling
+            notes.append(
+                f"Budget: `{key}` ({'no limit' if asked is None else show(asked)}) is above this server's "
+                f"ceiling; this run may {allows.format(show(ceiling))}."
+            )
     return out, notes
 
 

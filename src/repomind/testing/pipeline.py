@@ -10,10 +10,12 @@ from pathlib import Path
 
 from repomind.bot.seam import (
     Attempt,
+    OnEvent,
     OutcomeStatus,
     PipelineEvent,
     PipelineJob,
     PipelineOutcome,
+    ShouldCancel,
     TestEvidence,
 )
 from repomind.pipeline.localise.result import Localisation, RankedFile
@@ -46,13 +48,7 @@ class FakePipeline:
     explanation: str = "No attempt passed: the tests still fail."
     calls: list[dict[str, object]] = field(default_factory=list)
 
-    def run(
-        self,
-        job: PipelineJob,
-        *,
-        on_event: Callable[[PipelineEvent], None],
-        should_cancel: Callable[[], bool],
-    ) -> PipelineOutcome:
+    def run(self, job: PipelineJob, *, on_event: OnEvent, should_cancel: ShouldCancel) -> PipelineOutcome:
         work_tree, hints = job.work_tree, job.hints
         self.calls.append(
             {
