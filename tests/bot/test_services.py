@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
 from repomind.bot.queue import HueyQueue, consumer, make_huey
+
 from repomind.store.db import make_engine
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import JobState

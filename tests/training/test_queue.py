@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from huey import MemoryHuey
-
 from repomind.bot.queue import HueyQueue
+
 from repomind.store import TrainingState
 from repomind.testing.training import FakeTrainer
 from repomind.training.config import TrainingSettings

@@ -7,6 +7,7 @@ from repomind.bot.options import issue_of_branch
 from repomind.bot.triggers import BotContext
 from repomind.store import JobState
 from repomind.store import feedback as feedback_store
+from repomind.store.queue import Kind
 
 
 def record(ctx: BotContext, repo: str, pr_number: int, *, head_ref: str, merged: bool) -> int | None:
@@ -46,6 +47,6 @@ def record(ctx: BotContext, repo: str, pr_number: int, *, head_ref: str, merged:
             cost_usd=result.get("cost_usd"),
         ),
     )
-    ctx.queue.enqueue_training(feedback_id)
+    ctx.queue.enqueue(Kind.TRAINING_READY, feedback_id)
     ctx.log.info("feedback recorded", pr=pr_number, merged=merged, created=created)
     return feedback_id

@@ -10,20 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from repomind import repoconfig
 from repomind.bot import gitops
 from repomind.bot.branch import BranchWriter
 from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, branch_for
-from repomind.bot.queue import JobQueue
 from repomind.bot.render import marker, render
 from repomind.bot.seam import (
     Hints,
@@ -46,57 +42,9 @@ from repomind.pipeline.edits.guard import (
 )
 from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
-
-
-class Stop(Exception):
-    """The job must stop at this stage boundary: cancelled, or taken over by another worker."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Heartbeat:
-    """Renews the job's lease in the background until the job ends, whatever happens meanwhile: a
-    cancel is remembered (and the lease still renewed, so no other worker takes the job while this one
-    winds down), a database error is logged and the next beat tries again; only a lost lease (another
-    worker has the job) stops the renewing."""
-
-    def __init__(self, ledger: Ledger, job_id: int, owner: str, lease_s: float, *, log: Any = None) -> None:
-        self._ledger, self._job_id, self._owner, self._lease_s = ledger, job_id, owner, lease_s
-        self._log: Any = log or get_logger("repomind.worker")
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self.reason = "ok"
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
-        self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._done.wait(self._lease_s / 3):
-            self.check()
-
-    def check(self) -> str:
-        """Renew now; ``ok``, ``cancel`` (sticky: a cancel is never forgotten) or ``lost``."""
-        with self._lock:
-            if self.reason == "lost":
-                return self.reason
-            try:
-                renewed = self._ledger.renew(self._job_id, self._owner, self._lease_s)
-            except SQLAlchemyError as exc:  # a transient store error: the next beat renews again
-                self._log.warning("lease renewal failed; trying again", job=self._job_id, error=str(exc))
-                return self.reason
-            if renewed == "lost" or self.reason == "ok":
-                self.reason = renewed
-            return self.reason
-
-    def boundary(self) -> None:
-        """A stage boundary: stop here when a cancel was requested or the lease was lost."""
-        if self.check() != "ok":
-            raise Stop(self.reason)
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join(timeout=min(self._lease_s, 5.0))
+from repomind.store.jobs import Heartbeat
+from repomind.store.jobs import LeaseEnded as Stop  # the job stops at this stage boundary
+from repomind.store.queue import Kind, Queue
 
 
 class JobRunner:
@@ -105,7 +53,7 @@ class JobRunner:
         ledger: Ledger,
         github: GitHubFactory,
         pipeline: Pipeline,
-        queue: JobQueue,
+        queue: Queue,
         options: BotOptions,
     ) -> None:
         self.ledger = ledger
@@ -166,7 +114,7 @@ class JobRunner:
         log.info("job finished", state=state.value)
         following = self.ledger.next_queued(job.repo, job.issue_number)
         if following is not None:
-            self.queue.enqueue_job(following)
+            self.queue.enqueue(Kind.RUN_JOB, following)
 
     def _work_tree(self, job_id: int) -> Path:
         return self.options.work_dir / f"job-{job_id}"

@@ -10,13 +10,13 @@ from repomind import repoconfig
 from repomind.bot.commands import Command, Verb
 from repomind.bot.github import WRITE_LEVELS, GitHub, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, issue_of_branch
-from repomind.bot.queue import JobQueue
 from repomind.bot.render import render
 from repomind.bot.seam import PipelineOutcome
 from repomind.bot.status import StatusComment, StatusView
 from repomind.compose.config import resolve
 from repomind.errors import ConfigError
 from repomind.store import Job, JobRequest, Ledger
+from repomind.store.queue import Kind, Queue
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class BotContext:
     """What a webhook handler gets: the installation's GitHub client, the queue, the ledger, a logger."""
 
     github: GitHub
-    queue: JobQueue
+    queue: Queue
     ledger: Ledger
     options: BotOptions
     log: Any
@@ -135,7 +135,7 @@ def start_job(
         stage=f"Queued behind job {waiting[0]} on this issue." if waiting else "Starting…",
     )
     status.ensure()
-    ctx.queue.enqueue_job(job.id)
+    ctx.queue.enqueue(Kind.RUN_JOB, job.id)
     ctx.log.info("job opened", job=job.id, command=command)
     return job
 

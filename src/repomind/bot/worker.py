@@ -11,13 +11,13 @@ from typing import Any
 
 from repomind.bot.github import GitHubFactory
 from repomind.bot.options import BotOptions
-from repomind.bot.queue import JobQueue
 from repomind.bot.render import render
 from repomind.bot.runner import JobRunner
 from repomind.bot.triggers import BotContext
 from repomind.log import get_logger
 from repomind.store import Delivery, Ledger
 from repomind.store.purge import Purger
+from repomind.store.queue import Handlers, Kind, Queue
 
 ContextFactory = Callable[[int], BotContext]
 Dispatch = Callable[[Delivery, ContextFactory], None]
@@ -30,14 +30,14 @@ MAX_ERROR = 500
 
 
 class Worker:
-    """:class:`repomind.bot.queue.TaskTarget` for a process that consumes the queue."""
+    """What a process that consumes the ``events`` and ``pipeline`` lanes does with their messages."""
 
     def __init__(
         self,
         *,
         ledger: Ledger,
         github: GitHubFactory,
-        queue: JobQueue,
+        queue: Queue,
         runner: JobRunner,
         dispatch: Dispatch,
         options: BotOptions,
@@ -82,7 +82,7 @@ class Worker:
         if tries < self.options.dispatch_tries:
             delay = self.options.dispatch_backoff_s * 2 ** (tries - 1)
             self.ledger.dispatch_failed(delivery.id, error, retry_in_s=delay)
-            self.queue.enqueue_delivery(delivery.id, delay_s=delay)
+            self.queue.enqueue(Kind.DISPATCH, delivery.id, delay_s=delay)
             self.log.info("delivery will be tried again", delivery=delivery.id, tries=tries, delay_s=delay)
             return
         self.ledger.mark_dispatched(delivery.id, f"gave up after {tries} tries: {error}")
@@ -103,6 +103,19 @@ class Worker:
         except Exception:  # GitHub may be what is failing; the ledger keeps the error either way
             self.log.exception("could not report a lost delivery on GitHub", delivery=delivery.id)
 
+    def handlers(self) -> Handlers:
+        """The messages this worker answers: deliveries, pipeline jobs, purges and the periodic ones."""
+        return Handlers(
+            {
+                Kind.DISPATCH: self.dispatch,
+                Kind.RUN_JOB: self.run_job,
+                Kind.RECOVER: self.recover,
+                Kind.SWEEP: self.sweep,
+                Kind.PURGE: self.purge,
+                Kind.TRAINING_READY: self.training_ready,
+            }
+        )
+
     def run_job(self, job_id: int) -> None:
         self.runner.run(job_id)
 
@@ -111,9 +124,9 @@ class Worker:
         jobs = self.ledger.recoverable()
         deliveries = self.ledger.undispatched(REDISPATCH_AFTER_S)
         for job_id in jobs:
-            self.queue.enqueue_job(job_id)
+            self.queue.enqueue(Kind.RUN_JOB, job_id)
         for delivery_id in deliveries:
-            self.queue.enqueue_delivery(delivery_id)
+            self.queue.enqueue(Kind.DISPATCH, delivery_id)
         if jobs or deliveries:
             self.log.info("recovered", jobs=jobs, deliveries=len(deliveries))
 

@@ -52,7 +52,7 @@ def train(click_ctx: click.Context, once: bool, poll: float, config: Path | None
     """Consume the training queue: enqueue a job when enough new feedback has arrived
     (REPOMIND_TRAIN_MIN_NEW_EXAMPLES), run queued jobs, retry failures up to REPOMIND_TRAIN_MAX_ATTEMPTS.
 
-    `repomind worker --queue training` does the same from the huey queue.
+    `repomind worker --queue training` does the same from the job queue.
     """
     if click_ctx.invoked_subcommand is not None:
         return
@@ -158,16 +158,13 @@ def enqueue(
     ctx: Context, dataset: Path | None, from_store: bool, base_model: str | None, installation: int | None
 ) -> None:
     """Ask for a training job on demand (one per dataset hash: asking again is a no-op)."""
-    from repomind.bot.queue import TRAINING, make_huey
-    from repomind.training.queue import TrainingQueue
+    from repomind.store.queue import open_queue
+    from repomind.training.queue import announcer
 
     if (dataset is None) == (not from_store):
         raise UsageError("give exactly one of --dataset DIR and --from-store")
-    queue = TrainingQueue(
-        make_huey(TRAINING, data_dir=ctx.settings.data_dir, redis_url=ctx.settings.redis_url)
-    )
     service = _service(ctx)
-    service.notify = queue.enqueue
+    service.notify = announcer(open_queue(data_dir=ctx.settings.data_dir, redis_url=ctx.settings.redis_url))
     scope = _scope(service, installation)
     if dataset is None:
         try:

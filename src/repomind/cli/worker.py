@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from repomind import log
-from repomind.bot.queue import PIPELINE, QUEUES, TRAINING
 from repomind.cli.context import Context, pass_ctx
+from repomind.store.queue import PIPELINE, QUEUES, TRAINING
 
 if TYPE_CHECKING:
     from repomind.webhooks.runtime import Runtime
@@ -60,16 +60,10 @@ def worker(ctx: Context, queue: str, parent_pid: int | None) -> None:
 
 def _start_training(runtime: Runtime) -> None:
     """The training worker: the store and the training queue, no GitHub credentials (a GPU host)."""
-    from repomind.bot.queue import consumer
     from repomind.training.compose import make_service
-    from repomind.training.queue import TrainingQueue, TrainingTarget
+    from repomind.training.queue import TrainingWorker, announcer
 
-    queue = TrainingQueue(runtime.queue.training)
-    service = make_service(runtime.settings, runtime.ledger, notify=queue.enqueue)
-    queue.attach(service)
-    target = TrainingTarget(service, queue)
-    runtime.queue.attach(target)
+    service = make_service(runtime.settings, runtime.ledger, notify=announcer(runtime.queue))
+    target = TrainingWorker(service, runtime.queue)
     target.recover()
-    started = consumer(runtime.queue.training, workers=1, periodic=False)
-    started.start()
-    runtime.consumers.append(started)
+    runtime.consumers.append(runtime.queue.consume(target.handlers(), {TRAINING: 1}))

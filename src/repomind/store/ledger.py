@@ -1,9 +1,10 @@
 """The run ledger: exactly-once jobs, leases for workers that may die, and the artefacts each job made.
 
 The ledger, not the queue, is the source of truth: a queue message only says "look at job N". A job is
-claimed with a lease that its worker renews at every stage boundary; a worker that dies leaves a lease
-that expires, and :meth:`Ledger.recoverable` hands the job to the next worker, which finds the status
-comment, branch and PR recorded here (or on GitHub) instead of making new ones.
+claimed with a lease (the leased-job engine, :mod:`repomind.store.jobs`) that its worker renews at every
+stage boundary; a worker that dies leaves a lease that expires, and :meth:`Ledger.recoverable` hands the
+job to the next worker, which finds the status comment, branch and PR recorded here (or on GitHub)
+instead of making new ones.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from repomind.store.db import make_reader, make_sessions
+from repomind.store.jobs import JobTable, LeasedJobs
 from repomind.store.models import Delivery, Job, JobState, Pin
 
 Clock = Callable[[], float]
 ACTIVE = (JobState.QUEUED, JobState.RUNNING)
+#: The bot's pipeline jobs on the leased-job engine: ``claims`` counts takeovers, a cancel is a flag.
+PIPELINE_JOBS = JobTable(
+    Job, JobState.QUEUED, JobState.RUNNING, JobState.FAILED, attempts="claims", cancel="cancel_requested"
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class Ledger:
         self._sessions = make_sessions(engine)
         self._reader = make_reader(engine)
         self._reads = make_sessions(self._reader)
-        self._clock = clock
+        #: The leased-job engine on the ``jobs`` table (no retries: a failed run is retried by a person).
+        self.leases = LeasedJobs(self, PIPELINE_JOBS, clock=clock)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -218,52 +225,12 @@ class Ledger:
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
         """Take the job for ``owner`` with a lease, or None: finished, held by a live worker, or queued
         behind an earlier job on the same issue (jobs of one issue run one at a time, in order)."""
-        now = self._clock()
-        with self.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or not job.state.active:
-                return None
-            blocker = s.scalars(
-                select(Job.id).where(
-                    Job.repo == job.repo,
-                    Job.issue_number == job.issue_number,
-                    Job.id != job.id,
-                    Job.state.in_(ACTIVE),
-                    or_(Job.id < job.id, Job.lease_expires > now),
-                )
-            ).first()
-            if blocker is not None:
-                return None
-            claimed = s.execute(
-                update(Job)
-                .where(
-                    Job.id == job_id,
-                    or_(
-                        Job.state == JobState.QUEUED,
-                        (Job.state == JobState.RUNNING) & (Job.lease_expires <= now),
-                    ),
-                )
-                .values(
-                    state=JobState.RUNNING,
-                    lease_owner=owner,
-                    lease_expires=now + lease_s,
-                    claims=Job.claims + 1,
-                )
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            s.refresh(job)
-            return job
+        return self.leases.claim(job_id, owner, lease_s, blocked=_behind_another)
 
     def renew(self, job_id: int, owner: str, lease_s: float) -> str:
         """Extend the lease (called by the job's heartbeat and at stage boundaries): ``ok``, ``cancel``
         (a cancel was requested: stop at this boundary) or ``lost`` (another worker took the job over)."""
-        with self.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.lease_owner != owner or job.state is not JobState.RUNNING:
-                return "lost"
-            job.lease_expires = self._clock() + lease_s
-            return "cancel" if job.cancel_requested else "ok"
+        return self.leases.renew(job_id, owner, lease_s)
 
     def update_job(self, job_id: int, **values: Any) -> None:
         """Record artefacts as soon as they exist (status_comment_id, branch, pr_number, head_sha, ...)."""
@@ -271,12 +238,7 @@ class Ledger:
             s.execute(update(Job).where(Job.id == job_id).values(**values))
 
     def finish(self, job_id: int, state: JobState, *, error: str | None = None) -> None:
-        with self.session() as s:
-            s.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(state=state, active_key=None, lease_owner=None, lease_expires=None, error=error)
-            )
+        self.leases.finish(job_id, state, active_key=None, error=error)
 
     def issue_edited(self, repo: str, issue_number: int, by: str) -> list[int]:
         """Note on the issue's active jobs that ``by`` edited its text after their trigger (ignored)."""
@@ -306,19 +268,7 @@ class Ledger:
 
     def recoverable(self) -> list[int]:
         """Active jobs that no live worker holds: queued ones, and running ones whose lease expired."""
-        now = self._clock()
-        with self.reading() as s:
-            rows = s.scalars(
-                select(Job.id)
-                .where(
-                    or_(
-                        Job.state == JobState.QUEUED,
-                        (Job.state == JobState.RUNNING) & (Job.lease_expires <= now),
-                    )
-                )
-                .order_by(Job.id)
-            )
-            return list(rows)
+        return self.leases.recoverable()
 
     # -- pins -------------------------------------------------------------------------------------
     def pin(self, repo: str, issue_number: int, path: str, *, include: bool) -> None:
@@ -344,6 +294,20 @@ def _now_dt(offset_s: float = 0.0) -> Any:
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) + timedelta(seconds=offset_s)
+
+
+def _behind_another(s: Session, job: Job, now: float) -> bool:
+    """Jobs of one issue run one at a time, in order: an earlier active job, or a live one, blocks."""
+    blocker = s.scalars(
+        select(Job.id).where(
+            Job.repo == job.repo,
+            Job.issue_number == job.issue_number,
+            Job.id != job.id,
+            Job.state.in_(ACTIVE),
+            or_(Job.id < job.id, Job.lease_expires > now),
+        )
+    ).first()
+    return blocker is not None
 
 
 def _active_jobs(s: Session, repo: str, issue_number: int) -> list[Job]:

@@ -61,6 +61,8 @@ class TrainingJob(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Epoch seconds before which a job queued again after a failure is not claimed (its backoff).
+    retry_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: Every failure's reason, oldest first: [{"attempt", "error", "at"}].
     failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -23,6 +23,9 @@ class TrainingSettings(BaseSettings):
         default=20, ge=1, description="enqueue a job when this many new feedback records have arrived"
     )
     max_attempts: int = Field(default=3, ge=1, description="a failing job is tried at most this many times")
+    retry_backoff_s: float = Field(
+        default=60.0, ge=0, description="a failed job is tried again this long after (doubling each time)"
+    )
     base_model: str = Field(default=DEFAULT_BASE_MODEL, description="a hub name, a local directory or GGUF")
     lease_s: float = Field(default=6 * 3600.0, gt=0, description="a job silent this long is taken over")
     out_dir: Path | None = Field(

@@ -1,9 +1,10 @@
 """The training queue's source of truth: jobs keyed by dataset hash, leases, retries, the adapter registry.
 
-A queue message (huey) only says "look at training job N"; whether there is anything to do is decided
+A queue message only says "look at training job N"; whether there is anything to do is decided
 here, so a duplicated message is harmless. A job is idempotent by its dataset hash: enqueueing the same
-dataset again returns the existing job, whatever its state. A failure records its reason; the job goes
-back to the queue until it has been tried ``max_attempts`` times, then stays failed.
+dataset again returns the existing job, whatever its state. Claims, leases and retries are the store's
+leased-job engine (:mod:`repomind.store.jobs`): a failure records its reason and the job goes back to the
+queue after a backoff until it has been tried ``max_attempts`` times, then stays failed.
 """
 
 from __future__ import annotations
@@ -14,13 +15,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from repomind.store.jobs import JobTable, LeasedJobs, Renewal
 from repomind.store.ledger import Ledger
 from repomind.store.training import Adapter, ScopeMode, TrainingJob, TrainingState, served_adapter
 
 Clock = Callable[[], float]
+#: Training jobs on the leased-job engine: bounded attempts, every failure kept, a backoff between tries.
+TRAINING_JOBS = JobTable(
+    TrainingJob,
+    TrainingState.QUEUED,
+    TrainingState.RUNNING,
+    TrainingState.FAILED,
+    attempts="attempts",
+    max_attempts="max_attempts",
+    failures="failures",
+    retry_at="retry_at",
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +52,7 @@ class TrainingLedger:
 
     def __init__(self, ledger: Ledger, *, clock: Clock = time.time) -> None:
         self.store = ledger
-        self._clock = clock
+        self.leases = LeasedJobs(ledger, TRAINING_JOBS, clock=clock)
 
     # -- jobs -------------------------------------------------------------------------------------
     def enqueue(self, spec: JobSpec) -> tuple[TrainingJob, bool]:
@@ -82,99 +95,30 @@ class TrainingLedger:
             return list(s.scalars(select(TrainingJob).order_by(TrainingJob.id)))
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> TrainingJob | None:
-        """Take a queued job (or a running one whose lease expired) for ``owner``; None otherwise."""
-        now = self._clock()
-        with self.store.session() as s:
-            claimed = s.execute(
-                update(TrainingJob)
-                .where(
-                    TrainingJob.id == job_id,
-                    TrainingJob.attempts < TrainingJob.max_attempts,
-                    or_(
-                        TrainingJob.state == TrainingState.QUEUED,
-                        (TrainingJob.state == TrainingState.RUNNING) & (TrainingJob.lease_expires <= now),
-                    ),
-                )
-                .values(
-                    state=TrainingState.RUNNING,
-                    lease_owner=owner,
-                    lease_expires=now + lease_s,
-                    attempts=TrainingJob.attempts + 1,
-                )
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            job = s.get(TrainingJob, job_id)
-            assert job is not None
-            s.refresh(job)
-            return job
+        """Take a queued job (past its backoff) or a running one whose lease expired for ``owner``, while
+        it has attempts left; None otherwise."""
+        return self.leases.claim(job_id, owner, lease_s)
 
     def renew(self, job_id: int, owner: str, lease_s: float) -> bool:
-        with self.store.session() as s:
-            job = s.get(TrainingJob, job_id)
-            if job is None or job.lease_owner != owner or job.state is not TrainingState.RUNNING:
-                return False
-            job.lease_expires = self._clock() + lease_s
-            return True
+        return self.leases.renew(job_id, owner, lease_s) is not Renewal.LOST
 
     def complete(self, job_id: int, *, metrics: dict[str, Any], adapter_id: int | None) -> None:
-        with self.store.session() as s:
-            s.execute(
-                update(TrainingJob)
-                .where(TrainingJob.id == job_id)
-                .values(
-                    state=TrainingState.SUCCEEDED,
-                    metrics=metrics,
-                    adapter_id=adapter_id,
-                    error=None,
-                    lease_owner=None,
-                    lease_expires=None,
-                )
-            )
+        self.leases.finish(
+            job_id, TrainingState.SUCCEEDED, metrics=metrics, adapter_id=adapter_id, error=None
+        )
 
-    def fail(self, job_id: int, error: str) -> TrainingJob:
-        """Record the failure; the job is queued again while it has attempts left, else it stays failed."""
-        with self.store.session() as s:
-            job = s.get(TrainingJob, job_id)
-            if job is None:
-                raise KeyError(f"no training job {job_id}")
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            job.failures = [*job.failures, {"attempt": job.attempts, "error": error, "at": stamp}]
-            job.error = error
-            job.lease_owner, job.lease_expires = None, None
-            retry = job.attempts < job.max_attempts
-            job.state = TrainingState.QUEUED if retry else TrainingState.FAILED
-            s.flush()
-            return job
+    def fail(self, job_id: int, error: str, *, backoff_s: float = 0.0) -> TrainingJob:
+        """Record the failure; the job is queued again (``backoff_s``, doubling with each attempt, from now)
+        while it has attempts left, else it stays failed."""
+        return self.leases.fail(job_id, error, backoff_s=backoff_s)
 
     def retry(self, job_id: int, *, extra_attempts: int = 1) -> TrainingJob:
         """A person's ``train run --retry``: give a failed job more attempts and queue it again."""
-        with self.store.session() as s:
-            job = s.get(TrainingJob, job_id)
-            if job is None:
-                raise KeyError(f"no training job {job_id}")
-            if job.state is TrainingState.FAILED:
-                job.max_attempts = job.attempts + extra_attempts
-                job.state = TrainingState.QUEUED
-            s.flush()
-            return job
+        return self.leases.retry(job_id, extra_attempts=extra_attempts)
 
     def runnable(self) -> list[int]:
-        """Queued jobs, and running ones whose worker stopped renewing its lease, oldest first."""
-        now = self._clock()
-        with self.store.reading() as s:
-            rows = s.scalars(
-                select(TrainingJob.id)
-                .where(
-                    TrainingJob.attempts < TrainingJob.max_attempts,
-                    or_(
-                        TrainingJob.state == TrainingState.QUEUED,
-                        (TrainingJob.state == TrainingState.RUNNING) & (TrainingJob.lease_expires <= now),
-                    ),
-                )
-                .order_by(TrainingJob.id)
-            )
-            return list(rows)
+        """Queued jobs due now, and running ones whose worker stopped renewing its lease, oldest first."""
+        return self.leases.recoverable()
 
     # -- adapters ---------------------------------------------------------------------------------
     def register_adapter(

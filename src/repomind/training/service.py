@@ -10,13 +10,13 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from repomind.log import get_logger
+from repomind.store.jobs import Heartbeat
 from repomind.store.ledger import Ledger
 from repomind.store.training import TrainingJob, TrainingState
 from repomind.training.config import TrainConfig, TrainingSettings
@@ -34,7 +34,11 @@ from repomind.training.store_source import (
 )
 from repomind.training.trainer import Progress, Trainer, TrainRequest
 
-Notify = Callable[[int], None]
+
+class Notify(Protocol):
+    """Announces a training job on the queue (``delay_s`` from now: a retry's backoff)."""
+
+    def __call__(self, job_id: int, *, delay_s: float = 0.0) -> None: ...
 
 
 def default_owner() -> str:
@@ -163,20 +167,30 @@ class TrainingService:
             config=self.config,
             current_adapter=Path(current.path) if current is not None else None,
         )
-        stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(job.id, stop), daemon=True)
-        beat.start()
+        beat = Heartbeat(self.ledger.leases, job.id, self.owner, self.settings.lease_s, log=log)
         try:
             outcome = self.trainer.train(request, progress or (lambda line: log.info(line)))
         except Exception as exc:  # noqa: BLE001 - the worker's edge: any failure is recorded, then retried
-            stop.set()
-            failed = self.ledger.fail(job.id, f"{type(exc).__name__}: {exc}")
-            log.warning("training failed", error=str(exc), state=str(failed.state), tries=failed.attempts)
+            beat.stop()
+            failed = self.ledger.fail(
+                job.id, f"{type(exc).__name__}: {exc}", backoff_s=self.settings.retry_backoff_s
+            )
+            delay = self.ledger.leases.retry_in(failed)
+            log.warning(
+                "training failed",
+                error=str(exc),
+                state=str(failed.state),
+                tries=failed.attempts,
+                retry_in_s=delay,
+            )
             if failed.state is TrainingState.QUEUED and self.notify is not None:
-                self.notify(job.id)
+                if delay > 0:
+                    self.notify(job.id, delay_s=delay)
+                else:
+                    self.notify(job.id)
             return failed
         finally:
-            stop.set()
+            beat.stop()
         metrics = dict(outcome.metrics)
         adapter = self.ledger.register_adapter(
             job_id=job.id,
@@ -196,10 +210,6 @@ class TrainingService:
         self.ledger.complete(job.id, metrics=metrics, adapter_id=adapter.id)
         log.info("training done", adapter=adapter.version, promoted=decision.promote, reason=decision.reason)
         return self.ledger.job(job.id)
-
-    def _heartbeat(self, job_id: int, stop: threading.Event) -> None:
-        while not stop.wait(max(1.0, self.settings.lease_s / 3)):
-            self.ledger.renew(job_id, self.owner, self.settings.lease_s)
 
     def run_pending(self, progress: Progress | None = None) -> list[TrainingJob]:
         """Run every runnable job once (a failed one that may retry is tried again on the next pass)."""

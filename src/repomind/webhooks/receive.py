@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from repomind.bot.queue import JobQueue
 from repomind.log import get_logger
 from repomind.store import Ledger
+from repomind.store.queue import Kind, Queue
 from repomind.webhooks.router import PayloadError, Routes
 from repomind.webhooks.signature import verify
 
@@ -43,7 +43,7 @@ async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes:
     return bytes(body)
 
 
-def webhook_router(*, secret: str, ledger: Ledger, queue: JobQueue, routes: Routes) -> APIRouter:
+def webhook_router(*, secret: str, ledger: Ledger, queue: Queue, routes: Routes) -> APIRouter:
     router = APIRouter()
     log: Any = get_logger("repomind.webhooks")
 
@@ -81,7 +81,7 @@ def webhook_router(*, secret: str, ledger: Ledger, queue: JobQueue, routes: Rout
         if not await run_in_threadpool(ledger.record_delivery, delivery, event, action, payload):
             return JSONResponse({"status": "duplicate", "delivery": delivery}, status_code=200)
         try:
-            await run_in_threadpool(queue.enqueue_delivery, delivery)
+            await run_in_threadpool(queue.enqueue, Kind.DISPATCH, delivery)
         except Exception:  # the delivery is persisted: recovery enqueues it again, so still acknowledge
             log.exception("enqueue failed; recovery will pick the delivery up", delivery=delivery)
         log.info("delivery accepted", delivery=delivery, event_name=event, action=action)

@@ -10,11 +10,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from huey.consumer import Consumer
-
 from repomind.bot.github import GitHubFactory
 from repomind.bot.options import BotOptions
-from repomind.bot.queue import EVENTS, PIPELINE, TRAINING, HueyQueue, consumer, make_huey
 from repomind.bot.runner import JobRunner
 from repomind.bot.seam import Pipeline
 from repomind.bot.worker import Worker
@@ -24,6 +21,7 @@ from repomind.redact import SECRETS
 from repomind.settings import Settings
 from repomind.store import Ledger, make_engine
 from repomind.store.purge import Purger
+from repomind.store.queue import EVENTS, PIPELINE, TRAINING, Queue, Stop, open_queue
 from repomind.webhooks.handlers import dispatch
 
 
@@ -72,20 +70,16 @@ def make_purger(settings: Settings, ledger: Ledger) -> Purger:
 class Runtime:
     settings: Settings
     ledger: Ledger
-    queue: HueyQueue
+    queue: Queue
     options: BotOptions
-    consumers: list[Consumer] = field(default_factory=list)
+    consumers: list[Stop] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         settings.prepare_data_dir()
         SECRETS.add(*settings.secret_values())  # redacted from logs, artifacts, GitHub and run pages
         ledger = Ledger(make_engine(settings.database))
-        queue = HueyQueue(
-            make_huey(EVENTS, data_dir=settings.data_dir, redis_url=settings.redis_url),
-            make_huey(PIPELINE, data_dir=settings.data_dir, redis_url=settings.redis_url),
-            make_huey(TRAINING, data_dir=settings.data_dir, redis_url=settings.redis_url),
-        )
+        queue = open_queue(data_dir=settings.data_dir, redis_url=settings.redis_url)
         options = BotOptions(
             app_slug=settings.app_slug,
             work_dir=settings.data_dir / "work",
@@ -112,28 +106,22 @@ class Runtime:
             purger=make_purger(self.settings, self.ledger),
         )
 
-    def start_worker(self, worker: Worker, *, queue: str = PIPELINE) -> list[Consumer]:
-        """Attach ``worker`` to the queue, recover what dead workers left, and start consuming in threads:
-        for ``pipeline`` the events queue (deliveries) and the job queue, each with its own threads."""
-        self.queue.attach(worker)
+    def start_worker(self, worker: Worker, *, queue: str = PIPELINE) -> Stop:
+        """Recover what dead workers left, then consume in threads: for ``pipeline`` the events lane
+        (deliveries) and the job lane, each with its own threads."""
         worker.recover()
         if queue == PIPELINE:
             worker.sweep()  # the retention period holds from the start, not only from the first hour
-        if queue == PIPELINE:
-            started = [
-                consumer(self.queue.events, workers=2, periodic=False),
-                consumer(self.queue.pipeline, workers=self.settings.workers, periodic=True),
-            ]
+            threads = {EVENTS: 2, PIPELINE: self.settings.workers}
         else:
-            started = [consumer(self.queue.training, workers=1, periodic=False)]
-        for one in started:
-            one.start()
-        self.consumers.extend(started)
-        return started
+            threads = {TRAINING: 1}
+        stop = self.queue.consume(worker.handlers(), threads)
+        self.consumers.append(stop)
+        return stop
 
     def stop(self) -> None:
-        for running in self.consumers:
-            running.stop(graceful=True)
+        for stop in self.consumers:
+            stop()
         self.consumers.clear()
         self.ledger.dispose()
 

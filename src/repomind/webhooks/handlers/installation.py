@@ -4,6 +4,7 @@ repository is removed from it, everything Repomind kept about it is deleted (by 
 from __future__ import annotations
 
 from repomind.bot.triggers import BotContext
+from repomind.store.queue import Kind
 from repomind.webhooks.events import InstallationEvent, InstallationRepositoriesEvent
 from repomind.webhooks.router import Router
 
@@ -20,7 +21,7 @@ def on_installation(event: InstallationEvent, ctx: BotContext) -> None:
         repositories=[r.get("full_name") for r in event.repositories],
     )
     if event.action == "deleted":
-        ctx.queue.enqueue_purge(event.installation.id, [])
+        ctx.queue.enqueue(Kind.PURGE, event.installation.id, [])
 
 
 @repositories_router.register("installation_repositories", action="removed")
@@ -28,4 +29,4 @@ def on_repositories_removed(event: InstallationRepositoriesEvent, ctx: BotContex
     names = [str(r["full_name"]) for r in event.repositories_removed if r.get("full_name")]
     ctx.log.info("repositories removed", installation=event.installation.id, repositories=names)
     if names:
-        ctx.queue.enqueue_purge(event.installation.id, names)
+        ctx.queue.enqueue(Kind.PURGE, event.installation.id, names)
