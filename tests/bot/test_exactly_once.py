@@ -12,9 +12,10 @@ from sqlalchemy.exc import OperationalError
 
 from repomind.bot.github import GitHubError
 from repomind.bot.options import BotOptions
-from repomind.bot.runner import Heartbeat, JobRunner
+from repomind.bot.runner import JobRunner
 from repomind.bot.worker import Worker
 from repomind.store import JobRequest, JobState, Ledger, make_engine
+from repomind.store.jobs import Heartbeat
 from repomind.testing import (
     FakeGitHubFactory,
     FakePipeline,

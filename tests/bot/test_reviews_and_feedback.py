@@ -7,6 +7,7 @@ from typing import Any
 
 from repomind.store import JobState
 from repomind.store.feedback import all_feedback
+from repomind.store.queue import TRAINING
 from repomind.testing import FakePipeline, StandInGitHub, git, make_git_repo
 from tests.bot.conftest import FIXED
 from tests.bot.helpers import REPO, Server, adjust, fixture, serve, settings_for, wait_for
@@ -75,7 +76,7 @@ def test_a_merged_bot_pr_records_accepted_feedback_with_the_maintainers_edits(
         assert server.deliver("pull_request", payload, delivery="again").status_code == 202  # closed twice
         wait_for(lambda: all_feedback(server.ledger), what="feedback")
         queue = server.server.config.app.state.runtime.queue  # type: ignore[attr-defined]
-        wait_for(lambda: queue.training.pending_count() == 2, what="the training queue")
+        wait_for(lambda: queue.pending(TRAINING) == 2, what="the training queue")
     finally:
         server.stop()
     [fb] = all_feedback(server.ledger)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from repomind.bot.queue import HueyQueue, consumer, make_huey
 
 from repomind.store.db import make_engine
 from repomind.store.ledger import JobRequest, Ledger
 from repomind.store.models import JobState
+from repomind.store.queue import EVENTS, PIPELINE, Handlers, Kind, Queue, open_queue
 from tests.requirements import missing
 from tests.services import PostgresServer, RedisServer, ServiceUnavailable
 
@@ -120,17 +120,11 @@ class _Recorder:
         with self.lock:
             self.calls.append((name, value))
 
-    def dispatch(self, delivery_id: str) -> None:
-        self._add("dispatch", delivery_id)
+    def handlers(self) -> Handlers:
+        def record(kind: Kind) -> Callable[[Any], None]:
+            return lambda value: self._add(kind.value, value)
 
-    def run_job(self, job_id: int) -> None:
-        self._add("run_job", job_id)
-
-    def recover(self) -> None:
-        self._add("recover", None)
-
-    def training_ready(self, feedback_id: int) -> None:
-        self._add("training_ready", feedback_id)
+        return Handlers({k: record(k) for k in (Kind.DISPATCH, Kind.RUN_JOB, Kind.TRAINING_READY)})
 
 
 def test_the_job_queue_on_redis_carries_every_message_to_a_worker(tmp_path: Path) -> None:
@@ -140,30 +134,24 @@ def test_the_job_queue_on_redis_carries_every_message_to_a_worker(tmp_path: Path
         _missing(str(exc))
     with server:
         # The web process enqueues; a worker process (another set of huey instances) consumes.
-        def queue() -> HueyQueue:
-            return HueyQueue(
-                *(make_huey(n, data_dir=tmp_path, redis_url=server.url) for n in ("ev", "pipe", "train"))
-            )
+        def queue() -> Queue:
+            return open_queue(data_dir=tmp_path, redis_url=server.url)
 
         producer, worker = queue(), queue()
         for i in range(20):
-            producer.enqueue_delivery(f"d-{i}")
+            producer.enqueue(Kind.DISPATCH, f"d-{i}")
         for job in range(5):
-            producer.enqueue_job(job)
+            producer.enqueue(Kind.RUN_JOB, job)
         assert producer.pending() == 25  # held in Redis until a worker runs
 
         recorder = _Recorder()
-        worker.attach(recorder)
-        consumers = [consumer(h, workers=2, periodic=False) for h in (worker.events, worker.pipeline)]
-        for c in consumers:
-            c.start()
+        stop = worker.consume(recorder.handlers(), {EVENTS: 2, PIPELINE: 2})
         try:
             deadline = time.monotonic() + 30
             while len(recorder.calls) < 25 and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
-            for c in consumers:
-                c.stop(graceful=True)
+            stop()
         assert sorted(v for k, v in recorder.calls if k == "dispatch") == sorted(f"d-{i}" for i in range(20))
         assert sorted(v for k, v in recorder.calls if k == "run_job") == list(range(5))
         assert producer.pending() == 0

@@ -1,21 +1,21 @@
-"""The training queue: enqueue/claim/complete/fail, retries, idempotency by dataset hash, the threshold,
-promotion, and the huey messages that carry job ids."""
+"""The training queue: enqueue/claim/complete/fail, retries with backoff, idempotency by dataset hash, the
+threshold, promotion, and the queue messages that carry job ids."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from huey import MemoryHuey
-from repomind.bot.queue import HueyQueue
 
 from repomind.store import TrainingState
+from repomind.store.huey_queue import HueyQueue
+from repomind.store.queue import Kind
 from repomind.testing.training import FakeTrainer
 from repomind.training.config import TrainingSettings
 from repomind.training.dataset import build_dataset
 from repomind.training.examples import Supervised
 from repomind.training.ledger import JobSpec, TrainingLedger
-from repomind.training.queue import TrainingQueue, TrainingTarget
+from repomind.training.queue import TrainingWorker, announcer
 from repomind.training.service import TrainingService
 
 from .helpers import BOT_DIFF, add_feedback, store_at
@@ -48,7 +48,7 @@ def _service(tmp_path: Path, trainer: FakeTrainer, **settings: object) -> Traini
     return TrainingService(
         store=store,
         ledger=TrainingLedger(store),
-        settings=TrainingSettings(**settings),  # type: ignore[arg-type]
+        settings=TrainingSettings(**{"retry_backoff_s": 0, **settings}),  # type: ignore[arg-type]
         root=tmp_path / "training",
         runs_dir=tmp_path / "runs",
         trainer=trainer,
@@ -158,20 +158,44 @@ def test_threshold_of_new_feedback_enqueues_once(tmp_path: Path) -> None:
 def test_huey_carries_jobs_and_feedback_messages(tmp_path: Path) -> None:
     trainer = FakeTrainer()
     service = _service(tmp_path, trainer, min_new_examples=1)
-    huey = MemoryHuey("training", immediate=True)
-    queue = TrainingQueue(huey)
-    service.notify = queue.enqueue
-    queue.attach(service)
+    queue = HueyQueue.in_memory(immediate=True)
+    service.notify = announcer(queue)
+    target = TrainingWorker(service, queue)
+    queue.consume(target.handlers(), {})
     job = service.enqueue(_dataset(tmp_path))  # announced on huey, which runs it at once (immediate mode)
     assert service.ledger.job(job.id).state is TrainingState.SUCCEEDED and len(trainer.calls) == 1
-    queue.enqueue(job.id)  # a duplicated message: the ledger says there is nothing left to do
+    queue.enqueue(Kind.TRAIN_JOB, job.id)  # a duplicated message: the ledger says there is nothing left to do
     assert len(trainer.calls) == 1
 
-    # The bot's feedback capture sends training_ready on the same queue: the training target answers it.
-    bot_queue = HueyQueue(MemoryHuey("e", immediate=True), MemoryHuey("p", immediate=True), huey)
-    bot_queue.attach(TrainingTarget(service, queue))
+    # The bot's feedback capture sends training_ready on the same queue: the training worker answers it.
     feedback_id = add_feedback(service.store, 7, merged=True, merged_diff=BOT_DIFF)
-    bot_queue.enqueue_training(feedback_id)
+    queue.enqueue(Kind.TRAINING_READY, feedback_id)
     assert len(service.ledger.jobs()) == 2 and len(trainer.calls) == 2
     with pytest.raises(RuntimeError, match="only the training queue"):
-        TrainingTarget(service, queue).run_job(1)
+        target.handlers()(Kind.RUN_JOB, 1)
+
+
+def test_a_failed_job_is_announced_again_after_its_backoff(tmp_path: Path) -> None:
+    """A failure that may retry is queued again with a doubling backoff: claims before it ends are refused,
+    and the queue message that announces it is delayed by as much."""
+    clock = Clock()
+    trainer = FakeTrainer(fail_times=5)
+    service = _service(tmp_path, trainer, max_attempts=3, retry_backoff_s=30)
+    service.ledger = TrainingLedger(service.store, clock=clock)
+    announced: list[tuple[int, float]] = []
+    service.notify = lambda job_id, *, delay_s=0.0: announced.append((job_id, delay_s))
+    job = service.enqueue(_dataset(tmp_path))
+    failed = service.run(job.id)
+    assert failed is not None and failed.state is TrainingState.QUEUED and failed.retry_at == clock.now + 30
+    assert announced == [(job.id, 0.0), (job.id, 30.0)]
+    assert service.run(job.id) is None and service.ledger.runnable() == []  # still backing off
+    clock.now += 30
+    assert service.ledger.runnable() == [job.id]
+    service.run(job.id)
+    assert announced[-1] == (job.id, 60.0)  # the backoff doubles
+    clock.now += 60
+    final = service.run(job.id)
+    assert final is not None and final.state is TrainingState.FAILED and final.retry_at is None
+    assert len(trainer.calls) == 3 and announced[-1] == (job.id, 60.0)  # given up: not announced again
+    retried = service.ledger.retry(job.id)
+    assert retried.state is TrainingState.QUEUED and service.ledger.runnable() == [job.id]

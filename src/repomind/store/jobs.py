@@ -16,9 +16,9 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -79,6 +79,8 @@ class JobTable(Generic[M]):
     failures: str | None = None
     #: Epoch seconds before which a job queued again after a failure is not claimed (its backoff).
     retry_at: str | None = None
+    #: Columns set when a job ends (finished or given up), e.g. an "active" key that must be freed.
+    ended: Mapping[str, Any] = field(default_factory=dict)
 
     def column(self, name: str) -> Any:
         return getattr(self.model, name)
@@ -158,7 +160,7 @@ class LeasedJobs(Generic[M]):
             s.execute(
                 update(self.table.model)
                 .where(c("id") == job_id)
-                .values(state=state, lease_owner=None, lease_expires=None, **values)
+                .values(state=state, lease_owner=None, lease_expires=None, **{**self.table.ended, **values})
             )
 
     def fail(self, job_id: int, error: str, *, backoff_s: float = 0.0) -> M:
@@ -180,6 +182,9 @@ class LeasedJobs(Generic[M]):
             row.lease_expires = None
             retry = t.max_attempts is not None and attempts < int(getattr(job, t.max_attempts))
             row.state = t.queued if retry else t.failed
+            if not retry:
+                for name, value in t.ended.items():
+                    setattr(job, name, value)
             if t.retry_at is not None:
                 delay = backoff_s * 2 ** max(attempts - 1, 0)
                 setattr(job, t.retry_at, self.clock() + delay if retry and delay > 0 else None)

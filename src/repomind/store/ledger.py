@@ -29,7 +29,13 @@ Clock = Callable[[], float]
 ACTIVE = (JobState.QUEUED, JobState.RUNNING)
 #: The bot's pipeline jobs on the leased-job engine: ``claims`` counts takeovers, a cancel is a flag.
 PIPELINE_JOBS = JobTable(
-    Job, JobState.QUEUED, JobState.RUNNING, JobState.FAILED, attempts="claims", cancel="cancel_requested"
+    Job,
+    JobState.QUEUED,
+    JobState.RUNNING,
+    JobState.FAILED,
+    attempts="claims",
+    cancel="cancel_requested",
+    ended={"active_key": None},  # the intent may be asked for again
 )
 
 
@@ -238,7 +244,7 @@ class Ledger:
             s.execute(update(Job).where(Job.id == job_id).values(**values))
 
     def finish(self, job_id: int, state: JobState, *, error: str | None = None) -> None:
-        self.leases.finish(job_id, state, active_key=None, error=error)
+        self.leases.finish(job_id, state, error=error)
 
     def issue_edited(self, repo: str, issue_number: int, by: str) -> list[int]:
         """Note on the issue's active jobs that ``by`` edited its text after their trigger (ignored)."""
