@@ -21,7 +21,7 @@ from repomind.store.joblog import latest_events
 from repomind.store.migrate import BASELINE, current, head, upgrade
 from repomind.store.schema import metadata
 from repomind.store.training import TrainingState
-from repomind.training.ledger import TrainingLedger
+from repomind.training.ledger import JobSpec, TrainingLedger
 from tests.services import PostgresServer
 
 WHEN = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -216,6 +216,12 @@ def test_an_upgrade_keeps_every_job_delivery_feedback_record_and_adapter(
         assert training.served("shared", 12) is not None and training.served("installation", 12) is None
         [old_job] = training.jobs()
         assert (old_job.state, old_job.scope, old_job.adapter_id) == (TrainingState.SUCCEEDED, "shared", 1)
+        # The job engine's backoff column is there, empty on the old job; a new training job backs off in it.
+        assert old_job.retry_at is None and old_job.failures == []
+        new_job, _ = training.enqueue(JobSpec("n" * 64, "/n", "m", max_attempts=2))
+        assert training.claim(new_job.id, "w", 60) is not None
+        assert training.fail(new_job.id, "boom", backoff_s=60).retry_at is not None
+        assert training.runnable() == []
         # Today's code writes next to the old rows.
         job2, created = ledger.open_job(JobRequest("acme/calc", 7, 12, "label", "fix", issue_title="t"))
         assert created and job2.id == 2 and ledger.job(2).issue_title == "t"

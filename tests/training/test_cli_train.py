@@ -134,6 +134,7 @@ def test_training_worker_consumes_the_huey_queue(tmp_path: Path, env: dict[str, 
     env = {
         **env,
         "REPOMIND_TRAIN_MAX_ATTEMPTS": "2",
+        "REPOMIND_TRAIN_RETRY_BACKOFF_S": "1",  # the retry is announced by a delayed queue message
         "REPOMIND_TRAIN_BASE_MODEL": str(tmp_path / "gone.gguf"),
     }
     worker = subprocess.Popen(
