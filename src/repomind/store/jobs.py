@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_, select, true, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from repomind.log import get_logger
@@ -97,6 +97,23 @@ class LeasedJobs(Generic[M]):
         self.sessions = sessions
         self.table = table
         self.clock = clock
+
+    def open(self, existing: Callable[[Session], M | None], new: Callable[[], M]) -> tuple[M, bool]:
+        """The job an intent already has (``existing``), or ``new()`` added; ``created`` says which. Two
+        openers racing are settled by the table's unique key: the loser finds the winner's job."""
+        for _ in range(2):
+            try:
+                with self.sessions.session() as s:
+                    found = existing(s)
+                    if found is not None:
+                        return found, False
+                    job = new()
+                    s.add(job)
+                    s.flush()
+                    return job, True
+            except IntegrityError:  # another process opened it between our read and our write
+                continue
+        raise RuntimeError(f"could not open a job in {self.table.model.__tablename__}")  # pragma: no cover
 
     def _claimable(self, now: float) -> ColumnElement[bool]:
         """Queued (and past its backoff), or running with an expired lease; attempts left."""

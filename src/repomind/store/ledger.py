@@ -164,41 +164,35 @@ class Ledger:
 
     # -- jobs -------------------------------------------------------------------------------------
     def open_job(self, request: JobRequest) -> tuple[Job, bool]:
-        """The active job for this intent, or a new queued one; ``created`` says which."""
+        """The active job for this intent (or this delivery's job), or a new queued one; ``created`` says
+        which. The unique ``active_key`` settles a race between two deliveries of one intent."""
         key = request.intent_key
-        for _ in range(2):
-            try:
-                with self.session() as s:
-                    if request.delivery_id is not None:
-                        same_delivery = s.scalars(
-                            select(Job).where(Job.delivery_id == request.delivery_id)
-                        ).first()
-                        if same_delivery is not None:
-                            return same_delivery, False
-                    existing = s.scalars(select(Job).where(Job.active_key == key)).first()
-                    if existing is not None:
-                        return existing, False
-                    job = Job(
-                        repo=request.repo,
-                        installation_id=request.installation_id,
-                        issue_number=request.issue_number,
-                        thread_number=request.thread_number,
-                        trigger=request.trigger,
-                        command=request.command,
-                        args=dict(request.args),
-                        requested_by=request.requested_by,
-                        issue_title=request.issue_title,
-                        issue_body=request.issue_body,
-                        delivery_id=request.delivery_id,
-                        active_key=key,
-                        state=JobState.QUEUED,
-                    )
-                    s.add(job)
-                    s.flush()
-                    return job, True
-            except IntegrityError:  # another process opened the same intent between our read and write
-                continue
-        raise RuntimeError(f"could not open a job for {key}")  # pragma: no cover
+
+        def existing(s: Session) -> Job | None:
+            if request.delivery_id is not None:
+                same_delivery = s.scalars(select(Job).where(Job.delivery_id == request.delivery_id)).first()
+                if same_delivery is not None:
+                    return same_delivery
+            return s.scalars(select(Job).where(Job.active_key == key)).first()
+
+        def new() -> Job:
+            return Job(
+                repo=request.repo,
+                installation_id=request.installation_id,
+                issue_number=request.issue_number,
+                thread_number=request.thread_number,
+                trigger=request.trigger,
+                command=request.command,
+                args=dict(request.args),
+                requested_by=request.requested_by,
+                issue_title=request.issue_title,
+                issue_body=request.issue_body,
+                delivery_id=request.delivery_id,
+                active_key=key,
+                state=JobState.QUEUED,
+            )
+
+        return self.leases.open(existing, new)
 
     def job(self, job_id: int) -> Job:
         with self.reading() as s:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from repomind.store.jobs import JobTable, LeasedJobs, Renewal
 from repomind.store.ledger import Ledger
@@ -57,31 +57,24 @@ class TrainingLedger:
     # -- jobs -------------------------------------------------------------------------------------
     def enqueue(self, spec: JobSpec) -> tuple[TrainingJob, bool]:
         """The job for this dataset hash, or a new queued one; ``created`` says which."""
-        for _ in range(2):
-            try:
-                with self.store.session() as s:
-                    existing = s.scalars(
-                        select(TrainingJob).where(TrainingJob.dataset_hash == spec.dataset_hash)
-                    ).first()
-                    if existing is not None:
-                        return existing, False
-                    job = TrainingJob(
-                        dataset_hash=spec.dataset_hash,
-                        dataset_path=spec.dataset_path,
-                        base_model=spec.base_model,
-                        scope=spec.scope,
-                        reason=spec.reason,
-                        max_attempts=spec.max_attempts,
-                        state=TrainingState.QUEUED,
-                        attempts=0,
-                        failures=[],
-                    )
-                    s.add(job)
-                    s.flush()
-                    return job, True
-            except IntegrityError:  # another process enqueued the same hash between our read and write
-                continue
-        raise RuntimeError(f"could not enqueue dataset {spec.dataset_hash}")  # pragma: no cover
+
+        def existing(s: Session) -> TrainingJob | None:
+            return s.scalars(select(TrainingJob).where(TrainingJob.dataset_hash == spec.dataset_hash)).first()
+
+        def new() -> TrainingJob:
+            return TrainingJob(
+                dataset_hash=spec.dataset_hash,
+                dataset_path=spec.dataset_path,
+                base_model=spec.base_model,
+                scope=spec.scope,
+                reason=spec.reason,
+                max_attempts=spec.max_attempts,
+                state=TrainingState.QUEUED,
+                attempts=0,
+                failures=[],
+            )
+
+        return self.leases.open(existing, new)
 
     def job(self, job_id: int) -> TrainingJob:
         with self.store.reading() as s:
