@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from repomind.store import TrainingState
-from repomind.store.huey_queue import HueyQueue
-from repomind.store.queue import Kind
+from repomind.store.queue import Kind, memory_queue
 from repomind.testing.training import FakeTrainer
 from repomind.training.config import TrainingSettings
 from repomind.training.dataset import build_dataset
@@ -158,7 +157,7 @@ def test_threshold_of_new_feedback_enqueues_once(tmp_path: Path) -> None:
 def test_huey_carries_jobs_and_feedback_messages(tmp_path: Path) -> None:
     trainer = FakeTrainer()
     service = _service(tmp_path, trainer, min_new_examples=1)
-    queue = HueyQueue.in_memory(immediate=True)
+    queue = memory_queue()
     service.notify = announcer(queue)
     target = TrainingWorker(service, queue)
     queue.consume(target.handlers(), {})

@@ -95,3 +95,11 @@ def open_queue(*, data_dir: Path, redis_url: str | None) -> Queue:
     from repomind.store.huey_queue import HueyQueue
 
     return HueyQueue.open(data_dir=data_dir, redis_url=redis_url)
+
+
+def memory_queue() -> Queue:
+    """A queue in this process's memory that runs each message as it is enqueued, once :meth:`Queue.consume`
+    gave it handlers (tests)."""
+    from repomind.store.huey_queue import HueyQueue
+
+    return HueyQueue.in_memory(immediate=True)
