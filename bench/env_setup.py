@@ -76,6 +76,12 @@ def measure(repo: str, commit: str, root: Path, timeout_s: float) -> dict[str, A
         tree = _work_tree(repo, commit, root)
     except subprocess.CalledProcessError as exc:
         return {**row, "ok": False, "imported": False, "seconds": 0.0, "cause": f"checkout failed: {exc}"}
+    from repomind import repoconfig
+    from repomind.sandbox.interpreter import choose
+
+    config = repoconfig.load(tree)
+    chosen = choose(tree, python=config.python, compiler=config.compiler, image=config.image)
+    row.update(python=chosen.python, compiler=chosen.compiler, chosen_because=chosen.reason)
     argv = [sys.executable, "-m", "repomind", "sandbox", "exec", "--repo", str(tree), "--"]
     argv += ["python", "-c", f"import {PACKAGES[repo]}; print({PACKAGES[repo]}.__file__)"]
     try:

@@ -39,7 +39,10 @@ class RepoConfig(BaseModel):
     language: str | None = None
     test_command: str | None = None
     setup_command: str | None = None
+    #: None: chosen from the repository's declared metadata (``requires-python``, classifiers).
     python: str | None = None
+    #: Build on the image variant with a C compiler; None: when the repository declares extensions.
+    compiler: bool | None = None
     image: str | None = None
     max_attempts: int = Field(default=3, ge=1, le=10)
     budget_usd: float | None = Field(default=None, gt=0)

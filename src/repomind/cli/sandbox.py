@@ -77,9 +77,15 @@ def sandbox_exec(
     with status("preparing the environment", quiet=True) as progress:
         box = DockerSandbox(limits=limits, log=progress, allowed_images=ctx.settings.allowed_images)
         spec = EnvironmentSpec(
-            repo_name(repo), setup_command=config.setup_command, python=config.python, image=config.image
+            repo_name(repo),
+            setup_command=config.setup_command,
+            python=config.python,
+            image=config.image,
+            compiler=config.compiler,
         )
         env = box.prepare(repo, spec)
+    if env.interpreter:  # chosen from the repository's metadata, not the default: say which and why
+        sys.stderr.write(f"repomind: environment: {env.interpreter}\n")
     result = box.run(env, repo, list(command), network=network, capture_diff=False)
     sys.stdout.write(result.stdout)
     sys.stdout.flush()

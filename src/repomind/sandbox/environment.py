@@ -12,12 +12,11 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from repomind.sandbox import sdists, setup_plan, wheelhouse
+from repomind.sandbox import interpreter, sdists, setup_plan, wheelhouse
 from repomind.sandbox.errors import EnvironmentSetupError, ImageNotAllowedError, ImageNotFoundError
 from repomind.sandbox.hostenv import git_env
 from repomind.sandbox.images import (
     BASE_REPOSITORY,
-    DEFAULT_PYTHON,
     SUITE_GLIBC,
     base_image_tag,
     find_image,
@@ -95,7 +94,10 @@ def build(
     container.
     """
     start = time.monotonic()
-    python = spec.python or DEFAULT_PYTHON
+    # The config's python/compiler, else what the repository's metadata declares (read as data).
+    chosen = interpreter.choose(work_tree, python=spec.python, compiler=spec.compiler, image=spec.image)
+    python = chosen.python
+    log(f"interpreter: {chosen.describe()}")
     plan = setup_plan.detect(work_tree, spec.setup_command, spec.requirement_files, python=python)
     if spec.image:
         check_image(spec.image, allowed_images)
@@ -103,8 +105,11 @@ def build(
         if base is None:
             raise ImageNotFoundError(f"the configured image {spec.image} does not exist")
     else:
-        base_tag = base_image_tag(spec.python, spec.compiler)
-        base = require_base_image(client, spec.python, spec.compiler)
+        base_tag = base_image_tag(python, chosen.compiler)
+        try:
+            base = require_base_image(client, python, chosen.compiler)
+        except ImageNotFoundError as exc:
+            raise ImageNotFoundError(f"{exc.message}; chosen: {chosen.describe()}") from exc
     # As of the commit's date first, as the SWE-bench harness does: an old commit gets the releases it was
     # written against (a setuptools with ``dep_util``, a since-removed package, numpy 1.x); where that
     # fails, today's releases. A date the spec gives is used alone.
@@ -119,14 +124,18 @@ def build(
         base.id,
         RECIPE_VERSION,
         str(spec.network),
+        # The base image's id names the Python and compiler variant; a configured image does not.
+        *((f"python {python}",) if spec.image and spec.python else ()),
         *(("keep-work-tree",) if spec.keep_work_tree else ()),
         *spec.requirements,
         *((f"before {as_of}",) if as_of else ()),
     )
     tag = env_tag(spec.repo_name, key)
+    note = chosen.describe() if chosen.automatic else ""
     if find_image(client, tag) is not None:
         log(f"environment {tag} is cached")
-        return Environment(tag, key, cached=True, setup_seconds=time.monotonic() - start, plan=plan.pip_args)
+        seconds = time.monotonic() - start
+        return Environment(tag, key, cached=True, setup_seconds=seconds, plan=plan.pip_args, interpreter=note)
 
     glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
     box = SetupBox(client, base_tag, work_tree, spec, limits, setup_timeout_s, project_version(work_tree))
@@ -147,8 +156,9 @@ def build(
             earlier = f"as of {date}: {exc.message}: {tail}"
             log(f"setting up as of {date} failed ({exc.message}: {tail}); again with today's releases")
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
+    seconds = time.monotonic() - start
     return Environment(
-        tag, key, cached=False, setup_seconds=time.monotonic() - start, plan=plan.pip_args, log=output
+        tag, key, cached=False, setup_seconds=seconds, plan=plan.pip_args, log=output, interpreter=note
     )
 
 

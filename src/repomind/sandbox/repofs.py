@@ -14,6 +14,7 @@ the pipeline and the bot import it from here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from pathlib import Path, PurePosixPath
@@ -110,6 +111,32 @@ def read_text_or_none(
         return read_text(root, relpath, max_bytes=max_bytes)
     except (OSError, UnsafePathError):
         return None
+
+
+def list_dir(root: Path, relpath: str | PurePosixPath = "", *, limit: int = 10_000) -> list[tuple[str, str]]:
+    """The entries of the directory ``root/relpath`` (``""``: the root) as ``(name, kind)``, kind ``"file"``
+    (a regular file), ``"dir"`` or ``"other"`` (a symlink, a device...), at most ``limit`` of them; reached
+    without following any symlink. Raises :class:`FileNotFoundError` or :class:`UnsafePathError`."""
+    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in _parts(relpath) if str(relpath) not in ("", ".") else []:
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            except OSError as exc:
+                if _is_symlink(dir_fd, part):
+                    raise UnsafePathError(f"{relpath}: {part} is a symlink: not followed") from exc
+                raise FileNotFoundError(str(relpath)) from exc
+            os.close(dir_fd)
+            dir_fd = nxt
+        out: list[tuple[str, str]] = []
+        with os.scandir(dir_fd) as entries:  # scandir reads a duplicate of the descriptor
+            for entry in itertools.islice(entries, limit):
+                kinds = {stat.S_IFREG: "file", stat.S_IFDIR: "dir"}
+                mode = entry.stat(follow_symlinks=False).st_mode
+                out.append((entry.name, kinds.get(stat.S_IFMT(mode), "other")))
+        return out
+    finally:
+        os.close(dir_fd)
 
 
 def is_regular_file(root: Path, relpath: str | PurePosixPath) -> bool:

@@ -41,6 +41,8 @@ class EnvironmentSpec:
     version files and egg-info stay; each run's copy is laid over it). ``requirement_files`` narrows
     which requirement files detection reads (None: the usual names). ``compiler`` builds on the base
     image's variant with a C compiler and Python headers (``repomind sandbox build --compiler``).
+    ``python`` and ``compiler`` left None are chosen from the repository's declared metadata
+    (:mod:`repomind.sandbox.interpreter`).
     ``resolve_before`` (an ISO date) resolves the repository's own requirements as they were released by
     then (uv's ``--exclude-newer``), for old projects whose open ranges now pick incompatible releases.
     """
@@ -53,7 +55,7 @@ class EnvironmentSpec:
     requirements: tuple[str, ...] = ()
     keep_work_tree: bool = False
     requirement_files: tuple[str, ...] | None = None
-    compiler: bool = False
+    compiler: bool | None = None
     resolve_before: str | None = None
 
 
@@ -67,6 +69,9 @@ class Environment:
     setup_seconds: float
     plan: tuple[str, ...] = ()
     log: str = ""
+    #: How the Python and image variant were chosen, when from the repository's metadata and not the
+    #: default (``Python 3.9 (its classifiers list up to 3.3, ...)``); empty otherwise.
+    interpreter: str = ""
 
 
 @dataclass(frozen=True)

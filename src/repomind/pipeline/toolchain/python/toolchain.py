@@ -57,7 +57,11 @@ class PythonToolchain:
 
     def environment(self, repo_name: str, config: RepoConfig) -> EnvironmentSpec:
         return EnvironmentSpec(
-            repo_name, setup_command=config.setup_command, python=config.python, image=config.image
+            repo_name,
+            setup_command=config.setup_command,
+            python=config.python,
+            image=config.image,
+            compiler=config.compiler,
         )
 
     def is_test_file(self, path: str) -> bool:
