@@ -77,10 +77,14 @@ def measure(repo: str, commit: str, root: Path, timeout_s: float) -> dict[str, A
     except subprocess.CalledProcessError as exc:
         return {**row, "ok": False, "imported": False, "seconds": 0.0, "cause": f"checkout failed: {exc}"}
     from repomind import repoconfig
+    from repomind.sandbox.environment import commit_date
     from repomind.sandbox.interpreter import choose
 
     config = repoconfig.load(tree)
-    chosen = choose(tree, python=config.python, compiler=config.compiler, image=config.image)
+    committed = commit_date(tree)
+    chosen = choose(
+        tree, python=config.python, compiler=config.compiler, image=config.image, committed=committed
+    )
     row.update(python=chosen.python, compiler=chosen.compiler, chosen_because=chosen.reason)
     argv = [sys.executable, "-m", "repomind", "sandbox", "exec", "--repo", str(tree), "--"]
     argv += ["python", "-c", f"import {PACKAGES[repo]}; print({PACKAGES[repo]}.__file__)"]

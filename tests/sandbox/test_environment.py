@@ -216,3 +216,38 @@ def test_the_image_keeps_what_the_setup_generated_but_not_the_copied_sources(
         assert listing.split() == ["./build/x/ext.so", "./pkg/_version.py"]
     finally:
         docker_client.images.remove(env.image, force=True)
+
+
+#: A package of 2014: its setup.py imports it, and it needs an alias Python 3.10 removed.
+LEGACY = {
+    "setup.py": "from setuptools import setup\n\nimport legacy\n\n"
+    "setup(name='legacy', version=legacy.__version__, packages=['legacy'], classifiers=[\n"
+    "    'Programming Language :: Python :: 2.7',\n"
+    "    'Programming Language :: Python :: 3.4',\n])\n",
+    "legacy/__init__.py": "from collections import Mapping\n\n__version__ = '1.0'\n",
+}
+
+
+@pytest.mark.slow
+def test_an_old_project_sets_up_on_the_python_its_metadata_declares(
+    docker_client: Any, make_repo: Any
+) -> None:
+    """Nothing configured: the classifiers (up to 3.4) choose Python 3.9, where the project's setup.py
+    runs; on the default 3.11 it cannot."""
+    from repomind.sandbox import images
+
+    images.ensure_base_image(docker_client, "3.9", offline=True)  # a no-op when it exists
+    repo = make_repo(LEGACY)
+    name = f"fixture-legacy-{time.time_ns()}"
+    box = DockerSandbox(docker_client)
+    try:
+        env = box.prepare(repo, EnvironmentSpec(name))
+        assert env.interpreter.startswith("Python 3.9 (its classifiers list up to 3.4")
+        res = box.run(env, repo, ["python", "-c", "import sys, legacy; print(sys.version_info[:2])"])
+        assert res.ok and res.stdout.strip() == "(3, 9)", res.output
+        with pytest.raises(EnvironmentSetupError, match="metadata") as failed:
+            box.prepare(repo, EnvironmentSpec(name, python="3.11"))  # the config wins, and fails
+        assert "cannot import name 'Mapping' from 'collections'" in failed.value.output
+    finally:
+        for image in _env_images(docker_client, name):
+            docker_client.images.remove(image.id, force=True)

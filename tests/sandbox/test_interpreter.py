@@ -155,3 +155,18 @@ def test_list_dir_does_not_follow_symlinks(tmp_path: Path) -> None:
     assert repofs.list_dir(root, "pkg") == [("a.py", "file")]
     with pytest.raises(repofs.UnsafePathError):
         repofs.list_dir(root, "link")
+
+
+def test_extensions_committed_before_the_default_python_get_the_python_of_then(tmp_path: Path) -> None:
+    """astropy of March 2022 pins Cython 0.29.22, whose generated C does not compile on 3.11 (released
+    that October): its extensions get 3.9; a pure-Python project of then keeps the default."""
+    build = '[build-system]\nrequires = ["setuptools", "cython==0.29.22"]\n'
+    cfg = "[options]\npython_requires = >=3.8\n"
+    root = tree(tmp_path / "astropy", {"pyproject.toml": build, "setup.cfg": cfg})
+    chosen = choose(root, committed="2022-03-03T13:21:56-05:00")
+    assert (chosen.python, chosen.compiler, chosen.automatic) == ("3.9", True, True)
+    assert "its commit (2022-03-03) predates Python 3.11 (2022-10-24)" in chosen.reason
+    assert choose(root, committed="2023-01-01T00:00:00Z").python == "3.11"
+    assert choose(root, committed="2022-03-03T00:00:00Z", python="3.11").python == "3.11"
+    pure = tree(tmp_path / "pure", {"setup.cfg": cfg})
+    assert choose(pure, committed="2019-01-01T00:00:00Z").python == "3.11"

@@ -95,7 +95,10 @@ def build(
     """
     start = time.monotonic()
     # The config's python/compiler, else what the repository's metadata declares (read as data).
-    chosen = interpreter.choose(work_tree, python=spec.python, compiler=spec.compiler, image=spec.image)
+    committed = commit_date(work_tree)
+    chosen = interpreter.choose(
+        work_tree, python=spec.python, compiler=spec.compiler, image=spec.image, committed=committed
+    )
     python = chosen.python
     log(f"interpreter: {chosen.describe()}")
     plan = setup_plan.detect(work_tree, spec.setup_command, spec.requirement_files, python=python)
@@ -113,9 +116,7 @@ def build(
     # As of the commit's date first, as the SWE-bench harness does: an old commit gets the releases it was
     # written against (a setuptools with ``dep_util``, a since-removed package, numpy 1.x); where that
     # fails, today's releases. A date the spec gives is used alone.
-    dates = (
-        [spec.resolve_before] if spec.resolve_before else list(dict.fromkeys([commit_date(work_tree), None]))
-    )
+    dates = [spec.resolve_before] if spec.resolve_before else list(dict.fromkeys([committed, None]))
     as_of = spec.resolve_before
     key = setup_plan.fingerprint(
         work_tree,

@@ -26,6 +26,10 @@ from repomind.sandbox.images import DEFAULT_PYTHON, PYTHON_SUITES
 
 #: The Python each sandbox image runs (Debian's python3 of that release), for ``requires-python``.
 IMAGE_PYTHON = {"3.9": "3.9.2", "3.11": "3.11.2", "3.13": "3.13.5"}
+#: When each image's Python was released: a project that builds extensions, at a commit older than its
+#: chosen Python, gets the newest one released by then (astropy of 2022 pins a Cython whose generated C
+#: does not compile on 3.11).
+RELEASED = {"3.9": "2020-10-05", "3.11": "2022-10-24", "3.13": "2024-10-07"}
 #: A project whose newest listed Python 3 is older than this never ran where Python warned about what
 #: 3.10 and 3.11 removed (``collections.Mapping`` warns from 3.7 on): it gets the oldest image's Python.
 LEGACY_BELOW = 7
@@ -52,19 +56,33 @@ class Interpreter:
 
 
 def choose(
-    work_tree: Path, *, python: str | None = None, compiler: bool | None = None, image: str | None = None
+    work_tree: Path,
+    *,
+    python: str | None = None,
+    compiler: bool | None = None,
+    image: str | None = None,
+    committed: str | None = None,
 ) -> Interpreter:
     """The interpreter for ``work_tree``: ``python`` and ``compiler`` (the repository config) when given,
-    else what its metadata declares; a configured ``image`` brings its own (the default Python's markers)."""
+    else what its metadata declares (and, for extensions, the ``committed`` ISO date); a configured
+    ``image`` brings its own (the default Python's markers)."""
     if image:
         return Interpreter(python or DEFAULT_PYTHON, False, f"the configured image {image}")
     meta = _Metadata.read(work_tree)
-    version, why = (python, "python from the repository config") if python else _python(meta)
     if compiler is not None:
         needs, because = compiler, "compiler from the repository config"
     else:
         found = meta.extension_reason or _pyx_package(work_tree)
         needs, because = found is not None, found or ""
+    version, why = (python, "python from the repository config") if python else _python(meta)
+    day = (committed or "")[:10]
+    if not python and needs and day and day < RELEASED[version]:
+        allowed, said = _allowed(meta)
+        older = [v for v in allowed if RELEASED[v] <= day]
+        if older:
+            why = f"its commit ({day}) predates Python {version} ({RELEASED[version]}), which its extensions"
+            why += " may not build for" + (f"; {said} allows {older[-1]}" if said else "")
+            version = older[-1]
     reason = "; ".join(r for r in (why, because) if r)
     automatic = (python is None and version != DEFAULT_PYTHON) or (compiler is None and needs)
     return Interpreter(version, needs, reason, automatic)
@@ -112,21 +130,24 @@ class _Metadata:
             self.requires_python, self.where = value.strip(), where
 
 
-def _python(meta: _Metadata) -> tuple[str, str]:
+def _allowed(meta: _Metadata) -> tuple[list[str], str]:
+    """The images' Pythons that requires-python allows (oldest first), and what it said."""
     versions = sorted(PYTHON_SUITES, key=lambda v: int(v.split(".")[1]))
-    allowed, said = versions, ""
-    if meta.requires_python:
-        try:
-            spec = SpecifierSet(meta.requires_python)
-        except InvalidSpecifier:
-            spec = None
-        if spec is not None:
-            said = f"{meta.where} requires-python {meta.requires_python!r}"
-            allowed = [v for v in versions if spec.contains(IMAGE_PYTHON[v], prereleases=True)]
-            if not allowed:  # none fits: the nearest end
-                older = any(spec.contains(f"3.{m}", prereleases=True) for m in range(int(versions[0][2:])))
-                pick = versions[0] if older else versions[-1]
-                return pick, f"{said} allows none of {', '.join(versions)}: the nearest"
+    try:
+        spec = SpecifierSet(meta.requires_python or "")
+    except InvalidSpecifier:
+        return versions, ""
+    said = f"{meta.where} requires-python {meta.requires_python!r}" if meta.requires_python else ""
+    return [v for v in versions if spec.contains(IMAGE_PYTHON[v], prereleases=True)], said
+
+
+def _python(meta: _Metadata) -> tuple[str, str]:
+    allowed, said = _allowed(meta)
+    if not allowed:  # none fits: the nearest end
+        versions = sorted(PYTHON_SUITES, key=lambda v: int(v.split(".")[1]))
+        spec = SpecifierSet(meta.requires_python or "")
+        older = any(spec.contains(f"3.{m}", prereleases=True) for m in range(int(versions[0][2:])))
+        return (versions[0] if older else versions[-1]), f"{said} allows none of {', '.join(versions)}"
     newest = meta.minors[-1] if meta.minors else None
     if (newest is not None and newest < LEGACY_BELOW) or meta.python2_only:
         listed = f"3.{newest}" if newest is not None else "Python 2 only"
