@@ -59,7 +59,9 @@ def sandbox_exec(
 ) -> None:
     """Run COMMAND in the repository's cached environment, exactly as the bot would.
 
-    Prints only the command's output and exits with its status (124 on timeout, 137 when out of memory).
+    Prints only the command's output and exits with its status (124 on timeout, 137 when out of memory);
+    when the Python or compiler variant was chosen from the repository's metadata rather than the default,
+    one ``repomind: environment: ...`` line on stderr says which and why.
     """
     from dataclasses import replace
 
