@@ -15,7 +15,7 @@ HEAVY = {"torch", "transformers", "peft", "bitsandbytes", "sentence-transformers
 
 
 def test_app_manifest() -> None:
-    manifest = yaml.safe_load((ROOT / "src" / "repomind" / "webhooks" / "app.yml").read_text())
+    manifest = yaml.safe_load((ROOT / "src" / "repomind" / "server" / "app.yml").read_text())
     assert manifest["public"] is False
     assert manifest["url"] and manifest["hook_attributes"]["url"].endswith("/webhooks/github")
     assert set(manifest["default_events"]) == {

@@ -21,10 +21,10 @@ from pydantic import SecretStr
 
 import repomind
 from repomind.bot.seam import Pipeline
+from repomind.server.app import create_app
 from repomind.settings import Settings
 from repomind.testing import StandInGitHub
 from repomind.testing.github.server import free_port
-from repomind.webhooks.app import create_app
 from repomind.webhooks.signature import sign
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"

@@ -119,6 +119,6 @@ def test_hidden_markdown_and_unrendered_html_are_stripped() -> None:
 
 
 def test_the_app_never_asks_for_the_workflows_permission() -> None:
-    manifest = ROOT / "src" / "repomind" / "webhooks" / "app.yml"
+    manifest = ROOT / "src" / "repomind" / "server" / "app.yml"
     permissions = yaml.safe_load(manifest.read_text())["default_permissions"]
     assert "workflows" not in permissions and "workflow" not in permissions

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from repomind.errors import ConfigError
+from repomind.server.app import create_app
 from repomind.settings import Settings
 from repomind.store import Delivery
-from repomind.webhooks.app import create_app
 from repomind.webhooks.receive import MAX_BODY
 from repomind.webhooks.signature import sign, verify
 from tests.bot.helpers import SECRET, adjust, fixture, headers, raw_fixture, serve

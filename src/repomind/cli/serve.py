@@ -100,7 +100,7 @@ def serve(ctx: Context, host: str, port: int, no_worker: bool) -> None:
     """Serve the web app: webhooks, the setup page, run pages, /metrics and /healthz."""
     import uvicorn
 
-    from repomind.webhooks.app import Mode, create_app, mode_for
+    from repomind.server.app import Mode, create_app, mode_for
 
     # The worker starts and stops with the app's lifespan: uvicorn re-raises the signal that stopped it
     # once the app has shut down, so code after ``uvicorn.run`` would never run.

@@ -15,7 +15,7 @@ from repomind.cli.context import Context, pass_ctx
 from repomind.store.queue import PIPELINE, QUEUES, TRAINING
 
 if TYPE_CHECKING:
-    from repomind.webhooks.runtime import Runtime
+    from repomind.server.runtime import Runtime
 
 
 @click.command()
@@ -31,7 +31,7 @@ def worker(ctx: Context, queue: str, parent_pid: int | None) -> None:
     A worker stopped at once or killed outright leaves its job to be taken over by another worker when
     its lease expires.
     """
-    from repomind.webhooks.runtime import Runtime
+    from repomind.server.runtime import Runtime
 
     runtime = Runtime.from_settings(ctx.settings)
     stop = threading.Event()

@@ -25,9 +25,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from repomind.log import get_logger
-from repomind.webhooks.cookies import Cookies
-from repomind.webhooks.oauth import OAuthApp, OAuthError
-from repomind.webhooks.pages import page
+from repomind.server.cookies import Cookies
+from repomind.server.oauth import OAuthApp, OAuthError
+from repomind.server.pages import page
 
 SESSION_COOKIE = "repomind_session"
 STATE_COOKIE = "repomind_oauth"

@@ -15,11 +15,11 @@ from repomind import __version__
 from repomind.bot.github import GitHubFactory
 from repomind.bot.seam import Pipeline
 from repomind.errors import ConfigError
+from repomind.server.cookies import Cookies, cookies_for
+from repomind.server.metrics import Metrics
+from repomind.server.oauth import OAuthApp
+from repomind.server.signin import Access
 from repomind.settings import Settings
-from repomind.webhooks.cookies import Cookies, cookies_for
-from repomind.webhooks.metrics import Metrics
-from repomind.webhooks.oauth import OAuthApp
-from repomind.webhooks.signin import Access
 
 
 class Companion(Protocol):
@@ -99,7 +99,7 @@ def create_app(
     cookies = cookies_for(settings)
     runtime = None
     if mode is Mode.READY:
-        from repomind.webhooks.runtime import Runtime
+        from repomind.server.runtime import Runtime
 
         runtime = Runtime.from_settings(settings)
         embedded = runtime.worker(github=github, pipeline=pipeline) if worker else None
@@ -134,7 +134,7 @@ def create_app(
         return {"status": "ok", "mode": mode.value, "version": __version__}
 
     if runtime is None:
-        from repomind.webhooks.setup import setup_router
+        from repomind.server.setup import setup_router
 
         app.state.setup_token = setup_token or secrets.token_urlsafe(32)
         app.include_router(setup_router(settings, token=app.state.setup_token, cookies=cookies))
@@ -146,9 +146,9 @@ def create_app(
             )
 
     else:
+        from repomind.server.runs import runs_router
         from repomind.webhooks.handlers import ROUTES
         from repomind.webhooks.receive import webhook_router
-        from repomind.webhooks.runs import runs_router
 
         assert settings.webhook_secret is not None  # mode_for refuses to start without one
         app.include_router(

@@ -2,7 +2,7 @@
 ``GET /api/runs/{job_id}``: the same facts as JSON, for scripts (with the operator token).
 
 Only a viewer who can read the job's repository sees either; for anyone else a job that exists and one
-that does not look the same (404). Anonymous requests never get here (:mod:`repomind.webhooks.signin`).
+that does not look the same (404). Anonymous requests never get here (:mod:`repomind.server.signin`).
 
 While the job is queued or running the page refreshes itself every few seconds and shows the latest
 lines of the job's live log (what its status comment went through: stages, the calibrated set, each
@@ -18,10 +18,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from repomind.redact import redact
+from repomind.server.oauth import OAuthError
+from repomind.server.signin import Access
 from repomind.store import Ledger, latest_events
 from repomind.store.models import Job
-from repomind.webhooks.oauth import OAuthError
-from repomind.webhooks.signin import Access
 
 #: Seconds between refreshes of the page of an active job.
 REFRESH_S = 5

@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from repomind.server.app import create_app
 from repomind.settings import Settings
 from repomind.store.ledger import JobRequest
 from repomind.testing import StandInGitHub, make_git_repo
-from repomind.webhooks.app import create_app
 from tests.bot.helpers import SECRET, Server, serve, settings_for
 
 CLIENT_ID = "Iv1.8a61f9b3a7aba766"
@@ -156,7 +156,7 @@ def test_forged_or_foreign_session_cookies_are_anonymous(server: Server, github:
         assert resp.status_code == 303
     # a cookie signed by another server's secret is refused too
     other = Settings(data_dir=server.settings.data_dir.parent / "other", session_secret=SecretStr("x" * 32))
-    from repomind.webhooks.cookies import cookies_for
+    from repomind.server.cookies import cookies_for
 
     alien = cookies_for(other).sign({"sid": "whatever"}, max_age_s=60)
     assert httpx.get(f"{server.url}/runs/1", cookies={"repomind_session": alien}).status_code == 303

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from repomind.server.app import create_app
 from repomind.settings import Settings
 from repomind.store.ledger import JobRequest
 from repomind.store.models import JobState
-from repomind.webhooks.app import create_app
 from tests.bot.helpers import OPERATOR, OPERATOR_TOKEN, SECRET, headers, raw_fixture
 
 

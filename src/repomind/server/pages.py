@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 @functools.cache
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("repomind.webhooks", "templates"),
+        loader=jinja2.PackageLoader("repomind.server", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -32,9 +32,9 @@ from githubkit.exception import GitHubException, RequestFailed
 
 from repomind.log import get_logger
 from repomind.redact import SECRETS
+from repomind.server.cookies import Cookies
+from repomind.server.pages import page
 from repomind.settings import Settings
-from repomind.webhooks.cookies import Cookies
-from repomind.webhooks.pages import page
 
 SETUP_COOKIE = "repomind_setup"
 #: How long the setup browser's cookie and a minted state last.
@@ -44,9 +44,7 @@ MAX_STATES = 100
 
 def manifest(base_url: str) -> dict[str, Any]:
     """``app.yml`` with the webhook, redirect and OAuth callback URLs pointing at ``base_url``."""
-    data: dict[str, Any] = yaml.safe_load(
-        resources.files("repomind.webhooks").joinpath("app.yml").read_text()
-    )
+    data: dict[str, Any] = yaml.safe_load(resources.files("repomind.server").joinpath("app.yml").read_text())
     base = base_url.rstrip("/")
     data["hook_attributes"] = {**data.get("hook_attributes", {}), "url": f"{base}/webhooks/github"}
     data["redirect_url"] = f"{base}/setup/callback"

@@ -15,12 +15,12 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from repomind.server import setup
+from repomind.server.app import Mode, create_app, mode_for
+from repomind.server.setup import store_credentials
 from repomind.settings import Settings
 from repomind.testing.github.server import StandInGitHub
 from repomind.testing.github.state import shaped
-from repomind.webhooks import setup
-from repomind.webhooks.app import Mode, create_app, mode_for
-from repomind.webhooks.setup import store_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "console-setup-token-0123456789"
@@ -39,9 +39,9 @@ def open_setup(client: TestClient, **params: str) -> str:
 
 def test_the_manifest_is_one_file_in_the_package() -> None:
     """``app.yml`` lives once, in the package that posts it (no copy at the repository root to drift)."""
-    packaged = ROOT / "src" / "repomind" / "webhooks" / "app.yml"
+    packaged = ROOT / "src" / "repomind" / "server" / "app.yml"
     assert not (ROOT / "app.yml").exists()
-    assert resources.files("repomind.webhooks").joinpath("app.yml").read_text() == packaged.read_text()
+    assert resources.files("repomind.server").joinpath("app.yml").read_text() == packaged.read_text()
     root = yaml.safe_load(packaged.read_text())
     # sign-in to the run pages goes through the app's own OAuth; no OAuth is asked for on install
     assert [url.rsplit("/", 2)[-2:] for url in root["callback_urls"]] == [["login", "callback"]]
