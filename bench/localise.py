@@ -22,13 +22,13 @@ import time
 import zlib
 from pathlib import Path
 
+from repomind.eval.localise.evaluate import accuracy, apply_calibration, replay, summarise
+from repomind.eval.localise.plots import write_plots
 from repomind.pipeline.localise import dataset
 from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.embed import default_embedder
-from repomind.pipeline.localise.evaluate import accuracy, apply_calibration, replay, summarise
 from repomind.pipeline.localise.index import build_index
 from repomind.pipeline.localise.localiser import IndexLocaliser
-from repomind.pipeline.localise.plots import write_plots
 from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS, RankConfig, rank
 
 HERE = Path(__file__).resolve().parent

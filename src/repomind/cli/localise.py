@@ -189,10 +189,10 @@ def calibrate(
     rerank: str | None,
 ) -> None:
     """Fit the conformal calibration on SWE-bench-format data or on a repository's own closed issues."""
+    from repomind.eval.localise.evaluate import calibration_from, replay
     from repomind.pipeline.localise import dataset as ds
     from repomind.pipeline.localise.calibrate import minimum_size
     from repomind.pipeline.localise.embed import embedding_name
-    from repomind.pipeline.localise.evaluate import calibration_from, replay
     from repomind.pipeline.localise.rerank import describe
     from repomind.progress import bar
 
@@ -304,9 +304,9 @@ def eval_localise(
     out: Path,
 ) -> None:
     """Localisation accuracy, conformal coverage and timings, per instance and overall."""
+    from repomind.eval.localise.evaluate import replay, summarise
+    from repomind.eval.localise.plots import write_plots
     from repomind.pipeline.localise import dataset as ds
-    from repomind.pipeline.localise.evaluate import replay, summarise
-    from repomind.pipeline.localise.plots import write_plots
     from repomind.progress import bar
 
     items = ds.load(dataset, _ids(instances))

@@ -69,8 +69,8 @@ def eval_swebench(
     out: Path,
 ) -> None:
     """Evaluate predictions (or the pipeline itself) on SWE-bench instances; write verdicts and a report."""
-    from repomind.pipeline.swebench import dataset as ds
-    from repomind.pipeline.swebench import official
+    from repomind.eval.swebench import dataset as ds
+    from repomind.eval.swebench import official
 
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions (a file, gold or empty) and --model")
@@ -99,7 +99,7 @@ def eval_swebench(
         )
         click.echo("$ " + " ".join(argv), err=True)
         sys.exit(official.run(argv, out))
-    from repomind.pipeline.swebench import specs
+    from repomind.eval.swebench import specs
 
     lookup = specs.overlay(specs_file) if specs_file else specs.swebench_specs
     source = f"model {model}" if model is not None else str(predictions)
@@ -136,8 +136,8 @@ def _run_local(
     source: str,
 ) -> None:
     from repomind.compose.run import limits
-    from repomind.pipeline.swebench import harness, report, runner
-    from repomind.pipeline.swebench.dataset import Prediction
+    from repomind.eval.swebench import harness, report, runner
+    from repomind.eval.swebench.dataset import Prediction
     from repomind.progress import bar
 
     if out.exists() and any(out.iterdir()) and not resume:
@@ -193,8 +193,8 @@ def _solve_predictor(ctx: Context, box: Any, model: str, api_base: str | None) -
     """``solve`` on each instance, composed as ``repomind solve`` and the bot compose it (the calibration,
     re-ranker, budget and the instance's own config at its commit), grading in the same sandbox."""
     from repomind.compose import Overrides, build_run, load_embedder, resolve_local
+    from repomind.eval.swebench.model import solve_predictor
     from repomind.pipeline.solve import solve as run_solve
-    from repomind.pipeline.swebench.model import solve_predictor
 
     settings = ctx.settings
     flags = Overrides(model=model, api_base=api_base)

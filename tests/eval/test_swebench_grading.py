@@ -10,8 +10,8 @@ from tests.requirements import require
 
 require("swebench")
 
-from repomind.pipeline.swebench import grading  # noqa: E402
-from repomind.pipeline.swebench.errors import EvalInputError  # noqa: E402
+from repomind.eval.swebench import grading  # noqa: E402
+from repomind.eval.swebench.errors import EvalInputError  # noqa: E402
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "swebench" / "logs"
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repomind.eval.swebench.errors import EvalInputError
 from repomind.pipeline.localise.dataset import file_sections
-from repomind.pipeline.swebench.errors import EvalInputError
 
 KEY_ID, KEY_MODEL, KEY_PATCH = "instance_id", "model_name_or_path", "model_patch"
 GOLD, EMPTY = "gold", "empty"

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.swebench.errors import EvalInputError
-from repomind.pipeline.swebench.tox_runner import replace_tox
+from repomind.eval.swebench.errors import EvalInputError
+from repomind.eval.swebench.tox_runner import replace_tox
 
 #: Repositories whose tests need what the sandbox withholds while tests run.
 OFFLINE_BLOCKERS = {

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.swebench import harness, specs
-from repomind.pipeline.swebench.dataset import Instance, Prediction, repo_dir, write_predictions
-from repomind.pipeline.swebench.environments import Environments
+from repomind.eval.swebench import harness, specs
+from repomind.eval.swebench.dataset import Instance, Prediction, repo_dir, write_predictions
+from repomind.eval.swebench.environments import Environments
 from repomind.sandbox import Sandbox
 
 #: (instance, repository, instance directory) → the prediction and what to record about producing it.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from repomind.pipeline.swebench.errors import EvalInputError
+from repomind.eval.swebench.errors import EvalInputError
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repomind.eval.swebench import grading, requirements
+from repomind.eval.swebench.dataset import Instance, Prediction
+from repomind.eval.swebench.environments import Environments
+from repomind.eval.swebench.specs import EvalSpec, Unavailable
 from repomind.pipeline.localise import gitread
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.solve.workspace import Workspace, run_git
-from repomind.pipeline.swebench import grading, requirements
-from repomind.pipeline.swebench.dataset import Instance, Prediction
-from repomind.pipeline.swebench.environments import Environments
-from repomind.pipeline.swebench.specs import EvalSpec, Unavailable
 from repomind.sandbox import Environment, Limits, Sandbox
 from repomind.sandbox.hostenv import git_env
 

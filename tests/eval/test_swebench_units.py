@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from repomind.pipeline.swebench import dataset as ds
-from repomind.pipeline.swebench import official, specs
-from repomind.pipeline.swebench.environments import missing_requirement
-from repomind.pipeline.swebench.errors import EvalInputError, OfficialHarnessError
-from repomind.pipeline.swebench.model import localisation_metrics
-from repomind.pipeline.swebench.report import summarise
-from tests.pipeline.swebench_fixtures import make_dataset, write_specs
+from repomind.eval.swebench import dataset as ds
+from repomind.eval.swebench import official, specs
+from repomind.eval.swebench.environments import missing_requirement
+from repomind.eval.swebench.errors import EvalInputError, OfficialHarnessError
+from repomind.eval.swebench.model import localisation_metrics
+from repomind.eval.swebench.report import summarise
+from tests.eval.swebench_fixtures import make_dataset, write_specs
 from tests.requirements import require
 from tests.test_cli import run
 
@@ -206,7 +206,7 @@ def test_tox_current_env_runs_the_testenv_commands(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from repomind.pipeline.swebench.tox_runner import replace_tox
+    from repomind.eval.swebench.tox_runner import replace_tox
 
     assert replace_tox("pytest -rA") == "pytest -rA"
     python, flag, script = shlex.split(replace_tox("tox --current-env -epy39 -v --"))
@@ -228,8 +228,8 @@ def test_tox_current_env_runs_the_testenv_commands(tmp_path: Path) -> None:
 
 def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
     require("swebench")
-    from repomind.pipeline.swebench.requirements import write_requirements
-    from repomind.pipeline.swebench.specs import REQUIREMENTS_FILE
+    from repomind.eval.swebench.requirements import write_requirements
+    from repomind.eval.swebench.specs import REQUIREMENTS_FILE
     from repomind.testing import git, make_git_repo
 
     repo = make_git_repo(
@@ -251,8 +251,8 @@ def test_requirements_file_as_swebench_builds_it(tmp_path: Path) -> None:
 
 
 def test_a_partial_mirror_is_unavailable_with_the_files_it_lacks(tmp_path: Path) -> None:
+    from repomind.eval.swebench.harness import missing_files
     from repomind.pipeline.localise import gitread
-    from repomind.pipeline.swebench.harness import missing_files
     from repomind.testing import git, make_git_repo
 
     repo = make_git_repo(tmp_path / "repo", {"pkg/a.py": "x = 1\n", "data/big.h5": "\0" * 100})

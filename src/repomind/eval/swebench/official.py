@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from repomind.pipeline.swebench.errors import OfficialHarnessError
+from repomind.eval.swebench.errors import OfficialHarnessError
 from repomind.sandbox.hostenv import clean_env
 
 MODULE = "swebench.harness.run_evaluation"

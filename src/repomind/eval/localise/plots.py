@@ -39,7 +39,7 @@ def write_plots(out_dir: Path, records: list[dict[str, Any]], calibration: Calib
     written.append(_save(fig, out_dir / "accuracy_at_k.png"))
 
     if calibration is not None:
-        from repomind.pipeline.localise.evaluate import apply_calibration
+        from repomind.eval.localise.evaluate import apply_calibration
 
         points = []
         for confidence in CONFIDENCES:

@@ -12,7 +12,7 @@ from tests.requirements import require
 
 require("swebench")
 
-from tests.pipeline.swebench_fixtures import BAD_PATCH, make_dataset, write_specs  # noqa: E402
+from tests.eval.swebench_fixtures import BAD_PATCH, make_dataset, write_specs  # noqa: E402
 from tests.test_cli import run  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.swebench.harness import RESOLVED, UNAVAILABLE, UNRESOLVED
+from repomind.eval.swebench.harness import RESOLVED, UNAVAILABLE, UNRESOLVED
 
 
 def summarise(records: list[dict[str, Any]], skipped: list[dict[str, str]]) -> dict[str, Any]:

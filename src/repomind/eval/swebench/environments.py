@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repomind.pipeline.swebench.specs import EvalSpec
+from repomind.eval.swebench.specs import EvalSpec
 from repomind.sandbox import (
     Environment,
     EnvironmentSetupError,

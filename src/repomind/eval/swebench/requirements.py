@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from repomind.eval.swebench.specs import REQUIREMENTS_FILE
 from repomind.pipeline.solve.workspace import run_git
-from repomind.pipeline.swebench.specs import REQUIREMENTS_FILE
 
 DEFAULT_PATHS = ("requirements.txt",)
 
