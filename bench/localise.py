@@ -24,7 +24,7 @@ from pathlib import Path
 
 from repomind.eval.localise.evaluate import accuracy, apply_calibration, replay, summarise
 from repomind.eval.localise.plots import write_plots
-from repomind.pipeline.localise import dataset
+from repomind.pipeline import instance as dataset
 from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.embed import default_embedder
 from repomind.pipeline.localise.index import build_index

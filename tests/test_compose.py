@@ -139,7 +139,7 @@ def test_eval_swebench_model_localises_with_the_bots_calibration(
     from tests.requirements import require
 
     require("swebench")
-    from tests.pipeline.swebench_fixtures import make_dataset, write_specs
+    from tests.eval.swebench_fixtures import make_dataset, write_specs
 
     dataset, repos, _gold = make_dataset(tmp_path)
     monkeypatch.setenv("REPOMIND_DATA_DIR", str(tmp_path / "data"))

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from repomind.bot.github import GitHubError
+from repomind.bot.job_runner import JobRunner
 from repomind.bot.options import BotOptions
-from repomind.bot.runner import JobRunner
 from repomind.bot.worker import Worker
 from repomind.store import JobRequest, JobState, Ledger, make_engine
 from repomind.store.jobs import Heartbeat

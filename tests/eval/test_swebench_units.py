@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from repomind.eval.swebench import dataset as ds
+from repomind.eval.swebench import jsonl as ds
 from repomind.eval.swebench import official, specs
 from repomind.eval.swebench.environments import missing_requirement
 from repomind.eval.swebench.errors import EvalInputError, OfficialHarnessError

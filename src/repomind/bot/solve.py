@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from repomind.bot import seam
+from repomind.bot import pipeline_port
 from repomind.compose.run import Boundaries, build_run, load_embedder
 from repomind.settings import Settings
 
@@ -31,7 +31,7 @@ def issue_text(title: str, body: str) -> str:
 
 
 class SolvePipeline:
-    """:class:`repomind.bot.seam.Pipeline` over :func:`repomind.pipeline.solve.solve`."""
+    """:class:`repomind.bot.pipeline_port.Pipeline` over :func:`repomind.pipeline.solve.solve`."""
 
     def __init__(self, settings: Settings, *, boundaries: Boundaries | None = None) -> None:
         self.settings = settings
@@ -39,26 +39,30 @@ class SolvePipeline:
         self.embedder = load_embedder(settings)  # once per process; a bad setting stops the server at start
 
     def run(
-        self, job: seam.PipelineJob, *, on_event: seam.OnEvent, should_cancel: seam.ShouldCancel
-    ) -> seam.PipelineOutcome:
+        self,
+        job: pipeline_port.PipelineJob,
+        *,
+        on_event: pipeline_port.OnEvent,
+        should_cancel: pipeline_port.ShouldCancel,
+    ) -> pipeline_port.PipelineOutcome:
         from repomind.bot.outcome import attempt_of, outcome_of
         from repomind.pipeline.solve import solve
         from repomind.pipeline.solve.artifacts import new_run_id
         from repomind.pipeline.solve.hooks import SolveHooks
 
         if not job.config.model:
-            return seam.PipelineOutcome(seam.OutcomeStatus.FAILED, explanation=NO_MODEL)
+            return pipeline_port.PipelineOutcome(pipeline_port.OutcomeStatus.FAILED, explanation=NO_MODEL)
         seen: list[Localisation] = []
 
         def localised(loc: Localisation) -> None:
             seen.append(loc)
-            on_event(seam.PipelineEvent("localised", localisation=loc))
+            on_event(pipeline_port.PipelineEvent("localised", localisation=loc))
 
         def attempted(record: AttemptRecord) -> None:
-            on_event(seam.PipelineEvent("attempt", attempt=attempt_of(record)))
+            on_event(pipeline_port.PipelineEvent("attempt", attempt=attempt_of(record)))
 
         def progress(line: str) -> None:
-            on_event(seam.PipelineEvent("message", message=f"{line[:1].upper()}{line[1:]}…"))
+            on_event(pipeline_port.PipelineEvent("message", message=f"{line[:1].upper()}{line[1:]}…"))
 
         parts = build_run(
             self.settings,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from repomind.bot.github import GitHub
+from repomind.bot.pipeline_port import Attempt, PipelineOutcome
 from repomind.bot.render import marker, render
-from repomind.bot.seam import Attempt, PipelineOutcome
 from repomind.pipeline.localise.result import Localisation
 from repomind.store import Job, Ledger, add_event
 

@@ -10,8 +10,8 @@ from repomind import repoconfig
 from repomind.bot.commands import Command, Verb
 from repomind.bot.github import WRITE_LEVELS, GitHub, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, issue_of_branch
+from repomind.bot.pipeline_port import PipelineOutcome
 from repomind.bot.render import render
-from repomind.bot.seam import PipelineOutcome
 from repomind.bot.status import StatusComment, StatusView
 from repomind.compose.config import resolve
 from repomind.errors import ConfigError

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from repomind.bot.github import GitHubFactory
+from repomind.bot.job_runner import JobRunner
 from repomind.bot.options import BotOptions
 from repomind.bot.render import render
-from repomind.bot.runner import JobRunner
 from repomind.bot.triggers import BotContext
 from repomind.log import get_logger
 from repomind.store import Delivery, Ledger

@@ -190,7 +190,7 @@ def calibrate(
 ) -> None:
     """Fit the conformal calibration on SWE-bench-format data or on a repository's own closed issues."""
     from repomind.eval.localise.evaluate import calibration_from, replay
-    from repomind.pipeline.localise import dataset as ds
+    from repomind.pipeline import instance as ds
     from repomind.pipeline.localise.calibrate import minimum_size
     from repomind.pipeline.localise.embed import embedding_name
     from repomind.pipeline.localise.rerank import describe
@@ -235,7 +235,7 @@ def _history_dataset(ctx: Context, full_name: str, repo: Path, limit: int, out: 
     import tempfile
 
     from repomind.bot.github_client import GithubkitClient, StaticToken
-    from repomind.pipeline.localise import dataset as ds
+    from repomind.pipeline import instance as ds
     from repomind.pipeline.localise.gitread import check_repository
     from repomind.pipeline.localise.history_issues import collect
     from repomind.progress import bar
@@ -306,7 +306,7 @@ def eval_localise(
     """Localisation accuracy, conformal coverage and timings, per instance and overall."""
     from repomind.eval.localise.evaluate import replay, summarise
     from repomind.eval.localise.plots import write_plots
-    from repomind.pipeline.localise import dataset as ds
+    from repomind.pipeline import instance as ds
     from repomind.progress import bar
 
     items = ds.load(dataset, _ids(instances))

@@ -69,7 +69,7 @@ def eval_swebench(
     out: Path,
 ) -> None:
     """Evaluate predictions (or the pipeline itself) on SWE-bench instances; write verdicts and a report."""
-    from repomind.eval.swebench import dataset as ds
+    from repomind.eval.swebench import jsonl as ds
     from repomind.eval.swebench import official
 
     if (predictions is None) == (model is None):
@@ -136,8 +136,8 @@ def _run_local(
     source: str,
 ) -> None:
     from repomind.compose.run import limits
-    from repomind.eval.swebench import harness, report, runner
-    from repomind.eval.swebench.dataset import Prediction
+    from repomind.eval.swebench import batch, harness, report
+    from repomind.eval.swebench.jsonl import Prediction
     from repomind.progress import bar
 
     if out.exists() and any(out.iterdir()) and not resume:
@@ -153,7 +153,7 @@ def _run_local(
             found = given.get(instance.instance_id)
             return found or Prediction(instance.instance_id, "none", ""), {}
 
-    config = runner.RunConfig(
+    config = batch.RunConfig(
         repos=repos,
         out=out,
         available_pythons=available_pythons(box),
@@ -168,7 +168,7 @@ def _run_local(
 
     logger: Any = get_logger("repomind.swebench")
     with bar("evaluating") as progress:
-        result = runner.run(
+        result = batch.run(
             items,
             predict,
             box,
@@ -179,7 +179,7 @@ def _run_local(
         )
     meta = {
         "predictions": source,  # gold, empty, a file's path, or "model M"
-        "workers": runner.max_workers(workers),
+        "workers": batch.max_workers(workers),
         "check_before": check_before,
     }
     data = report.write(out, result.records, result.skipped, meta)

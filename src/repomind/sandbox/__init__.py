@@ -3,6 +3,7 @@
 This package imports nothing else of Repomind.
 """
 
+from repomind.sandbox.docker_sandbox import DockerSandbox
 from repomind.sandbox.errors import (
     CommandNotFoundError,
     DockerUnavailableError,
@@ -14,7 +15,6 @@ from repomind.sandbox.errors import (
 )
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.protocol import Sandbox
-from repomind.sandbox.runner import DockerSandbox
 from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome
 
 __all__ = [

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from repomind import __version__
 from repomind.bot.github import GitHubFactory
-from repomind.bot.seam import Pipeline
+from repomind.bot.pipeline_port import Pipeline
 from repomind.errors import ConfigError
 from repomind.server.cookies import Cookies, cookies_for
 from repomind.server.metrics import Metrics

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from repomind.bot.github import GitHubFactory
+from repomind.bot.job_runner import JobRunner
 from repomind.bot.options import BotOptions
-from repomind.bot.runner import JobRunner
-from repomind.bot.seam import Pipeline
+from repomind.bot.pipeline_port import Pipeline
 from repomind.bot.worker import Worker
 from repomind.compose.config import ServerDefaults
 from repomind.errors import ConfigError

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repomind.errors import UsageError
-from repomind.pipeline.localise.dataset import Instance, load, repo_path
+from repomind.pipeline.instance import Instance, load, repo_path
 from repomind.pipeline.solve.context import FileView, file_view
 from repomind.pipeline.solve.issue import keywords, strip_hidden
 from repomind.pipeline.solve.prompts import patch_messages

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.localise import dataset
+from repomind.pipeline import instance as dataset
 from repomind.pipeline.localise.calibrate import Calibration, worst_alpha
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.localiser import IndexLocaliser

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from repomind.eval.swebench import grading, requirements
-from repomind.eval.swebench.dataset import Instance, Prediction
 from repomind.eval.swebench.environments import Environments
+from repomind.eval.swebench.jsonl import Instance, Prediction
 from repomind.eval.swebench.specs import EvalSpec, Unavailable
 from repomind.pipeline.localise import gitread
 from repomind.pipeline.localise.gitread import LocaliseError

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from repomind.eval.swebench.dataset import Instance, Prediction
+from repomind.eval.swebench.jsonl import Instance, Prediction
 
 
 def solve_predictor(

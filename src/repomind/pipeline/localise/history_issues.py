@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from repomind.pipeline.localise.dataset import Instance, file_sections
+from repomind.pipeline.instance import Instance, file_sections
 from repomind.pipeline.localise.gitread import LocaliseError, resolve
 from repomind.pipeline.localise.rank import not_source
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from repomind.eval.swebench import harness, specs
-from repomind.eval.swebench.dataset import Instance, Prediction, repo_dir, write_predictions
 from repomind.eval.swebench.environments import Environments
+from repomind.eval.swebench.jsonl import Instance, Prediction, repo_dir, write_predictions
 from repomind.sandbox import Sandbox
 
 #: (instance, repository, instance directory) → the prediction and what to record about producing it.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.eval.swebench.errors import EvalInputError
-from repomind.pipeline.localise.dataset import file_sections
+from repomind.pipeline.instance import file_sections
 
 KEY_ID, KEY_MODEL, KEY_PATCH = "instance_id", "model_name_or_path", "model_patch"
 GOLD, EMPTY = "gold", "empty"

@@ -20,8 +20,7 @@ from repomind.bot import gitops
 from repomind.bot.branch import BranchWriter
 from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
 from repomind.bot.options import BotOptions, branch_for
-from repomind.bot.render import marker, render
-from repomind.bot.seam import (
+from repomind.bot.pipeline_port import (
     Hints,
     OutcomeStatus,
     Pipeline,
@@ -29,6 +28,7 @@ from repomind.bot.seam import (
     PipelineJob,
     PipelineOutcome,
 )
+from repomind.bot.render import marker, render
 from repomind.bot.status import StatusComment
 from repomind.compose.config import RunConfig, resolve, served_model
 from repomind.errors import ConfigError, RepomindError
