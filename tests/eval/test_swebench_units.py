@@ -26,6 +26,27 @@ def test_dataset_loads_json_string_test_lists_and_selects(tmp_path: Path) -> Non
     assert items[0].gold_files == ["calc.py"]
 
 
+def test_one_instance_type_for_the_harness_and_localisation(tmp_path: Path) -> None:
+    """The harness's strict reader and localisation's lenient one give the same :class:`Instance`."""
+    from repomind.pipeline import instance
+
+    dataset, repos, gold = make_dataset(tmp_path)
+    strict = ds.load_instances(dataset, ["acme__calc-1"])[0]
+    lenient = instance.load(dataset, ["acme__calc-1"])[0]
+    assert type(strict) is type(lenient) is instance.Instance
+    assert strict.gold_files == lenient.gold_files == ["calc.py"]
+    assert (strict.repo, strict.base_commit, strict.patch) == (
+        lenient.repo,
+        lenient.base_commit,
+        gold["acme__calc-1"],
+    )
+    assert (
+        strict.as_swebench()["FAIL_TO_PASS"] == ["tests/test_calc.py::test_sub"] and strict.version == "1.0"
+    )
+    assert lenient.fail_to_pass == () and lenient.version == ""  # localisation reads only what it needs
+    assert instance.repo_path(repos, strict.repo) == repos / "acme__calc"
+
+
 def test_bad_datasets_are_clear_errors(tmp_path: Path) -> None:
     dataset, _repos, _gold = make_dataset(tmp_path)
     with pytest.raises(EvalInputError, match=r"not in .*: acme__nope"):

@@ -1,4 +1,6 @@
-"""SWE-bench-format datasets: loading, the files a gold patch changes, and where each repository is."""
+"""One SWE-bench-format task (:class:`Instance`), the one type for localisation, calibration, training and
+the SWE-bench harness; JSONL datasets of them (read leniently here; ``eval.swebench.jsonl`` reads the
+harness's stricter form), the files a gold patch changes, and where each repository is."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from repomind.pipeline.localise.gitread import LocaliseError
 
@@ -14,16 +17,37 @@ _DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
 
 @dataclass(frozen=True)
 class Instance:
+    """One task: the repository at ``base_commit``, the issue, its gold patch and, for the SWE-bench
+    harness, the version whose environment runs it and the tests that decide it."""
+
     instance_id: str
     repo: str
     base_commit: str
     problem_statement: str
     patch: str
+    version: str = ""
+    test_patch: str = ""
+    fail_to_pass: tuple[str, ...] = ()
+    pass_to_pass: tuple[str, ...] = ()
+    environment_setup_commit: str = ""
 
     @property
     def gold_files(self) -> list[str]:
         """The files the gold patch changes (its source side; a new file by its new path)."""
         return list(dict.fromkeys(path for path, _ in file_sections(self.patch)))
+
+    def as_swebench(self) -> dict[str, Any]:
+        """The row as ``swebench``'s own functions take it."""
+        return {
+            "instance_id": self.instance_id,
+            "repo": self.repo,
+            "base_commit": self.base_commit,
+            "version": self.version,
+            "patch": self.patch,
+            "test_patch": self.test_patch,
+            "FAIL_TO_PASS": list(self.fail_to_pass),
+            "PASS_TO_PASS": list(self.pass_to_pass),
+        }
 
 
 def file_sections(patch: str) -> list[tuple[str, str]]:
@@ -48,11 +72,11 @@ def load(path: Path, ids: list[str] | None = None) -> list[Instance]:
         try:
             row = json.loads(line)
             instance = Instance(
-                str(row["instance_id"]),
-                str(row["repo"]),
-                str(row["base_commit"]),
-                str(row["problem_statement"]),
-                str(row.get("patch", "")),
+                instance_id=str(row["instance_id"]),
+                repo=str(row["repo"]),
+                base_commit=str(row["base_commit"]),
+                problem_statement=str(row["problem_statement"]),
+                patch=str(row.get("patch", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise LocaliseError(f"{path}:{number}: not a SWE-bench instance ({exc})") from None

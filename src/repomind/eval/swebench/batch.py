@@ -17,7 +17,8 @@ from typing import Any
 
 from repomind.eval.swebench import harness, specs
 from repomind.eval.swebench.environments import Environments
-from repomind.eval.swebench.jsonl import Instance, Prediction, repo_dir, write_predictions
+from repomind.eval.swebench.jsonl import Prediction, write_predictions
+from repomind.pipeline.instance import Instance, repo_path
 from repomind.sandbox import Sandbox
 
 #: (instance, repository, instance directory) → the prediction and what to record about producing it.
@@ -83,7 +84,7 @@ def run(
     records: dict[str, dict[str, Any]] = {}
     predictions: dict[str, Prediction] = {}
     for instance in instances:
-        repo = repo_dir(config.repos, instance.repo)
+        repo = repo_path(config.repos, instance.repo)
         if repo is None:
             warn(f"{instance.instance_id}: {instance.repo} is not in {config.repos}; skipped")
             skipped.append({"instance_id": instance.instance_id, "reason": f"no repository {instance.repo}"})

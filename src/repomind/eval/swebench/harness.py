@@ -22,8 +22,9 @@ from typing import Any
 
 from repomind.eval.swebench import grading, requirements
 from repomind.eval.swebench.environments import Environments
-from repomind.eval.swebench.jsonl import Instance, Prediction
+from repomind.eval.swebench.jsonl import Prediction
 from repomind.eval.swebench.specs import EvalSpec, Unavailable
+from repomind.pipeline.instance import Instance
 from repomind.pipeline.localise import gitread
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.solve.workspace import Workspace, run_git

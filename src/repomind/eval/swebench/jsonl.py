@@ -1,4 +1,5 @@
-"""SWE-bench instances and predictions (the official JSONL formats), read strictly and written plainly."""
+"""SWE-bench instances (:class:`~repomind.pipeline.instance.Instance`) and predictions, the official JSONL
+formats, read strictly and written plainly."""
 
 from __future__ import annotations
 
@@ -9,44 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from repomind.eval.swebench.errors import EvalInputError
-from repomind.pipeline.instance import file_sections
+from repomind.pipeline.instance import Instance
 
 KEY_ID, KEY_MODEL, KEY_PATCH = "instance_id", "model_name_or_path", "model_patch"
 GOLD, EMPTY = "gold", "empty"
 _REQUIRED = ("instance_id", "repo", "base_commit", "patch", "test_patch", "version")
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One task: the repository at ``base_commit``, the tests that decide it, and its gold patch."""
-
-    instance_id: str
-    repo: str
-    base_commit: str
-    version: str
-    patch: str
-    test_patch: str
-    fail_to_pass: tuple[str, ...]
-    pass_to_pass: tuple[str, ...]
-    problem_statement: str = ""
-    environment_setup_commit: str = ""
-
-    @property
-    def gold_files(self) -> list[str]:
-        return list(dict.fromkeys(path for path, _ in file_sections(self.patch)))
-
-    def as_swebench(self) -> dict[str, Any]:
-        """The row as ``swebench``'s own functions take it."""
-        return {
-            "instance_id": self.instance_id,
-            "repo": self.repo,
-            "base_commit": self.base_commit,
-            "version": self.version,
-            "patch": self.patch,
-            "test_patch": self.test_patch,
-            "FAIL_TO_PASS": list(self.fail_to_pass),
-            "PASS_TO_PASS": list(self.pass_to_pass),
-        }
 
 
 @dataclass(frozen=True)
@@ -172,9 +140,3 @@ def write_predictions(path: Path, predictions: Iterable[Prediction]) -> None:
     with path.open("w") as f:
         for p in predictions:
             f.write(json.dumps(p.to_json()) + "\n")
-
-
-def repo_dir(repos: Path, repo: str) -> Path | None:
-    """``repos/owner__name`` (bare or with a work tree, or a symlink to either), or None when absent."""
-    path = repos / repo.replace("/", "__")
-    return path if path.exists() else None

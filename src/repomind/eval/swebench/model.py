@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from repomind.eval.swebench.jsonl import Instance, Prediction
+from repomind.eval.swebench.jsonl import Prediction
+from repomind.pipeline.instance import Instance
 
 
 def solve_predictor(
