@@ -10,7 +10,7 @@ import yaml
 from repomind import repoconfig
 from repomind.errors import ConfigError
 from repomind.pipeline.edits.guard import DEFAULT_PROTECTED, PathGuard, diff_paths, outside_source
-from repomind.pipeline.solve.issue import strip_hidden
+from repomind.pipeline.issue import strip_hidden
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from repomind.pipeline.issue import mentions, strip_hidden
 from repomind.pipeline.localise.result import Localisation, RankedFile
 from repomind.pipeline.solve import context, prompts, verify
 from repomind.pipeline.solve.artifacts import SCHEMA_VERSION, RunArtifacts, read_trajectory
-from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import AttemptRecord, Category, best
 from repomind.pipeline.toolchain.python import FACTS, PythonToolchain, pytest_output
 from repomind.testing import make_git_repo

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from repomind.errors import UsageError
 from repomind.pipeline.instance import Instance, load, repo_path
+from repomind.pipeline.issue import keywords, strip_hidden
 from repomind.pipeline.solve.context import FileView, file_view
-from repomind.pipeline.solve.issue import keywords, strip_hidden
 from repomind.pipeline.solve.prompts import patch_messages
 from repomind.pipeline.toolchain.python import FACTS
 from repomind.sandbox.hostenv import git_env

@@ -17,10 +17,10 @@ from repomind.pipeline.edits import (
     parse_edits,
 )
 from repomind.pipeline.edits.guard import HOW_TO_ALLOW, PathGuard, refusal_text
+from repomind.pipeline.issue import Mentions
 from repomind.pipeline.llm import Budget, LanguageModel, Message, estimate_tokens
 from repomind.pipeline.solve import verify
 from repomind.pipeline.solve.artifacts import RunArtifacts
-from repomind.pipeline.solve.issue import Mentions
 from repomind.pipeline.solve.reflect import AttemptRecord, Category
 from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
 from repomind.pipeline.toolchain.protocol import GOOD, TestCommand, Toolchain, trim

@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from repomind.pipeline.issue import Mentions, keywords
 from repomind.pipeline.localise.result import Localisation, RankedFile
-from repomind.pipeline.solve.issue import Mentions, keywords
 from repomind.sandbox import repofs
 from repomind.sandbox.hostenv import git_env
 

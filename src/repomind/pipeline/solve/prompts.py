@@ -49,7 +49,7 @@ def patch_messages(
     """The conversation for one attempt: the system rules, then the issue, files and earlier attempts.
 
     ``issue``, ``hint`` and ``feedback`` must already have their hidden HTML stripped
-    (:func:`repomind.pipeline.solve.issue.strip_hidden`). ``hint`` is a maintainer's ``retry`` hint;
+    (:func:`repomind.pipeline.issue.strip_hidden`). ``hint`` is a maintainer's ``retry`` hint;
     ``feedback`` is their review of the patch already on the branch (``revise``). ``facts`` are the
     repository's toolchain's (the language, its code fence, its test framework).
     """

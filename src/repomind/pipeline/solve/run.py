@@ -11,6 +11,7 @@ from typing import Any
 from repomind import repoconfig
 from repomind.errors import UsageError
 from repomind.pipeline.edits.guard import PathGuard
+from repomind.pipeline.issue import mentions, strip_hidden
 from repomind.pipeline.llm import Budget, BudgetExceeded, LanguageModel, LLMError
 from repomind.pipeline.localise.pins import apply_pins
 from repomind.pipeline.localise.result import Localisation, Localiser
@@ -18,7 +19,6 @@ from repomind.pipeline.solve import context, prompts
 from repomind.pipeline.solve.artifacts import RunArtifacts, new_run_id
 from repomind.pipeline.solve.attempt import AttemptContext, ask, run_attempt
 from repomind.pipeline.solve.hooks import SolveHooks
-from repomind.pipeline.solve.issue import mentions, strip_hidden
 from repomind.pipeline.solve.reflect import Category, best
 from repomind.pipeline.solve.request import SolveReport, SolveRequest
 from repomind.pipeline.solve.workspace import Workspace, is_url

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repomind.pipeline.issue import Mentions
 from repomind.pipeline.solve.context import tracked_files
-from repomind.pipeline.solve.issue import Mentions
 from repomind.pipeline.toolchain.protocol import GOOD, NOT_RUN, TestCommand, Toolchain, trim
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment, ExecResult, Outcome
