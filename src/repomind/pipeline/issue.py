@@ -1,4 +1,8 @@
-"""The issue as data: hidden HTML stripped, and the paths, identifiers and tests it names.
+"""The issue as data: hidden HTML stripped, and the paths, frames, identifiers and tests it names.
+
+The one parser of issue text: the solve pipeline reads :func:`mentions` and :func:`keywords`, the
+localiser scores files by :func:`frames`, :func:`source_paths`, :func:`dotted_names`, :func:`words` and
+:func:`code_text` (``localise/mentions.py``), and training reads :func:`strip_hidden`.
 
 Issue text is untrusted. What a reader of the rendered issue cannot see never reaches the model: HTML
 comments, elements marked hidden, elements GitHub drops or does not show (scripts, styles, templates,
@@ -41,9 +45,20 @@ _INVISIBLE_CHARS = re.compile(
 )
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
-_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:py|pyi|cfg|toml|ini|txt|rst|md|json|ya?ml))\b")
-_TRACE_FILE = re.compile(r'File "([^"]+)", line (\d+)')
+
+def _path_pattern(extensions: str, separators: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w/.-])((?:[\w.-]+[{separators}])*[\w.-]+\.(?:{extensions}))\b")
+
+
+#: Paths the patch prompt and the test choice care about: Python, its configuration and docs.
+_PATH = _path_pattern("py|pyi|cfg|toml|ini|txt|rst|md|json|ya?ml", "/")
+#: Source files in any language the localiser indexes, with either separator (a Windows traceback).
+_SOURCE_PATH = _path_pattern("py|pyi|js|jsx|ts|tsx|go|java|rs", r"/\\")
+#: A traceback line; the function only when the frame names one (``, in name``).
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>]+))?')
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b")
+_BACKTICK = re.compile(r"`([^`\n]{2,80})`")
+_CODEBLOCK = re.compile(r"```.*?```", re.S)
 _IDENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{2,})\b")
 _NODE_ID = re.compile(r"((?:[\w.-]+/)*[\w.-]+\.py)::([\w\[\]\-.:]+)")
 _TEST_NAME = re.compile(r"\b(test_\w+)\b")
@@ -101,7 +116,7 @@ class Mentions:
 
 def mentions(text: str) -> Mentions:
     """Paths, traceback locations, dotted names, identifiers and tests named in ``text``, in order."""
-    trace = [(m.group(1), int(m.group(2))) for m in _TRACE_FILE.finditer(text)]
+    trace = [(m.group(1), int(m.group(2))) for m in _FRAME.finditer(text)]
     paths = _unique(m.group(1) for m in _PATH.finditer(text))
     dotted = _unique(m.group(1) for m in _DOTTED.finditer(text) if not _looks_like_file(m.group(1)))
     idents = _unique(
@@ -112,6 +127,41 @@ def mentions(text: str) -> Mentions:
     test_ids = _unique(f"{m.group(1)}::{m.group(2)}" for m in _NODE_ID.finditer(text))
     test_names = _unique(m.group(1) for m in _TEST_NAME.finditer(text))
     return Mentions(paths, trace, dotted, idents, test_ids, test_names)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A traceback frame the issue quotes: ``File "path", line N, in function``."""
+
+    path: str
+    line: int
+    function: str
+
+
+def frames(text: str) -> list[Frame]:
+    """The traceback frames that name their function, in order (repeats kept: depth matters)."""
+    return [Frame(m[1], int(m[2]), m[3]) for m in _FRAME.finditer(text) if m[3] is not None]
+
+
+def source_paths(text: str) -> list[str]:
+    """Source-file paths named outside traceback frames, as often as they are named."""
+    outside = _FRAME.sub(lambda m: " " if m[3] is not None else m[0], text)
+    return _SOURCE_PATH.findall(outside)
+
+
+def dotted_names(text: str) -> list[str]:
+    """Every ``a.b.c``-shaped name, as often as it is named (files among them)."""
+    return _DOTTED.findall(text)
+
+
+def words(text: str) -> list[str]:
+    """Every identifier-shaped word of three characters or more, as often as it is named."""
+    return _IDENT.findall(text)
+
+
+def code_text(text: str) -> str:
+    """The text of fenced blocks and backtick spans, where a name is more likely code than prose."""
+    return " ".join(_CODEBLOCK.findall(text)) + " " + " ".join(_BACKTICK.findall(text))
 
 
 def keywords(text: str) -> list[str]:

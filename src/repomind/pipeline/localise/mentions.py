@@ -1,4 +1,5 @@
-"""What an issue names: file paths, traceback frames, dotted names and identifiers, matched to files."""
+"""What an issue names (read by :mod:`repomind.pipeline.issue`): file paths, traceback frames, dotted
+names and identifiers, matched to the files of the index."""
 
 from __future__ import annotations
 
@@ -6,15 +7,10 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from repomind.pipeline import issue as issue_text
+
 if TYPE_CHECKING:
     from repomind.pipeline.localise.index import RepoIndex
-
-_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+[/\\])*[\w.-]+\.(?:py|pyi|js|jsx|ts|tsx|go|java|rs))\b")
-_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ([\w<>]+)')
-_DOTTED = re.compile(r"\b([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+)\b")
-_BACKTICK = re.compile(r"`([^`\n]{2,80})`")
-_IDENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{2,})\b")
-_CODEBLOCK = re.compile(r"```.*?```", re.S)
 
 
 def _looks_like_code(name: str) -> bool:
@@ -38,20 +34,19 @@ def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
         k: defaultdict(float) for k in ("path", "frame", "dotted", "identifier")
     }
 
-    frames = _FRAME.findall(issue)
-    for depth, (raw, _line, func) in enumerate(frames):
+    frames = issue_text.frames(issue)
+    for depth, frame in enumerate(frames):
         weight = 1.0 + depth / max(1, len(frames))  # frames nearer the error weigh more
-        for i in _match_path(suffixes, raw):
-            bonus = 1.5 if any(d.name == func for d in index.summaries[i].definitions) else 1.0
+        for i in _match_path(suffixes, frame.path):
+            bonus = 1.5 if any(d.name == frame.function for d in index.summaries[i].definitions) else 1.0
             result["frame"][i] = max(result["frame"][i], weight * bonus)
-    frame_text = _FRAME.sub(" ", issue)
-    for raw in _PATH.findall(frame_text):
+    for raw in issue_text.source_paths(issue):
         for i in _match_path(suffixes, raw):
             result["path"][i] += 1.0
 
     definitions = index.definitions
-    code_text = " ".join(_CODEBLOCK.findall(issue)) + " " + " ".join(_BACKTICK.findall(issue))
-    for dotted in set(_DOTTED.findall(issue)):
+    code_text = issue_text.code_text(issue)
+    for dotted in set(issue_text.dotted_names(issue)):
         if re.fullmatch(r"[\w.]+\.(?:py|txt|rst|md|cfg|toml|html|com|org)", dotted):
             continue
         parts = dotted.split(".")
@@ -73,7 +68,7 @@ def mention_scores(index: RepoIndex, issue: str) -> dict[str, dict[int, float]]:
                 result["dotted"][i] += 1.0
 
     counts: dict[str, int] = defaultdict(int)
-    for name in _IDENT.findall(issue):
+    for name in issue_text.words(issue):
         counts[name] += 1
     for name, count in counts.items():
         definers = definitions.get(name)
