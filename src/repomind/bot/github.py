@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from repomind.errors import RepomindError
 
@@ -43,6 +43,19 @@ class Issue:
     state: str
     is_pull_request: bool = False
     html_url: str = ""
+
+    @classmethod
+    def from_rest(cls, data: dict[str, Any]) -> Issue:
+        """An issue (or pull request) as GitHub's REST API returns it."""
+        return cls(
+            number=int(data["number"]),
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            author=(data.get("user") or {}).get("login", ""),
+            state=data.get("state", "open"),
+            is_pull_request=bool(data.get("pull_request")),
+            html_url=data.get("html_url", ""),
+        )
 
 
 @dataclass(frozen=True)

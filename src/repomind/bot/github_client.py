@@ -150,15 +150,7 @@ class GithubkitClient:
 
     def get_issue(self, repo: str, number: int) -> Issue:
         data = self._json(f"GET issue #{number}", lambda gh: gh.rest.issues.get(*_split(repo), number))
-        return Issue(
-            number=data["number"],
-            title=data.get("title") or "",
-            body=data.get("body") or "",
-            author=(data.get("user") or {}).get("login", ""),
-            state=data.get("state", "open"),
-            is_pull_request=bool(data.get("pull_request")),
-            html_url=data.get("html_url", ""),
-        )
+        return Issue.from_rest(data)
 
     def get_file(self, repo: str, path: str, ref: str) -> str | None:
         try:

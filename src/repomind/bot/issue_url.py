@@ -69,13 +69,5 @@ def fetch_issue(
         raise GitHubError(f"GitHub answered {status} for issue {repo}#{number}{hint}", status) from None
     except GitHubException as exc:
         raise GitHubError(f"cannot reach GitHub at {api_url} for issue {repo}#{number}: {exc}") from None
-    issue = Issue(
-        number=int(data["number"]),
-        title=data.get("title") or "",
-        body=data.get("body") or "",
-        author=(data.get("user") or {}).get("login", ""),
-        state=data.get("state", "open"),
-        is_pull_request=bool(data.get("pull_request")),
-        html_url=data.get("html_url", ""),
-    )
+    issue = Issue.from_rest(data)
     return repo, issue

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from repomind.errors import RepomindError
+from repomind.pipeline.gitrepo import commit_of, is_repository
 from repomind.sandbox.hostenv import git_env
 
 MAX_FILE_BYTES = 1_000_000
@@ -32,14 +33,7 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
 def check_repository(repo: Path) -> None:
     if not repo.exists():
         raise LocaliseError(f"{repo} does not exist")
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--git-dir"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=git_env(),
-    )
-    if proc.returncode != 0:
+    if not is_repository(repo):
         raise LocaliseError(f"{repo} is not a git repository")
 
 
@@ -47,16 +41,10 @@ def resolve(repo: Path, rev: str | None) -> str:
     """The commit SHA of ``rev`` (default HEAD); a clear error when it does not exist."""
     check_repository(repo)
     name = rev or "HEAD"
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=git_env(),
-    )
-    if proc.returncode != 0:
+    commit = commit_of(repo, name)
+    if commit is None:
         raise LocaliseError(f"revision {name!r} does not exist in {repo}")
-    return proc.stdout.strip()
+    return commit
 
 
 def _tree(repo: Path, commit: str) -> Iterator[tuple[bytes, bytes, str, bytes, str]]:

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from repomind.errors import UsageError
+from repomind.pipeline.gitrepo import commit_of, is_repository
 from repomind.sandbox.hostenv import git_env
 
 _IDENTITY = ("-c", "user.email=repomind@localhost", "-c", "user.name=Repomind")
@@ -63,14 +64,7 @@ class Workspace:
             source = Path(repo).expanduser()
             if not source.is_dir():
                 raise UsageError(f"--repo {repo} is not a directory")
-            probe = subprocess.run(
-                ["git", "-C", str(source), "rev-parse", "--git-dir"],
-                capture_output=True,
-                text=True,
-                check=False,
-                env=git_env(),
-            )
-            if probe.returncode != 0:
+            if not is_repository(source):
                 raise UsageError(f"--repo {repo} is not a git repository")
             proc = subprocess.run(
                 ["git", "clone", "--quiet", "--shared", "--no-checkout", str(source.resolve()), str(clone)],
@@ -88,15 +82,9 @@ class Workspace:
     def _resolve(clone: Path, rev: str | None) -> str:
         candidates = [rev, f"origin/{rev}"] if rev else ["HEAD"]
         for name in candidates:
-            proc = subprocess.run(
-                ["git", "-C", str(clone), "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
-                capture_output=True,
-                text=True,
-                check=False,
-                env=git_env(),
-            )
-            if proc.returncode == 0:
-                return proc.stdout.strip()
+            commit = commit_of(clone, name)
+            if commit is not None:
+                return commit
         if rev:
             raise UsageError(f"--rev {rev} is not a commit of the repository")
         raise UsageError("the repository has no commits")
