@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 PREFIX = "/repomind"
-_LINE = re.compile(r"^\s*/repomind(?:\s+(?P<rest>.*))?$", re.IGNORECASE)
+_LINE = re.compile(rf"^\s*{re.escape(PREFIX)}(?:\s+(?P<rest>.*))?$", re.IGNORECASE)
 
 
 class Verb(enum.StrEnum):
@@ -27,18 +27,80 @@ class Verb(enum.StrEnum):
         return self in (Verb.FIX, Verb.RETRY, Verb.REVISE)
 
 
-#: Shown at the end of every bot comment.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("fix [--anyway]", "start a run (`--anyway` acts even when the file set is wide)"),
-    ("retry [hint]", "run again, with an optional hint"),
-    ("revise <feedback>", "continue from the PR branch with your feedback"),
-    ("files", "show the calibrated file set"),
-    ("include PATH / exclude PATH", "pin the localisation"),
-    ("explain", "say what the last run did and why"),
-    ("status", "show the state of this issue's runs"),
-    ("cancel", "stop the running job at its next stage"),
-    ("help", "show this list"),
+class Argument(enum.Enum):
+    """What may follow a verb."""
+
+    NONE = "none"  # nothing; text after the verb is ignored
+    FLAG = "flag"  # only the flag named by the syntax, optionally
+    TEXT = "text"  # optional free text
+    REQUIRED = "required"  # free text that must be there
+    PATH = "path"  # one repository-relative path
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """One command of the grammar: its verb, what may follow it, and what it does (for the help list)."""
+
+    verb: Verb
+    what: str
+    argument: Argument = Argument.NONE
+    #: The flag (``--anyway``) or the placeholder of the argument (``hint``, ``feedback``, ``PATH``).
+    name: str = ""
+
+    @property
+    def usage(self) -> str:
+        """The command as the help list writes it, without the prefix: ``retry [hint]``."""
+        if self.argument in (Argument.FLAG, Argument.TEXT):
+            return f"{self.verb.value} [{self.name}]"
+        if self.argument is Argument.REQUIRED:
+            return f"{self.verb.value} <{self.name}>"
+        if self.argument is Argument.PATH:
+            return f"{self.verb.value} {self.name}"
+        return self.verb.value
+
+
+#: The ``/repomind`` command language, the one place it is written down: the parser, the list of commands
+#: at the end of every bot comment, the templates (``example``) and the README's table all come from it.
+GRAMMAR: tuple[Syntax, ...] = (
+    Syntax(
+        Verb.FIX, "start a run (`--anyway` acts even when the file set is wide)", Argument.FLAG, "--anyway"
+    ),
+    Syntax(Verb.RETRY, "run again, with an optional hint", Argument.TEXT, "hint"),
+    Syntax(Verb.REVISE, "continue from the PR branch with your feedback", Argument.REQUIRED, "feedback"),
+    Syntax(Verb.FILES, "show the calibrated file set"),
+    Syntax(Verb.INCLUDE, "pin the localisation", Argument.PATH, "PATH"),
+    Syntax(Verb.EXCLUDE, "pin the localisation", Argument.PATH, "PATH"),
+    Syntax(Verb.EXPLAIN, "say what the last run did and why"),
+    Syntax(Verb.STATUS, "show the state of this issue's runs"),
+    Syntax(Verb.CANCEL, "stop the running job at its next stage"),
+    Syntax(Verb.HELP, "show this list"),
 )
+SYNTAX: dict[Verb, Syntax] = {s.verb: s for s in GRAMMAR}
+
+
+def _listed(grammar: tuple[Syntax, ...]) -> tuple[tuple[str, str], ...]:
+    """(usage, what) per line of the help list; neighbours that do the same share a line."""
+    lines: list[tuple[str, str]] = []
+    for syntax in grammar:
+        if lines and lines[-1][1] == syntax.what:
+            lines[-1] = (f"{lines[-1][0]} / {syntax.usage}", syntax.what)
+        else:
+            lines.append((syntax.usage, syntax.what))
+    return tuple(lines)
+
+
+#: Shown at the end of every bot comment.
+COMMANDS: tuple[tuple[str, str], ...] = _listed(GRAMMAR)
+
+
+def usage(verb: Verb | str) -> str:
+    """The full usage of a command: ``/repomind retry [hint]``."""
+    return f"{PREFIX} {SYNTAX[Verb(verb)].usage}"
+
+
+def example(verb: Verb | str, argument: str = "") -> str:
+    """A command as someone would type it: ``/repomind fix --anyway``, ``/repomind include src/app.py``."""
+    return " ".join(part for part in (PREFIX, Verb(verb).value, argument) if part)
 
 
 @dataclass(frozen=True)
@@ -80,17 +142,18 @@ def _command(rest: str) -> Command:
     except ValueError:
         known = ", ".join(v.value for v in Verb)
         raise CommandError(f"unknown command `{word or '(none)'}`; the commands are: {known}") from None
-    if verb is Verb.FIX:
+    syntax = SYNTAX[verb]
+    if syntax.argument is Argument.FLAG:
         flags = argument.split()
-        if any(f != "--anyway" for f in flags):
-            raise CommandError("`fix` takes only `--anyway`")
-        return Command(verb, anyway="--anyway" in flags)
-    if verb in (Verb.REVISE, Verb.INCLUDE, Verb.EXCLUDE) and not argument:
-        what = "your feedback" if verb is Verb.REVISE else "a path"
+        if any(f != syntax.name for f in flags):
+            raise CommandError(f"`{verb.value}` takes only `{syntax.name}`")
+        return Command(verb, anyway=syntax.name in flags)
+    if syntax.argument in (Argument.REQUIRED, Argument.PATH) and not argument:
+        what = f"your {syntax.name}" if syntax.argument is Argument.REQUIRED else "a path"
         raise CommandError(f"`{verb.value}` needs {what}")
-    if verb in (Verb.INCLUDE, Verb.EXCLUDE):
+    if syntax.argument is Argument.PATH:
         argument = _clean_path(argument)
-    if verb in (Verb.FILES, Verb.EXPLAIN, Verb.STATUS, Verb.CANCEL, Verb.HELP):
+    if syntax.argument is Argument.NONE:
         argument = ""
     return Command(verb, argument)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-from repomind.bot.commands import COMMANDS
+from repomind.bot.commands import COMMANDS, PREFIX, example
 from repomind.pipeline.localise.result import GUARANTEE_NOTE
 
 
@@ -30,7 +30,9 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.globals.update(commands=COMMANDS, money=money, guarantee=GUARANTEE_NOTE)
+    env.globals.update(
+        commands=COMMANDS, prefix=PREFIX, example=example, money=money, guarantee=GUARANTEE_NOTE
+    )
     return env
 
 
