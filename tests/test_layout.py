@@ -17,7 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "repomind"
 # The packages a package must not import (besides itself, anything goes: the shared top-level modules
 # and the layers below it).
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "pipeline": frozenset({"server", "webhooks", "bot", "eval", "cli", "store", "training", "testing"}),
+    "pipeline": frozenset(
+        {"server", "webhooks", "bot", "eval", "cli", "compose", "store", "training", "testing"}
+    ),
+    "compose": frozenset({"server", "webhooks", "bot", "eval", "cli", "training", "testing"}),
     "eval": frozenset({"server", "webhooks", "bot", "cli", "testing"}),
     "bot": frozenset({"server", "webhooks", "eval", "cli", "training", "testing"}),
     "webhooks": frozenset({"server", "eval", "cli", "testing"}),
