@@ -6,7 +6,7 @@ under ``runs/``, every body posted to GitHub (comments, PR titles and bodies) an
 
 :data:`SECRETS` is the process's one registry of known secret values. It starts empty (importing this
 module changes nothing); the composition roots add the configured secrets (:func:`repomind.log.configure`,
-``Runtime.from_settings``), :class:`repomind.bot.auth.InstallationTokens` adds each installation token
+``Runtime.from_settings``), :class:`repomind.bot.github.auth.InstallationTokens` adds each installation token
 as it is minted, and :class:`repomind.pipeline.llm.LiteLLMModel` adds the API key it is given. Values
 shorter than :data:`MIN_SECRET_LEN` characters are not registered: replacing every occurrence of a short
 string would redact ordinary words and numbers from every log line. A secret that short cannot be

@@ -23,7 +23,7 @@ _LANGUAGE = re.compile(r"^[a-z][a-z0-9_+-]{0,31}$")
 
 
 class FileSource(Protocol):
-    """What reads one file of a repository at a ref (:class:`repomind.bot.github.GitHub` does)."""
+    """What reads one file of a repository at a ref (:class:`repomind.bot.github.protocol.GitHub` does)."""
 
     def get_file(self, repo: str, path: str, ref: str) -> str | None: ...
 

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         default=None, gt=0, description="ceiling on a repository's budget_tokens (and the budget when unset)"
     )
     pipeline: str = Field(
-        default="repomind.bot.solve:make_pipeline",
+        default="repomind.bot.solving.solve:make_pipeline",
         description="module:factory of the pipeline the worker runs; factory(settings) -> Pipeline",
     )
     # Sign-in to the web pages: the app's own OAuth client (from the manifest conversion, or these).

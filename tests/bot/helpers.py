@@ -20,7 +20,7 @@ import uvicorn
 from pydantic import SecretStr
 
 import repomind
-from repomind.bot.pipeline_port import Pipeline
+from repomind.bot.solving.pipeline_port import Pipeline
 from repomind.server.app import create_app
 from repomind.settings import Settings
 from repomind.testing import StandInGitHub

@@ -8,10 +8,10 @@ from pathlib import Path
 import jwt
 import pytest
 
-from repomind.bot import gitops
-from repomind.bot.auth import TOKEN_MARGIN_S, InstallationTokens, app_jwt
-from repomind.bot.github import GitHubError
-from repomind.bot.github_client import GithubkitFactory
+from repomind.bot.github import gitops
+from repomind.bot.github.auth import TOKEN_MARGIN_S, InstallationTokens, app_jwt
+from repomind.bot.github.client import GithubkitFactory
+from repomind.bot.github.protocol import GitHubError
 from repomind.testing import StandInGitHub, git
 from tests.bot.helpers import REPO
 

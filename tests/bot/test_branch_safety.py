@@ -11,8 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from repomind.bot.job_runner import JobRunner
-from repomind.bot.options import BotOptions
+from repomind.bot.commands.options import BotOptions
+from repomind.bot.jobs.job_runner import JobRunner
 from repomind.store import JobRequest, JobState, Ledger, make_engine
 from repomind.testing import (
     FakeGitHubFactory,

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from repomind.bot import commands
-from repomind.bot.commands import GRAMMAR, Argument, Command, CommandError, Verb, example, parse, usage
+from repomind.bot.commands import grammar as commands
+from repomind.bot.commands.grammar import (
+    GRAMMAR,
+    Argument,
+    Command,
+    CommandError,
+    Verb,
+    example,
+    parse,
+    usage,
+)
 from repomind.bot.render import render
 
 ROOT = Path(__file__).resolve().parents[2]

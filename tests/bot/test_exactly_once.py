@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from repomind.bot.github import GitHubError
-from repomind.bot.job_runner import JobRunner
-from repomind.bot.options import BotOptions
-from repomind.bot.worker import Worker
+from repomind.bot.commands.options import BotOptions
+from repomind.bot.github.protocol import GitHubError
+from repomind.bot.jobs.job_runner import JobRunner
+from repomind.bot.jobs.worker import Worker
 from repomind.store import JobRequest, JobState, Ledger, make_engine
 from repomind.store.jobs import Heartbeat
 from repomind.testing import (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from repomind.bot.issue_url import api_url_for, fetch_issue
+from repomind.bot.commands.issue_url import api_url_for, fetch_issue
 
 ISSUE = {"number": 1, "title": "GHE issue", "body": "on the enterprise host", "user": {"login": "ada"}}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repomind.bot.commands import Verb
+from repomind.bot.commands.grammar import Verb
 from repomind.testing import FakePipeline, StandInGitHub
 from tests.bot.conftest import FIXED
 from tests.bot.helpers import REPO, Server, adjust, bot_pull, fixture, serve, settings_for, wait_for

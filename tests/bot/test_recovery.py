@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from repomind.bot.job_runner import JobRunner
-from repomind.bot.options import BotOptions
+from repomind.bot.commands.options import BotOptions
+from repomind.bot.jobs.job_runner import JobRunner
 from repomind.store import JobRequest, JobState, Ledger, make_engine
 from repomind.testing import (
     FakeGitHubFactory,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from repomind.bot.auth import InstallationTokens
-from repomind.bot.github_client import GithubkitFactory
+from repomind.bot.github.auth import InstallationTokens
+from repomind.bot.github.client import GithubkitFactory
 from repomind.redact import REDACTED, SECRETS, Redactor
 from repomind.store import JobState, add_event
 from repomind.testing import FakePipeline, StandInGitHub

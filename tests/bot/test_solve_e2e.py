@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from repomind.bot import gitops
+from repomind.bot.github import gitops
 from repomind.store import JobState
 from repomind.testing import StandInGitHub, StandInLLMServer, make_git_repo
 from repomind.testing.github.state import CommentState
@@ -31,7 +31,7 @@ def start(
     tmp_path: Path, llm: StandInLLMServer, *, config: str | None = None, wide: bool = False
 ) -> tuple[StandInGitHub, Server]:
     """The GitHub stand-in with acme/calc (fx.FILES: test_add fails), issue #1 by maintainer alice, and
-    Repomind with the default pipeline (``repomind.bot.solve:make_pipeline``) pointed at ``llm``."""
+    Repomind with the default pipeline (``repomind.bot.solving.solve:make_pipeline``) pointed at ``llm``."""
     files = {**fx.FILES, **({".github/repomind.yml": config} if config else {})}
     github = StandInGitHub(tmp_path / "github").start()
     github.add_repo(REPO, make_git_repo(tmp_path / "src-calc", files))

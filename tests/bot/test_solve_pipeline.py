@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from repomind.bot.pipeline_port import Hints, OutcomeStatus, PipelineEvent, PipelineJob
-from repomind.bot.solve import NO_MODEL, SolvePipeline, make_pipeline
+from repomind.bot.solving.pipeline_port import Hints, OutcomeStatus, PipelineEvent, PipelineJob
+from repomind.bot.solving.solve import NO_MODEL, SolvePipeline, make_pipeline
 from repomind.compose import Boundaries, RunConfig, build_localiser, build_run, resolve
 from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.gitread import LocaliseError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repomind.bot.pipeline_port import OutcomeStatus
+from repomind.bot.solving.pipeline_port import OutcomeStatus
 from repomind.store import JobState
 from repomind.testing import FakePipeline, StandInGitHub, git, make_git_repo
 from repomind.testing.github.state import CommentState

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from repomind.bot.outcome import attempt_of, evidence_of
-from repomind.bot.pipeline_port import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
 from repomind.bot.render import render
+from repomind.bot.solving.outcome import attempt_of, evidence_of
+from repomind.bot.solving.pipeline_port import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
 from repomind.pipeline.solve import Category, SolveRequest, solve, verify
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.toolchain.python import PythonToolchain

@@ -164,7 +164,7 @@ def test_a_canary_in_the_workers_environment_reaches_no_git_or_uv_child(
 ) -> None:
     import uv
 
-    from repomind.bot import gitops
+    from repomind.bot.github import gitops
     from repomind.pipeline.localise import gitread
     from repomind.pipeline.solve import workspace
     from repomind.sandbox import wheelhouse, worktree

@@ -3,8 +3,8 @@ maintainers' edits) and the review comments, then tell the training queue."""
 
 from __future__ import annotations
 
-from repomind.bot.options import issue_of_branch
-from repomind.bot.triggers import BotContext
+from repomind.bot.commands.options import issue_of_branch
+from repomind.bot.commands.triggers import BotContext
 from repomind.store import JobState
 from repomind.store import feedback as feedback_store
 from repomind.store.queue import Kind

@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-from repomind.bot.commands import COMMANDS, PREFIX, example
+from repomind.bot.commands.grammar import COMMANDS, PREFIX, example
 from repomind.pipeline.localise.result import GUARANTEE_NOTE
 
 

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from repomind.bot.github import GitHub
-from repomind.bot.pipeline_port import Attempt, PipelineOutcome
+from repomind.bot.github.protocol import GitHub
 from repomind.bot.render import marker, render
+from repomind.bot.solving.pipeline_port import Attempt, PipelineOutcome
 from repomind.pipeline.localise.result import Localisation
 from repomind.store import Job, Ledger, add_event
 

@@ -234,7 +234,7 @@ def _history_dataset(ctx: Context, full_name: str, repo: Path, limit: int, out: 
     """Collect the repository's issues closed by merged PRs into ``<out>.issues.jsonl``; (dataset, repos)."""
     import tempfile
 
-    from repomind.bot.github_client import GithubkitClient, StaticToken
+    from repomind.bot.github.client import GithubkitClient, StaticToken
     from repomind.pipeline import instance as ds
     from repomind.pipeline.localise.gitread import check_repository
     from repomind.pipeline.localise.history_issues import collect

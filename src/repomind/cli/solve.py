@@ -136,7 +136,7 @@ def _issue(issue_file: Path | None, issue_text: str | None, issue_url: str | Non
     if sum(x is not None for x in (issue_file, issue_text, issue_url)) != 1:
         raise UsageError("give exactly one of --issue-file, --issue-text and --issue")
     if issue_url is not None:
-        from repomind.bot.issue_url import fetch_issue
+        from repomind.bot.commands.issue_url import fetch_issue
 
         token = ctx.settings.github_token
         _repo, issue = fetch_issue(

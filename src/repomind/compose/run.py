@@ -3,7 +3,7 @@ with its limits, and the localiser with its calibration and re-ranker.
 
 Every caller composes through here: ``repomind solve``, ``repomind eval swebench --model``, the localiser
 of ``repomind localise`` / ``calibrate`` / ``eval localise``, and the bot's pipeline
-(:mod:`repomind.bot.solve`). The outside boundaries are made by :class:`Boundaries`: the real LLM
+(:mod:`repomind.bot.solving.solve`). The outside boundaries are made by :class:`Boundaries`: the real LLM
 (litellm) and Docker sandbox by default; tests hand the fakes of :mod:`repomind.testing`.
 
 The localiser's calibration, in order: the run's explicit choice (``--calibration FILE``, ``builtin`` or

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from repomind import __version__
-from repomind.bot.github import GitHubFactory
-from repomind.bot.pipeline_port import Pipeline
+from repomind.bot.github.protocol import GitHubFactory
+from repomind.bot.solving.pipeline_port import Pipeline
 from repomind.errors import ConfigError
 from repomind.server.cookies import Cookies, cookies_for
 from repomind.server.metrics import Metrics

@@ -10,11 +10,11 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from repomind.bot.github import GitHubFactory
-from repomind.bot.job_runner import JobRunner
-from repomind.bot.options import BotOptions
-from repomind.bot.pipeline_port import Pipeline
-from repomind.bot.worker import Worker
+from repomind.bot.commands.options import BotOptions
+from repomind.bot.github.protocol import GitHubFactory
+from repomind.bot.jobs.job_runner import JobRunner
+from repomind.bot.jobs.worker import Worker
+from repomind.bot.solving.pipeline_port import Pipeline
 from repomind.compose.config import ServerDefaults
 from repomind.errors import ConfigError
 from repomind.redact import SECRETS
@@ -37,7 +37,7 @@ def load_pipeline(settings: Settings) -> Pipeline:
 
 
 def github_factory(settings: Settings) -> GitHubFactory:
-    from repomind.bot.github_client import GithubkitFactory
+    from repomind.bot.github.client import GithubkitFactory
 
     key = settings.private_key_text()
     if settings.app_id is None or key is None:

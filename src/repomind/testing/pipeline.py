@@ -1,5 +1,6 @@
-"""The fake of the pipeline seam (:class:`repomind.bot.pipeline_port.Pipeline`): edits the work tree as
-scripted and reports a scripted outcome; :func:`scripted_pipeline` builds one in a worker subprocess."""
+"""The fake of the pipeline seam (:class:`repomind.bot.solving.pipeline_port.Pipeline`): edits the work
+tree as scripted and reports a scripted outcome; :func:`scripted_pipeline` builds one in a worker
+subprocess."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repomind.bot.pipeline_port import (
+from repomind.bot.solving.pipeline_port import (
     Attempt,
     OnEvent,
     OutcomeStatus,

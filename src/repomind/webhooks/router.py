@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from repomind.bot.triggers import BotContext
+from repomind.bot.commands.triggers import BotContext
 from repomind.webhooks.events import Event
 
 E = TypeVar("E", bound=Event)

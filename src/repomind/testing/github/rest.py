@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from repomind.bot.github import GitHubError
+from repomind.bot.github.protocol import GitHubError
 from repomind.testing.github.oauth import add_oauth_routes
 from repomind.testing.github.state import GitHubState, IssueState, shaped
 

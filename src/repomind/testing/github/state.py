@@ -1,7 +1,7 @@
 """GitHub's state in memory, for tests: :class:`GitHubState` holds repositories (bare git repositories on
 disk), issues, comments, reactions, pull requests, permissions and installation tokens.
 
-It is the fake behind both seams: :class:`FakeGitHub` implements :class:`repomind.bot.github.GitHub`
+It is the fake behind both seams: :class:`FakeGitHub` implements :class:`repomind.bot.github.protocol.GitHub`
 directly, and :class:`repomind.testing.github.server.StandInGitHub` serves it over REST on loopback (JSON
 shaped like GitHub's own examples) with git over smart HTTP, so the real githubkit client can be tested.
 """
@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from repomind.bot.github import (
+from repomind.bot.github.protocol import (
     Comment,
     GitHubError,
     InstallationToken,
@@ -481,7 +481,7 @@ class GitHubState:
         ]
 
 
-#: The state is itself a :class:`repomind.bot.github.GitHub` (as the app, for every installation).
+#: The state is itself a :class:`repomind.bot.github.protocol.GitHub` (as the app, for every installation).
 FakeGitHub = GitHubState
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repomind.bot.worker import ContextFactory
+from repomind.bot.jobs.worker import ContextFactory
 from repomind.store import Delivery
 from repomind.webhooks.handlers import (
     installation,

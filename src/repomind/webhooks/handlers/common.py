@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repomind.bot.triggers import Where
+from repomind.bot.commands.triggers import Where
 from repomind.webhooks.events import Event, Repository
 
 

@@ -3,7 +3,7 @@ repository is removed from it, everything Repomind kept about it is deleted (by 
 
 from __future__ import annotations
 
-from repomind.bot.triggers import BotContext
+from repomind.bot.commands.triggers import BotContext
 from repomind.store.queue import Kind
 from repomind.webhooks.events import InstallationEvent, InstallationRepositoriesEvent
 from repomind.webhooks.router import Router

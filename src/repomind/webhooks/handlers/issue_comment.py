@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from repomind.bot.commands import Command, CommandError, Verb, parse
+from repomind.bot.commands.grammar import Command, CommandError, Verb, parse
+from repomind.bot.commands.triggers import (
+    BotContext,
+    Where,
+    allowed,
+    answer,
+    bot_pull_issue,
+    is_bot,
+    start_job,
+)
 from repomind.bot.render import render
-from repomind.bot.triggers import BotContext, Where, allowed, answer, bot_pull_issue, is_bot, start_job
 from repomind.webhooks.events import IssueCommentEvent, User
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router

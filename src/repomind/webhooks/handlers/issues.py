@@ -3,9 +3,9 @@ closing the issue or removing the label cancels its queued and running jobs."""
 
 from __future__ import annotations
 
-from repomind.bot import github as gh_types
-from repomind.bot import triggers
-from repomind.bot.triggers import BotContext, cancel_jobs, is_bot, start_job
+from repomind.bot.commands import triggers
+from repomind.bot.commands.triggers import BotContext, cancel_jobs, is_bot, start_job
+from repomind.bot.github import protocol as gh_types
 from repomind.webhooks.events import IssuesEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router

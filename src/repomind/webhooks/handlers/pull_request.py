@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from repomind.bot import feedback
-from repomind.bot.triggers import BotContext
+from repomind.bot.commands.triggers import BotContext
 from repomind.webhooks.events import PullRequestEvent
 from repomind.webhooks.router import Router
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from repomind.bot.options import issue_of_branch
-from repomind.bot.triggers import BotContext, bot_pull_issue, is_bot, start_job
+from repomind.bot.commands.options import issue_of_branch
+from repomind.bot.commands.triggers import BotContext, bot_pull_issue, is_bot, start_job
 from repomind.webhooks.events import PullRequestReviewEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repomind.bot.triggers import BotContext, bot_pull_issue
+from repomind.bot.commands.triggers import BotContext, bot_pull_issue
 from repomind.webhooks.events import PullRequestReviewCommentEvent
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.handlers.issue_comment import command_in, run_command

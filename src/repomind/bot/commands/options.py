@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repomind.bot.gitops import Identity
+from repomind.bot.github.gitops import Identity
 from repomind.compose.config import ServerDefaults
 
 
@@ -43,7 +43,7 @@ def branch_for(issue_number: int) -> str:
 def issue_of_branch(ref: str) -> int | None:
     """The issue a ``repomind/issue-<n>`` branch (or ``repomind/issue-<n>-<k>``, where the bot moved
     when people's commits were in the way) belongs to, or None for other branches. The name alone
-    never makes a PR the bot's: see :func:`repomind.bot.github.is_bot_pull`."""
+    never makes a PR the bot's: see :func:`repomind.bot.github.protocol.is_bot_pull`."""
     prefix = "repomind/issue-"
     if not ref.startswith(prefix):
         return None

@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from repomind.bot.github import GitHubError, Issue
+from repomind.bot.github.protocol import GitHubError, Issue
 from repomind.errors import UsageError
 
 _URL = re.compile(

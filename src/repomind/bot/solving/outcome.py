@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from repomind.bot.pipeline_port import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
+from repomind.bot.solving.pipeline_port import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
 from repomind.pipeline.edits.guard import HOW_TO_ALLOW
 from repomind.pipeline.localise.result import Localisation
 from repomind.pipeline.solve.reflect import AttemptRecord, Category

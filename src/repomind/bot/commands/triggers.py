@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from repomind import repoconfig
-from repomind.bot.commands import Command, Verb
-from repomind.bot.github import WRITE_LEVELS, GitHub, Repository, is_bot_pull
-from repomind.bot.options import BotOptions, issue_of_branch
-from repomind.bot.pipeline_port import PipelineOutcome
+from repomind.bot.commands.grammar import Command, Verb
+from repomind.bot.commands.options import BotOptions, issue_of_branch
+from repomind.bot.github.protocol import WRITE_LEVELS, GitHub, Repository, is_bot_pull
 from repomind.bot.render import render
+from repomind.bot.solving.pipeline_port import PipelineOutcome
 from repomind.bot.status import StatusComment, StatusView
 from repomind.compose.config import resolve
 from repomind.errors import ConfigError

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from git import Repo
 
-from repomind.bot import gitops
-from repomind.bot.options import branch_for
+from repomind.bot.commands.options import branch_for
+from repomind.bot.github import gitops
 from repomind.store import Job, Ledger
 
 #: Fetch-apply-push rounds before giving up on a branch that keeps moving.

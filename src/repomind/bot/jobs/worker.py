@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from repomind.bot.github import GitHubFactory
-from repomind.bot.job_runner import JobRunner
-from repomind.bot.options import BotOptions
+from repomind.bot.commands.options import BotOptions
+from repomind.bot.commands.triggers import BotContext
+from repomind.bot.github.protocol import GitHubFactory
+from repomind.bot.jobs.job_runner import JobRunner
 from repomind.bot.render import render
-from repomind.bot.triggers import BotContext
 from repomind.log import get_logger
 from repomind.store import Delivery, Ledger
 from repomind.store.purge import Purger

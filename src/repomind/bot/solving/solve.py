@@ -1,4 +1,4 @@
-"""The pipeline the worker runs by default (``REPOMIND_PIPELINE=repomind.bot.solve:make_pipeline``):
+"""The pipeline the worker runs by default (``REPOMIND_PIPELINE=repomind.bot.solving.solve:make_pipeline``):
 ``repomind solve``'s pipeline on the worker's checkout, built by :func:`repomind.compose.build_run`.
 
 The job's :class:`~repomind.compose.RunConfig` is resolved once by the runner (the repository's
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from repomind.bot import pipeline_port
+from repomind.bot.solving import pipeline_port
 from repomind.compose.run import Boundaries, build_run, load_embedder
 from repomind.settings import Settings
 
@@ -31,7 +31,7 @@ def issue_text(title: str, body: str) -> str:
 
 
 class SolvePipeline:
-    """:class:`repomind.bot.pipeline_port.Pipeline` over :func:`repomind.pipeline.solve.solve`."""
+    """:class:`repomind.bot.solving.pipeline_port.Pipeline` over :func:`repomind.pipeline.solve.solve`."""
 
     def __init__(self, settings: Settings, *, boundaries: Boundaries | None = None) -> None:
         self.settings = settings
@@ -45,7 +45,7 @@ class SolvePipeline:
         on_event: pipeline_port.OnEvent,
         should_cancel: pipeline_port.ShouldCancel,
     ) -> pipeline_port.PipelineOutcome:
-        from repomind.bot.outcome import attempt_of, outcome_of
+        from repomind.bot.solving.outcome import attempt_of, outcome_of
         from repomind.pipeline.solve import solve
         from repomind.pipeline.solve.artifacts import new_run_id
         from repomind.pipeline.solve.hooks import SolveHooks

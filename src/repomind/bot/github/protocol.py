@@ -1,6 +1,6 @@
 """The GitHub seam: the calls the bot makes, as a small Protocol with plain data in and out.
 
-:class:`repomind.bot.github_client.GithubkitClient` is the real implementation (githubkit over REST);
+:class:`repomind.bot.github.client.GithubkitClient` is the real implementation (githubkit over REST);
 :class:`repomind.testing.FakeGitHub` keeps the same state in memory.
 """
 

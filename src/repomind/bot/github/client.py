@@ -22,8 +22,8 @@ from githubkit import GitHub as GithubkitGitHub
 from githubkit import TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
-from repomind.bot.auth import InstallationTokens
-from repomind.bot.github import (
+from repomind.bot.github.auth import InstallationTokens
+from repomind.bot.github.protocol import (
     Comment,
     GitHubError,
     InstallationToken,
@@ -62,8 +62,8 @@ def _split(repo: str) -> tuple[str, str]:
 
 
 class GithubkitClient:
-    """:class:`repomind.bot.github.GitHub` for one installation; tokens from :class:`InstallationTokens`
-    (or :class:`StaticToken`)."""
+    """:class:`repomind.bot.github.protocol.GitHub` for one installation; tokens from
+    :class:`InstallationTokens` (or :class:`StaticToken`)."""
 
     def __init__(
         self,

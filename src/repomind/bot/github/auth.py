@@ -15,7 +15,7 @@ from githubkit import GitHub as GithubkitGitHub
 from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
-from repomind.bot.github import GitHubError, InstallationToken
+from repomind.bot.github.protocol import GitHubError, InstallationToken
 from repomind.redact import SECRETS, Redactor
 
 Clock = Callable[[], float]

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from repomind import repoconfig
-from repomind.bot import gitops
-from repomind.bot.branch import BranchWriter
-from repomind.bot.github import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
-from repomind.bot.options import BotOptions, branch_for
-from repomind.bot.pipeline_port import (
+from repomind.bot.commands.options import BotOptions, branch_for
+from repomind.bot.github import gitops
+from repomind.bot.github.branch import BranchWriter
+from repomind.bot.github.protocol import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
+from repomind.bot.render import marker, render
+from repomind.bot.solving.pipeline_port import (
     Hints,
     OutcomeStatus,
     Pipeline,
@@ -28,7 +29,6 @@ from repomind.bot.pipeline_port import (
     PipelineJob,
     PipelineOutcome,
 )
-from repomind.bot.render import marker, render
 from repomind.bot.status import StatusComment
 from repomind.compose.config import RunConfig, resolve, served_model
 from repomind.errors import ConfigError, RepomindError

@@ -1,0 +1,1 @@
+"""The GitHub adapter: the GitHub Protocol and its data (protocol), the githubkit client, app auth, git."""

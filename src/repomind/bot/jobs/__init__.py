@@ -1,0 +1,1 @@
+"""Jobs: the worker (its handler per queue message) and the job runner."""
