@@ -15,6 +15,9 @@ from pydantic import SecretStr
 from repomind import log
 from repomind.pipeline.llm import LiteLLMModel
 from repomind.pipeline.solve.artifacts import RunArtifacts, read_trajectory
+from repomind.pipeline.solve.events import TestsRan
+from repomind.pipeline.solve.recorder import RunRecorder
+from repomind.pipeline.solve.verify import TestRun
 from repomind.redact import (
     GITHUB_BODY_LIMIT,
     REDACTED,
@@ -168,7 +171,8 @@ def test_artifacts_are_redacted_before_encoding_pem_across_lines_included(tmp_pa
     SECRETS.add("artifact-canary-4444")
     art = RunArtifacts(tmp_path / "run", "r1", redact=[PEM])
     art.write_json("report.json", {"error": f"key:\n{PEM}", "nested": [{"t": "artifact-canary-4444"}]})
-    art.event("tests", attempt=1, output=f"{PEM}\nghs_16C7e42F292c6912E7710c838347Ae178B4a")
+    after = TestRun(("pytest",), 1, "failed", {}, 0.0, f"{PEM}\nghs_16C7e42F292c6912E7710c838347Ae178B4a")
+    RunRecorder(art)(TestsRan(1, "after", after))  # a trajectory line from an event
     art.write_text("attempt-1/tests-after.log", f"log\n{PEM.replace('RSA ', 'EC ')}\nend")
     art.write_json(
         "other.json", {"when": datetime(2024, 1, 1, tzinfo=UTC), "p": Path("/x/artifact-canary-4444")}
@@ -180,7 +184,7 @@ def test_artifacts_are_redacted_before_encoding_pem_across_lines_included(tmp_pa
             assert "artifact-canary-4444" not in text and "ghs_" not in text, path
     assert json.loads((tmp_path / "run" / "report.json").read_text())["error"] == f"key:\n{REDACTED}"
     [event] = read_trajectory(tmp_path / "run" / "trajectory.jsonl")
-    assert event["output"].startswith(REDACTED)
+    assert event["log"].startswith(REDACTED)
 
 
 def test_github_bodies_are_capped_keeping_head_and_tail_visibly() -> None:

@@ -15,14 +15,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from repomind.bot.solving.pipeline_port import Hints, OutcomeStatus, PipelineEvent, PipelineJob
+from repomind.bot.solving.pipeline_port import Hints, PipelineJob
 from repomind.bot.solving.solve import NO_MODEL, SolvePipeline, make_pipeline
 from repomind.compose import Boundaries, RunConfig, build_localiser, build_run, resolve
 from repomind.pipeline.localise.calibrate import Calibration
 from repomind.pipeline.localise.gitread import LocaliseError
+from repomind.pipeline.solve import events as ev
+from repomind.pipeline.solve.outcome import Category, OutcomeStatus, Stopped
 from repomind.repoconfig import RepoConfig
 from repomind.settings import Settings
-from repomind.testing import FakeSandbox, ScriptedModel, make_git_repo
+from repomind.testing import FakePipeline, FakeSandbox, ScriptedModel, make_git_repo
 from tests.pipeline import solve_fixtures as fx
 
 TITLE, _, BODY = fx.ISSUE.partition("\n\n")
@@ -46,7 +48,7 @@ class Harness:
         self.tree = make_git_repo(tmp_path / "checkout", fx.FILES)
         self.model = ScriptedModel(list(replies))
         self.box = FakeSandbox(script=fx.run_on_host)
-        self.events: list[PipelineEvent] = []
+        self.events: list[ev.RunEvent] = []
         self.models: list[str] = []
         self.settings = Settings(
             data_dir=tmp_path / "data",
@@ -75,7 +77,7 @@ class Harness:
             hints or Hints(),
         )
         return self.pipeline.run(
-            job, on_event=self.events.append, should_cancel=kw.get("should_cancel", lambda: False)
+            job, events=ev.RunEvents(self.events.append), should_cancel=kw.get("should_cancel", lambda: False)
         )
 
 
@@ -87,16 +89,16 @@ def test_success_maps_to_a_diff_evidence_and_attempts(tmp_path: Path) -> None:
     assert outcome.evidence.fixed == ("tests/test_ops.py::test_add",) and outcome.evidence.verified
     assert "tests/test_ops.py::test_mul" in outcome.evidence.still_passing
     assert [(a.number, a.outcome, a.tests_passed, a.tests_failed) for a in outcome.attempts] == [
-        (1, "test-failure", 1, 1),
-        (2, "passed", 2, 0),
+        (1, Category.TEST_FAILURE, 1, 1),
+        (2, Category.PASSED, 2, 0),
     ]
     assert outcome.tokens > 0 and outcome.model == "scripted" and h.models == ["openai/default"]
     assert outcome.summary.startswith("Changes `calc/ops.py` (attempt 2 of at most 3).")
     loc = outcome.localisation
     assert loc is not None and loc.set and "calc/ops.py" in loc.set and loc.confidence == 0.9
-    kinds = [e.kind for e in h.events if e.kind != "message"]
-    assert kinds == ["localised", "attempt", "attempt"]
-    assert any(e.message.startswith("Attempt 1: asking") for e in h.events)
+    kinds = [type(e) for e in h.events if isinstance(e, (ev.Localised, ev.Reflected, ev.RunFinished))]
+    assert kinds == [ev.Localised, ev.Reflected, ev.Reflected, ev.RunFinished]
+    assert any(isinstance(e, ev.AttemptStarted) and e.attempt == 1 for e in h.events)
     # the run's artifacts are under runs/, with the secret redacted
     [run_dir] = h.settings.runs_dir.iterdir()
     assert json.loads((run_dir / "report.json").read_text())["success"] is True
@@ -212,3 +214,66 @@ def test_without_a_calibration_file_the_bot_uses_the_packaged_one(tmp_path: Path
     WIDE.save(settings.data_dir / "calibrations" / "acme__shop.json")
     own, other = localiser("acme/shop"), localiser("acme/other")
     assert own.calibration.alphas == WIDE.alphas and other.calibration.alphas == NARROW.alphas
+
+
+# -- the real pipeline and the fake tell the same story ---------------------------------------------------
+def _kinds(events: list[ev.RunEvent]) -> list[str]:
+    """The kinds of a run's events, a repeated kind once (the real run may rerun tests, the fake not)."""
+    kinds: list[str] = []
+    for event in events:
+        name = type(event).__name__
+        if not kinds or kinds[-1] != name:
+            kinds.append(name)
+    return kinds
+
+
+def _fake_story(tmp_path: Path, pipeline: FakePipeline, **kw: Any) -> list[ev.RunEvent]:
+    tree = make_git_repo(tmp_path / "fake-checkout", fx.FILES)
+    seen: list[ev.RunEvent] = []
+    job = PipelineJob(tree, TITLE, BODY, resolve(Settings(model="scripted"), RepoConfig()), Hints())
+    pipeline.run(job, events=ev.RunEvents(seen.append), should_cancel=kw.get("should_cancel", lambda: False))
+    return seen
+
+
+def test_the_fake_pipeline_emits_the_same_kinds_as_the_real_one(tmp_path: Path) -> None:
+    fixed = fx.FILES["calc/ops.py"].replace("return a - b", "return a + b")
+    real = Harness(tmp_path, [fx.FIX])
+    real.run()
+    fake = _fake_story(tmp_path, FakePipeline(edits={"calc/ops.py": fixed}))
+    assert _kinds(fake) == _kinds(real.events)
+    assert _kinds(fake)[:4] == ["RunStarted", "Localised", "EnvironmentPreparing", "EnvironmentReady"]
+    for story in (fake, real.events):
+        [reflected] = [e for e in story if isinstance(e, ev.Reflected)]
+        finished = story[-1]
+        assert reflected.category is Category.PASSED
+        assert isinstance(finished, ev.RunFinished) and finished.stopped is Stopped.PASSED
+        assert finished.patch and "+    return a + b" in finished.patch
+
+
+def test_a_failed_attempt_is_a_test_failure_in_both(tmp_path: Path) -> None:
+    real = Harness(tmp_path, [fx.WRONG])
+    real.run(RepoConfig(max_attempts=1))
+    fake = _fake_story(tmp_path, FakePipeline(edits={"calc/ops.py": "x = 1\n"}, status=OutcomeStatus.FAILED))
+    assert _kinds(fake) == _kinds(real.events)
+    for story in (fake, real.events):
+        assert [e.category for e in story if isinstance(e, ev.Reflected)] == [Category.TEST_FAILURE]
+        finished = story[-1]
+        assert isinstance(finished, ev.RunFinished) and finished.stopped is Stopped.ATTEMPTS_EXHAUSTED
+
+
+def test_needs_hint_and_cancel_stories_match(tmp_path: Path) -> None:
+    hint = Harness(tmp_path / "hint", [fx.FIX], cal=WIDE)
+    hint.run(RepoConfig(max_set_size=2))
+    cancelled = Harness(tmp_path / "cancel", [fx.FIX])
+    cancelled.run(should_cancel=lambda: True)
+    fake_hint = _fake_story(tmp_path / "fh", FakePipeline(status=OutcomeStatus.NEEDS_HINT))
+    fake_cancel = _fake_story(tmp_path / "fc", FakePipeline(), should_cancel=lambda: True)
+    short = ["RunStarted", "Localised", "RunFinished"]
+    assert _kinds(hint.events) == _kinds(fake_hint) == short
+    assert _kinds(cancelled.events) == _kinds(fake_cancel) == short
+    for story, stopped in ((hint.events, Stopped.NEEDS_HINT), (fake_hint, Stopped.NEEDS_HINT)):
+        finished = story[-1]
+        assert isinstance(finished, ev.RunFinished) and finished.stopped is stopped
+    for story in (cancelled.events, fake_cancel):
+        finished = story[-1]
+        assert isinstance(finished, ev.RunFinished) and finished.stopped is Stopped.CANCELLED

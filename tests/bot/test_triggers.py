@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repomind.bot.solving.pipeline_port import OutcomeStatus
+from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.store import JobState
 from repomind.testing import FakePipeline, StandInGitHub, git, make_git_repo
 from repomind.testing.github.state import CommentState
@@ -260,7 +260,7 @@ def test_a_failed_run_explains_and_pushes_nothing(bot: Serve, github: StandInGit
     assert (
         "no passing patch" in status and "the tests still fail" in status and "Nothing was pushed" in status
     )
-    assert "❌ assertion" in status
+    assert "❌ test-failure" in status  # the fake spells categories as the real pipeline does
     assert github.state.pulls(REPO) == [] and github.state.branches(REPO) == ["main"]
 
 

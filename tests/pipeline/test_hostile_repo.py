@@ -13,7 +13,8 @@ import pytest
 
 from repomind import repoconfig
 from repomind.errors import ConfigError
-from repomind.pipeline.solve import Category, SolveRequest, solve
+from repomind.pipeline.solve import Category, RunEvents, SolveRequest, solve
+from repomind.pipeline.solve.events import describe
 from repomind.repoconfig import RepoConfig
 from repomind.testing import FakeSandbox, ScriptedModel, git, make_git_repo
 from tests.pipeline import solve_fixtures as fx
@@ -70,7 +71,7 @@ def test_committed_symlinks_reach_no_prompt_artifact_or_log(
         ),
         model=model,
         sandbox=FakeSandbox(),
-        log=logged.append,
+        events=RunEvents(lambda event: logged.append(describe(event) or "")),
     )
     # every edit through a symlink was refused; the host files are untouched
     assert [a.category for a in report.attempts[:2]] == [Category.EDIT_NOT_APPLIED] * 2

@@ -12,7 +12,10 @@ from repomind.pipeline.issue import mentions, strip_hidden
 from repomind.pipeline.localise.result import Localisation, RankedFile
 from repomind.pipeline.solve import context, prompts, verify
 from repomind.pipeline.solve.artifacts import SCHEMA_VERSION, RunArtifacts, read_trajectory
-from repomind.pipeline.solve.reflect import AttemptRecord, Category, best
+from repomind.pipeline.solve.events import AttemptStarted
+from repomind.pipeline.solve.outcome import Category
+from repomind.pipeline.solve.recorder import RunRecorder
+from repomind.pipeline.solve.reflect import AttemptRecord, best
 from repomind.pipeline.toolchain.python import FACTS, PythonToolchain, pytest_output
 from repomind.testing import make_git_repo
 
@@ -170,14 +173,15 @@ def test_related_tests_are_selected(tmp_path: Path) -> None:
 
 def test_trajectory_events_and_redaction(tmp_path: Path) -> None:
     art = RunArtifacts(tmp_path / "run", "r1", redact=["supersecretvalue"])
-    art.event("prompt", 1, messages=[{"role": "user", "content": "key supersecretvalue"}])
+    RunRecorder(art)(AttemptStarted(1, "m", [{"role": "user", "content": "key supersecretvalue"}]))
     art.write_json("report.json", {"token": "supersecretvalue"})
     events = read_trajectory(tmp_path / "run" / "trajectory.jsonl")
     assert events[0]["schema"] == SCHEMA_VERSION and events[0]["seq"] == 1 and events[0]["attempt"] == 1
     assert "supersecretvalue" not in (tmp_path / "run" / "trajectory.jsonl").read_text()
+    assert "supersecretvalue" not in (tmp_path / "run" / "attempt-1" / "prompt.json").read_text()
     assert json.loads((tmp_path / "run" / "report.json").read_text()) == {"token": "[REDACTED]"}
     with pytest.raises(ValueError, match="unknown trajectory event"):
-        art.event("nonsense")
+        art.append("nonsense", None)
     (tmp_path / "old.jsonl").write_text(json.dumps({"schema": 0}) + "\n")
     with pytest.raises(ValueError, match="expected 1"):
         read_trajectory(tmp_path / "old.jsonl")

@@ -10,8 +10,9 @@ import pytest
 
 from repomind.bot.render import render
 from repomind.bot.solving.outcome import attempt_of, evidence_of
-from repomind.bot.solving.pipeline_port import Attempt, OutcomeStatus, PipelineOutcome, TestEvidence
+from repomind.bot.solving.pipeline_port import Attempt, PipelineOutcome, TestEvidence
 from repomind.pipeline.solve import Category, SolveRequest, solve, verify
+from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.toolchain.python import PythonToolchain
 from repomind.testing import FakeSandbox, ScriptedModel, make_git_repo
@@ -97,7 +98,7 @@ def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
         issue_number=1,
         summary="s",
         evidence=TestEvidence(not_run=(("tests/t.py::test_win", "skipped", "skipped"),)),
-        attempts=(Attempt(1, "passed"),),
+        attempts=(Attempt(1, Category.PASSED),),
         model="m",
         tokens=1,
         cost_usd=None,

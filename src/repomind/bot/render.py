@@ -39,3 +39,8 @@ def _env() -> jinja2.Environment:
 def render(template: str, **context: Any) -> str:
     """Render ``templates/<template>.md.j2``."""
     return _env().get_template(f"{template}.md.j2").render(**context).strip() + "\n"
+
+
+def text(template: str, **context: Any) -> str:
+    """A piece of a comment (a headline, a stage line, a result) from ``templates/<template>.md.j2``."""
+    return _env().get_template(f"{template}.md.j2").render(**context).strip()

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from repomind.bot.github.protocol import GitHub
-from repomind.bot.render import marker, render
+from repomind.bot.render import marker, render, text
+from repomind.bot.solving.outcome import attempt_of
 from repomind.bot.solving.pipeline_port import Attempt, PipelineOutcome
 from repomind.pipeline.localise.result import Localisation
+from repomind.pipeline.solve.events import Localised, Reflected, RunEvent, describe
 from repomind.store import Job, Ledger, add_event
 
 #: Progress lines alone edit the comment at most this often; new findings edit it at once.
@@ -110,6 +112,21 @@ class StatusComment:
         comment_id = self.ensure()
         self._gh.edit_comment(self._job.repo, comment_id, self.body())
         self._last_edit = time.monotonic()
+
+    def follow(self, event: RunEvent) -> None:
+        """The comment as a subscriber of the run's events: the localisation and each attempt at once,
+        other progress lines at most every :data:`MIN_EDIT_INTERVAL_S`."""
+        line = describe(event)
+        stage = text("stage", step="progress", line=line) if line else ""
+        match event:
+            case Localised(localisation=loc):
+                self.update(localisation=loc, stage=text("stage", step="patching"))
+            case Reflected(record=record):
+                self.update(attempts=(*self.view.attempts, attempt_of(record)), stage=stage)
+            case _ if stage:
+                self.update(stage=stage, force=False)
+            case _:
+                pass
 
 
 def changed_lines(old: StatusView, new: StatusView) -> list[tuple[str, str]]:

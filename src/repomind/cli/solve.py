@@ -88,6 +88,7 @@ def solve(
     from repomind.compose import Overrides, build_run, resolve_local
     from repomind.pipeline.solve import solve as run_solve
     from repomind.pipeline.solve.artifacts import new_run_id
+    from repomind.pipeline.solve.events import RunEvents, progress_lines
     from repomind.progress import status
 
     settings = ctx.settings
@@ -116,8 +117,9 @@ def solve(
     with status(f"solving in {out_dir}") as progress:
         parts = build_run(settings, config, boundaries=ctx.boundaries, log=progress)
         request = parts.request(repo, text, out_dir, rev=rev, keep_work_trees=keep_work_trees, run_id=run_id)
+        events = RunEvents(progress_lines(progress))
         report = run_solve(
-            request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser, log=progress
+            request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser, events=events
         )
     data = report.to_json()
     if as_json:

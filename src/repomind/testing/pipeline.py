@@ -9,18 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repomind.bot.solving.pipeline_port import (
-    Attempt,
-    OnEvent,
-    OutcomeStatus,
-    PipelineEvent,
-    PipelineJob,
-    PipelineOutcome,
-    ShouldCancel,
-    TestEvidence,
-)
+from repomind.bot.solving.outcome import attempt_of
+from repomind.bot.solving.pipeline_port import PipelineJob, PipelineOutcome, ShouldCancel, TestEvidence
 from repomind.pipeline.localise.result import Localisation, RankedFile
+from repomind.pipeline.solve import events as ev
+from repomind.pipeline.solve.outcome import Category, OutcomeStatus, Stopped
+from repomind.pipeline.solve.reflect import AttemptRecord
+from repomind.pipeline.solve.request import SolveReport
+from repomind.pipeline.solve.verify import TestRun
 from repomind.testing.git import git
+
+MODEL = "scripted/fake"
+#: The scripted tests: the issue's test and two others; a failing run fails the issue's test.
+TESTS = ("tests/test_calc.py::test_add", "tests/test_calc.py::test_sub", "tests/test_calc.py::test_mul")
 
 
 def scripted_localisation(paths: list[str], *, confidence: float = 0.9) -> Localisation:
@@ -49,8 +50,8 @@ class FakePipeline:
     explanation: str = "No attempt passed: the tests still fail."
     calls: list[dict[str, object]] = field(default_factory=list)
 
-    def run(self, job: PipelineJob, *, on_event: OnEvent, should_cancel: ShouldCancel) -> PipelineOutcome:
-        work_tree, hints = job.work_tree, job.hints
+    def run(self, job: PipelineJob, *, events: ev.RunEvents, should_cancel: ShouldCancel) -> PipelineOutcome:
+        work_tree, hints, issue_title = job.work_tree, job.hints, job.issue_title
         self.calls.append(
             {
                 "work_tree": work_tree,
@@ -65,45 +66,90 @@ class FakePipeline:
         )
         if self.on_start is not None:
             self.on_start(work_tree)
+        run = _Story(events, git(work_tree, "rev-parse", "HEAD").strip())
+        events.emit(ev.RunStarted(run.report.run_id, job.repo, run.report.commit, MODEL, issue_title, 1, {}))
         loc = self.localisation or scripted_localisation(sorted(self.edits) or ["README.md"])
-        on_event(PipelineEvent("localised", localisation=loc))
+        events.emit(ev.Localised(loc))
         if self.status is OutcomeStatus.NEEDS_HINT and not hints.anyway:
+            run.stop(Stopped.NEEDS_HINT, "the calibrated set is too wide")
             return PipelineOutcome(OutcomeStatus.NEEDS_HINT, localisation=loc, model="scripted")
         while self.gate is not None and not self.gate():
             if should_cancel():
+                run.stop(Stopped.CANCELLED, "cancelled after localisation")
                 return PipelineOutcome(OutcomeStatus.CANCELLED, localisation=loc)
             time.sleep(0.05)
         if should_cancel():
+            run.stop(Stopped.CANCELLED, "cancelled after localisation")
             return PipelineOutcome(OutcomeStatus.CANCELLED, localisation=loc)
+        events.emit(ev.EnvironmentPreparing())
+        events.emit(ev.EnvironmentReady("scripted", True, 0.0))
         for rel, text in self.edits.items():
             (work_tree / rel).parent.mkdir(parents=True, exist_ok=True)
             (work_tree / rel).write_text(text)
         passed = self.status in (OutcomeStatus.SUCCESS, OutcomeStatus.NEEDS_HINT)
-        attempt = Attempt(
-            1,
-            "passed" if passed else "assertion",
-            "scripted edit",
-            3 if passed else 2,
-            0 if passed else 1,
-            tokens=1200,
-            cost_usd=0.0021,
-        )
-        on_event(PipelineEvent("attempt", attempt=attempt))
-        if passed:  # new files too, as the real pipeline's diff holds them
-            git(work_tree, "add", "--all")
-        diff = git(work_tree, "diff", "--cached", "HEAD") if passed else ""
+        git(work_tree, "add", "--all")  # new files too, as the real pipeline's diff holds them
+        diff = git(work_tree, "diff", "--cached", "HEAD")
+        record = run.attempt(sorted(self.edits), diff, passed)
+        if not passed:
+            git(work_tree, "reset", "-q")
+            diff = ""
+        run.stop(Stopped.PASSED if passed else Stopped.ATTEMPTS_EXHAUSTED, record.summary)
         return PipelineOutcome(
             status=self.status if self.status is not OutcomeStatus.NEEDS_HINT else OutcomeStatus.SUCCESS,
             diff=diff,
             summary=f"Scripted change to {', '.join(sorted(self.edits))}.",
             explanation="" if passed else self.explanation,
-            attempts=(attempt,),
+            attempts=(attempt_of(record),),
             tokens=1200,
             cost_usd=0.0021,
-            model="scripted/fake",
+            model=MODEL,
             localisation=loc,
             evidence=self.evidence if passed else TestEvidence(),
         )
+
+
+class _Story:
+    """The events the real pipeline emits for one attempt, with scripted contents."""
+
+    def __init__(self, events: ev.RunEvents, commit: str) -> None:
+        self.events = events
+        self.report = SolveReport(
+            f"fake-{time.time_ns():x}", False, False, Stopped.CANCELLED, "", MODEL, commit
+        )
+        self.report.max_attempts = 1
+
+    def attempt(self, changed: list[str], diff: str, passed: bool) -> AttemptRecord:
+        emit = self.events.emit
+        emit(ev.AttemptStarted(1, MODEL, [{"role": "user", "content": "scripted prompt"}]))
+        emit(ev.Replied(1, "scripted edit", MODEL, 1000, 200, 0.0021, 0.0))
+        emit(ev.EditsRead(1, [{"path": p} for p in changed]))
+        emit(ev.PatchApplied(1, changed, [], [], diff=diff))
+        emit(ev.Linted(1, []))
+        emit(ev.TestsPlanned(1, "the scripted tests"))
+        before = _tests({TESTS[0]: "failed", TESTS[1]: "passed", TESTS[2]: "passed"})
+        after = _tests({TESTS[0]: "passed" if passed else "failed", TESTS[1]: "passed", TESTS[2]: "passed"})
+        emit(ev.TestsRan(1, "before", before, overlay=()))
+        emit(ev.TestsRan(1, "after", after))
+        tests = {"before": ev.run_json(before), "after": ev.run_json(after)}
+        emit(ev.TestsJudged(1, tests, before.log, after.log))
+        category = Category.PASSED if passed else Category.TEST_FAILURE
+        record = AttemptRecord(1, category, "scripted edit", changed=changed, diff=diff if passed else "")
+        record.tokens, record.cost_usd, record.verified, record.tests = 1200, 0.0021, passed, tests
+        self.report.attempts.append(record)
+        emit(ev.Reflected(record))
+        return record
+
+    def stop(self, stopped: Stopped, message: str) -> None:
+        self.report.stopped, self.report.message = stopped, message
+        self.report.success = self.report.verified = stopped is Stopped.PASSED
+        self.report.patch_attempt = 1 if self.report.success else None
+        kept = self.report.attempts[0].diff if self.report.success else ""
+        self.events.emit(ev.RunFinished(self.report, kept))
+
+
+def _tests(results: dict[str, str]) -> TestRun:
+    failed = sum(1 for o in results.values() if o != "passed")
+    return TestRun(TESTS, 1 if failed else 0, "failed" if failed else "ok", results, 0.0, "scripted", "junit")
 
 
 def scripted_pipeline(settings: object) -> FakePipeline:

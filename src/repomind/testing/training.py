@@ -125,55 +125,31 @@ def write_run(
     success: bool,
     patch_attempt: int | None,
 ) -> Path:
-    """A run directory as ``repomind solve`` writes it (report, trajectory, per-attempt files), through the
-    pipeline's own :class:`~repomind.pipeline.solve.artifacts.RunArtifacts`. Each attempt: ``messages``,
-    ``reply``, ``category``, ``diff``, ``verified``."""
+    """A run directory as ``repomind solve`` writes it (report, trajectory, per-attempt files): the run's
+    events through the pipeline's own recorder (:class:`~repomind.pipeline.solve.recorder.RunRecorder`).
+    Each attempt: ``messages``, ``reply``, ``category``, ``diff``, ``verified``."""
+    from repomind.pipeline.solve import events as ev
     from repomind.pipeline.solve.artifacts import RunArtifacts
+    from repomind.pipeline.solve.outcome import Category, Stopped
+    from repomind.pipeline.solve.recorder import RunRecorder
+    from repomind.pipeline.solve.reflect import AttemptRecord
+    from repomind.pipeline.solve.request import SolveReport
 
-    art = RunArtifacts(directory, run_id)
-    art.event(
-        "run-start", repo=repo, commit="0" * 40, model="scripted", issue=issue, max_attempts=3, budget={}
-    )
+    emit = ev.RunEvents(RunRecorder(RunArtifacts(directory, run_id))).emit
+    stopped = Stopped.PASSED if success else Stopped.ATTEMPTS_EXHAUSTED
+    report = SolveReport(run_id, success, success, stopped, "", "scripted", "0" * 40, max_attempts=3)
+    emit(ev.RunStarted(run_id, repo, report.commit, "scripted", issue, 3, {}))
     for n, attempt in enumerate(attempts, start=1):
-        art.write_json(f"attempt-{n}/prompt.json", attempt["messages"])
-        art.event("prompt", n, model="scripted", messages=attempt["messages"])
-        art.write_text(f"attempt-{n}/reply.md", attempt["reply"])
-        art.event("reply", n, text=attempt["reply"], model="scripted", prompt_tokens=10, completion_tokens=10)
-        if attempt.get("diff"):
-            art.write_text(f"attempt-{n}/patch.diff", attempt["diff"])
-        art.event(
-            "attempt-end",
-            n,
-            category=attempt["category"],
-            summary="",
-            evidence="",
-            changed=[],
-            diff=attempt.get("diff", ""),
-            verified=attempt.get("verified", False),
-        )
-    categories = [a["category"] for a in attempts]
-    art.event(
-        "run-end",
-        success=success,
-        verified=success,
-        stopped="passed" if success else "attempts-exhausted",
-        message="",
-        attempts=len(attempts),
-        tokens=0,
-        cost_usd=None,
-        patch_attempt=patch_attempt,
-        categories=categories,
-    )
-    art.write_json(
-        "report.json",
-        {
-            "schema": 1,
-            "run_id": run_id,
-            "success": success,
-            "patch_attempt": patch_attempt,
-            "attempts": len(attempts),
-        },
-    )
+        emit(ev.AttemptStarted(n, "scripted", attempt["messages"]))
+        emit(ev.Replied(n, attempt["reply"], "scripted", 10, 10, None, 0.0))
+        diff = attempt.get("diff", "")
+        if diff:
+            emit(ev.PatchApplied(n, [], [], [], diff=diff))
+        record = AttemptRecord(n, Category(attempt["category"]), "", diff=diff)
+        record.verified = attempt.get("verified", False)
+        report.attempts.append(record)
+        emit(ev.Reflected(record))
+    report.patch_attempt = patch_attempt
     patch = attempts[patch_attempt - 1].get("diff", "") if patch_attempt else ""
-    art.write_text("patch.diff", patch)
+    emit(ev.RunFinished(report, patch))
     return directory

@@ -20,15 +20,9 @@ from repomind.bot.commands.options import BotOptions, branch_for
 from repomind.bot.github import gitops
 from repomind.bot.github.branch import BranchWriter
 from repomind.bot.github.protocol import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
-from repomind.bot.render import marker, render
-from repomind.bot.solving.pipeline_port import (
-    Hints,
-    OutcomeStatus,
-    Pipeline,
-    PipelineEvent,
-    PipelineJob,
-    PipelineOutcome,
-)
+from repomind.bot.jobs.bot_run import BotRun, Ended, Ending, pushed_note
+from repomind.bot.render import marker, render, text
+from repomind.bot.solving.pipeline_port import Hints, Pipeline, PipelineJob, PipelineOutcome
 from repomind.bot.status import StatusComment
 from repomind.compose.config import RunConfig, resolve, served_model
 from repomind.errors import ConfigError, RepomindError
@@ -40,6 +34,8 @@ from repomind.pipeline.edits.guard import (
     outside_source,
     refusal_text,
 )
+from repomind.pipeline.solve.events import RunEvents
+from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
 from repomind.store.jobs import Heartbeat
@@ -82,36 +78,26 @@ class JobRunner:
         status = StatusComment(
             gh, self.ledger, job, run_url=self.options.run_url(job.id), login=self.options.login
         )
+        run = BotRun(job, status)
         try:
-            state, error = self._run(job, gh, status, beat)
+            ended = self._run(job, gh, run, beat)
         except Stop as stop:
             if stop.reason == "lost":
                 log.warning("lease lost: another worker has this job")
                 return
-            status.update(
-                headline="🛑 cancelled",
-                stage="",
-                result=f"Cancelled on request; {pushed_note(self.ledger.job(job.id))}",
-            )
-            state, error = JobState.CANCELLED, None
+            ended = run.stop(Ending.CANCELLED, pushed=pushed_note(self.ledger.job(job.id)))
         except Exception as exc:  # the worker's edge: any failure is reported on the issue, not swallowed
             message = Redactor([gh_token(gh)], parent=SECRETS)(str(exc) or type(exc).__name__)
             log.exception("job failed with an error")
+            ended = Ended(JobState.FAILED, message)
             try:
-                pushed = pushed_note(self.ledger.job(job.id))
-                status.update(
-                    headline="💥 stopped by an error",
-                    stage="",
-                    result=f"Repomind hit an error and stopped: {message}\n\n"
-                    f"{pushed[:1].upper()}{pushed[1:]} Comment `/repomind retry` to try again.",
-                )
+                run.stop(Ending.ERROR, message=message, pushed=pushed_note(self.ledger.job(job.id)))
             except Exception:  # GitHub itself may be what failed; the ledger still records the error
                 log.exception("could not report the error on GitHub")
-            state, error = JobState.FAILED, message
         finally:
             shutil.rmtree(self._work_tree(job.id), ignore_errors=True)
-        self.ledger.finish(job.id, state, error=error)
-        log.info("job finished", state=state.value)
+        self.ledger.finish(job.id, ended.state, error=ended.error)
+        log.info("job finished", state=ended.state.value)
         following = self.ledger.next_queued(job.repo, job.issue_number)
         if following is not None:
             self.queue.enqueue(Kind.RUN_JOB, following)
@@ -119,11 +105,10 @@ class JobRunner:
     def _work_tree(self, job_id: int) -> Path:
         return self.options.work_dir / f"job-{job_id}"
 
-    def _run(
-        self, job: Job, gh: GitHub, status: StatusComment, beat: Heartbeat
-    ) -> tuple[JobState, str | None]:
+    def _run(self, job: Job, gh: GitHub, run: BotRun, beat: Heartbeat) -> Ended:
+        status = run.status
         beat.boundary()
-        status.update(headline="🏃 running", stage="Reading the repository and its configuration…")
+        run.start()
         repo = gh.get_repository(job.repo)
         try:
             run_config = resolve(
@@ -132,13 +117,7 @@ class JobRunner:
                 adapter=served_model(self.options.defaults, self.ledger, job.installation_id),
             )
         except ConfigError as exc:
-            status.update(
-                headline="⚠️ stopped: the configuration is invalid",
-                stage="",
-                result=f"{exc}\n\nNothing was run. Fix the file on `{repo.default_branch}` "
-                "and comment `/repomind retry`.",
-            )
-            return JobState.FAILED, str(exc)
+            return run.stop(Ending.CONFIG_INVALID, message=str(exc), branch=repo.default_branch)
         config = run_config.repo
         if run_config.notes:
             status.update(notes=run_config.notes)
@@ -150,7 +129,7 @@ class JobRunner:
         token = gh.installation_token().token
         revise = job.command == "revise" and gitops.remote_has_branch(repo.clone_url, branch, token=token)
         beat.boundary()
-        status.update(stage="Checking out the repository…")
+        run.stage("checkout")
         tree = gitops.clone(
             repo.clone_url, self._work_tree(job.id), token=token, branch=branch if revise else None
         )
@@ -163,7 +142,7 @@ class JobRunner:
             base = job.base_sha if recorded and job.base_sha else gitops.head_sha(tree)
         else:
             base = gitops.head_sha(tree)
-            outcome = self._pipeline(job, run_config, issue, Path(tree.working_dir), status, beat, base)
+            outcome = self._pipeline(job, run_config, issue, Path(tree.working_dir), run, beat, base)
         beat.boundary()
         latest = self.ledger.job(job.id)  # an edit of the issue during the run is named, not used
         status.view = replace(status.view, issue_note=frozen_issue(latest, current)[1])
@@ -172,36 +151,17 @@ class JobRunner:
             raise Stop("cancel")
         if outcome.status is OutcomeStatus.NEEDS_HINT:
             size = len(outcome.localisation.set or []) if outcome.localisation else 0
-            status.update(
-                headline="🤔 needs a hint",
-                stage="",
-                result=f"The calibrated set has {size} files, more than `max_set_size` "
-                f"({config.max_set_size}), so no budget was spent. Comment `/repomind include PATH` with "
-                "the file to change, or `/repomind fix --anyway` to go ahead.",
-            )
-            return JobState.FAILED, "needs a hint: the calibrated set is too wide"
+            return run.stop(Ending.NEEDS_HINT, size=size, max_set_size=config.max_set_size)
         refused = PathGuard.of(config.protected_paths, config.ignore_paths).refusals(diff_paths(outcome.diff))
         if outcome.status is OutcomeStatus.SUCCESS and refused:  # any diff, whoever made it: never pushed
-            status.update(
-                headline="🛡️ stopped: the patch changes protected paths",
-                stage="",
-                result=f"{refusal_text(refused)[:1].upper()}{refusal_text(refused)[1:]}.\n\n{HOW_TO_ALLOW}"
-                "\n\nNothing was pushed.",
-            )
-            return JobState.FAILED, refusal_text(refused)
+            return run.stop(Ending.PROTECTED_PATHS, refusal=refusal_text(refused), how_to_allow=HOW_TO_ALLOW)
         if outcome.status is not OutcomeStatus.SUCCESS or not outcome.diff.strip():
-            status.update(
-                headline="❌ no passing patch",
-                stage="",
-                result=(outcome.explanation or "No attempt passed the tests.")
-                + "\n\nNothing was pushed. `/repomind retry <hint>` tries again with your hint.",
-            )
-            return JobState.FAILED, outcome.explanation or "no attempt passed"
+            return run.stop(Ending.NO_PATCH, explanation=outcome.explanation)
 
-        status.update(stage="Pushing the branch…")
+        run.stage("pushing")
         note = ""
         if job.head_sha is None:
-            message = SECRETS.text(f"Fix #{issue.number}: {issue.title}\n\n{outcome.summary}".strip())
+            message = SECRETS.text(text("commit", issue=issue, summary=outcome.summary, title_only=False))
             writer = BranchWriter(
                 tree, repo.clone_url, gh.installation_token().token, self.ledger, self.options.identity
             )
@@ -212,13 +172,7 @@ class JobRunner:
             branch = job.branch or branch
         beat.boundary()
         pr = self._publish(job, gh, repo, issue, branch, outcome)
-        status.update(
-            headline="✅ draft PR ready",
-            stage="",
-            result=f"Draft PR #{pr.number} holds the change: {pr.html_url or ''}".strip()
-            + (f"\n\n{note}" if note else ""),
-        )
-        return JobState.SUCCEEDED, None
+        return run.stop(Ending.PR_READY, pr=pr, note=note)
 
     def _pipeline(
         self,
@@ -226,7 +180,7 @@ class JobRunner:
         config: RunConfig,
         issue: Issue,
         work_tree: Path,
-        status: StatusComment,
+        run: BotRun,
         beat: Heartbeat,
         base: str,
     ) -> PipelineOutcome:
@@ -239,18 +193,11 @@ class JobRunner:
             anyway=bool(job.args.get("anyway", False)),
         )
 
-        def on_event(event: PipelineEvent) -> None:
-            if event.kind == "localised" and event.localisation is not None:
-                status.update(localisation=event.localisation, stage="Writing and testing a patch…")
-            elif event.kind == "attempt" and event.attempt is not None:
-                status.update(attempts=(*status.view.attempts, event.attempt))
-            elif event.message:
-                status.update(stage=event.message, force=False)
-
-        status.update(stage="Localising the change…")
+        status = run.status
+        run.stage("localising")
         outcome = self.pipeline.run(
             PipelineJob(work_tree, issue.title, issue.body, config, hints, job.repo, job.installation_id),
-            on_event=on_event,
+            events=RunEvents(status.follow),
             should_cancel=lambda: beat.check() != "ok",
         )
         status.view = status.view.with_outcome(outcome)
@@ -289,7 +236,7 @@ class JobRunner:
         else:
             pr = gh.create_pull(
                 repo.full_name,
-                title=f"Fix #{issue.number}: {issue.title}",
+                title=text("commit", issue=issue, summary="", title_only=True),
                 head=branch,
                 base=repo.default_branch,
                 body=body,
@@ -299,28 +246,18 @@ class JobRunner:
         return pr
 
 
-def pushed_note(job: Job) -> str:
-    """What the job pushed, for a cancel or error message ("nothing was pushed" only when true)."""
-    if job.head_sha:
-        where = f"the change was pushed to `{job.branch}` (commit `{job.head_sha[:12]}`)"
-        return where + (f" and is in draft PR #{job.pr_number}." if job.pr_number else ".")
-    if job.branch:
-        return f"a push to `{job.branch}` may have happened before it stopped."
-    return "nothing was pushed."
-
-
 def frozen_issue(job: Job, current: Issue) -> tuple[Issue, str]:
     """The issue as it read when the trigger was accepted, and the status comment's line saying so."""
     if job.issue_title is None:  # a job opened before the text was kept: the current text
         return current, ""
     frozen = replace(current, title=job.issue_title, body=job.issue_body or "")
-    when = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    tail = ""
-    if job.issue_edited_by:
-        tail = f" (edited since by `{job.issue_edited_by}`: ignored; `/repomind retry` uses the new text)"
-    elif (current.title, current.body) != (frozen.title, frozen.body):
-        tail = " (edited since: ignored; `/repomind retry` uses the new text)"
-    return frozen, f"Using the issue text as of {when}, when the trigger was accepted{tail}."
+    note = text(
+        "issue_note",
+        when=job.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        edited_by=job.issue_edited_by,
+        edited=(current.title, current.body) != (frozen.title, frozen.body),
+    )
+    return frozen, note
 
 
 def gh_token(gh: GitHub) -> str:

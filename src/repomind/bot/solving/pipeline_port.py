@@ -3,9 +3,10 @@
 The worker checks the issue's repository out at the default branch (or the PR branch for ``revise``),
 then calls :meth:`Pipeline.run` once. The pipeline may edit the work tree as it likes; the bot uses only
 ``PipelineOutcome.diff`` (applied to a clean checkout), so the pipeline never commits or pushes and never
-sees a token. ``on_event`` is called as the run advances (the status comment is edited from it);
-``should_cancel`` is polled at each stage boundary and, when it answers True, the pipeline returns an
-outcome with status ``cancelled`` as soon as it can.
+sees a token. The run's story goes to ``events`` (:mod:`repomind.pipeline.solve.events`, the same typed
+events from the real pipeline and the fake; the status comment subscribes to it); ``should_cancel`` is
+polled at each stage boundary and, when it answers True, the pipeline returns an outcome with status
+``cancelled`` as soon as it can. Outcomes use :mod:`repomind.pipeline.solve.outcome`'s vocabulary.
 
 The real implementation wraps ``repomind solve`` (issue 4); :class:`repomind.testing.FakePipeline` edits
 files per a script.
@@ -13,7 +14,6 @@ files per a script.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,13 +21,8 @@ from typing import Any, Protocol
 
 from repomind.compose.config import RunConfig
 from repomind.pipeline.localise.result import Localisation
-
-
-class OutcomeStatus(enum.StrEnum):
-    SUCCESS = "success"  # an attempt passed: ``diff`` is the patch
-    FAILED = "failed"  # no attempt passed within the budget
-    NEEDS_HINT = "needs_hint"  # the calibrated set is wider than max_set_size and ``anyway`` was not given
-    CANCELLED = "cancelled"
+from repomind.pipeline.solve.events import RunEvents
+from repomind.pipeline.solve.outcome import Category, OutcomeStatus
 
 
 @dataclass(frozen=True)
@@ -59,8 +54,8 @@ class TestEvidence:
 @dataclass(frozen=True)
 class Attempt:
     number: int
-    #: ``passed``, or why it failed: ``syntax``, ``import``, ``assertion``, ``timeout``, ``no-op``, ...
-    outcome: str
+    #: ``Category.PASSED``, or why it failed.
+    outcome: Category
     summary: str = ""
     tests_passed: int = 0
     tests_failed: int = 0
@@ -68,16 +63,6 @@ class Attempt:
     tests_skipped: int = 0
     tokens: int = 0
     cost_usd: float | None = None
-
-
-@dataclass(frozen=True)
-class PipelineEvent:
-    """Progress: ``localised`` (``localisation`` set), ``attempt`` (``attempt`` set) or ``message``."""
-
-    kind: str
-    message: str = ""
-    localisation: Localisation | None = None
-    attempt: Attempt | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +97,9 @@ class PipelineOutcome:
             diff=data.get("diff", ""),
             summary=data.get("summary", ""),
             explanation=data.get("explanation", ""),
-            attempts=tuple(Attempt(**a) for a in data.get("attempts", [])),
+            attempts=tuple(
+                Attempt(**{**a, "outcome": Category(a["outcome"])}) for a in data.get("attempts", [])
+            ),
             tokens=int(data.get("tokens", 0)),
             cost_usd=data.get("cost_usd"),
             model=data.get("model", ""),
@@ -128,8 +115,7 @@ class PipelineOutcome:
         )
 
 
-#: Called as the run advances; polled at each stage boundary (True: stop as soon as possible).
-OnEvent = Callable[[PipelineEvent], None]
+#: Polled at each stage boundary (True: stop as soon as possible).
 ShouldCancel = Callable[[], bool]
 
 
@@ -151,4 +137,4 @@ class PipelineJob:
 class Pipeline(Protocol):
     """Turns an issue and a checked-out work tree into a tested patch (or a plain explanation)."""
 
-    def run(self, job: PipelineJob, *, on_event: OnEvent, should_cancel: ShouldCancel) -> PipelineOutcome: ...
+    def run(self, job: PipelineJob, *, events: RunEvents, should_cancel: ShouldCancel) -> PipelineOutcome: ...

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from repomind.bot.solving import pipeline_port
 from repomind.compose.run import Boundaries, build_run, load_embedder
+from repomind.pipeline.solve.events import Localised, RunEvent, RunEvents
+from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.settings import Settings
 
 if TYPE_CHECKING:
     from repomind.pipeline.localise.result import Localisation
-    from repomind.pipeline.solve.reflect import AttemptRecord
 
 NO_MODEL = (
     "No model is configured, so no patch can be written: set `REPOMIND_MODEL` on the Repomind server "
@@ -39,30 +40,19 @@ class SolvePipeline:
         self.embedder = load_embedder(settings)  # once per process; a bad setting stops the server at start
 
     def run(
-        self,
-        job: pipeline_port.PipelineJob,
-        *,
-        on_event: pipeline_port.OnEvent,
-        should_cancel: pipeline_port.ShouldCancel,
+        self, job: pipeline_port.PipelineJob, *, events: RunEvents, should_cancel: pipeline_port.ShouldCancel
     ) -> pipeline_port.PipelineOutcome:
-        from repomind.bot.solving.outcome import attempt_of, outcome_of
+        from repomind.bot.solving.outcome import outcome_of
         from repomind.pipeline.solve import solve
         from repomind.pipeline.solve.artifacts import new_run_id
-        from repomind.pipeline.solve.hooks import SolveHooks
 
         if not job.config.model:
-            return pipeline_port.PipelineOutcome(pipeline_port.OutcomeStatus.FAILED, explanation=NO_MODEL)
+            return pipeline_port.PipelineOutcome(OutcomeStatus.FAILED, explanation=NO_MODEL)
         seen: list[Localisation] = []
 
-        def localised(loc: Localisation) -> None:
-            seen.append(loc)
-            on_event(pipeline_port.PipelineEvent("localised", localisation=loc))
-
-        def attempted(record: AttemptRecord) -> None:
-            on_event(pipeline_port.PipelineEvent("attempt", attempt=attempt_of(record)))
-
-        def progress(line: str) -> None:
-            on_event(pipeline_port.PipelineEvent("message", message=f"{line[:1].upper()}{line[1:]}…"))
+        def localised(event: RunEvent) -> None:
+            if isinstance(event, Localised):
+                seen.append(event.localisation)
 
         parts = build_run(
             self.settings,
@@ -90,8 +80,8 @@ class SolvePipeline:
             model=parts.model,
             sandbox=parts.sandbox,
             localiser=parts.localiser,
-            log=progress,
-            hooks=SolveHooks(on_localised=localised, on_attempt=attempted, should_cancel=should_cancel),
+            events=RunEvents(localised, events.emit),
+            should_cancel=should_cancel,
         )
         return outcome_of(report, seen[-1] if seen else None)
 

@@ -17,7 +17,7 @@ from repomind.redact import SECRETS, Redactor
 
 SCHEMA_VERSION = 1
 
-#: Event types of the trajectory, in the order a run emits them.
+#: Line types of the trajectory, in the order a run writes them.
 EVENT_TYPES = (
     "run-start",
     "localise",
@@ -68,8 +68,9 @@ class RunArtifacts:
         path.write_text(self._encode(data, indent=2) + "\n")
         return path
 
-    def event(self, type_: str, attempt: int | None = None, **payload: Any) -> None:
-        """Append one event to ``trajectory.jsonl``."""
+    def append(self, type_: str, attempt: int | None, **payload: Any) -> None:
+        """Append one line to ``trajectory.jsonl`` (the run's events become lines through
+        :class:`repomind.pipeline.solve.recorder.RunRecorder`)."""
         if type_ not in EVENT_TYPES:
             raise ValueError(f"unknown trajectory event type {type_!r}")
         self._seq += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,21 @@ from repomind.pipeline.edits.guard import HOW_TO_ALLOW, PathGuard, refusal_text
 from repomind.pipeline.issue import Mentions
 from repomind.pipeline.llm import Budget, LanguageModel, Message, estimate_tokens
 from repomind.pipeline.solve import verify
-from repomind.pipeline.solve.artifacts import RunArtifacts
-from repomind.pipeline.solve.reflect import AttemptRecord, Category
+from repomind.pipeline.solve.events import (
+    AttemptStarted,
+    EditFailed,
+    EditsRead,
+    Linted,
+    PatchApplied,
+    Replied,
+    RunEvents,
+    TestsJudged,
+    TestsPlanned,
+    TestsRan,
+    run_json,
+)
+from repomind.pipeline.solve.outcome import Category
+from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
 from repomind.pipeline.toolchain.protocol import GOOD, TestCommand, Toolchain, trim
 from repomind.sandbox import repofs
@@ -37,13 +49,12 @@ class AttemptContext:
     sandbox: Sandbox
     env: Environment
     workspace: Workspace
-    artifacts: RunArtifacts
+    events: RunEvents
     budget: Budget
     found: Mentions
     test_command: str | None
     #: The repository's language tools: tests, their runner and its output, lint.
     toolchain: Toolchain
-    log: Callable[[str], None] = lambda _line: None
     #: The paths a patch may not change (protected and ignored); deny by default.
     guard: PathGuard = field(default_factory=PathGuard)
     baselines: dict[str, verify.TestRun] = field(default_factory=dict)
@@ -52,79 +63,63 @@ class AttemptContext:
 def ask(ctx: AttemptContext, number: int, messages: list[Message]) -> tuple[str, int, float | None, float]:
     """Send the prompt (after checking the budget); returns (reply, tokens, cost, seconds)."""
     ctx.budget.check(estimate_tokens(messages))
-    ctx.artifacts.write_json(f"attempt-{number}/prompt.json", messages)
-    ctx.artifacts.event("prompt", number, model=ctx.model.name, messages=messages)
-    ctx.log(f"attempt {number}: asking {ctx.model.name}")
+    ctx.events.emit(AttemptStarted(number, ctx.model.name, messages))
     reply = ctx.model.complete(messages)
     ctx.budget.charge(reply)
-    ctx.artifacts.write_text(f"attempt-{number}/reply.md", reply.text)
-    ctx.artifacts.event(
-        "reply",
-        number,
-        text=reply.text,
-        model=reply.model,
-        prompt_tokens=reply.prompt_tokens,
-        completion_tokens=reply.completion_tokens,
-        cost_usd=reply.cost_usd,
-        seconds=round(reply.seconds, 3),
+    ctx.events.emit(
+        Replied(
+            number,
+            text=reply.text,
+            model=reply.model,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost_usd=reply.cost_usd,
+            seconds=round(reply.seconds, 3),
+        )
     )
     return reply.text, reply.tokens, reply.cost_usd, reply.seconds
 
 
 def run_attempt(ctx: AttemptContext, number: int, reply: str) -> AttemptRecord:
-    """Everything after the reply: parse, apply, lint, test, and the attempt's category and evidence."""
+    """Everything after the reply: parse, apply, lint, test, and the attempt's category and evidence
+    (the caller emits it as :class:`~repomind.pipeline.solve.events.Reflected` with its tokens)."""
     start = time.monotonic()
     record = _edit_and_test(ctx, number, reply)
     record.seconds = round(time.monotonic() - start, 3)
-    ctx.artifacts.event(
-        "attempt-end",
-        number,
-        category=record.category.value,
-        summary=record.summary,
-        evidence=record.evidence,
-        changed=record.changed,
-        diff=record.diff,
-        verified=record.verified,
-    )
-    ctx.log(f"attempt {number}: {record.category.value}: {record.summary}")
     return record
 
 
 def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
-    art = ctx.artifacts
+    emit = ctx.events.emit
     try:
         edits = parse_edits(reply)
     except NoEditsError as exc:
-        art.write_json(f"attempt-{n}/edits.json", {"edits": [], "error": str(exc)})
-        art.event("edits", n, edits=[], error=str(exc))
+        emit(EditsRead(n, [], error=str(exc)))
         return AttemptRecord(n, Category.NO_EDITS, f"no edit could be read from the reply: {exc}")
     edits_text = format_edits(edits)
-    art.write_json(f"attempt-{n}/edits.json", {"edits": [asdict(e) for e in edits]})
-    art.event("edits", n, edits=[asdict(e) for e in edits])
+    emit(EditsRead(n, [asdict(e) for e in edits]))
     tree = ctx.workspace.work_tree(f"attempt-{n}")
     try:
         applied = apply_edits(tree, edits)
     except EditApplyError as exc:
-        art.event("apply", n, error=exc.reason, path=exc.edit.path, index=exc.index)
+        emit(EditFailed(n, exc.reason, exc.edit.path, exc.index))
         evidence = f"{exc}\n\nThe SEARCH text that was not matched:\n{exc.edit.search}"
         return AttemptRecord(n, Category.EDIT_NOT_APPLIED, str(exc), evidence, edits_text)
     changed = changed_paths(tree)
     refused = ctx.guard.refusals(changed)
-    art.event(
-        "apply", n, changed=applied.changed, created=applied.created, notes=applied.notes, refused=refused
-    )
     if refused:  # nothing of it is tested, kept or shown as a diff
+        emit(PatchApplied(n, applied.changed, applied.created, applied.notes, refused))
         summary = refusal_text(refused)
         return AttemptRecord(n, Category.PROTECTED_PATH, summary, f"{summary}.\n{HOW_TO_ALLOW}", edits_text)
     patch = diff(tree)
-    art.write_text(f"attempt-{n}/patch.diff", patch)
+    emit(PatchApplied(n, applied.changed, applied.created, applied.notes, refused, diff=patch))
     record = AttemptRecord(n, Category.EMPTY_PATCH, "", "", edits_text, changed, patch)
     if not changed:
         record.summary = "the edits changed nothing"
         return record
     originals = _originals(ctx.workspace, changed)
     problems = ctx.toolchain.lint(tree, changed, before=originals)
-    art.event("lint", n, problems=[asdict(p) for p in problems])
+    emit(Linted(n, [asdict(p) for p in problems]))
     if problems:
         kinds = {p.kind for p in problems}
         record.category = Category.SYNTAX_ERROR if "syntax" in kinds else Category.UNDEFINED_NAME
@@ -137,10 +132,10 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
 
 def _test(ctx: AttemptContext, n: int, tree: Path, record: AttemptRecord) -> AttemptRecord:
     plan = verify.plan_tests(tree, record.changed, ctx.found, ctx.test_command, toolchain=ctx.toolchain)
-    ctx.log(f"attempt {n}: running {plan.reason}")
+    ctx.events.emit(TestsPlanned(n, plan.reason))
     before = _baseline(ctx, n, tree, plan, record.changed)
     after = _run_tests(ctx, tree, plan.command)
-    ctx.artifacts.event("tests", n, phase="after", **_run_json(after))
+    ctx.events.emit(TestsRan(n, "after", after))
     tests: dict[str, Any] = {"plan": asdict(plan), "before": _summary(before), "after": _summary(after)}
     if before.timed_out or (ctx.toolchain.could_not_run(before.exit_code) and not before.results):
         record.category = Category.ENVIRONMENT_ERROR
@@ -156,7 +151,7 @@ def _test(ctx: AttemptContext, n: int, tree: Path, record: AttemptRecord) -> Att
     tests["verdict"] = verdict.to_json()
     if rerun is not None:
         tests["rerun"] = _summary(rerun)
-    record.category = Category.PASSED if verdict.passed else Category(verdict.category or "test-failure")
+    record.category = Category.PASSED if verdict.passed else (verdict.category or Category.TEST_FAILURE)
     record.summary, record.evidence, record.verified = verdict.summary, verdict.evidence, verdict.verified
     record.tests = tests
     _write_tests(ctx, n, tests, before, after)
@@ -176,7 +171,7 @@ def _baseline(
         return ctx.baselines[key]
     base = _overlay_tree(ctx, n, tree, overlay)
     before = _run_tests(ctx, base, plan.command)
-    ctx.artifacts.event("tests", n, phase="before", overlay=overlay, **_run_json(before))
+    ctx.events.emit(TestsRan(n, "before", before, overlay=tuple(overlay)))
     ctx.baselines[key] = before
     return before
 
@@ -221,7 +216,7 @@ def _rerun(
     if not suspects:
         return None
     rerun = _run_tests(ctx, tree, ctx.toolchain.test_command(suspects))
-    ctx.artifacts.event("tests", n, phase="rerun-after", **_run_json(rerun))
+    ctx.events.emit(TestsRan(n, "rerun-after", rerun))
     return rerun
 
 
@@ -241,7 +236,7 @@ def _confirm_baseline(
     if not ids:
         return verdict
     again = _run_tests(ctx, base, ctx.toolchain.test_command(ids))
-    ctx.artifacts.event("tests", n, phase="rerun-before", **_run_json(again))
+    ctx.events.emit(TestsRan(n, "rerun-before", again))
     flaky = [i for i in ids if again.results.get(i) in GOOD]
     if not flaky:
         return verdict
@@ -252,7 +247,7 @@ def _confirm_baseline(
             verdict,
             passed=False,
             verified=False,
-            category="unverified",
+            category=Category.UNVERIFIED,
             summary="not verified against the issue: the issue's tests also pass on the unpatched code "
             f"when rerun (flaky): {', '.join(flaky[:5])}",
         )
@@ -272,30 +267,14 @@ def _originals(workspace: Workspace, changed: list[str]) -> dict[str, str]:
     return originals
 
 
-def _run_json(run: verify.TestRun) -> dict[str, Any]:
-    return {
-        "argv": list(run.argv),
-        "exit_code": run.exit_code,
-        "outcome": run.outcome,
-        "results": run.results,
-        "source": run.source,
-        "seconds": run.seconds,
-        "log": trim(run.log, 20_000),
-    }
-
-
 def _summary(run: verify.TestRun) -> dict[str, Any]:
-    data = _run_json(run)
-    data["log"] = trim(run.log, verify.LOG_CHARS)
-    return data
+    return run_json(run, verify.LOG_CHARS)
 
 
 def _write_tests(
     ctx: AttemptContext, n: int, tests: dict[str, Any], before: verify.TestRun, after: verify.TestRun
 ) -> None:
-    ctx.artifacts.write_json(f"attempt-{n}/tests.json", tests)
-    ctx.artifacts.write_text(f"attempt-{n}/tests-before.log", before.log)
-    ctx.artifacts.write_text(f"attempt-{n}/tests-after.log", after.log)
+    ctx.events.emit(TestsJudged(n, tests, before.log, after.log))
 
 
 def format_edits(edits: list[Edit]) -> str:

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from repomind.pipeline.solve.outcome import Category
 from repomind.pipeline.toolchain.protocol import trim
 
 EVIDENCE_CHARS = 3000
 EDITS_CHARS = 4000
-
-
-class Category(enum.StrEnum):
-    """How an attempt ended. Only ``PASSED`` is a success; ``UNVERIFIED`` is explicitly not one."""
-
-    PASSED = "passed"
-    NO_EDITS = "no-edits"  # the reply held no edit in a format Repomind reads
-    EDIT_NOT_APPLIED = "edit-not-applied"  # an edit's SEARCH text was not found, or was ambiguous
-    EMPTY_PATCH = "empty-patch"  # the edits changed nothing
-    SYNTAX_ERROR = "syntax-error"
-    UNDEFINED_NAME = "undefined-name"
-    IMPORT_ERROR = "import-error"
-    TEST_FAILURE = "test-failure"  # the issue's tests still fail
-    REGRESSION = "regression"  # a test that passed before fails after
-    TIMEOUT = "timeout"
-    ENVIRONMENT_ERROR = "environment-error"  # the tests could not run even on the unpatched code
-    UNVERIFIED = "unverified"  # nothing broke, but no test tied to the issue went from failing to passing
-    PROTECTED_PATH = "protected-path"  # the edits changed a protected or ignored path: refused, not tested
 
 
 #: What each category asks of the next attempt.

@@ -10,6 +10,7 @@ from typing import Any
 from repomind import repoconfig
 from repomind.pipeline.llm import Budget
 from repomind.pipeline.solve.artifacts import SCHEMA_VERSION
+from repomind.pipeline.solve.outcome import Stopped
 from repomind.pipeline.solve.reflect import AttemptRecord
 
 
@@ -36,7 +37,7 @@ class SolveRequest:
     #: Localisation pins (paths or directories): included files come first, excluded ones are dropped.
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    #: Stop before patching (``stopped == "needs-hint"``) when the calibrated set has more files than
+    #: Stop before patching (``Stopped.NEEDS_HINT``) when the calibrated set has more files than
     #: this and no ``include`` pin was given; None never stops (the CLI).
     max_set_size: int | None = None
 
@@ -48,8 +49,7 @@ class SolveReport:
     run_id: str
     success: bool
     verified: bool
-    # passed | attempts-exhausted | budget | llm-error | environment-error | needs-hint | cancelled
-    stopped: str
+    stopped: Stopped
     message: str
     model: str
     commit: str
@@ -68,7 +68,7 @@ class SolveReport:
             "run_id": self.run_id,
             "success": self.success,
             "verified": self.verified,
-            "stopped": self.stopped,
+            "stopped": self.stopped.value,
             "message": self.message,
             "attempts": len(self.attempts),
             "max_attempts": self.max_attempts,

@@ -18,8 +18,20 @@ from repomind.pipeline.localise.result import Localisation, Localiser
 from repomind.pipeline.solve import context, prompts
 from repomind.pipeline.solve.artifacts import RunArtifacts, new_run_id
 from repomind.pipeline.solve.attempt import AttemptContext, ask, run_attempt
-from repomind.pipeline.solve.hooks import SolveHooks
-from repomind.pipeline.solve.reflect import Category, best
+from repomind.pipeline.solve.events import (
+    BudgetSpent,
+    EnvironmentFailed,
+    EnvironmentPreparing,
+    EnvironmentReady,
+    Localised,
+    Reflected,
+    RunEvents,
+    RunFinished,
+    RunStarted,
+)
+from repomind.pipeline.solve.outcome import Category, Stopped
+from repomind.pipeline.solve.recorder import RunRecorder
+from repomind.pipeline.solve.reflect import best
 from repomind.pipeline.solve.request import SolveReport, SolveRequest
 from repomind.pipeline.solve.workspace import Workspace, is_url
 from repomind.pipeline.toolchain.protocol import Toolchain
@@ -41,14 +53,16 @@ def solve(
     model: LanguageModel,
     sandbox: Sandbox,
     localiser: Localiser | None = None,
-    log: Callable[[str], None] = lambda _line: None,
-    hooks: SolveHooks | None = None,
+    events: RunEvents | None = None,
+    should_cancel: Callable[[], bool] = lambda: False,
     toolchain: Toolchain | None = None,
 ) -> SolveReport:
-    """Run the pipeline; write ``patch.diff``, ``report.json`` and ``trajectory.jsonl`` to the out dir.
+    """Run the pipeline; its story goes to ``events`` (after the run's own files under the out dir:
+    ``patch.diff``, ``report.json``, ``trajectory.jsonl``, ...).
 
-    ``hooks`` (optional) receive the localisation and each attempt as they happen, and may cancel the
-    run at a stage boundary. ``toolchain`` is the repository's language tools; by default the one
+    ``should_cancel`` is polled at each stage boundary (after localisation, after the environment is
+    ready, before each later attempt); True stops the run there (:attr:`Stopped.CANCELLED`). ``toolchain``
+    is the repository's language tools; by default the one
     :func:`~repomind.pipeline.toolchain.select.toolchain_for` chooses from its files and configuration.
 
     Raises :class:`~repomind.errors.UsageError` for a repository or revision that cannot be used
@@ -64,20 +78,12 @@ def solve(
         if fresh:  # a repository or revision that cannot be used leaves nothing behind
             shutil.rmtree(request.out_dir, ignore_errors=True)
         raise
-    art = RunArtifacts(request.out_dir, run_id, redact=request.redact)
+    stream = RunEvents(RunRecorder(RunArtifacts(request.out_dir, run_id, redact=request.redact)))
+    if events is not None:
+        stream.subscribe(events.emit)
     try:
         report = _solve(
-            request,
-            run_id,
-            art,
-            workspace,
-            model,
-            sandbox,
-            localiser,
-            log,
-            hooks or SolveHooks(),
-            started,
-            toolchain,
+            request, run_id, stream, workspace, model, sandbox, localiser, should_cancel, started, toolchain
         )
     finally:
         if not request.keep_work_trees:
@@ -85,20 +91,42 @@ def solve(
     return report
 
 
+class SolveRun:
+    """One run in progress: its report so far, its timings, and the one way it stops (:meth:`stop`)."""
+
+    def __init__(self, report: SolveReport, events: RunEvents, started: float) -> None:
+        self.report, self.events, self.started = report, events, started
+        self.timings: dict[str, float] = {}
+
+    def stop(self, stopped: Stopped, message: str) -> SolveReport:
+        """Finish the report (the kept attempt, success, timings) and emit :class:`RunFinished`."""
+        report = self.report
+        chosen = best(report.attempts)
+        report.stopped, report.message = stopped, message
+        report.success = bool(chosen and chosen.category is Category.PASSED)
+        report.verified = bool(chosen and chosen.verified)
+        report.patch_attempt = chosen.number if chosen else None
+        if not report.success and report.attempts and stopped is Stopped.ATTEMPTS_EXHAUSTED:
+            last = report.attempts[-1]
+            report.message = f"{message}; the last attempt ended with {last.category.value}: {last.summary}"
+        self.timings["total"] = time.monotonic() - self.started
+        report.timings = self.timings
+        self.events.emit(RunFinished(report, chosen.diff if chosen else ""))
+        return report
+
+
 def _solve(
     request: SolveRequest,
     run_id: str,
-    art: RunArtifacts,
+    events: RunEvents,
     workspace: Workspace,
     model: LanguageModel,
     sandbox: Sandbox,
     localiser: Localiser | None,
-    log: Callable[[str], None],
-    hooks: SolveHooks,
+    should_cancel: Callable[[], bool],
     started: float,
     toolchain: Toolchain | None,
 ) -> SolveReport:
-    timings: dict[str, float] = {}
     base = workspace.work_tree("base")
     config = request.config or repoconfig.load(base)
     tools = toolchain or toolchain_for(base, config)
@@ -109,21 +137,24 @@ def _solve(
         max_usd=request.budget_usd or config.budget_usd,
     )
     max_attempts = request.max_attempts or config.max_attempts
-    report = SolveReport(run_id, False, False, "attempts-exhausted", "", model.name, workspace.commit)
+    report = SolveReport(run_id, False, False, Stopped.ATTEMPTS_EXHAUSTED, "", model.name, workspace.commit)
     report.max_attempts, report.budget, report.out_dir = max_attempts, budget, request.out_dir
-    art.event(
-        "run-start",
-        repo=request.repo,
-        commit=workspace.commit,
-        model=model.name,
-        issue=issue,
-        max_attempts=max_attempts,
-        budget=budget.to_json(),
-        toolchain=tools.name,
+    run = SolveRun(report, events, started)
+    timings = run.timings
+    events.emit(
+        RunStarted(
+            run_id,
+            request.repo,
+            workspace.commit,
+            model.name,
+            issue,
+            max_attempts,
+            budget.to_json(),
+            tools.name,
+        )
     )
 
     t = time.monotonic()
-    log("localising")
     found_loc = (
         localiser.localise(base, issue) if localiser else context.fallback_localisation(base, issue, found)
     )
@@ -132,44 +163,40 @@ def _solve(
     )
     timings["localise"] = time.monotonic() - t
     report.localisation = _localisation_json(found_loc)
-    art.write_json("localise.json", found_loc.to_json())
-    art.event("localise", **found_loc.to_json())
-    hooks.on_localised(found_loc)
-    if hooks.should_cancel():
-        return _finish(report, art, "cancelled", "cancelled after localisation", timings, started)
+    events.emit(Localised(found_loc))
+    if should_cancel():
+        return run.stop(Stopped.CANCELLED, "cancelled after localisation")
     wide = _too_wide(found_loc, request)
     if wide:
-        return _finish(report, art, "needs-hint", wide, timings, started)
+        return run.stop(Stopped.NEEDS_HINT, wide)
     views, others = _views(base, found_loc, found)
     guidance = context.instructions(base, config.instructions)
 
     t = time.monotonic()
-    log("preparing the sandbox environment")
+    events.emit(EnvironmentPreparing())
     name = _repo_name(request.repo)
     spec = tools.environment(name, config)
     try:
         env = sandbox.prepare(base, spec)
     except EnvironmentSetupError as exc:
         timings["environment"] = time.monotonic() - t
-        art.event("environment", error=str(exc), output=exc.output[-4000:] if exc.output else "")
-        return _finish(
-            report, art, "environment-error", f"the environment could not be set up: {exc}", timings, started
-        )
+        events.emit(EnvironmentFailed(str(exc), exc.output[-4000:] if exc.output else ""))
+        return run.stop(Stopped.ENVIRONMENT_ERROR, f"the environment could not be set up: {exc}")
     timings["environment"] = time.monotonic() - t
-    art.event("environment", image=env.image, cached=env.cached, seconds=round(env.setup_seconds, 3))
-    if hooks.should_cancel():
-        return _finish(report, art, "cancelled", "cancelled before the first attempt", timings, started)
+    events.emit(EnvironmentReady(env.image, env.cached, round(env.setup_seconds, 3)))
+    if should_cancel():
+        return run.stop(Stopped.CANCELLED, "cancelled before the first attempt")
 
     guard = PathGuard.of(config.protected_paths, config.ignore_paths)
     ctx = AttemptContext(
-        model, sandbox, env, workspace, art, budget, found, config.test_command, tools, log, guard=guard
+        model, sandbox, env, workspace, events, budget, found, config.test_command, tools, guard=guard
     )
     timings["attempts"] = 0.0
     hint = strip_hidden(request.hint or "").strip()
     feedback = strip_hidden(request.feedback or "").strip()
     for number in range(1, max_attempts + 1):
-        if number > 1 and hooks.should_cancel():
-            return _finish(report, art, "cancelled", f"cancelled before attempt {number}", timings, started)
+        if number > 1 and should_cancel():
+            return run.stop(Stopped.CANCELLED, f"cancelled before attempt {number}")
         t = time.monotonic()
         messages = prompts.patch_messages(
             issue,
@@ -184,20 +211,18 @@ def _solve(
         try:
             reply, tokens, cost, _seconds = ask(ctx, number, messages)
         except BudgetExceeded as exc:
-            art.event("budget-exceeded", number, message=str(exc), budget=budget.to_json())
-            return _finish(report, art, "budget", str(exc), timings, started)
+            events.emit(BudgetSpent(number, str(exc), budget.to_json()))
+            return run.stop(Stopped.BUDGET, str(exc))
         except LLMError as exc:
-            return _finish(report, art, "llm-error", str(exc), timings, started)
+            return run.stop(Stopped.LLM_ERROR, str(exc))
         record = run_attempt(ctx, number, reply)
         record.tokens, record.cost_usd = tokens, cost
         report.attempts.append(record)
         timings["attempts"] += time.monotonic() - t
-        hooks.on_attempt(record)
+        events.emit(Reflected(record))
         if record.passed:
-            return _finish(report, art, "passed", record.summary, timings, started)
-    return _finish(
-        report, art, "attempts-exhausted", f"no attempt passed in {max_attempts}", timings, started
-    )
+            return run.stop(Stopped.PASSED, record.summary)
+    return run.stop(Stopped.ATTEMPTS_EXHAUSTED, f"no attempt passed in {max_attempts}")
 
 
 def _too_wide(loc: Localisation, request: SolveRequest) -> str:
@@ -225,47 +250,6 @@ def _views(base: Path, loc: Localisation, found: Any) -> tuple[list[context.File
         used += len(view.text)
     shown = {v.path for v in views}
     return views, [p for p in candidates if p not in shown]
-
-
-def _finish(
-    report: SolveReport,
-    art: RunArtifacts,
-    stopped: str,
-    message: str,
-    timings: dict[str, float],
-    started: float,
-) -> SolveReport:
-    chosen = best(report.attempts)
-    report.stopped, report.message = stopped, message
-    report.success = bool(chosen and chosen.category is Category.PASSED)
-    report.verified = bool(chosen and chosen.verified)
-    report.patch_attempt = chosen.number if chosen else None
-    if not report.success and report.attempts and stopped == "attempts-exhausted":
-        last = report.attempts[-1]
-        report.message = f"{message}; the last attempt ended with {last.category.value}: {last.summary}"
-    timings["total"] = time.monotonic() - started
-    report.timings = timings
-    art.write_text("patch.diff", chosen.diff if chosen else "")
-    data = report.to_json()
-    art.write_json("report.json", data)
-    art.event(
-        "run-end",
-        **{
-            k: data[k]
-            for k in (
-                "success",
-                "verified",
-                "stopped",
-                "message",
-                "attempts",
-                "tokens",
-                "cost_usd",
-                "patch_attempt",
-                "categories",
-            )
-        },
-    )
-    return report
 
 
 def _localisation_json(loc: Localisation) -> dict[str, Any]:

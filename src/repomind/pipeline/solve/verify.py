@@ -21,6 +21,7 @@ from typing import Any
 
 from repomind.pipeline.issue import Mentions
 from repomind.pipeline.solve.context import tracked_files
+from repomind.pipeline.solve.outcome import Category
 from repomind.pipeline.toolchain.protocol import GOOD, NOT_RUN, TestCommand, Toolchain, trim
 from repomind.sandbox.protocol import Sandbox
 from repomind.sandbox.types import Environment, ExecResult, Outcome
@@ -122,7 +123,7 @@ class Verdict:
 
     passed: bool
     verified: bool
-    category: str | None  # None when passed; else one of reflect.Category's values
+    category: Category | None  # None when passed
     fail_to_pass: list[str] = field(default_factory=list)
     pass_to_pass: list[str] = field(default_factory=list)
     regressions: list[str] = field(default_factory=list)
@@ -161,11 +162,13 @@ def compare(
 ) -> Verdict:
     """Judge the attempt from the two runs (and a rerun of the tests that failed after, if one was made)."""
     if after.timed_out:
-        return Verdict(False, False, "timeout", summary="the tests timed out", evidence=_tail(after.log))
+        return Verdict(
+            False, False, Category.TIMEOUT, summary="the tests timed out", evidence=_tail(after.log)
+        )
     if toolchain.could_not_run(after.exit_code) and not after.results:
         runner = toolchain.facts.test_framework
         return Verdict(
-            False, False, "test-failure", summary=f"{runner} could not run", evidence=_tail(after.log)
+            False, False, Category.TEST_FAILURE, summary=f"{runner} could not run", evidence=_tail(after.log)
         )
     if not after.results and not before.results:
         return _whole_command(before, after)
@@ -198,21 +201,21 @@ def compare(
     verdict = Verdict(False, False, None, f2p, p2p, regressions, still, issue_failing, flaky, not_run)
     import_problem = _import_problem(after, before, toolchain)
     if import_problem:
-        verdict.category = "import-error"
+        verdict.category = Category.IMPORT_ERROR
         verdict.summary = "the patched code cannot be imported"
         verdict.evidence = import_problem
     elif regressions:
-        verdict.category = "regression"
+        verdict.category = Category.REGRESSION
         verdict.summary = (
             f"{len(regressions)} test(s) that passed before fail after: {_named(regressions, after)}"
         )
         verdict.evidence = toolchain.failure_sections(after.log, regressions, limit=LOG_CHARS)
     elif issue_failing:
-        verdict.category = "test-failure"
+        verdict.category = Category.TEST_FAILURE
         verdict.summary = f"the issue's test(s) still fail: {_named(issue_failing, after)}"
         verdict.evidence = toolchain.failure_sections(after.log, issue_failing, limit=LOG_CHARS)
     elif not f2p:
-        verdict.category = "unverified"
+        verdict.category = Category.UNVERIFIED
         verdict.summary = (
             "not verified against the issue: no test tied to the issue failed before and passes after"
         )
@@ -237,14 +240,14 @@ def _whole_command(before: TestRun, after: TestRun) -> Verdict:
     """No per-test results: judge by the command's exit status alone."""
     if after.exit_code != 0:
         return Verdict(
-            False, False, "test-failure", summary="the test command fails", evidence=_tail(after.log)
+            False, False, Category.TEST_FAILURE, summary="the test command fails", evidence=_tail(after.log)
         )
     if before.exit_code != 0:
         return Verdict(True, True, None, summary="the test command failed before and passes after")
     return Verdict(
         False,
         False,
-        "unverified",
+        Category.UNVERIFIED,
         summary="not verified against the issue: the test command passed before too",
     )
 
