@@ -14,10 +14,10 @@ from pydantic import SecretStr
 
 from repomind import log
 from repomind.pipeline.llm import LiteLLMModel
+from repomind.pipeline.solve import verify
 from repomind.pipeline.solve.artifacts import RunArtifacts, read_trajectory
 from repomind.pipeline.solve.events import TestsRan
 from repomind.pipeline.solve.recorder import RunRecorder
-from repomind.pipeline.solve.verify import TestRun
 from repomind.redact import (
     GITHUB_BODY_LIMIT,
     REDACTED,
@@ -171,7 +171,9 @@ def test_artifacts_are_redacted_before_encoding_pem_across_lines_included(tmp_pa
     SECRETS.add("artifact-canary-4444")
     art = RunArtifacts(tmp_path / "run", "r1", redact=[PEM])
     art.write_json("report.json", {"error": f"key:\n{PEM}", "nested": [{"t": "artifact-canary-4444"}]})
-    after = TestRun(("pytest",), 1, "failed", {}, 0.0, f"{PEM}\nghs_16C7e42F292c6912E7710c838347Ae178B4a")
+    after = verify.TestRun(
+        ("pytest",), 1, "failed", {}, 0.0, f"{PEM}\nghs_16C7e42F292c6912E7710c838347Ae178B4a"
+    )
     RunRecorder(art)(TestsRan(1, "after", after))  # a trajectory line from an event
     art.write_text("attempt-1/tests-after.log", f"log\n{PEM.replace('RSA ', 'EC ')}\nend")
     art.write_json(
