@@ -13,6 +13,7 @@ from repomind.pipeline.solve.outcome import OutcomeStatus, Stopped
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.solve.request import SolveReport
 from repomind.pipeline.toolchain.protocol import GOOD, NOT_RUN
+from repomind.repoconfig import CONFIG_PATH
 
 
 def attempt_of(record: AttemptRecord) -> Attempt:
@@ -49,7 +50,7 @@ def evidence_of(record: AttemptRecord) -> TestEvidence:
 
 def explain(report: SolveReport) -> str:
     """A plain explanation of a run that made no passing patch (``templates/explanation.md.j2``)."""
-    return text("explanation", report=report, how_to_allow=HOW_TO_ALLOW)
+    return text("explanation", report=report, how_to_allow=HOW_TO_ALLOW, config_path=CONFIG_PATH)
 
 
 def summary_of(record: AttemptRecord, report: SolveReport) -> str:
