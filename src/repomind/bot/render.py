@@ -9,6 +9,7 @@ import jinja2
 
 from repomind.bot.commands.grammar import COMMANDS, PREFIX, example
 from repomind.pipeline.localise.result import GUARANTEE_NOTE
+from repomind.templating import environment
 
 
 def marker(job_id: int) -> str:
@@ -22,14 +23,8 @@ def money(value: float | None) -> str:
 
 @functools.cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("repomind.bot", "templates"),
-        autoescape=False,  # Markdown, not HTML; GitHub sanitises what it renders
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    # Markdown, not HTML: GitHub sanitises what it renders
+    env = environment("repomind.bot", keep_trailing_newline=True)
     env.globals.update(
         commands=COMMANDS, prefix=PREFIX, example=example, money=money, guarantee=GUARANTEE_NOTE
     )

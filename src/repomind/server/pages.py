@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jinja2
 from fastapi.responses import HTMLResponse
 
+from repomind.templating import environment
 
-@functools.cache
+
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("repomind.server", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return environment("repomind.server", html=True)
 
 
 def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:

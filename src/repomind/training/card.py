@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import jinja2
 
+from repomind.templating import environment
 
-@cache
+
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("repomind.training", "templates"),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return environment("repomind.training", keep_trailing_newline=True)
 
 
 def render_card(manifest: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +27,7 @@ import jinja2
 
 from repomind.pipeline.llm import Budget, LanguageModel, Message
 from repomind.pipeline.localise.gitread import LocaliseError
+from repomind.templating import environment
 
 
 class RerankError(LocaliseError):
@@ -102,15 +102,8 @@ class CrossEncoderReranker:
         return result
 
 
-@cache
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("repomind.pipeline.localise", "templates"),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return environment("repomind.pipeline.localise")
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from functools import cache
 
 import jinja2
 
@@ -12,18 +11,11 @@ from repomind.pipeline.llm import Message
 from repomind.pipeline.solve.context import FileView
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.toolchain.protocol import PromptFacts
+from repomind.templating import environment
 
 
-@cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("repomind.pipeline.solve", "templates"),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return environment("repomind.pipeline.solve", keep_trailing_newline=True)
 
 
 def render(name: str, **values: object) -> str:
