@@ -83,3 +83,19 @@ def test_the_readme_table_lists_every_command() -> None:
 def test_templates_write_no_command_by_hand() -> None:
     """Templates name commands through ``prefix``/``example``, so renaming one changes it everywhere."""
     assert [p.name for p in TEMPLATES.glob("*.j2") if commands.PREFIX in p.read_text()] == []
+
+
+@pytest.mark.parametrize(
+    ("line", "args"),
+    [
+        ("/repomind fix", {}),
+        ("/repomind fix --anyway", {"anyway": True}),
+        ("/repomind retry", {}),
+        ("/repomind retry look at parse()", {"hint": "look at parse()"}),
+        ("/repomind revise use sum()", {"feedback": "use sum()"}),
+        ("/repomind status", {}),
+    ],
+)
+def test_the_grammar_says_what_a_command_gives_its_job(line: str, args: dict[str, object]) -> None:
+    command = parse(line)
+    assert command is not None and command.job_args() == args

@@ -24,7 +24,7 @@ class Verb(enum.StrEnum):
 
     @property
     def starts_job(self) -> bool:
-        return self in (Verb.FIX, Verb.RETRY, Verb.REVISE)
+        return SYNTAX[self].starts_job
 
 
 class Argument(enum.Enum):
@@ -46,6 +46,9 @@ class Syntax:
     argument: Argument = Argument.NONE
     #: The flag (``--anyway``) or the placeholder of the argument (``hint``, ``feedback``, ``PATH``).
     name: str = ""
+    #: Whether the command opens a job, and the key of the job's ``args`` its argument goes to.
+    starts_job: bool = False
+    job_arg: str = ""
 
     @property
     def usage(self) -> str:
@@ -63,10 +66,22 @@ class Syntax:
 #: at the end of every bot comment, the templates (``example``) and the README's table all come from it.
 GRAMMAR: tuple[Syntax, ...] = (
     Syntax(
-        Verb.FIX, "start a run (`--anyway` acts even when the file set is wide)", Argument.FLAG, "--anyway"
+        Verb.FIX,
+        "start a run (`--anyway` acts even when the file set is wide)",
+        Argument.FLAG,
+        "--anyway",
+        starts_job=True,
+        job_arg="anyway",
     ),
-    Syntax(Verb.RETRY, "run again, with an optional hint", Argument.TEXT, "hint"),
-    Syntax(Verb.REVISE, "continue from the PR branch with your feedback", Argument.REQUIRED, "feedback"),
+    Syntax(Verb.RETRY, "run again, with an optional hint", Argument.TEXT, "hint", True, "hint"),
+    Syntax(
+        Verb.REVISE,
+        "continue from the PR branch with your feedback",
+        Argument.REQUIRED,
+        "feedback",
+        True,
+        "feedback",
+    ),
     Syntax(Verb.FILES, "show the calibrated file set"),
     Syntax(Verb.INCLUDE, "pin the localisation", Argument.PATH, "PATH"),
     Syntax(Verb.EXCLUDE, "pin the localisation", Argument.PATH, "PATH"),
@@ -108,6 +123,15 @@ class Command:
     verb: Verb
     argument: str = ""
     anyway: bool = False
+
+    def job_args(self) -> dict[str, str | bool]:
+        """The ``args`` of the job this command opens: its argument under the grammar's ``job_arg``."""
+        syntax = SYNTAX[self.verb]
+        if not syntax.job_arg:
+            return {}
+        if syntax.argument is Argument.FLAG:
+            return {syntax.job_arg: True} if self.anyway else {}
+        return {syntax.job_arg: self.argument} if self.argument else {}
 
 
 class CommandError(ValueError):

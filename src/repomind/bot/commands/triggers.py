@@ -10,7 +10,7 @@ from repomind import repoconfig
 from repomind.bot.commands.grammar import Command, Verb
 from repomind.bot.commands.options import BotOptions, issue_of_branch
 from repomind.bot.github.protocol import WRITE_LEVELS, GitHub, Repository, is_bot_pull
-from repomind.bot.render import render
+from repomind.bot.render import render, text
 from repomind.bot.solving.pipeline_port import PipelineOutcome
 from repomind.bot.status import StatusComment, StatusView
 from repomind.compose.config import resolve
@@ -131,8 +131,8 @@ def start_job(
     )
     waiting = [j.id for j in ahead if j.id < job.id]
     status.view = StatusView(
-        headline="⏳ queued",
-        stage=f"Queued behind job {waiting[0]} on this issue." if waiting else "Starting…",
+        headline=text("headline", ending="queued"),
+        stage=text("stage", step="queued", behind=waiting[0] if waiting else None),
     )
     status.ensure()
     ctx.queue.enqueue(Kind.RUN_JOB, job.id)
@@ -150,8 +150,7 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
     outcome = PipelineOutcome.from_json(latest.result) if latest and latest.result else None
     verb = command.verb
     if verb is Verb.HELP:
-        text = "Repomind turns this issue into a tested draft pull request."
-        body = render("reply", text=text)
+        body = render("reply", text=text("answer", kind="help"))
     elif verb is Verb.STATUS:
         include, exclude = ctx.ledger.pins(where.repo, where.issue_number)
         body = render(
@@ -166,37 +165,32 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
     elif verb is Verb.FILES:
         loc = outcome.localisation if outcome else None
         if loc is None:
-            body = render("reply", text="No file set yet: no run on this issue has localised the change.")
+            body = render("reply", text=text("answer", kind="no-files"))
         else:
             body = render("files", loc=loc)
     elif verb in (Verb.INCLUDE, Verb.EXCLUDE):
         pinned_in = verb is Verb.INCLUDE
         ctx.ledger.pin(where.repo, where.issue_number, command.argument, include=pinned_in)
-        what = "will always be in" if pinned_in else "will be left out of"
-        body = render(
-            "reply", text=f"`{command.argument}` {what} the file set of the next runs on this issue."
-        )
+        body = render("reply", text=text("answer", kind="pinned", path=command.argument, include=pinned_in))
     elif verb is Verb.CANCEL:
         cancelled = cancel_jobs(ctx, where.repo, where.issue_number)
-        text = (
-            f"Cancelling job{'s' if len(cancelled) != 1 else ''} {', '.join(str(j.id) for j in cancelled)}: "
-            "a running job stops at its next stage boundary."
-            if cancelled
-            else "Nothing to cancel: no job is queued or running on this issue."
-        )
-        body = render("reply", text=text)
+        body = render("reply", text=text("answer", kind="cancelling", jobs=[j.id for j in cancelled]))
     else:  # pragma: no cover - job commands are routed to start_job
         raise ValueError(f"{verb} starts a job")
     ctx.github.create_comment(where.repo, where.thread_number, body)
 
 
-def cancel_jobs(ctx: BotContext, repo: str, issue_number: int, *, why: str = "") -> list[Job]:
+def cancel_jobs(
+    ctx: BotContext, repo: str, issue_number: int, *, why: str = "", label: str = ""
+) -> list[Job]:
     """Cancel the issue's active jobs: queued ones at once (their status comment says so), running ones
-    at their next stage boundary."""
+    at their next stage boundary. ``why``: ``closed``, ``unlabeled`` (``label`` removed) or on request."""
     cancelled = ctx.ledger.request_cancel(repo, issue_number)
     for job in cancelled:
         if job.state.value == "cancelled":
             StatusComment(ctx.github, ctx.ledger, job, run_url=None, login=ctx.options.login).update(
-                headline="🛑 cancelled", stage="", result=f"Cancelled before it started{why}."
+                headline=text("headline", ending="cancelled"),
+                stage="",
+                result=text("result", ending="cancelled-before-start", why=why, label=label),
             )
     return cancelled

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from repomind.bot.commands.grammar import Command, CommandError, Verb, parse
+from repomind.bot.commands.grammar import Command, CommandError, parse
 from repomind.bot.commands.triggers import (
     BotContext,
     Where,
@@ -14,7 +12,7 @@ from repomind.bot.commands.triggers import (
     is_bot,
     start_job,
 )
-from repomind.bot.render import render
+from repomind.bot.render import render, text
 from repomind.webhooks.events import IssueCommentEvent, User
 from repomind.webhooks.handlers.common import where
 from repomind.webhooks.router import Router
@@ -71,26 +69,18 @@ def run_command(
         if allowed(ctx, place, user):
             if place.comment_id is not None:
                 ctx.github.add_reaction(place.repo, "confused", comment_id=place.comment_id)
-            ctx.github.create_comment(
-                place.repo, place.thread_number, render("reply", text=f"I did not understand: {problem}.")
-            )
+            answer_text = text("answer", kind="not-understood", problem=problem)
+            ctx.github.create_comment(place.repo, place.thread_number, render("reply", text=answer_text))
         return
     if not command.verb.starts_job:
         answer(ctx, place, user, command)
         return
-    args: dict[str, Any] = {}
-    if command.verb is Verb.FIX and command.anyway:
-        args["anyway"] = True
-    elif command.verb is Verb.RETRY and command.argument:
-        args["hint"] = command.argument
-    elif command.verb is Verb.REVISE:
-        args["feedback"] = command.argument
     start_job(
         ctx,
         place,
         user=user,
         trigger="command",
         command=command.verb.value,
-        args=args,
+        args=command.job_args(),
         issue_text=issue_text,
     )

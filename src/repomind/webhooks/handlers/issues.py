@@ -44,7 +44,7 @@ def on_labeled(event: IssuesEvent, ctx: BotContext) -> None:
 def on_closed(event: IssuesEvent, ctx: BotContext) -> None:
     if event.issue.is_pull_request:
         return
-    jobs = cancel_jobs(ctx, event.repository.full_name, event.issue.number, why=": the issue was closed")
+    jobs = cancel_jobs(ctx, event.repository.full_name, event.issue.number, why="closed")
     if jobs:
         ctx.log.info("issue closed: jobs cancelled", jobs=[j.id for j in jobs])
 
@@ -55,8 +55,9 @@ def on_unlabeled(event: IssuesEvent, ctx: BotContext) -> None:
         return
     if event.label.name != trigger_label(event, ctx):
         return
-    why = f": the `{event.label.name}` label was removed"
-    jobs = cancel_jobs(ctx, event.repository.full_name, event.issue.number, why=why)
+    jobs = cancel_jobs(
+        ctx, event.repository.full_name, event.issue.number, why="unlabeled", label=event.label.name
+    )
     if jobs:
         ctx.log.info("label removed: jobs cancelled", jobs=[j.id for j in jobs])
 
