@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from repomind.sandbox import after, environment
+from repomind.sandbox import after, recipes
 from repomind.sandbox.client import connect, container_labels
 from repomind.sandbox.errors import CommandNotFoundError, SandboxError
 from repomind.sandbox.limits import Limits
@@ -67,7 +67,8 @@ class DockerSandbox:
         return self._client
 
     def prepare(self, work_tree: Path, spec: EnvironmentSpec) -> Environment:
-        return environment.build(
+        setup = recipes.recipe_for(spec.recipe)  # an unknown recipe fails before Docker is reached
+        return setup(
             self.client,
             work_tree,
             spec,

@@ -45,6 +45,8 @@ class EnvironmentSpec:
     (:mod:`repomind.sandbox.interpreter`).
     ``resolve_before`` (an ISO date) resolves the repository's own requirements as they were released by
     then (uv's ``--exclude-newer``), for old projects whose open ranges now pick incompatible releases.
+    ``recipe`` names how the environment is set up (:mod:`repomind.sandbox.recipes`; the toolchain chooses
+    it): ``pip``, the Python recipe, is the one today.
     """
 
     repo_name: str
@@ -57,6 +59,7 @@ class EnvironmentSpec:
     requirement_files: tuple[str, ...] | None = None
     compiler: bool | None = None
     resolve_before: str | None = None
+    recipe: str = "pip"
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class PythonToolchain:
             python=config.python,
             image=config.image,
             compiler=config.compiler,
+            recipe="pip",
         )
 
     def is_test_file(self, path: str) -> bool:
