@@ -185,10 +185,8 @@ class LeasedJobs(Generic[M]):
         has attempts left, else it is given up (``failed``)."""
         t = self.table
         with self.sessions.session() as s:
-            job = s.get(t.model, job_id)
+            job = self._existing(s, job_id)
             row: Any = job  # a row of any job table: its columns are named by the JobTable
-            if job is None:
-                raise KeyError(f"no job {job_id} in {t.model.__tablename__}")
             attempts = int(getattr(job, t.attempts))
             if t.failures is not None:
                 stamp = datetime.now(UTC).isoformat(timespec="seconds")
@@ -208,6 +206,12 @@ class LeasedJobs(Generic[M]):
             s.flush()
             return job
 
+    def _existing(self, s: Session, job_id: int) -> M:
+        job = s.get(self.table.model, job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id} in {self.table.model.__tablename__}")
+        return job
+
     def retry_in(self, job: M) -> float:
         """Seconds until a job queued again after a failure may be claimed (0 when it may be now)."""
         due = getattr(job, self.table.retry_at) if self.table.retry_at is not None else None
@@ -217,10 +221,8 @@ class LeasedJobs(Generic[M]):
         """A person's retry: give a failed job ``extra_attempts`` more and queue it again, due now."""
         t = self.table
         with self.sessions.session() as s:
-            job = s.get(t.model, job_id)
+            job = self._existing(s, job_id)
             row: Any = job  # a row of any job table: its columns are named by the JobTable
-            if job is None:
-                raise KeyError(f"no job {job_id} in {t.model.__tablename__}")
             if row.state == t.failed:
                 if t.max_attempts is not None:
                     setattr(job, t.max_attempts, int(getattr(job, t.attempts)) + extra_attempts)
