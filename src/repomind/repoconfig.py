@@ -20,6 +20,7 @@ CONFIG_PATH = ".github/repomind.yml"
 MAX_CONFIG_BYTES = 256 * 1024
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
 _LANGUAGE = re.compile(r"^[a-z][a-z0-9_+-]{0,31}$")
+_STRATEGY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 class FileSource(Protocol):
@@ -55,6 +56,8 @@ class RepoConfig(BaseModel):
     confidence: float = Field(default=0.9, gt=0, lt=1)
     max_set_size: int = Field(default=8, ge=1)
     instructions: str | None = None
+    #: How a run solves the issue (:mod:`repomind.pipeline.strategies`); None: the server's, else one-shot.
+    strategy: str | None = None
 
     @field_validator("python", mode="before")
     @classmethod
@@ -72,6 +75,15 @@ class RepoConfig(BaseModel):
             value = value.strip().lower()
         if value is not None and not (isinstance(value, str) and _LANGUAGE.match(value)):
             raise ValueError("must be a language name such as 'python'")
+        return value
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value is not None and not (isinstance(value, str) and _STRATEGY.match(value)):
+            raise ValueError("must be a strategy name such as 'one-shot'")
         return value
 
     @field_validator("protected_paths")

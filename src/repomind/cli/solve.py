@@ -57,6 +57,9 @@ from repomind.errors import UsageError
 @click.option(
     "--python", default=None, help="The Python version to test with, e.g. 3.11 (default: the config's)."
 )
+@click.option(
+    "--strategy", default=None, help="How to solve the issue, e.g. one-shot (default: REPOMIND_STRATEGY)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx
 def solve(
@@ -77,6 +80,7 @@ def solve(
     calibration: Path | None,
     rerank: str | None,
     python: str | None,
+    strategy: str | None,
     as_json: bool,
 ) -> None:
     """Localise, patch, test and reflect on one issue; write the run's artifacts and its report.
@@ -86,7 +90,6 @@ def solve(
     at the starting revision, which wins over the settings (the table is in `repomind.compose.config`).
     """
     from repomind.compose import Overrides, build_run, resolve_local
-    from repomind.pipeline.solve import solve as run_solve
     from repomind.pipeline.solve.artifacts import new_run_id
     from repomind.pipeline.solve.events import RunEvents, progress_lines
     from repomind.progress import status
@@ -103,6 +106,7 @@ def solve(
         python=python,
         calibration=str(calibration) if calibration is not None else None,
         max_tokens=max_tokens,
+        strategy=strategy,
     )
     config = resolve_local(settings, repo, rev, flags)
     if not config.model:
@@ -118,7 +122,7 @@ def solve(
         parts = build_run(settings, config, boundaries=ctx.boundaries, log=progress)
         request = parts.request(repo, text, out_dir, rev=rev, keep_work_trees=keep_work_trees, run_id=run_id)
         events = RunEvents(progress_lines(progress))
-        report = run_solve(
+        report = parts.strategy.solve(
             request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser, events=events
         )
     data = report.to_json()

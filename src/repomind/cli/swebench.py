@@ -33,6 +33,7 @@ def available_pythons(box: Any) -> tuple[str, ...]:
 @click.option("--predictions", default=None, help="Predictions JSONL (official format), `gold` or `empty`.")
 @click.option("--model", default=None, help="Run `solve` with this litellm model on each instance.")
 @click.option("--api-base", default=None, help="An OpenAI-compatible server for --model.")
+@click.option("--strategy", default=None, help="How --model solves each issue (default: REPOMIND_STRATEGY).")
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
 @click.option("--resume", is_flag=True, help="Keep the verdicts already in --out; evaluate the rest.")
 @click.option(
@@ -59,6 +60,7 @@ def eval_swebench(
     predictions: str | None,
     model: str | None,
     api_base: str | None,
+    strategy: str | None,
     instances: str | None,
     resume: bool,
     workers: int,
@@ -74,6 +76,8 @@ def eval_swebench(
 
     if (predictions is None) == (model is None):
         raise UsageError("give exactly one of --predictions (a file, gold or empty) and --model")
+    if strategy is not None and model is None:
+        raise UsageError("--strategy is how --model solves: give --model too")
     items = ds.load_instances(dataset, ds.parse_ids(instances))
     if not repos.is_dir():
         raise UsageError(f"--repos {repos} is not a directory")
@@ -111,6 +115,7 @@ def eval_swebench(
         out,
         model,
         api_base,
+        strategy,
         resume,
         workers,
         check_before,
@@ -128,6 +133,7 @@ def _run_local(
     out: Path,
     model: str | None,
     api_base: str | None,
+    strategy: str | None,
     resume: bool,
     workers: int,
     check_before: bool,
@@ -146,7 +152,7 @@ def _run_local(
     box_limits = limits(settings)
     box = ctx.boundaries.sandbox(box_limits, allowed_images=(), log=lambda _m: None)
     if model is not None:
-        predict = _solve_predictor(ctx, box, model, api_base)
+        predict = _solve_predictor(ctx, box, model, api_base, strategy)
     else:
 
         def predict(instance: Any, _repo: Path, _dir: Path) -> tuple[Prediction, dict[str, Any]]:
@@ -189,21 +195,24 @@ def _run_local(
     sys.stdout.write("\n")
 
 
-def _solve_predictor(ctx: Context, box: Any, model: str, api_base: str | None) -> Any:
+def _solve_predictor(ctx: Context, box: Any, model: str, api_base: str | None, strategy: str | None) -> Any:
     """``solve`` on each instance, composed as ``repomind solve`` and the bot compose it (the calibration,
     re-ranker, budget and the instance's own config at its commit), grading in the same sandbox."""
-    from repomind.compose import Overrides, build_run, load_embedder, resolve_local
+    from repomind.compose import Overrides, build_run, load_embedder, resolve, resolve_local
     from repomind.eval.swebench.model import solve_predictor
-    from repomind.pipeline.solve import solve as run_solve
+    from repomind.pipeline.strategies import strategy_for
 
     settings = ctx.settings
-    flags = Overrides(model=model, api_base=api_base)
+    flags = Overrides(model=model, api_base=api_base, strategy=strategy)
+    strategy_for(resolve(settings, flags=flags).strategy)  # an unknown one stops before any instance
     embedder = load_embedder(settings)  # once: loading the model is the slow part
 
     def one(instance: Any, repo: Path, run_dir: Path) -> Any:
         config = resolve_local(settings, str(repo), instance.base_commit, flags)
         parts = build_run(settings, config, boundaries=ctx.boundaries, embedder=embedder, sandbox=box)
         request = parts.request(str(repo), instance.problem_statement, run_dir, rev=instance.base_commit)
-        return run_solve(request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser)
+        return parts.strategy.solve(
+            request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser
+        )
 
     return solve_predictor(model, one)

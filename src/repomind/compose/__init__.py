@@ -2,7 +2,8 @@
 
 :mod:`repomind.compose.config` applies the one precedence (flag > repository config > server settings >
 default) into a frozen :class:`RunConfig`; :mod:`repomind.compose.run` builds the run's model, sandbox,
-localiser (with its calibration and re-ranker) and limits from it. The CLI, the bot's pipeline and the
+localiser (with its calibration and re-ranker), limits and strategy from it. A strategy is how a run
+solves the issue (:mod:`repomind.pipeline.strategies`). The CLI, the bot's pipeline and the
 worker's composition all call these; nothing else chooses between the sources.
 """
 

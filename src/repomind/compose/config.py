@@ -17,6 +17,7 @@ branch by the bot and from the starting revision by ``repomind solve``) and the 
 | Python | ``--python`` | ``python`` | (none) | from the repository's files |
 | confidence | ``--confidence`` | ``confidence`` | (none) | 0.9 |
 | calibration | ``--calibration`` | (never) | own file, ``calibration.json`` (3) | packaged, if it fits |
+| strategy | ``--strategy`` | ``strategy`` | ``REPOMIND_STRATEGY`` | ``one-shot`` (4) |
 
 (1) ``REPOMIND_ADAPTER_MODEL`` filled in with the installation's promoted adapter (:func:`served_model`).
 (2) ``REPOMIND_MAX_BUDGET_USD`` / ``REPOMIND_MAX_BUDGET_TOKENS`` are a ceiling on the repository's values
@@ -24,6 +25,8 @@ and the budget when it sets none; a flag is the operator's own choice and is not
 (3) In the data dir: ``calibrations/OWNER__REPO.json`` (``calibrate --from-github``), then
 ``calibration.json`` (``calibrate``); see :func:`repomind.compose.run.calibration`. A repository never
 names a re-ranker or a calibration: both are files on the server.
+(4) :mod:`repomind.pipeline.strategies`; an unknown name stops the run in
+:func:`repomind.compose.run.build_run`, before any model call.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from repomind.settings import Settings
 if TYPE_CHECKING:
     from repomind.store import Ledger
 
+#: ``RunConfig.strategy`` where no flag, repository config or setting names one.
+DEFAULT_STRATEGY = "one-shot"
 #: ``RunConfig.calibration`` when the run is to have none (``repomind localise`` without ``--calibration``).
 UNCALIBRATED = "none"
 #: ``RunConfig.calibration`` for the packaged calibration (SWE-bench Lite dev, packaged embedder).
@@ -65,6 +70,8 @@ class Overrides:
     calibration: str | None = None
     #: The longest model reply, in tokens (the CLI's ``--max-tokens``).
     max_tokens: int | None = None
+    #: How the run solves the issue (``--strategy``).
+    strategy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class ServerDefaults:
     model: str | None = None
     api_base: str | None = None
     rerank: str | None = None
+    strategy: str | None = None
     label: str = "repomind"
     max_budget_usd: float | None = None
     max_budget_tokens: int | None = None
@@ -87,6 +95,7 @@ class ServerDefaults:
             model=settings.model,
             api_base=settings.llm_api_base,
             rerank=settings.rerank,
+            strategy=settings.strategy,
             label=settings.label,
             max_budget_usd=settings.max_budget_usd,
             max_budget_tokens=settings.max_budget_tokens,
@@ -106,6 +115,8 @@ class RunConfig:
     rerank: str | None = None
     calibration: str | None = None
     max_tokens: int | None = None
+    #: How the run solves the issue (:mod:`repomind.pipeline.strategies`).
+    strategy: str = DEFAULT_STRATEGY
     #: A sentence for each repository value the server's ceiling lowered (shown on the status comment).
     notes: tuple[str, ...] = ()
     #: False when the repository's config could not be read before the run (a clone URL): the run reads
@@ -152,6 +163,7 @@ def resolve(
         rerank=flags.rerank or defaults.rerank,
         calibration=flags.calibration,
         max_tokens=flags.max_tokens,
+        strategy=flags.strategy or repo.strategy or defaults.strategy or DEFAULT_STRATEGY,
         notes=tuple(notes),
         repo_known=known,
         flags=flags,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from repomind.pipeline.localise.localiser import IndexLocaliser
     from repomind.pipeline.localise.rerank import Reranker
     from repomind.pipeline.solve.request import SolveRequest
+    from repomind.pipeline.strategies import Strategy
     from repomind.sandbox.protocol import Sandbox
 
 Log = Callable[[str], None]
@@ -146,13 +147,15 @@ def build_localiser(
 
 @dataclass
 class RunParts:
-    """What a ``solve`` run is made of; :meth:`request` asks it one issue."""
+    """What a ``solve`` run is made of; :meth:`request` asks it one issue, which ``strategy.solve`` runs."""
 
     config: RunConfig
     model: LanguageModel
     sandbox: Sandbox
     localiser: IndexLocaliser
     limits: Limits
+    #: How the run solves the issue (``config.strategy``, :mod:`repomind.pipeline.strategies`).
+    strategy: Strategy
     redact: tuple[str, ...] = field(default_factory=tuple)
 
     def request(self, repo: str, issue_text: str, out_dir: Path, **extra: Any) -> SolveRequest:
@@ -189,14 +192,17 @@ def build_run(
     sandbox: Sandbox | None = None,
     log: Log = lambda _m: None,
 ) -> RunParts:
-    """Model, sandbox, localiser and limits for a run with ``config`` (whose ``model`` must be set).
+    """Model, sandbox, localiser, limits and strategy for a run with ``config`` (whose ``model`` must be
+    set, and whose ``strategy`` must be known: both are checked before anything is made).
 
     ``repo`` (``OWNER/NAME``) and ``installation_id`` place the index and find the repository's own
     calibration; ``sandbox`` reuses one already made (``eval swebench`` grades in it too)."""
     from repomind.errors import ConfigError
+    from repomind.pipeline.strategies import strategy_for
 
     if not config.model:
         raise ConfigError("no model: pass --model, set `model` in .github/repomind.yml or REPOMIND_MODEL")
+    strategy = strategy_for(config.strategy)
     made = boundaries or Boundaries()
     box_limits = limits(settings)
     return RunParts(
@@ -207,5 +213,6 @@ def build_run(
             settings, config, repo=repo, installation_id=installation_id, embedder=embedder, log=log
         ),
         limits=box_limits,
+        strategy=strategy,
         redact=tuple(settings.secret_values()),
     )

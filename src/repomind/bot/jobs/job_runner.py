@@ -36,6 +36,7 @@ from repomind.pipeline.edits.guard import (
 )
 from repomind.pipeline.solve.events import RunEvents
 from repomind.pipeline.solve.outcome import OutcomeStatus
+from repomind.pipeline.strategies import strategy_for
 from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
 from repomind.store.jobs import Heartbeat
@@ -116,6 +117,7 @@ class JobRunner:
                 repoconfig.read_default_branch(gh, repo.full_name, repo.default_branch),
                 adapter=served_model(self.options.defaults, self.ledger, job.installation_id),
             )
+            strategy_for(run_config.strategy)  # an unknown strategy is the configuration's fault
         except ConfigError as exc:
             return run.stop(Ending.CONFIG_INVALID, message=str(exc), branch=repo.default_branch)
         config = run_config.repo

@@ -32,7 +32,8 @@ def issue_text(title: str, body: str) -> str:
 
 
 class SolvePipeline:
-    """:class:`repomind.bot.solving.pipeline_port.Pipeline` over :func:`repomind.pipeline.solve.solve`."""
+    """:class:`repomind.bot.solving.pipeline_port.Pipeline` over the run's strategy
+    (:mod:`repomind.pipeline.strategies`; ``one-shot`` is :func:`repomind.pipeline.solve.solve`)."""
 
     def __init__(self, settings: Settings, *, boundaries: Boundaries | None = None) -> None:
         self.settings = settings
@@ -43,7 +44,6 @@ class SolvePipeline:
         self, job: pipeline_port.PipelineJob, *, events: RunEvents, should_cancel: pipeline_port.ShouldCancel
     ) -> pipeline_port.PipelineOutcome:
         from repomind.bot.solving.outcome import outcome_of
-        from repomind.pipeline.solve import solve
         from repomind.pipeline.solve.artifacts import new_run_id
 
         if not job.config.model:
@@ -75,7 +75,7 @@ class SolvePipeline:
             max_set_size=None if hints.anyway else job.config.repo.max_set_size,
             run_id=run_id,
         )
-        report = solve(
+        report = parts.strategy.solve(
             request,
             model=parts.model,
             sandbox=parts.sandbox,
