@@ -153,6 +153,24 @@ def test_bad_config_stops_the_job_and_says_what_is_wrong(
     assert pipeline.calls == [] and github.state.pulls("acme/bad") == []
 
 
+def test_an_unknown_strategy_in_the_config_stops_the_job_naming_the_known_ones(
+    bot: Serve, github: StandInGitHub, tmp_path: Path
+) -> None:
+    repo = make_git_repo(tmp_path / "strat", {**CALC, ".github/repomind.yml": "strategy: telepathy\n"})
+    github.add_repo("acme/strat", repo)
+    github.state.open_issue("acme/strat", "x", "y")
+    github.state.set_permission("acme/strat", "alice", "write")
+    pipeline = FakePipeline(edits={"calc.py": FIXED})
+    server = bot(pipeline)
+    payload = adjust(fixture("issues.labeled"), repo="acme/strat", issue=1, sender="alice", label="repomind")
+    assert server.deliver("issues", payload).status_code == 202
+    wait_for(lambda: server.ledger.all_jobs() and server.ledger.all_jobs()[0].state is JobState.FAILED)
+    [status] = bot_comments(github, 1, repo="acme/strat")
+    assert "configuration is invalid" in status.body
+    assert "telepathy" in status.body and "one-shot" in status.body
+    assert pipeline.calls == [] and github.state.pulls("acme/strat") == []
+
+
 def test_a_configured_label_replaces_the_default(bot: Serve, github: StandInGitHub, tmp_path: Path) -> None:
     repo = make_git_repo(tmp_path / "lbl", {**CALC, ".github/repomind.yml": "label: autofix\n"})
     github.add_repo("acme/lbl", repo)
