@@ -287,3 +287,35 @@ def test_the_db_command_shows_and_applies_the_upgrade(tmp_path: Path) -> None:
         assert current(engine) == head()
     finally:
         engine.dispose()
+
+
+def test_a_sqlite_store_locked_at_start_is_upgraded_on_a_later_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite may answer "database is locked" at once while another process creates the store: the
+    upgrade (one transaction) is tried again; any other error is raised."""
+    from sqlalchemy.exc import OperationalError
+
+    from repomind.store import db
+
+    real, tries = db.upgrade, []
+
+    def flaky(engine: Any) -> None:
+        tries.append(1)
+        if len(tries) < 3:
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        real(engine)
+
+    monkeypatch.setattr(db, "upgrade", flaky)
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        assert len(tries) == 3 and current(engine) == head()
+    finally:
+        engine.dispose()
+
+    def broken(engine: Any) -> None:
+        raise OperationalError("SELECT", {}, Exception("no such table: x"))
+
+    monkeypatch.setattr(db, "upgrade", broken)
+    with pytest.raises(OperationalError, match="no such table"):
+        db.make_engine(f"sqlite:///{tmp_path / 'b.db'}")

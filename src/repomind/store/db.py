@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from repomind.store.migrate import upgrade
@@ -38,8 +40,22 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create:
-        upgrade(engine)
+        _upgrade(engine)
     return engine
+
+
+def _upgrade(engine: Engine, attempts: int = 6) -> None:
+    # Processes starting together on a new SQLite store: SQLite can answer "database is locked" at once
+    # (setting WAL on a file another connection is creating, a hot WAL being recovered) instead of waiting
+    # for the busy timeout. The upgrade is one transaction, so trying it again is safe.
+    for attempt in range(attempts):
+        try:
+            upgrade(engine)
+            return
+        except OperationalError as exc:
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
 
 
 def make_reader(engine: Engine) -> Engine:
