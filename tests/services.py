@@ -137,75 +137,77 @@ class PostgresServer:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class RedisServer:
+class _LoopbackServer:
+    """A server process on a free loopback port, its output in ``folder/<name>.log``; stopped on exit."""
+
+    name = ""
+    #: Seconds the port may take to answer after the start.
+    start_timeout_s = 30.0
+
+    def __init__(self, folder: Path, binary: str) -> None:
+        self.binary = binary
+        self.folder = folder
+        self.port = _free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = self.folder / f"{self.name}.log"
+        with log.open("wb") as out:
+            self._proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT, env=clean_env())
+        _wait_for_port(self.port, self.start_timeout_s, self._proc, log)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+class RedisServer(_LoopbackServer):
     """A throwaway redis-server without persistence; ``url`` is ``redis://127.0.0.1:PORT/0``."""
+
+    name = "redis"
 
     def __init__(self, folder: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServiceUnavailable("redis-server is not installed")
-        self.binary = binary
-        self.folder = folder
-        self.port = _free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__(folder, binary)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def __enter__(self) -> Self:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        log = self.folder / "redis.log"
+    def argv(self) -> list[str]:
         argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-        argv += ["no", "--dir", str(self.folder)]
-        with log.open("wb") as out:
-            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
-        _wait_for_port(self.port, 30, self._proc, log)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        return [*argv, "no", "--dir", str(self.folder)]
 
 
-class ChromaServer:
+class ChromaServer(_LoopbackServer):
     """A throwaway Chroma server (chromadb's own ``chroma run``) storing under ``folder``."""
+
+    name = "chroma"
+    start_timeout_s = 60.0
 
     def __init__(self, folder: Path) -> None:
         binary = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
         if binary is None:
             raise ServiceUnavailable("the chroma command (chromadb) is not installed")
-        self.binary = binary
-        self.folder = folder
-        self.port = _free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__(folder, binary)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> Self:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        log = self.folder / "chroma.log"
+    def argv(self) -> list[str]:
         argv = [self.binary, "run", "--path", str(self.folder / "data"), "--host", "127.0.0.1"]
-        argv += ["--port", str(self.port)]
-        with log.open("wb") as out:
-            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
-        _wait_for_port(self.port, 60, self._proc, log)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        return [*argv, "--port", str(self.port)]
