@@ -135,40 +135,36 @@ def test_a_trigger_while_a_job_runs_is_queued_behind_it(bot: Serve, github: Stan
     assert len(github.state.pulls(REPO)) == 1  # the retry updated the same PR
 
 
+def _invalid_config_status(bot: Serve, github: StandInGitHub, tmp_path: Path, name: str, config: str) -> str:
+    """Label an issue of ``acme/NAME`` whose ``.github/repomind.yml`` is ``config``: the job fails before
+    the pipeline runs and pushes nothing; the body of its status comment."""
+    repo = f"acme/{name}"
+    github.add_repo(repo, make_git_repo(tmp_path / name, {**CALC, ".github/repomind.yml": config}))
+    github.state.open_issue(repo, "x", "y")
+    github.state.set_permission(repo, "alice", "write")
+    pipeline = FakePipeline(edits={"calc.py": FIXED})
+    server = bot(pipeline)
+    payload = adjust(fixture("issues.labeled"), repo=repo, issue=1, sender="alice", label="repomind")
+    assert server.deliver("issues", payload).status_code == 202
+    wait_for(lambda: server.ledger.all_jobs() and server.ledger.all_jobs()[0].state is JobState.FAILED)
+    [status] = bot_comments(github, 1, repo=repo)
+    assert "configuration is invalid" in status.body
+    assert pipeline.calls == [] and github.state.pulls(repo) == []
+    return status.body
+
+
 def test_bad_config_stops_the_job_and_says_what_is_wrong(
     bot: Serve, github: StandInGitHub, tmp_path: Path
 ) -> None:
-    bad = make_git_repo(tmp_path / "bad", {**CALC, ".github/repomind.yml": "max_attempts: 0\nmodle: gpt\n"})
-    github.add_repo("acme/bad", bad)
-    github.state.open_issue("acme/bad", "x", "y")
-    github.state.set_permission("acme/bad", "alice", "write")
-    pipeline = FakePipeline(edits={"calc.py": FIXED})
-    server = bot(pipeline)
-    payload = adjust(fixture("issues.labeled"), repo="acme/bad", issue=1, sender="alice", label="repomind")
-    assert server.deliver("issues", payload).status_code == 202
-    wait_for(lambda: server.ledger.all_jobs() and server.ledger.all_jobs()[0].state is JobState.FAILED)
-    [status] = bot_comments(github, 1, repo="acme/bad")
-    assert "configuration is invalid" in status.body
-    assert "max_attempts" in status.body and "modle: unknown key" in status.body
-    assert pipeline.calls == [] and github.state.pulls("acme/bad") == []
+    body = _invalid_config_status(bot, github, tmp_path, "bad", "max_attempts: 0\nmodle: gpt\n")
+    assert "max_attempts" in body and "modle: unknown key" in body
 
 
 def test_an_unknown_strategy_in_the_config_stops_the_job_naming_the_known_ones(
     bot: Serve, github: StandInGitHub, tmp_path: Path
 ) -> None:
-    repo = make_git_repo(tmp_path / "strat", {**CALC, ".github/repomind.yml": "strategy: telepathy\n"})
-    github.add_repo("acme/strat", repo)
-    github.state.open_issue("acme/strat", "x", "y")
-    github.state.set_permission("acme/strat", "alice", "write")
-    pipeline = FakePipeline(edits={"calc.py": FIXED})
-    server = bot(pipeline)
-    payload = adjust(fixture("issues.labeled"), repo="acme/strat", issue=1, sender="alice", label="repomind")
-    assert server.deliver("issues", payload).status_code == 202
-    wait_for(lambda: server.ledger.all_jobs() and server.ledger.all_jobs()[0].state is JobState.FAILED)
-    [status] = bot_comments(github, 1, repo="acme/strat")
-    assert "configuration is invalid" in status.body
-    assert "telepathy" in status.body and "one-shot" in status.body
-    assert pipeline.calls == [] and github.state.pulls("acme/strat") == []
+    body = _invalid_config_status(bot, github, tmp_path, "strat", "strategy: telepathy\n")
+    assert "telepathy" in body and "one-shot" in body
 
 
 def test_a_configured_label_replaces_the_default(bot: Serve, github: StandInGitHub, tmp_path: Path) -> None:
