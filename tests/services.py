@@ -46,6 +46,17 @@ def _wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen[bytes], l
     raise RuntimeError(f"the server did not listen on {port} within {timeout_s}s: {log.read_text()}")
 
 
+def _stop(proc: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """Terminate ``proc`` (when started), killing it after ``timeout_s``."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _postgres_bin() -> Path:
     for candidate in [shutil.which("initdb"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))]:
         if candidate:
@@ -127,12 +138,7 @@ class PostgresServer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        _stop(self._proc, 30)
         if self._owned:
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -164,12 +170,7 @@ class _LoopbackServer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        _stop(self._proc, 10)
 
 
 class RedisServer(_LoopbackServer):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -22,9 +21,9 @@ from repomind.store.models import JobState
 from repomind.store.queue import EVENTS, PIPELINE, Handlers, Kind, Queue, open_queue
 from tests.requirements import missing
 from tests.services import PostgresServer, RedisServer, ServiceUnavailable
+from tests.threads import race
 
 pytestmark = pytest.mark.services
-T = TypeVar("T")
 
 
 def _missing(reason: str) -> None:
@@ -39,18 +38,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.new_database("ledger")
 
 
-def _race(n: int, work: Callable[[int], T]) -> list[T]:
-    """``work(i)`` for i in range(n), all released at the same moment from n threads."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int) -> T:
-        barrier.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(one, range(n)))
-
-
 def _request(delivery: str | None = None) -> JobRequest:
     return JobRequest("acme/calc", 7, 1, "label", "fix", requested_by="alice", delivery_id=delivery)
 
@@ -58,17 +45,17 @@ def _request(delivery: str | None = None) -> JobRequest:
 def test_deliveries_and_jobs_are_exactly_once_under_races(store_url: str) -> None:
     ledger = Ledger(make_engine(store_url))
     try:
-        firsts = _race(8, lambda _i: ledger.record_delivery("d-1", "issues", "labeled", {"n": 1}))
+        firsts = race(8, lambda _i: ledger.record_delivery("d-1", "issues", "labeled", {"n": 1}))
         assert sorted(firsts) == [False] * 7 + [True]
 
         # One intent from eight deliveries (a double label, identical commands): one job.
-        opened = _race(8, lambda i: ledger.open_job(_request(f"d-{i}")))
+        opened = race(8, lambda i: ledger.open_job(_request(f"d-{i}")))
         assert len({job.id for job, _ in opened}) == 1
         assert [created for _, created in opened].count(True) == 1
         job_id = opened[0][0].id
 
         # Eight workers claim it: one wins; the losers' renewals say the job is not theirs.
-        claims = _race(8, lambda i: ledger.claim(job_id, f"worker-{i}", 60))
+        claims = race(8, lambda i: ledger.claim(job_id, f"worker-{i}", 60))
         winners = [i for i, job in enumerate(claims) if job is not None]
         assert len(winners) == 1
         assert ledger.renew(job_id, f"worker-{winners[0]}", 60) == "ok"

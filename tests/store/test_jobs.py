@@ -4,12 +4,9 @@ given up after its last attempt; the bot's pipeline jobs and the training jobs s
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -17,8 +14,7 @@ from repomind.store import JobRequest, JobState, Ledger, TrainingState, make_eng
 from repomind.store.jobs import Heartbeat, LeaseEnded, Renewal
 from repomind.training.ledger import JobSpec, TrainingLedger
 from tests.services import PostgresServer
-
-T = TypeVar("T")
+from tests.threads import race
 
 
 class Clock:
@@ -54,18 +50,6 @@ def training(ledger: Ledger, clock: Clock) -> TrainingLedger:
     return TrainingLedger(ledger, clock=clock)
 
 
-def _race(n: int, work: Callable[[int], T]) -> list[T]:
-    """``work(i)`` for i in range(n), all released at the same moment from n threads."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int) -> T:
-        barrier.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(one, range(n)))
-
-
 def _pipeline_job(ledger: Ledger, issue: int = 1) -> int:
     job, _ = ledger.open_job(JobRequest("acme/calc", 7, issue, "label", "fix"))
     return job.id
@@ -79,12 +63,12 @@ def _training_job(training: TrainingLedger, max_attempts: int = 3) -> int:
 def test_of_two_claimers_exactly_one_wins_on_either_table(ledger: Ledger, training: TrainingLedger) -> None:
     for _ in range(3):  # a race is won by chance: run it a few times
         pipeline_id = _pipeline_job(ledger)
-        claims = _race(2, lambda i, job_id=pipeline_id: ledger.leases.claim(job_id, f"w{i}", 60))
+        claims = race(2, lambda i, job_id=pipeline_id: ledger.leases.claim(job_id, f"w{i}", 60))
         wins = [j for j in claims if j is not None]
         assert len(wins) == 1 and wins[0].state is JobState.RUNNING and wins[0].claims == 1
         ledger.finish(pipeline_id, JobState.SUCCEEDED)
     training_id = _training_job(training)
-    wins_t = [j for j in _race(2, lambda i: training.claim(training_id, f"w{i}", 60)) if j is not None]
+    wins_t = [j for j in race(2, lambda i: training.claim(training_id, f"w{i}", 60)) if j is not None]
     assert len(wins_t) == 1 and wins_t[0].state is TrainingState.RUNNING and wins_t[0].attempts == 1
     owner = wins_t[0].lease_owner
     assert training.leases.renew(training_id, str(owner), 60) is Renewal.OK
