@@ -55,7 +55,7 @@ def test_the_settings_and_the_repository_name_a_strategy(
 
 def test_one_shot_is_the_default_and_the_registry_holds_it() -> None:
     assert isinstance(strategy_for("one-shot"), OneShot)
-    assert STRATEGIES["one-shot"].name == "one-shot"
+    assert STRATEGIES["one-shot"].name == STRATEGIES["pipeline"].name == "pipeline"
 
 
 def test_an_unknown_strategy_stops_build_run_before_any_model(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_an_unknown_strategy_stops_build_run_before_any_model(tmp_path: Path) ->
     settings = Settings(data_dir=tmp_path, embedding_model="none")
     config = RunConfig(model="openai/m", strategy="nope")
     boundaries = Boundaries(model=model, sandbox=lambda _limits, **_kw: FakeSandbox())
-    with pytest.raises(ConfigError, match="unknown strategy 'nope': known strategies are one-shot"):
+    with pytest.raises(ConfigError, match="unknown strategy 'nope': known strategies are one-shot, pipeline"):
         build_run(settings, config, boundaries=boundaries)
     assert made == []
     with pytest.raises(ConfigError, match="one-shot"):
@@ -118,7 +118,7 @@ def test_solve_refuses_an_unknown_strategy_naming_the_known_ones(tmp_path: Path)
         obj=Context(settings, Boundaries(model=_no_model, sandbox=lambda _l, **_kw: FakeSandbox())),
     )
     assert isinstance(result.exception, ConfigError), result.output  # `main` prints it and exits 2
-    assert "known strategies are one-shot" in str(result.exception)
+    assert "known strategies are one-shot, pipeline" in str(result.exception)
 
 
 def _no_model(name: str, **_kw: Any) -> ScriptedModel:

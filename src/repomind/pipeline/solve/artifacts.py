@@ -15,7 +15,10 @@ from typing import Any
 
 from repomind.redact import SECRETS, Redactor
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions :func:`read_trajectory` reads: 1 (no agent steps) and 2 (``agent-start`` and ``step`` lines,
+#: ``attempts`` counting verifications).
+READABLE_VERSIONS = (1, 2)
 
 #: Line types of the trajectory, in the order a run writes them.
 EVENT_TYPES = (
@@ -30,6 +33,8 @@ EVENT_TYPES = (
     "tests",
     "attempt-end",
     "budget-exceeded",
+    "agent-start",
+    "step",
     "run-end",
 )
 
@@ -102,7 +107,9 @@ def read_trajectory(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         record = json.loads(line)
-        if record.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"{path}:{n}: schema {record.get('schema')!r}, expected {SCHEMA_VERSION}")
+        if record.get("schema") not in READABLE_VERSIONS:
+            raise ValueError(
+                f"{path}:{n}: schema {record.get('schema')!r}, expected one of {READABLE_VERSIONS}"
+            )
         events.append(record)
     return events

@@ -185,6 +185,44 @@ class BudgetSpent:
 
 
 @dataclass(frozen=True)
+class AgentStarted:
+    """The agent strategy's loop begins: its first messages, the tools offered and the protocol."""
+
+    messages: list[Message]
+    #: The OpenAI-style function tools offered (``repomind.pipeline.agent.actions.TOOL_SPECS``).
+    tools: list[dict[str, Any]]
+    #: ``native`` (function calls) or ``text`` (one fenced ``action`` block per reply).
+    protocol: str
+    max_steps: int
+    max_prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class StepTaken:
+    """One step of the agent: the model's thought and action, the reviewer's verdict, the observation.
+
+    ``tool`` is ``""`` when the reply held no valid action (``observation`` says why). ``review`` is None
+    when the action was not reviewed, else ``{"right_track", "feedback", "tokens", "cost_usd",
+    "seconds"}``; an action judged off track did not run and its observation is the feedback.
+    ``attempt`` is the verification number when the action was a ``submit`` that reached verification."""
+
+    step: int
+    thought: str
+    tool: str
+    args: dict[str, Any]
+    observation: str
+    #: A few words for the live views ("1 failed", "applied", "refused: off track").
+    outcome: str
+    review: dict[str, Any] | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    seconds: float
+    call_id: str | None = None
+    attempt: int | None = None
+
+
+@dataclass(frozen=True)
 class RunFinished:
     """The run's report (``stopped`` says why it ended) and the kept patch (``''``: none)."""
 
@@ -213,6 +251,8 @@ RunEvent = (
     | TestsJudged
     | Reflected
     | BudgetSpent
+    | AgentStarted
+    | StepTaken
     | RunFinished
 )
 Subscriber = Callable[[RunEvent], None]
@@ -259,6 +299,8 @@ def describe(event: RunEvent) -> str | None:
             return f"attempt {event.attempt}: running {event.reason}"
         case Reflected(record=record):
             return f"attempt {record.number}: {record.category.value}: {record.summary}"
+        case StepTaken():
+            return f"step {event.step} · {event.tool or 'no action'} · {event.outcome}"
         case _:
             return None
 

@@ -41,6 +41,10 @@ class Stopped(enum.StrEnum):
     #: The calibrated set is wider than ``max_set_size``: a hint is needed before spending the budget.
     NEEDS_HINT = "needs-hint"
     CANCELLED = "cancelled"
+    #: The agent used ``max_steps`` actions without a verified submission.
+    STEP_LIMIT = "step-limit"
+    #: The agent repeated one action after being told it had (``repomind.pipeline.agent``).
+    REPEATED = "repeated-action"
 
     @property
     def status(self) -> OutcomeStatus:

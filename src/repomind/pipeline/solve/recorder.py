@@ -10,6 +10,7 @@ from typing import Any
 
 from repomind.pipeline.solve.artifacts import RunArtifacts
 from repomind.pipeline.solve.events import (
+    AgentStarted,
     AttemptStarted,
     BudgetSpent,
     EditFailed,
@@ -24,6 +25,7 @@ from repomind.pipeline.solve.events import (
     RunEvent,
     RunFinished,
     RunStarted,
+    StepTaken,
     TestsJudged,
     TestsRan,
     run_json,
@@ -40,6 +42,8 @@ RUN_END_FIELDS = (
     "cost_usd",
     "patch_attempt",
     "categories",
+    "strategy",
+    "steps",
 )
 
 
@@ -127,6 +131,34 @@ class RunRecorder:
                 )
             case BudgetSpent(attempt=n):
                 art.append("budget-exceeded", n, message=event.message, budget=event.budget)
+            case AgentStarted():
+                art.write_json("agent/prompt.json", event.messages)
+                art.append(
+                    "agent-start",
+                    None,
+                    messages=event.messages,
+                    tools=event.tools,
+                    protocol=event.protocol,
+                    max_steps=event.max_steps,
+                    max_prompt_tokens=event.max_prompt_tokens,
+                )
+            case StepTaken():
+                art.append(
+                    "step",
+                    event.attempt,
+                    step=event.step,
+                    thought=event.thought,
+                    tool=event.tool,
+                    args=event.args,
+                    observation=event.observation,
+                    outcome=event.outcome,
+                    review=event.review,
+                    prompt_tokens=event.prompt_tokens,
+                    completion_tokens=event.completion_tokens,
+                    cost_usd=event.cost_usd,
+                    seconds=event.seconds,
+                    call_id=event.call_id,
+                )
             case RunFinished(report=report):
                 art.write_text("patch.diff", event.patch)
                 data = report.to_json()

@@ -60,6 +60,12 @@ class SolveReport:
     localisation: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     out_dir: Path = Path()
+    #: The strategy that ran (:mod:`repomind.pipeline.strategies`).
+    strategy: str = "pipeline"
+    #: Actions the agent took (0 for the pipeline); ``attempts`` counts verifications.
+    steps: int = 0
+    #: The agent's reviewer: ``calls``, ``rejected``, ``tokens``, ``cost_usd`` (empty when none ran).
+    review: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         chosen = next((a for a in self.attempts if a.number == self.patch_attempt), None)
@@ -84,4 +90,7 @@ class SolveReport:
             "budget": self.budget.to_json(),
             "localisation": self.localisation,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "strategy": self.strategy,
+            "steps": self.steps,
+            "review": self.review,
         }

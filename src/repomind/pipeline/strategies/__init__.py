@@ -45,6 +45,7 @@ class Strategy(Protocol):
 #: Every strategy, by name.
 STRATEGIES: dict[str, Strategy] = {
     OneShot.name: OneShot(),
+    "one-shot": OneShot(),  # the pipeline's first name
 }
 
 
