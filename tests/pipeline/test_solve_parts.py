@@ -183,8 +183,10 @@ def test_trajectory_events_and_redaction(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown trajectory event"):
         art.append("nonsense", None)
     (tmp_path / "old.jsonl").write_text(json.dumps({"schema": 0}) + "\n")
-    with pytest.raises(ValueError, match="expected 1"):
+    with pytest.raises(ValueError, match=r"expected one of \(1, 2\)"):
         read_trajectory(tmp_path / "old.jsonl")
+    (tmp_path / "v1.jsonl").write_text(json.dumps({"schema": 1, "type": "run-start"}) + "\n")
+    assert read_trajectory(tmp_path / "v1.jsonl")[0]["type"] == "run-start"  # schema 1 stays readable
 
 
 def test_prompt_carries_instructions_files_and_earlier_attempts() -> None:
