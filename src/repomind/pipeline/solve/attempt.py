@@ -105,14 +105,31 @@ def _edit_and_test(ctx: AttemptContext, n: int, reply: str) -> AttemptRecord:
         emit(EditFailed(n, exc.reason, exc.edit.path, exc.index))
         evidence = f"{exc}\n\nThe SEARCH text that was not matched:\n{exc.edit.search}"
         return AttemptRecord(n, Category.EDIT_NOT_APPLIED, str(exc), evidence, edits_text)
+    return judge_tree(ctx, n, tree, edits_text=edits_text, created=applied.created, notes=applied.notes)
+
+
+def judge_tree(
+    ctx: AttemptContext,
+    n: int,
+    tree: Path,
+    *,
+    edits_text: str = "",
+    created: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> AttemptRecord:
+    """Verification number ``n`` of ``tree`` as it stands (the pipeline's applied edits, or the agent's
+    work tree at a ``submit``): protected paths, the diff, lint, then the tests before and after."""
+    emit = ctx.events.emit
     changed = changed_paths(tree)
+    created = created if created is not None else []
+    notes = notes if notes is not None else []
     refused = ctx.guard.refusals(changed)
     if refused:  # nothing of it is tested, kept or shown as a diff
-        emit(PatchApplied(n, applied.changed, applied.created, applied.notes, refused))
+        emit(PatchApplied(n, changed, created, notes, refused))
         summary = refusal_text(refused)
         return AttemptRecord(n, Category.PROTECTED_PATH, summary, f"{summary}.\n{HOW_TO_ALLOW}", edits_text)
     patch = diff(tree)
-    emit(PatchApplied(n, applied.changed, applied.created, applied.notes, refused, diff=patch))
+    emit(PatchApplied(n, changed, created, notes, refused, diff=patch))
     record = AttemptRecord(n, Category.EMPTY_PATCH, "", "", edits_text, changed, patch)
     if not changed:
         record.summary = "the edits changed nothing"
