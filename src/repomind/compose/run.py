@@ -198,12 +198,15 @@ def build_run(
     ``repo`` (``OWNER/NAME``) and ``installation_id`` place the index and find the repository's own
     calibration; ``sandbox`` reuses one already made (``eval swebench`` grades in it too)."""
     from repomind.errors import ConfigError
-    from repomind.pipeline.strategies import strategy_for
+    from repomind.pipeline.strategies import Agent, strategy_for
 
     if not config.model:
         raise ConfigError("no model: pass --model, set `model` in .github/repomind.yml or REPOMIND_MODEL")
     strategy = strategy_for(config.strategy)
     made = boundaries or Boundaries()
+    if isinstance(strategy, Agent) and config.repo.review_model:
+        reviewer = made.model(config.repo.review_model, api_base=config.api_base, max_tokens=None)
+        strategy = Agent(reviewer=reviewer)
     box_limits = limits(settings)
     return RunParts(
         config=config,

@@ -1,8 +1,10 @@
 """Strategies: how a run solves the issue, chosen by name (``strategy``, resolved by
-:mod:`repomind.compose.config`; default ``one-shot``).
+:mod:`repomind.compose.config`; default ``agent``).
 
 A strategy takes the run's request and its parts (model, sandbox, localiser) and returns the run's
-:class:`~repomind.pipeline.solve.SolveReport`. ``one-shot`` (:mod:`.one_shot`) is today's pipeline. A new
+:class:`~repomind.pipeline.solve.SolveReport`. ``agent`` (:mod:`.agent`) is the tool-using loop of
+:mod:`repomind.pipeline.agent`; ``pipeline`` (also ``one-shot``, :mod:`.one_shot`) is the one-reply-per-attempt
+pipeline. A new
 strategy is one module in this package and one line in :data:`STRATEGIES`.
 """
 
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from repomind.errors import ConfigError
+from repomind.pipeline.strategies.agent import Agent
 from repomind.pipeline.strategies.one_shot import OneShot
 
 if TYPE_CHECKING:
@@ -44,6 +47,7 @@ class Strategy(Protocol):
 
 #: Every strategy, by name.
 STRATEGIES: dict[str, Strategy] = {
+    Agent.name: Agent(),
     OneShot.name: OneShot(),
     "one-shot": OneShot(),  # the pipeline's first name
 }
@@ -58,4 +62,4 @@ def strategy_for(name: str) -> Strategy:
     return found
 
 
-__all__ = ["STRATEGIES", "Strategy", "strategy_for"]
+__all__ = ["STRATEGIES", "Agent", "Strategy", "strategy_for"]
