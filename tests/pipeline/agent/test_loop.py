@@ -1,5 +1,5 @@
-"""The agent strategy end to end on a real git repository, with a scripted model that calls the tools
-and the tests run for real on the host (FakeSandbox runs pytest in the work tree; Docker: test_agent_docker)."""
+"""The agent strategy end to end on a real git repository, with a scripted model that calls the
+tools; the tests run for real on the host (FakeSandbox runs pytest in the work tree)."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def test_a_failed_verification_goes_back_to_the_model(tmp_path: Path) -> None:
 
 def test_a_protected_path_is_refused(tmp_path: Path) -> None:
     ci = tool_call("edit", path="setup.py", search="", replace="print('owned')\n")
-    report, model, seen = run(tmp_path, [ci, VIEW, EDIT, SUBMIT])
+    report, _, seen = run(tmp_path, [ci, VIEW, EDIT, SUBMIT])
     taken = steps(seen)
     assert taken[0].outcome.startswith("refused") or "protected" in taken[0].observation
     assert not (report.out_dir / "patch.diff").read_text().count("setup.py")
