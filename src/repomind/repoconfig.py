@@ -56,7 +56,7 @@ class RepoConfig(BaseModel):
     confidence: float = Field(default=0.9, gt=0, lt=1)
     max_set_size: int = Field(default=8, ge=1)
     instructions: str | None = None
-    #: How a run solves the issue (:mod:`repomind.pipeline.strategies`); None: the server's, else one-shot.
+    #: How a run solves the issue (:mod:`repomind.pipeline.strategies`); None: the server's, else ``agent``.
     strategy: str | None = None
 
     @field_validator("python", mode="before")
@@ -83,7 +83,7 @@ class RepoConfig(BaseModel):
         if isinstance(value, str):
             value = value.strip().lower()
         if value is not None and not (isinstance(value, str) and _STRATEGY.match(value)):
-            raise ValueError("must be a strategy name such as 'one-shot'")
+            raise ValueError("must be a strategy name such as 'agent' or 'pipeline'")
         return value
 
     @field_validator("protected_paths")

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     llm_api_base: str | None = None
     #: The bot's re-ranker of the localisation head: cross-encoder:PATH, llm or llm:MODEL (default none).
     rerank: str | None = None
-    #: How a run solves the issue where neither a flag nor the repository names one (default ``one-shot``).
+    #: How a run solves the issue where neither a flag nor the repository names one (default ``agent``).
     strategy: str | None = None
     #: A Chroma server (http://HOST:PORT) for the localisation vectors; default an embedded store.
     chroma_url: str | None = None

@@ -15,10 +15,11 @@ from repomind import repoconfig
 from repomind.cli import cli
 from repomind.cli.context import Context
 from repomind.compose import Boundaries, Overrides, RunConfig, ServerDefaults, build_run, resolve
+from repomind.compose.config import DEFAULT_STRATEGY
 from repomind.errors import ConfigError
 from repomind.pipeline import strategies
 from repomind.pipeline.solve import SolveReport, SolveRequest
-from repomind.pipeline.strategies import STRATEGIES, Strategy, strategy_for
+from repomind.pipeline.strategies import STRATEGIES, Agent, Strategy, strategy_for
 from repomind.pipeline.strategies.one_shot import OneShot
 from repomind.repoconfig import RepoConfig
 from repomind.settings import Settings
@@ -30,7 +31,7 @@ PRECEDENCE = [
     ("flag-one", "repo-one", "server-one", "flag-one"),
     (None, "repo-one", "server-one", "repo-one"),
     (None, None, "server-one", "server-one"),
-    (None, None, None, "one-shot"),
+    (None, None, None, "agent"),
 ]
 
 
@@ -53,7 +54,8 @@ def test_the_settings_and_the_repository_name_a_strategy(
         repoconfig.parse("strategy: not a name\n")
 
 
-def test_one_shot_is_the_default_and_the_registry_holds_it() -> None:
+def test_the_agent_is_the_default_and_the_registry_holds_both() -> None:
+    assert DEFAULT_STRATEGY == "agent" and isinstance(strategy_for("agent"), Agent)
     assert isinstance(strategy_for("one-shot"), OneShot)
     assert STRATEGIES["one-shot"].name == STRATEGIES["pipeline"].name == "pipeline"
 
@@ -68,7 +70,7 @@ def test_an_unknown_strategy_stops_build_run_before_any_model(tmp_path: Path) ->
     settings = Settings(data_dir=tmp_path, embedding_model="none")
     config = RunConfig(model="openai/m", strategy="nope")
     boundaries = Boundaries(model=model, sandbox=lambda _limits, **_kw: FakeSandbox())
-    with pytest.raises(ConfigError, match="unknown strategy 'nope': known strategies are one-shot, pipeline"):
+    with pytest.raises(ConfigError, match="unknown strategy 'nope': known strategies are agent, one-shot, pipeline"):
         build_run(settings, config, boundaries=boundaries)
     assert made == []
     with pytest.raises(ConfigError, match="one-shot"):
@@ -118,7 +120,7 @@ def test_solve_refuses_an_unknown_strategy_naming_the_known_ones(tmp_path: Path)
         obj=Context(settings, Boundaries(model=_no_model, sandbox=lambda _l, **_kw: FakeSandbox())),
     )
     assert isinstance(result.exception, ConfigError), result.output  # `main` prints it and exits 2
-    assert "known strategies are one-shot, pipeline" in str(result.exception)
+    assert "known strategies are agent, one-shot, pipeline" in str(result.exception)
 
 
 def _no_model(name: str, **_kw: Any) -> ScriptedModel:

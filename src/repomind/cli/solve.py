@@ -58,7 +58,9 @@ from repomind.errors import UsageError
     "--python", default=None, help="The Python version to test with, e.g. 3.11 (default: the config's)."
 )
 @click.option(
-    "--strategy", default=None, help="How to solve the issue, e.g. one-shot (default: REPOMIND_STRATEGY)."
+    "--strategy",
+    default=None,
+    help="agent or pipeline (default: the repository's `strategy`, else REPOMIND_STRATEGY, else agent).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx

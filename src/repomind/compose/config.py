@@ -17,7 +17,7 @@ branch by the bot and from the starting revision by ``repomind solve``) and the 
 | Python | ``--python`` | ``python`` | (none) | from the repository's files |
 | confidence | ``--confidence`` | ``confidence`` | (none) | 0.9 |
 | calibration | ``--calibration`` | (never) | own file, ``calibration.json`` (3) | packaged, if it fits |
-| strategy | ``--strategy`` | ``strategy`` | ``REPOMIND_STRATEGY`` | ``one-shot`` (4) |
+| strategy | ``--strategy`` | ``strategy`` | ``REPOMIND_STRATEGY`` | ``agent`` (4) |
 
 (1) ``REPOMIND_ADAPTER_MODEL`` filled in with the installation's promoted adapter (:func:`served_model`).
 (2) ``REPOMIND_MAX_BUDGET_USD`` / ``REPOMIND_MAX_BUDGET_TOKENS`` are a ceiling on the repository's values
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from repomind.store import Ledger
 
 #: ``RunConfig.strategy`` where no flag, repository config or setting names one.
-DEFAULT_STRATEGY = "one-shot"
+DEFAULT_STRATEGY = "agent"
 #: ``RunConfig.calibration`` when the run is to have none (``repomind localise`` without ``--calibration``).
 UNCALIBRATED = "none"
 #: ``RunConfig.calibration`` for the packaged calibration (SWE-bench Lite dev, packaged embedder).

@@ -33,7 +33,7 @@ def issue_text(title: str, body: str) -> str:
 
 class SolvePipeline:
     """:class:`repomind.bot.solving.pipeline_port.Pipeline` over the run's strategy
-    (:mod:`repomind.pipeline.strategies`; ``one-shot`` is :func:`repomind.pipeline.solve.solve`)."""
+    (:mod:`repomind.pipeline.strategies`: ``agent``, the tool-using loop, or ``pipeline``)."""
 
     def __init__(self, settings: Settings, *, boundaries: Boundaries | None = None) -> None:
         self.settings = settings

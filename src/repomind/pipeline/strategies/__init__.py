@@ -3,9 +3,8 @@
 
 A strategy takes the run's request and its parts (model, sandbox, localiser) and returns the run's
 :class:`~repomind.pipeline.solve.SolveReport`. ``agent`` (:mod:`.agent`) is the tool-using loop of
-:mod:`repomind.pipeline.agent`; ``pipeline`` (also ``one-shot``, :mod:`.one_shot`) is the one-reply-per-attempt
-pipeline. A new
-strategy is one module in this package and one line in :data:`STRATEGIES`.
+:mod:`repomind.pipeline.agent`; ``pipeline`` (also ``one-shot``, :mod:`.one_shot`) is the pipeline of one
+reply per attempt. A new strategy is one module in this package and one line in :data:`STRATEGIES`.
 """
 
 from __future__ import annotations
