@@ -86,6 +86,8 @@ class FakePipeline:
         if self.status is OutcomeStatus.NEEDS_HINT and not hints.anyway:
             run.stop(Stopped.NEEDS_HINT, "the calibrated set is too wide")
             return PipelineOutcome(OutcomeStatus.NEEDS_HINT, localisation=loc, model="scripted")
+        if self.agent_steps:  # before the gate: a test sees them while the run waits
+            run.agent(self.agent_steps)
         while self.gate is not None and not self.gate():
             if should_cancel():
                 run.stop(Stopped.CANCELLED, "cancelled after localisation")
@@ -96,8 +98,6 @@ class FakePipeline:
             return PipelineOutcome(OutcomeStatus.CANCELLED, localisation=loc)
         events.emit(ev.EnvironmentPreparing())
         events.emit(ev.EnvironmentReady("scripted", True, 0.0))
-        if self.agent_steps:
-            run.agent(self.agent_steps)
         for rel, text in self.edits.items():
             (work_tree / rel).parent.mkdir(parents=True, exist_ok=True)
             (work_tree / rel).write_text(text)

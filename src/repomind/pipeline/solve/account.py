@@ -149,14 +149,19 @@ def _bounded(items: list[Any], name: str, more: dict[str, int]) -> tuple[Any, ..
     return tuple(items[:LIST_LIMIT])
 
 
+def _json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``{}`` when there is none (missing, unreadable, not an object)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def account_of(run_dir: Path) -> AgentAccount | None:
     """The account of an agent run from its ``report.json`` and ``trajectory.jsonl``; None for a run of
     another strategy, or a directory without an agent trajectory."""
-    report: dict[str, Any] = {}
-    try:
-        report = json.loads((run_dir / "report.json").read_text())
-    except (OSError, ValueError):
-        pass
+    report = _json_object(run_dir / "report.json")
     if report.get("strategy", "agent") != "agent":
         return None
     start, steps = read_steps(run_dir)
