@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
 from typing import Any
 
 import jinja2
@@ -21,6 +23,40 @@ def money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.4f}"
 
 
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_BACKTICKS = re.compile(r"`+")
+
+
+def one_line(value: object, limit: int = 200) -> str:
+    """``value`` on one line (runs of whitespace made one space), cut to ``limit`` characters."""
+    flat = " ".join(str(value).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def code(value: object, limit: int = 120) -> str:
+    """Untrusted text as one inline code span: nothing in it renders (no HTML, no link, no @mention), and
+    a backtick in it cannot close the span (the fence is longer than any run of backticks inside)."""
+    flat = one_line(value, limit)
+    if not flat:
+        return ""
+    fence = "`" * (max((len(m) for m in _BACKTICKS.findall(flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def prose(value: object, limit: int = 200) -> str:
+    """Untrusted text as plain Markdown prose on one line: HTML escaped, @mentions broken (a zero-width
+    space after the ``@``, so nobody is pinged), cut to ``limit`` characters."""
+    return _MENTION.sub("@\u200b", html.escape(one_line(value, limit), quote=False))
+
+
+def quote(value: object, limit: int = 1_500) -> str:
+    """Untrusted text of several lines as a Markdown block quote, each line as :func:`prose`."""
+    text = str(value)[:limit]
+    lines = [prose(line, limit) for line in text.strip().splitlines()]
+    return "\n".join(f"> {line}" if line else ">" for line in lines)
+
+
 @functools.cache
 def _env() -> jinja2.Environment:
     # Markdown, not HTML: GitHub sanitises what it renders
@@ -28,6 +64,7 @@ def _env() -> jinja2.Environment:
     env.globals.update(
         commands=COMMANDS, prefix=PREFIX, example=example, money=money, guarantee=GUARANTEE_NOTE
     )
+    env.filters.update(code=code, prose=prose, quote=quote)
     return env
 
 

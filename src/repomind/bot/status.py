@@ -11,11 +11,22 @@ from repomind.bot.render import marker, render, text
 from repomind.bot.solving.outcome import attempt_of
 from repomind.bot.solving.pipeline_port import Attempt, PipelineOutcome
 from repomind.pipeline.localise.result import Localisation
-from repomind.pipeline.solve.events import Localised, Reflected, RunEvent, describe
+from repomind.pipeline.solve.account import Step
+from repomind.pipeline.solve.events import (
+    AgentStarted,
+    Localised,
+    Reflected,
+    RunEvent,
+    RunStarted,
+    StepTaken,
+    describe,
+)
 from repomind.store import Job, Ledger, add_event
 
 #: Progress lines alone edit the comment at most this often; new findings edit it at once.
 MIN_EDIT_INTERVAL_S = 2.0
+#: The agent's latest steps the comment lists (the run page has them all).
+STEP_LINES = 5
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,9 @@ class StatusView:
     notes: tuple[str, ...] = ()
     #: Which issue text the run uses (frozen when the trigger was accepted) and whether it was edited since.
     issue_note: str = ""
+    #: The agent's last :data:`STEP_LINES` steps (compact: no thought, no observation) and its step limit.
+    steps: tuple[Step, ...] = ()
+    max_steps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_outcome(self, outcome: PipelineOutcome) -> StatusView:
@@ -88,6 +102,8 @@ class StatusComment:
             model=v.model,
             run_url=self._run_url,
             issue_note=v.issue_note,
+            steps=v.steps,
+            max_steps=v.max_steps,
         )
 
     def ensure(self) -> int:
@@ -115,10 +131,21 @@ class StatusComment:
 
     def follow(self, event: RunEvent) -> None:
         """The comment as a subscriber of the run's events: the localisation and each attempt at once,
-        other progress lines at most every :data:`MIN_EDIT_INTERVAL_S`."""
+        other progress lines (the agent's steps among them) at most every :data:`MIN_EDIT_INTERVAL_S`."""
         line = describe(event)
         stage = text("stage", step="progress", line=line) if line else ""
         match event:
+            case RunStarted(run_id=run_id):  # where the run page finds the run's files while it runs
+                add_event(self._ledger, self._job.id, "run", run_id)
+            case AgentStarted(max_steps=limit):
+                self.update(max_steps=limit, stage=text("stage", step="agent", max_steps=limit), force=False)
+            case StepTaken():
+                step = Step(event.step, event.tool, event.args, event.outcome, review=event.review)
+                self.update(
+                    steps=(*self.view.steps, step)[-STEP_LINES:],
+                    stage=text("stage", step="agent-step", s=step, max_steps=self.view.max_steps),
+                    force=False,
+                )
             case Localised(localisation=loc):
                 self.update(localisation=loc, stage=text("stage", step="patching"))
             case Reflected(record=record):

@@ -161,7 +161,7 @@ def create_app(
         )
         access = _access(settings, cookies)
         access.install(app)
-        app.include_router(runs_router(runtime.ledger, access))
+        app.include_router(runs_router(runtime.ledger, access, settings.runs_dir))
         app.include_router(metrics.router())
         metrics.watch_ledger(runtime.ledger, runtime.queue)
     return app

@@ -6,12 +6,15 @@ that does not look the same (404). Anonymous requests never get here (:mod:`repo
 
 While the job is queued or running the page refreshes itself every few seconds and shows the latest
 lines of the job's live log (what its status comment went through: stages, the calibrated set, each
-attempt's test outcome). Every text on it (error, live log, diff) is redacted before it is escaped.
+attempt's test outcome). For an agent run it lists the agent's steps, read from the run's
+``trajectory.jsonl`` under ``runs_dir`` (:mod:`repomind.server.run_steps`). Every text on it (error, live
+log, steps, diff) is redacted before it is escaped.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -19,8 +22,10 @@ from fastapi.responses import HTMLResponse
 
 from repomind.redact import redact
 from repomind.server.oauth import OAuthError
+from repomind.server.run_steps import run_dir, steps_section
 from repomind.server.signin import Access
 from repomind.store import Ledger, latest_events
+from repomind.store.joblog import first_event
 from repomind.store.models import Job
 
 #: Seconds between refreshes of the page of an active job.
@@ -29,8 +34,20 @@ REFRESH_S = 5
 LOG_LINES = 50
 
 
-def runs_router(ledger: Ledger, access: Access) -> APIRouter:
+def runs_router(ledger: Ledger, access: Access, runs_dir: Path | None = None) -> APIRouter:
     router = APIRouter()
+
+    def steps_of(job: Job) -> str:
+        """The agent's steps section: the run is named by the job's result once it ended, by the run's
+        first live-log line (``run``) while it goes."""
+        if runs_dir is None:
+            return ""
+        run_id = str((job.result or {}).get("run_id") or "")
+        if not run_id:
+            started = first_event(ledger, job.id, "run")
+            run_id = started.message if started is not None else ""
+        directory = run_dir(runs_dir, run_id)
+        return steps_section(directory) if directory is not None else ""
 
     def visible_job(request: Request, job_id: str) -> Job:
         """The job when it exists and the viewer can read its repository; 404 alike otherwise."""
@@ -97,7 +114,7 @@ def runs_router(ledger: Ledger, access: Access) -> APIRouter:
             f"<!doctype html>{refresh}<title>Repomind job {job.id}</title><h1>Job {job.id}</h1>"
             f"<table>{cells}</table><h2>Log</h2>{note}"
             f'<table class="log">{log or "<tr><td>nothing yet</td></tr>"}</table>'
-            f"<h2>Diff</h2><pre>{diff}</pre>"
+            f"{steps_of(job)}<h2>Diff</h2><pre>{diff}</pre>"
         )
 
     return router

@@ -23,3 +23,14 @@ def latest_events(ledger: Ledger, job_id: int, limit: int = 50) -> list[JobEvent
             select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id.desc()).limit(limit)
         ).all()
     return list(reversed(rows))
+
+
+def first_event(ledger: Ledger, job_id: int, kind: str) -> JobEvent | None:
+    """The job's first line of ``kind`` (None when it has none)."""
+    with ledger.reading() as s:
+        return s.scalars(
+            select(JobEvent)
+            .where(JobEvent.job_id == job_id, JobEvent.kind == kind)
+            .order_by(JobEvent.id)
+            .limit(1)
+        ).first()

@@ -11,9 +11,12 @@ from pathlib import Path
 
 from repomind.bot.solving.outcome import attempt_of
 from repomind.bot.solving.pipeline_port import PipelineJob, PipelineOutcome, ShouldCancel, TestEvidence
+from repomind.pipeline.llm import Message
 from repomind.pipeline.localise.result import Localisation, RankedFile
 from repomind.pipeline.solve import events as ev
+from repomind.pipeline.solve.artifacts import RunArtifacts
 from repomind.pipeline.solve.outcome import Category, OutcomeStatus, Stopped
+from repomind.pipeline.solve.recorder import RunRecorder
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.solve.request import SolveReport
 from repomind.pipeline.solve.verify import TestRun
@@ -48,6 +51,10 @@ class FakePipeline:
     gate: Callable[[], bool] | None = None
     on_start: Callable[[Path], None] | None = None
     explanation: str = "No attempt passed: the tests still fail."
+    #: Agent steps to emit before the attempt (the run then reports strategy ``agent``).
+    agent_steps: list[ev.StepTaken] = field(default_factory=list)
+    #: Where to keep the run's files as the real pipeline does (``runs/<run id>/``); None: none kept.
+    runs_dir: Path | None = None
     calls: list[dict[str, object]] = field(default_factory=list)
 
     def run(self, job: PipelineJob, *, events: ev.RunEvents, should_cancel: ShouldCancel) -> PipelineOutcome:
@@ -67,12 +74,20 @@ class FakePipeline:
         if self.on_start is not None:
             self.on_start(work_tree)
         run = _Story(events, git(work_tree, "rev-parse", "HEAD").strip())
+        run_dir = ""
+        if self.runs_dir is not None:
+            run_dir = str(self.runs_dir / run.report.run_id)
+            run.report.out_dir = Path(run_dir)
+            recorder = RunRecorder(RunArtifacts(Path(run_dir), run.report.run_id))
+            run.events = events = ev.RunEvents(recorder, events.emit)
         events.emit(ev.RunStarted(run.report.run_id, job.repo, run.report.commit, MODEL, issue_title, 1, {}))
         loc = self.localisation or scripted_localisation(sorted(self.edits) or ["README.md"])
         events.emit(ev.Localised(loc))
         if self.status is OutcomeStatus.NEEDS_HINT and not hints.anyway:
             run.stop(Stopped.NEEDS_HINT, "the calibrated set is too wide")
             return PipelineOutcome(OutcomeStatus.NEEDS_HINT, localisation=loc, model="scripted")
+        if self.agent_steps:  # before the gate: a test sees them while the run waits
+            run.agent(self.agent_steps)
         while self.gate is not None and not self.gate():
             if should_cancel():
                 run.stop(Stopped.CANCELLED, "cancelled after localisation")
@@ -105,6 +120,8 @@ class FakePipeline:
             model=MODEL,
             localisation=loc,
             evidence=self.evidence if passed else TestEvidence(),
+            run_id=run.report.run_id if run_dir else "",
+            run_dir=run_dir,
         )
 
 
@@ -117,6 +134,14 @@ class _Story:
             f"fake-{time.time_ns():x}", False, False, Stopped.CANCELLED, "", MODEL, commit
         )
         self.report.max_attempts = 1
+
+    def agent(self, steps: list[ev.StepTaken]) -> None:
+        """The agent's start and ``steps``, as the ``agent`` strategy emits them."""
+        self.report.strategy, self.report.steps = "agent", len(steps)
+        prompt: list[Message] = [{"role": "user", "content": "scripted agent prompt"}]
+        self.events.emit(ev.AgentStarted(prompt, [], "native", 40, 32_000))
+        for step in steps:
+            self.events.emit(step)
 
     def attempt(self, changed: list[str], diff: str, passed: bool) -> AttemptRecord:
         emit = self.events.emit

@@ -76,12 +76,25 @@ def eval_side(issue: str, eval_fraction: float) -> bool:
     return int(digest[:8], 16) / 0x1_0000_0000 < eval_fraction
 
 
+def _message_text(message: dict[str, Any]) -> str:
+    """A message's text, with its tool calls (name and arguments) when it has any."""
+    calls = message.get("tool_calls") or []
+    return str(message.get("content") or "") + "".join(
+        f"\n{call.get('function', {}).get('name', '')}({call.get('function', {}).get('arguments', '')})"
+        for call in calls
+        if isinstance(call, dict)
+    )
+
+
 def _texts(example: Example) -> list[str]:
     if isinstance(example, Supervised):
-        return [m["content"] for m in example.messages]
-    if isinstance(example, Unpaired):
-        return [m["content"] for m in [*example.prompt, *example.completion]]
-    return [m["content"] for m in [*example.prompt, *example.chosen, *example.rejected]]
+        messages = example.messages
+    elif isinstance(example, Unpaired):
+        messages = [*example.prompt, *example.completion]
+    else:
+        messages = [*example.prompt, *example.chosen, *example.rejected]
+    tools = getattr(example, "tools", None) or []
+    return [*(_message_text(m) for m in messages), *([json.dumps(tools, sort_keys=True)] if tools else [])]
 
 
 def _dedup_key(example: Example) -> str:

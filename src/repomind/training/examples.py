@@ -1,6 +1,9 @@
 """Training examples: supervised chat conversations and preference records, in TRL's JSONL formats.
 
-* :class:`Supervised`: ``messages`` (system, user, assistant); the assistant's turn is the target.
+* :class:`Supervised`: ``messages`` (system, user, assistant); the assistant's turn is the target. An
+  agent's trajectory is a multi-turn conversation with ``tools`` (OpenAI function tools): assistant turns
+  with ``tool_calls`` (or, in the text protocol, an ``action`` block) and the observations as ``tool``
+  (or ``user``) turns; every assistant turn is a target (:mod:`repomind.training.from_agent`).
 * :class:`Unpaired` (KTO): ``prompt`` messages, one ``completion`` and a ``label`` (accepted or not).
 * :class:`Paired` (DPO): ``prompt`` messages with a ``chosen`` and a ``rejected`` completion.
 
@@ -22,7 +25,8 @@ from typing import Any, Literal
 from repomind.pipeline.edits.model import Edit, NoEditsError
 from repomind.pipeline.edits.parse import parse_edits
 
-Message = dict[str, str]
+#: A chat message: ``role`` and ``content``, and for an agent's turns ``tool_calls`` / ``tool_call_id``.
+Message = dict[str, Any]
 Kind = Literal["sft", "kto", "dpo"]
 
 
@@ -33,9 +37,11 @@ class Supervised:
     messages: list[Message]
     meta: dict[str, Any] = field(default_factory=dict)
     kind: Kind = "sft"
+    #: The function tools offered (an agent's trajectory); empty for a single-turn example.
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
     def content_key(self) -> str:
-        return _digest([self.messages])
+        return _digest([self.messages, *([self.tools] if self.tools else [])])
 
 
 @dataclass
@@ -47,9 +53,10 @@ class Unpaired:
     label: bool
     meta: dict[str, Any] = field(default_factory=dict)
     kind: Kind = "kto"
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
     def content_key(self) -> str:
-        return _digest([self.prompt, self.completion, self.label])
+        return _digest([self.prompt, self.completion, self.label, *([self.tools] if self.tools else [])])
 
 
 @dataclass
@@ -80,6 +87,8 @@ def _digest(parts: list[Any]) -> str:
 
 def to_record(example: Example) -> dict[str, Any]:
     record = asdict(example)
+    if not record.get("tools"):  # single-turn examples are written as before tools existed
+        record.pop("tools", None)
     record["id"] = example.content_key()
     return record
 

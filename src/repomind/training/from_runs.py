@@ -8,6 +8,9 @@
   answer chosen, the failed reply rejected);
 * runs no maintainer has seen (``include_unreviewed``): a verified passing attempt counts as accepted.
 
+An agent run (a schema-2 trajectory with an ``agent-start`` line) gives multi-turn tool trajectories
+instead: :mod:`repomind.training.from_agent`. Schema-1 files read as before.
+
 A feedback row whose run directory cannot be found still gives an example: the issue alone as the prompt
 (the pipeline's system prompt, no files) and the diff as the target.
 """
@@ -32,6 +35,7 @@ from repomind.training.examples import (
     same_patch,
     target_text,
 )
+from repomind.training.from_agent import AgentView, agent_view, examples_from_agent
 
 
 @dataclass
@@ -55,6 +59,8 @@ class RunView:
     success: bool
     patch_attempt: int | None
     attempts: dict[int, AttemptView] = field(default_factory=dict)
+    #: The agent's trajectory (None for a pipeline run).
+    agent: AgentView | None = None
 
     @property
     def kept(self) -> AttemptView | None:
@@ -99,6 +105,7 @@ def read_run(path: Path) -> RunView:
         issue=str(start.get("issue", "")),
         success=bool(report.get("success", end.get("success", False))),
         patch_attempt=report.get("patch_attempt", end.get("patch_attempt")),
+        agent=agent_view(events),
     )
     by_attempt: dict[int, dict[str, Any]] = {}
     for event in events:
@@ -133,7 +140,8 @@ def _assistant(text: str) -> list[Message]:
     return [{"role": "assistant", "content": text}]
 
 
-def _issue_key(run: RunView) -> str:
+def issue_key(run: RunView) -> str:
+    """A run's issue key when no feedback names it: the repository and a digest of the issue text."""
     digest = hashlib.sha256(run.issue.strip().encode()).hexdigest()[:12]
     return f"{run.repo or 'local'}@{digest}"
 
@@ -142,10 +150,12 @@ def examples_from_run(
     run: RunView, feedback: FeedbackView | None, *, include_unreviewed: bool = False
 ) -> list[Example]:
     """The examples one run gives, labelled by its feedback (see the module's docstring)."""
+    if run.agent is not None:
+        return examples_from_agent(run, run.agent, feedback, include_unreviewed=include_unreviewed)
     kept = run.kept
     if kept is None or not kept.messages:
         return []
-    issue = feedback.issue_key if feedback is not None else _issue_key(run)
+    issue = feedback.issue_key if feedback is not None else issue_key(run)
     meta = {"run": run.run_id, "attempt": kept.number}
     out: list[Example] = []
     accepted: str | None = None

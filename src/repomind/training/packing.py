@@ -8,6 +8,7 @@ flash attention, when no attention mask is passed).
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,74 @@ def tokenise(tokenizer: Any, messages: Sequence[Mapping[str, str]], max_len: int
     if len(prompt) + len(target) > max_len:
         return None
     return Tokenised(prompt + target, [IGNORE] * len(prompt) + target)
+
+
+def knows_tools(tokenizer: Any) -> bool:
+    """Whether the tokenizer's chat template renders tool calls (else :func:`text_turns` is used)."""
+    template = getattr(tokenizer, "chat_template", None)
+    return isinstance(template, str) and "tool_calls" in template
+
+
+def _action(call: Mapping[str, Any]) -> str:
+    function = call.get("function") or {}
+    try:
+        args = json.loads(function.get("arguments") or "{}")
+    except ValueError:
+        args = function.get("arguments")
+    return "```action\n" + json.dumps({"tool": function.get("name", ""), "args": args}) + "\n```"
+
+
+def text_turns(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """An agent's conversation for a chat template that knows no tools, in the agent's text protocol: a
+    tool call as a fenced ``action`` block after the turn's text, a tool's result as a user turn
+    ``Observation: ...``."""
+    out: list[dict[str, str]] = []
+    for m in messages:
+        content = str(m.get("content") or "")
+        if m.get("tool_calls"):
+            parts = [content.strip(), *(_action(call) for call in m["tool_calls"])]
+            out.append({"role": "assistant", "content": "\n\n".join(p for p in parts if p)})
+        elif m.get("role") == "tool":
+            out.append({"role": "user", "content": f"Observation:\n{content}"})
+        else:
+            out.append({"role": str(m.get("role")), "content": content})
+    return out
+
+
+def tokenise_turns(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, Any]],
+    max_len: int,
+    tools: Sequence[Mapping[str, Any]] = (),
+) -> Tokenised | None:
+    """A multi-turn conversation (an agent's trajectory) with labels on every assistant turn; None when
+    longer than ``max_len``. A template that knows no tools gets :func:`text_turns`; one whose rendering of
+    a prefix is not a prefix of the whole falls back to labelling the last turn only (:func:`tokenise`)."""
+    ensure_chat_template(tokenizer)
+    native = knows_tools(tokenizer)
+    turns: list[Any] = list(messages) if native else text_turns(messages)
+    if not turns or turns[-1]["role"] != "assistant":
+        raise ValueError("a supervised example ends with the assistant's turn")
+    extra = {"tools": list(tools)} if native and tools else {}
+
+    def render(part: list[Any], generation: bool = False) -> list[int]:
+        return _ids(
+            tokenizer.apply_chat_template(part, add_generation_prompt=generation, tokenize=True, **extra)
+        )
+
+    full = render(turns)
+    if len(full) > max_len:
+        return None
+    labels = [IGNORE] * len(full)
+    for i, turn in enumerate(turns):
+        if turn["role"] != "assistant":
+            continue
+        start = render(turns[:i], generation=True)
+        end = render(turns[: i + 1]) if i + 1 < len(turns) else full
+        if full[: len(start)] != start or full[: len(end)] != end or len(end) <= len(start):
+            return tokenise(tokenizer, turns, max_len)
+        labels[len(start) : len(end)] = full[len(start) : len(end)]
+    return Tokenised(full, labels)
 
 
 def pack(items: Sequence[Tokenised], max_len: int, pad_id: int) -> list[Row]:

@@ -22,7 +22,16 @@ from typing import Any, Protocol
 from repomind.training.config import TrainConfig
 from repomind.training.dataset import load_info, load_split
 from repomind.training.examples import Supervised, same_patch
-from repomind.training.packing import Row, Tokenised, batches, pack, prompt_ids, tokenise, unpacked
+from repomind.training.packing import (
+    Row,
+    Tokenised,
+    batches,
+    pack,
+    prompt_ids,
+    tokenise,
+    tokenise_turns,
+    unpacked,
+)
 
 Progress = Callable[[str], None]
 
@@ -54,7 +63,11 @@ def _supervised(dataset: Path, split: str) -> list[Supervised]:
 def tokenise_all(tokenizer: Any, examples: list[Supervised], max_len: int) -> tuple[list[Tokenised], int]:
     items, dropped = [], 0
     for example in examples:
-        item = tokenise(tokenizer, example.messages, max_len)
+        item = (
+            tokenise_turns(tokenizer, example.messages, max_len, example.tools)
+            if example.tools
+            else tokenise(tokenizer, example.messages, max_len)
+        )
         if item is None:
             dropped += 1
         else:
@@ -92,7 +105,7 @@ def held_out_loss(loaded: Any, rows: list[Row], config: TrainConfig) -> float | 
 def exact_match(loaded: Any, examples: list[Supervised], config: TrainConfig) -> float | None:
     from repomind.training.qlora import generate
 
-    chosen = examples[: config.exact_match_examples]
+    chosen = [e for e in examples if not e.tools][: config.exact_match_examples]  # a patch to compare
     if not chosen:
         return None
     hits = 0

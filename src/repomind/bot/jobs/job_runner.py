@@ -34,6 +34,7 @@ from repomind.pipeline.edits.guard import (
     outside_source,
     refusal_text,
 )
+from repomind.pipeline.solve.account import account_of
 from repomind.pipeline.solve.events import RunEvents
 from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.pipeline.strategies import strategy_for
@@ -225,6 +226,7 @@ class JobRunner:
             localisation=outcome.localisation,
             run_url=self.options.run_url(job.id),
             other_changes=outside_source(diff_paths(outcome.diff)),
+            account=account_of(Path(outcome.run_dir)) if outcome.run_dir else None,
         )
         owner = repo.full_name.split("/")[0]
         existing = [
