@@ -123,7 +123,7 @@ def _content_text(content: Any) -> str:
 
 def _action_block(call: dict[str, Any]) -> str:
     """A native tool call written as the text protocol writes it (``repomind.pipeline.agent.actions``)."""
-    function = call.get("function") if isinstance(call.get("function"), dict) else {}
+    function: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
     raw = function.get("arguments")
     try:
         args = json.loads(raw) if isinstance(raw, str) else raw

@@ -219,7 +219,7 @@ def actions_from_completion(completion: Completion) -> list[Action]:
 
 
 def check_args(action: Action) -> Action:
-    """``action`` held to its tool's signature, with defaults filled in; :class:`NoAction` says what is wrong."""
+    """``action`` held to its tool's signature, defaults filled in; :class:`NoAction` says what is wrong."""
     tool = TOOL_BY_NAME.get(action.tool)
     if tool is None:
         raise NoAction(
