@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -17,15 +18,30 @@ CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 
 
 def completion_payload(
-    model: str, text: str, prompt_tokens: int, completion_tokens: int, n: int
+    model: str,
+    text: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    n: int,
+    *,
+    tool_calls: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """An OpenAI chat completion object with its usage."""
+    """An OpenAI chat completion object with its usage.
+
+    With ``tool_calls`` (``{"id", "type": "function", "function": {"name", "arguments"}}`` each) the
+    message carries them, its content is ``None`` when there is no text, and it finished for
+    ``"tool_calls"``."""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    finish = "stop"
+    if tool_calls:
+        message = {"role": "assistant", "content": text or None, "tool_calls": [dict(c) for c in tool_calls]}
+        finish = "tool_calls"
     return {
         "id": f"chatcmpl-repomind-{n}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

@@ -10,6 +10,7 @@ llama.cpp or Ollama, which speak the same protocol.
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,51 @@ class TransformersChat:
         return Generation(text, prompt_len, int(new.shape[0]))
 
 
+def chat_messages(messages: list[Any]) -> list[dict[str, str]]:
+    """OpenAI messages as plain ``role``/``content`` turns for a chat template that knows no tools.
+
+    A ``tool`` message becomes a user turn (``Observation:`` and its text); an assistant's native tool
+    calls become ``action`` blocks of the agent's text protocol after its text; content given as parts
+    keeps its text parts; turns of one role in a row are joined, for templates that want them to
+    alternate."""
+    turns: list[dict[str, str]] = []
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        role = str(m.get("role") or "user")
+        content = _content_text(m.get("content"))
+        if role == "tool":
+            role, content = "user", f"Observation:\n{content}"
+        elif role not in ("system", "user", "assistant"):
+            role = "user"
+        if role == "assistant":
+            blocks = [_action_block(call) for call in m.get("tool_calls") or () if isinstance(call, dict)]
+            content = "\n\n".join(part for part in (content, *blocks) if part)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] += "\n\n" + content
+        else:
+            turns.append({"role": role, "content": content})
+    return turns
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):  # content parts: keep the text ones
+        return "\n".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _action_block(call: dict[str, Any]) -> str:
+    """A native tool call written as the text protocol writes it (``repomind.pipeline.agent.actions``)."""
+    function: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
+    raw = function.get("arguments")
+    try:
+        args = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        args = raw
+    action = {"tool": str(function.get("name") or ""), "args": args if args is not None else {}}
+    return "```action\n" + json.dumps(action) + "\n```"
+
+
 class LocalModelServer(ChatServer):
     """Serves one :class:`TransformersChat` model as ``model_name``; replies are capped at ``max_tokens``."""
 
@@ -108,10 +154,7 @@ class LocalModelServer(ChatServer):
     def answer(
         self, path: str, body: dict[str, Any], authorization: str | None
     ) -> tuple[int, dict[str, Any]]:
-        messages = [
-            {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
-            for m in body["messages"]
-        ]
+        messages = chat_messages(body["messages"])  # any ``tools`` offered are ignored: no native calls
         wanted = body.get("max_tokens") or body.get("max_completion_tokens") or self.max_tokens
         try:
             limit = max(1, min(int(wanted), self.max_tokens))

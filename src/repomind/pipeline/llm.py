@@ -8,11 +8,12 @@ import); a model it does not know has an unknown cost (``None``), never zero.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, Required, TypedDict
 
 from repomind.errors import RepomindError
 
@@ -21,14 +22,40 @@ LOCAL_API_KEY = "sk-repomind-local"
 TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
-class Message(TypedDict):
-    role: Literal["system", "user", "assistant"]
-    content: str
+class Message(TypedDict, total=False):
+    """One chat message in the OpenAI format. ``role`` and ``content`` are always there; an assistant
+    message that called tools natively carries ``tool_calls`` (:meth:`ToolCall.to_openai` each), and a
+    tool's result is a ``tool`` message answering one call by its ``tool_call_id``."""
+
+    role: Required[Literal["system", "user", "assistant", "tool"]]
+    content: Required[str]
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One native tool call of a reply; ``arguments`` is the raw JSON text as the model sent it."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_openai(self) -> dict[str, Any]:
+        """The call as an assistant message's ``tool_calls`` item."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 @dataclass(frozen=True)
 class Completion:
-    """One reply and what it cost. ``cost_usd`` is ``None`` when the model's price is unknown."""
+    """One reply and what it cost. ``cost_usd`` is ``None`` when the model's price is unknown.
+
+    ``tool_calls`` holds the native tool calls of the reply (none when no tools were offered, or the
+    model answered in text)."""
 
     text: str
     prompt_tokens: int
@@ -36,6 +63,7 @@ class Completion:
     cost_usd: float | None
     model: str
     seconds: float
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -43,14 +71,17 @@ class Completion:
 
 
 class LanguageModel(Protocol):
-    """Answers a conversation.
+    """Answers a conversation, offered ``tools`` (OpenAI function tools) to call when given.
 
-    One real implementation (:class:`LiteLLMModel`), one fake (``ScriptedModel``)."""
+    One real implementation (:class:`LiteLLMModel`), one fake (``ScriptedModel``). Whether a model calls
+    tools natively is :func:`supports_native_tools`."""
 
     @property
     def name(self) -> str: ...
 
-    def complete(self, messages: Sequence[Message]) -> Completion: ...
+    def complete(
+        self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None
+    ) -> Completion: ...
 
 
 class LLMError(RepomindError):
@@ -112,9 +143,31 @@ class Budget:
         }
 
 
-def estimate_tokens(messages: Sequence[Message]) -> int:
-    """A rough token count (four characters a token) to stop before a call that cannot fit the budget."""
-    return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
+def estimate_tokens(messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None) -> int:
+    """A rough token count (four characters a token) to stop before a call that cannot fit the budget.
+
+    Counts each message's content and the names and arguments of its tool calls, and the ``tools``
+    offered with them (their JSON), when given."""
+    chars = sum(_message_chars(m) for m in messages)
+    if tools:
+        chars += len(json.dumps(list(tools)))
+    return chars // 4 + 4 * len(messages)
+
+
+def _message_chars(message: Message) -> int:
+    chars = len(message.get("content") or "")
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        chars += len(str(function.get("name") or "")) + len(str(function.get("arguments") or ""))
+    return chars
+
+
+def supports_native_tools(model: LanguageModel) -> bool:
+    """Whether ``model`` calls tools natively (OpenAI function calling), from its ``native_tools``.
+
+    :class:`LiteLLMModel` asks litellm's model map; the fakes say what they were built with; a model that
+    says nothing gets the text protocol."""
+    return getattr(model, "native_tools", False) is True
 
 
 class LiteLLMModel:
@@ -153,18 +206,28 @@ class LiteLLMModel:
     def name(self) -> str:
         return self.model
 
-    def complete(self, messages: Sequence[Message]) -> Completion:
+    @property
+    def native_tools(self) -> bool:
+        """Whether litellm knows the model to support function calling (an error there: it does not)."""
+        try:
+            return bool(_litellm().supports_function_calling(model=self.model))
+        except Exception:  # noqa: BLE001 - litellm raises assorted errors for models it does not know
+            return False
+
+    def complete(
+        self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None
+    ) -> Completion:
         attempt = 0
         while True:
             try:
-                return self._call(messages)
+                return self._call(messages, tools)
             except LLMError as exc:
                 if not exc.transient or attempt >= self.retries:
                     raise
                 attempt += 1
                 self._sleep(self.backoff_s * 2 ** (attempt - 1))
 
-    def _call(self, messages: Sequence[Message]) -> Completion:
+    def _call(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None) -> Completion:
         litellm = _litellm()
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -173,6 +236,8 @@ class LiteLLMModel:
             "num_retries": 0,  # retries are ours, on transient errors only
             "max_retries": 0,
         }
+        if tools:
+            kwargs["tools"] = [dict(t) for t in tools]
         if self.api_base:
             kwargs["api_base"] = self.api_base
         key = self.api_key or (LOCAL_API_KEY if self.api_base and not self._key_in_env(litellm) else None)
@@ -190,7 +255,8 @@ class LiteLLMModel:
         except openai.OpenAIError as exc:
             raise _classify(exc) from exc
         seconds = time.monotonic() - start
-        text = response.choices[0].message.content or ""
+        message = response.choices[0].message
+        text = message.content or ""
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -201,6 +267,7 @@ class LiteLLMModel:
             cost_usd=price(self.model, prompt_tokens, completion_tokens),
             model=self.model,
             seconds=seconds,
+            tool_calls=_tool_calls(getattr(message, "tool_calls", None)),
         )
 
     def _key_in_env(self, litellm: Any) -> bool:
@@ -208,6 +275,23 @@ class LiteLLMModel:
             return bool(litellm.validate_environment(model=self.model).get("keys_in_environment"))
         except Exception:  # noqa: BLE001 - litellm raises assorted errors for unknown providers: no key then
             return False
+
+
+def _tool_calls(calls: Any) -> tuple[ToolCall, ...]:
+    """The native tool calls of a reply message (litellm's objects), with their arguments as JSON text."""
+    found: list[ToolCall] = []
+    for n, call in enumerate(calls or ()):
+        function = getattr(call, "function", None)
+        name = getattr(function, "name", None)
+        if not name:
+            continue
+        arguments = getattr(function, "arguments", None)
+        if not isinstance(arguments, str):  # some providers send an object, or nothing for no arguments
+            arguments = json.dumps(arguments if arguments is not None else {})
+        found.append(
+            ToolCall(id=str(getattr(call, "id", None) or f"call_{n}"), name=str(name), arguments=arguments)
+        )
+    return tuple(found)
 
 
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:

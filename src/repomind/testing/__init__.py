@@ -5,7 +5,7 @@ Every boundary has one real implementation and one fake here, one module (or pac
 - :mod:`repomind.testing.github` — the stand-in GitHub: state in memory, REST app, git HTTP server and
   GitHub's example bodies (:class:`GitHubState`, :class:`FakeGitHub`, :class:`StandInGitHub`);
 - :mod:`repomind.testing.llm` — the model (:class:`ScriptedModel`, :class:`StandInLLMServer`,
-  :class:`HashingEmbedder`);
+  :class:`ScriptedToolCalls`, :func:`tool_call`, :class:`HashingEmbedder`);
 - :mod:`repomind.testing.sandbox` — the sandbox (:class:`FakeSandbox`);
 - :mod:`repomind.testing.pipeline` — the pipeline seam of the bot (:class:`FakePipeline`);
 - :mod:`repomind.testing.queue` — the job queue (:class:`FakeQueue`);
@@ -25,7 +25,14 @@ from __future__ import annotations
 from repomind.testing.git import git, make_git_repo
 from repomind.testing.github.server import StandInGitHub
 from repomind.testing.github.state import FakeGitHub, FakeGitHubFactory, GitHubState
-from repomind.testing.llm import HashingEmbedder, ScriptedHTTPError, ScriptedModel, StandInLLMServer
+from repomind.testing.llm import (
+    HashingEmbedder,
+    ScriptedHTTPError,
+    ScriptedModel,
+    ScriptedToolCalls,
+    StandInLLMServer,
+    tool_call,
+)
 from repomind.testing.pipeline import FakePipeline, scripted_localisation, scripted_pipeline
 from repomind.testing.queue import FakeQueue
 from repomind.testing.sandbox import FakeSandbox
@@ -42,10 +49,12 @@ __all__ = [
     "HashingEmbedder",
     "ScriptedHTTPError",
     "ScriptedModel",
+    "ScriptedToolCalls",
     "StandInGitHub",
     "StandInLLMServer",
     "git",
     "make_git_repo",
     "scripted_localisation",
     "scripted_pipeline",
+    "tool_call",
 ]
