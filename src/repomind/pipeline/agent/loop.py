@@ -11,18 +11,18 @@ import json
 import time
 from collections.abc import Callable
 
+from repomind.pipeline.agent import prompts
 from repomind.pipeline.agent.actions import TOOL_SPECS, Action, NoAction, actions_from_completion, check_args
+from repomind.pipeline.agent.condense import condense
 from repomind.pipeline.agent.protocol import (
-    TEXT_FORMAT,
     assistant_message,
     choose_protocol,
+    no_action_messages,
     observation_messages,
+    render_text_format,
 )
-from repomind.pipeline.agent.tools import Observation, ToolBox
-
-from repomind.pipeline.agent import prompts
-from repomind.pipeline.agent.condense import condense
 from repomind.pipeline.agent.review import Reviewer, Verdict
+from repomind.pipeline.agent.tools import Observation, ToolBox
 from repomind.pipeline.llm import (
     BudgetExceeded,
     Completion,
@@ -78,7 +78,7 @@ class AgentLoop:
             instructions=p.guidance,
             hint=p.hint,
             feedback=p.feedback,
-            text_format=TEXT_FORMAT if self.protocol == "text" else "",
+            text_format=render_text_format() if self.protocol == "text" else "",
         )
         self.trail: list[str] = []
         self.steps = 0
@@ -279,7 +279,10 @@ class AgentLoop:
         )
         shown = prompts.describe_action(tool or "no action", args, limit=prompts.TRAIL_ARG_CHARS)
         self.trail.append(f"{self.steps}. {shown} -> {observation.outcome}")
-        self.messages += observation_messages(action, observation.text, self.protocol)
+        if action is None:  # every native call of the reply still gets its answer
+            self.messages += no_action_messages(completion, observation.text, self.protocol)
+        else:
+            self.messages += observation_messages(action, observation.text, self.protocol)
 
 
 def run_agent(p: Prepared, *, reviewer_model: LanguageModel | None = None) -> SolveReport:
