@@ -26,6 +26,12 @@ _OTHER_HEADER = re.compile(
     r"(class|interface|struct|enum|trait|impl|module|namespace|object|record|type|function|func|fn|def"
     r"|sub|proc|macro_rules!)\b[ \t]*[\w<(]"
 )
+#: A method of a brace language's class, without a keyword (``render() {``, ``public int size() {``).
+_METHOD = re.compile(
+    r"^([ \t]+)(?:(?:public|private|protected|internal|static|async|override|final|abstract|get|set"
+    r"|def|fn|func)[ \t]+)*(?:[\w$<>\[\],.? ]+[ \t]+)?([\w$]+)[ \t]*\([^;]*\)[^;=]*\{[ \t]*$"
+)
+_NOT_METHODS = frozenset({"if", "for", "while", "switch", "catch", "with", "return", "else", "do", "try"})
 _CONTAINERS = frozenset(
     {"class", "interface", "struct", "enum", "trait", "impl", "module", "namespace", "object"}
 )
@@ -52,7 +58,7 @@ def entries(path: str, text: str) -> list[Entry]:
             if tree is not None:
                 return _python_entries(tree, lines)
         return _scan(lines, _PY_HEADER, frozenset({"class"}))
-    return _scan(lines, _OTHER_HEADER, _CONTAINERS)
+    return _scan(lines, _OTHER_HEADER, _CONTAINERS, methods=True)
 
 
 def _header(lines: list[str], line: int) -> str:
@@ -74,9 +80,12 @@ def _python_entries(tree: ast.Module, lines: list[str]) -> list[Entry]:
     return out
 
 
-def _scan(lines: list[str], header: re.Pattern[str], containers: frozenset[str]) -> list[Entry]:
+def _scan(
+    lines: list[str], header: re.Pattern[str], containers: frozenset[str], *, methods: bool = False
+) -> list[Entry]:
     """Definitions at the top level or directly inside a top-level container, by indentation; lines of
-    a triple-quoted string are skipped (roughly: an odd count of quotes opens or closes one)."""
+    a triple-quoted string are skipped (roughly: an odd count of quotes opens or closes one). With
+    ``methods``, a container's lines that open a brace after a parameter list count too."""
     out: list[Entry] = []
     container: int | None = None  # the body indentation of the open top-level container, once known
     open_container = False
@@ -100,8 +109,10 @@ def _scan(lines: list[str], header: re.Pattern[str], containers: frozenset[str])
             continue
         if open_container and container is None:
             container = indent
-        if match and open_container and indent == container:
-            out.append(Entry(number, 1, _header(lines, number)))
+        if open_container and indent == container:
+            method = _METHOD.match(raw) if methods and not match else None
+            if match or (method and method.group(2) not in _NOT_METHODS):
+                out.append(Entry(number, 1, _header(lines, number)))
     return out
 
 
@@ -116,8 +127,9 @@ def render(found: list[Entry], *, budget: int = 4000, around: int | None = None)
         return "\n".join(rows)
     centre = around or 1
     order = sorted(range(len(found)), key=lambda i: (abs(found[i].line - centre), found[i].depth))
-    kept: set[int] = set()
-    used = 60  # room for the gap notes
+    enclosing = [i for i, e in enumerate(found) if e.depth == 0 and e.line <= centre][-1:]
+    kept: set[int] = set(enclosing)  # the top-level definition that holds ``around``
+    used = 60 + sum(len(rows[i]) + 1 for i in kept)  # with room for the gap notes
     for i in order:
         if used + len(rows[i]) + 1 > budget:
             break

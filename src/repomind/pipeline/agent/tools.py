@@ -141,7 +141,7 @@ class ToolBox:
         start = max(1, line - max(_int(before, 0), 0))
         end = min(total, line + max(_int(after, 100), 0), start + VIEW_LINES - 1)
         parts = [f"{rel} ({total} lines)"]
-        found = outlines.render(outlines.entries(rel, text), around=line)
+        found = outlines.render(outlines.entries(rel, text), budget=3000, around=line)
         if found:
             parts += ["Outline (definitions and their line numbers):", found, ""]
         parts += [f"Lines {start}-{end}:", outlines.numbered(lines, start, end)]
