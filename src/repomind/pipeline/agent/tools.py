@@ -95,6 +95,7 @@ class ToolBox:
         #: Paths shown to the model (the first message's files, then every ``view``): the caller's set.
         self.shown = shown
         self._grep = Grep(tree)
+        self._outlines: dict[str, tuple[int, list[outlines.Entry]]] = {}
 
     # -- search ---------------------------------------------------------------------------------------
     def search(self, regex: str, path_glob: str | None = None) -> Observation:
@@ -141,7 +142,7 @@ class ToolBox:
         start = max(1, line - max(_int(before, 0), 0))
         end = min(total, line + max(_int(after, 100), 0), start + VIEW_LINES - 1)
         parts = [f"{rel} ({total} lines)"]
-        found = outlines.render(outlines.entries(rel, text), budget=3000, around=line)
+        found = outlines.render(self._entries(rel, text), budget=3000, around=line)
         if found:
             parts += ["Outline (definitions and their line numbers):", found, ""]
         parts += [f"Lines {start}-{end}:", outlines.numbered(lines, start, end)]
@@ -153,9 +154,17 @@ class ToolBox:
         """The file's definitions with their line numbers ("" when it cannot be read or has none)."""
         try:
             rel = clean_path(path)
-            return outlines.render(outlines.entries(rel, self._read(rel)))
+            return outlines.render(self._entries(rel, self._read(rel)))
         except _Refused:
             return ""
+
+    def _entries(self, rel: str, text: str) -> list[outlines.Entry]:
+        """The file's outline, kept while its text is unchanged (views of one file follow each other)."""
+        key = hash(text)
+        cached = self._outlines.get(rel)
+        if cached is None or cached[0] != key:
+            cached = self._outlines[rel] = (key, outlines.entries(rel, text))
+        return cached[1]
 
     def _read(self, rel: str) -> str:
         try:
