@@ -99,6 +99,22 @@ def content_record(record: bytes) -> tuple[str, int, str]:
     return path.decode("utf-8", "replace"), int(number) if number.isdigit() else 0, line
 
 
+def heading(kind: str, shown: int, total: int, incomplete: bool) -> str:
+    """The line above one kind of matches: how many, and how many were left out."""
+    if not total:
+        return f"No {kind} match."
+    more = "at least " if incomplete else ""
+    left = f" (the first {shown} shown, {more}{total - shown} left out)" if total > shown else ""
+    return f"{more}{total} {kind} match{left}:"
+
+
+def usable_glob(glob: object) -> bool:
+    """A glob inside the tree: not absolute, no ``..``, no pathspec magic of its own (``:(exclude)``)."""
+    if not isinstance(glob, str) or not glob.strip() or "\0" in glob or "\n" in glob:
+        return False
+    return not glob.startswith(("/", "~", ":")) and ".." not in glob.split("/")
+
+
 def _pathspec(glob: str | None) -> list[str]:
     return [f":(glob){glob}"] if glob else []
 

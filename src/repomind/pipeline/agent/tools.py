@@ -10,33 +10,29 @@ are refused, test targets that look like options are refused, and every observat
 from __future__ import annotations
 
 import os
-import shlex
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from repomind.pipeline.agent import outline as outlines
-from repomind.pipeline.agent.search import Grep, SearchError, content_record
+from repomind.pipeline.agent import testrun
+from repomind.pipeline.agent.search import Grep, SearchError, content_record, heading, usable_glob
 from repomind.pipeline.edits import Edit, EditApplyError, EditError, apply_edits
 from repomind.pipeline.edits.guard import HOW_TO_ALLOW
 from repomind.pipeline.solve import verify
 from repomind.pipeline.solve.attempt import AttemptContext
 from repomind.pipeline.solve.workspace import changed_paths
-from repomind.pipeline.toolchain.protocol import GOOD, TestCommand, trim
+from repomind.pipeline.toolchain.protocol import TestCommand
 from repomind.sandbox import repofs
 from repomind.sandbox.errors import SandboxError
 
 #: The most an observation holds; longer text is cut at a line with a note.
 OBSERVATION_CHARS = 12_000
-#: The failing tests' output shown after a run.
-FAILURE_CHARS = 4_000
 #: The most lines one ``view`` shows.
 VIEW_LINES = 400
 #: Unchanged lines shown around an edit's change.
 EDIT_CONTEXT = 3
 _SHOWN_CHANGE = 60
-_ORDER = ("failed", "error", "passed", "skipped", "xfailed", "xpassed")
 
 
 @dataclass(frozen=True)
@@ -104,7 +100,7 @@ class ToolBox:
             return Observation(
                 "Give a regex of one line (1 to 2,000 characters).", "refused: bad regex", ok=False
             )
-        if path_glob is not None and not _usable_glob(path_glob):
+        if path_glob is not None and not usable_glob(path_glob):
             text = f"`{path_glob}` is not a glob inside the repository (example: `src/**/*.py`)."
             return Observation(text, "refused: bad glob", ok=False)
         try:
@@ -118,9 +114,9 @@ class ToolBox:
         if not hits and not matched:
             return Observation(f"No file content or file name matches `{regex}`{where}.", "no matches")
         parts = [f"Search for `{regex}`{where}."]
-        parts.append(_heading("lines in file contents", len(hits), contents.total, contents.incomplete))
+        parts.append(heading("lines in file contents", len(hits), contents.total, contents.incomplete))
         parts += [f"{path}:{line}: {text}" for path, line, text in hits]
-        parts.append(_heading("file names", len(matched), names.total, names.incomplete))
+        parts.append(heading("file names", len(matched), names.total, names.incomplete))
         parts += matched
         outcome = f"{contents.total} matches" + (f", {names.total} file names" if names.total else "")
         files = sorted({path for path, _, _ in hits})
@@ -252,7 +248,7 @@ class ToolBox:
     # -- run_tests ------------------------------------------------------------------------------------
     def run_tests(self, targets: list[str] | None = None) -> Observation:
         if targets:
-            bad = [t for t in targets if not _usable_target(t)]
+            bad = [t for t in targets if not testrun.usable_target(t)]
             if bad:
                 text = (
                     f"Refused test target(s) {bad!r}: give test files or test ids (such as "
@@ -277,29 +273,8 @@ class ToolBox:
             run = verify.run_tests(ctx.sandbox, ctx.env, self.tree, command, toolchain=ctx.toolchain)
         except SandboxError as exc:
             return Observation(f"The tests could not be run: {exc}", "could not run", ok=False)
-        parts = [f"$ {shlex.join(run.argv)}", f"({reason}; {run.seconds:g} s, exit code {run.exit_code})"]
-        data = {"argv": list(run.argv), "exit_code": run.exit_code, "results": run.results}
-        if run.timed_out:
-            parts += ["The tests timed out. The end of their output:", trim(run.log, FAILURE_CHARS)]
-            return Observation(cap("\n".join(parts)), "timed out", data=data)
-        if not run.results:
-            parts += ["No per-test outcome could be read. The output:", trim(run.log, FAILURE_CHARS)]
-            return Observation(cap("\n".join(parts)), f"exit code {run.exit_code}", data=data)
-        counts = Counter(run.results.values())
-        summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts, key=_rank))
-        parts.append(f"Result: {summary}.")
-        failed = run.failed_ids()
-        not_passed = [t for t in failed if run.results[t] not in ("skipped", "xfailed", "xpassed")]
-        for test in failed:
-            parts.append(f"{run.results[test].upper()} {test}")
-        passed = [t for t, o in run.results.items() if o in GOOD]
-        if passed:
-            shown = ", ".join(passed[:40]) + (f" and {len(passed) - 40} more" if len(passed) > 40 else "")
-            parts.append(f"Passed ({len(passed)}): {shown}")
-        if not_passed:
-            parts += ["", "Output of the failing tests:"]
-            parts.append(ctx.toolchain.failure_sections(run.log, not_passed, limit=FAILURE_CHARS))
-        return Observation(cap("\n".join(parts)), summary, data=data)
+        text, outcome, data = testrun.render(run, reason, ctx.toolchain)
+        return Observation(cap(text), outcome, data=data)
 
 
 def _int(value: object, default: int) -> int:
@@ -309,33 +284,6 @@ def _int(value: object, default: int) -> int:
         return int(value)
     except ValueError:
         return default
-
-
-def _rank(outcome: str) -> int:
-    return _ORDER.index(outcome) if outcome in _ORDER else len(_ORDER)
-
-
-def _heading(kind: str, shown: int, total: int, incomplete: bool) -> str:
-    if not total:
-        return f"No {kind} match."
-    more = "at least " if incomplete else ""
-    left = f" (the first {shown} shown, {more}{total - shown} left out)" if total > shown else ""
-    return f"{more}{total} {kind} match{left}:"
-
-
-def _usable_glob(glob: object) -> bool:
-    if not isinstance(glob, str) or not glob.strip() or "\0" in glob or "\n" in glob:
-        return False
-    return not glob.startswith(("/", "~", ":")) and ".." not in glob.split("/")
-
-
-def _usable_target(target: object) -> bool:
-    if not isinstance(target, str) or not target.strip() or len(target) > 1000:
-        return False
-    text = target.strip()
-    if any(c in text for c in "\0\n\r") or text.startswith(("-", "@", "/", "~")):
-        return False
-    return ".." not in text.split("::")[0].split("/")
 
 
 def _short_reason(reason: str) -> str:
