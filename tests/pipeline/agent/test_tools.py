@@ -376,6 +376,13 @@ def test_run_tests_refuses_targets_that_are_not_tests(tmp_path: Path, target: st
     assert len(box.commands) == ran
 
 
+def test_run_tests_takes_a_single_target_as_a_list_of_one(tmp_path: Path) -> None:
+    tools, box = shell_tools(tmp_path)
+    assert tools.run_tests("tests/test_text.sh").outcome == "1 failed"  # type: ignore[arg-type]
+    assert box.commands[-1] == ("sh", "run_tests.sh", "tests/test_text.sh")
+    assert tools.run_tests({"a": 1}).outcome == "refused: bad target"  # type: ignore[arg-type]
+
+
 def test_the_failing_output_is_trimmed(tmp_path: Path) -> None:
     noise = "".join(f"FAIL tests/test_calc.sh::test_add detail line {i} {'x' * 80}\n" for i in range(500))
 

@@ -247,6 +247,10 @@ class ToolBox:
 
     # -- run_tests ------------------------------------------------------------------------------------
     def run_tests(self, targets: list[str] | None = None) -> Observation:
+        if isinstance(targets, str):
+            targets = [targets]
+        if targets is not None and not isinstance(targets, list | tuple):
+            return Observation("`targets` is a list of test files or ids.", "refused: bad target", ok=False)
         if targets:
             bad = [t for t in targets if not testrun.usable_target(t)]
             if bad:
