@@ -119,6 +119,10 @@ def edit_case(tools: ToolBox, path: str, rep: int) -> tuple[str, str]:
     raise SystemExit(f"no unique return line in {path}")
 
 
+def spread(samples: list[float]) -> dict[str, float]:
+    return {"median_ms": round(statistics.median(samples), 1), "worst_ms": round(max(samples), 1)}
+
+
 def summary(samples: list[float], cpu: list[float], target: float) -> dict[str, Any]:
     return {
         "calls": len(samples),
@@ -154,14 +158,30 @@ def main() -> None:
             for _ in range(args.repeat):
                 ms, obs = timed(partial(tools.search, regex, glob), cpu["search"])
                 samples["search"].append(ms)
-            cases.append({"tool": "search", "regex": regex, "path_glob": glob, "outcome": obs.outcome})
+            cases.append(
+                {
+                    **spread(samples["search"][-args.repeat :]),
+                    "tool": "search",
+                    "regex": regex,
+                    "path_glob": glob,
+                    "outcome": obs.outcome,
+                }
+            )
             progress(f"search {regex!r} {glob or ''}: {obs.outcome}, {ms:.0f} ms")
         for path, line, before, after in VIEWS:
             for _ in range(args.repeat):  # a fresh ToolBox each time: no outline kept from the last view
                 fresh = ToolBox(tools.ctx, tools.tree, shown=tools.shown)
                 ms, obs = timed(partial(fresh.view, path, line, before, after), cpu["view"])
                 samples["view"].append(ms)
-            cases.append({"tool": "view", "path": path, "line": line, "outcome": obs.outcome})
+            cases.append(
+                {
+                    **spread(samples["view"][-args.repeat :]),
+                    "tool": "view",
+                    "path": path,
+                    "line": line,
+                    "outcome": obs.outcome,
+                }
+            )
             progress(f"view {path}:{line}: {obs.outcome}, {ms:.0f} ms")
         for path in EDITS:
             size = len((tools.tree / path).read_text().splitlines())
@@ -172,7 +192,15 @@ def main() -> None:
                     raise SystemExit(f"the edit of {path} did not apply cleanly: {obs.text[:500]}")
                 samples["edit"].append(ms)
                 run_git(tools.tree, "checkout", "--", path)
-            cases.append({"tool": "edit", "path": path, "lines": size, "outcome": obs.outcome})
+            cases.append(
+                {
+                    **spread(samples["edit"][-args.repeat :]),
+                    "tool": "edit",
+                    "path": path,
+                    "lines": size,
+                    "outcome": obs.outcome,
+                }
+            )
             progress(f"edit {path} ({size} lines): {obs.outcome}, {ms:.0f} ms")
         result = {
             "repo": args.repo,
