@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import hashlib
+import threading
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,10 +16,31 @@ from repomind.pipeline.toolchain.protocol import LintProblem
 from repomind.sandbox import repofs
 
 _UNDEFINED = (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)
+#: Results kept by (path, digest of the text): the agent edits one file many times, and each edit's text
+#: before is the text after the edit before it (pyflakes takes ~0.1 s on a 200 kB module).
+_CACHE_SIZE = 32
+_cache: OrderedDict[tuple[str, bytes], tuple[LintProblem, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def problems_in(path: str, text: str) -> list[LintProblem]:
-    """Syntax errors (at most one) or else undefined names in one file's ``text``."""
+    """Syntax errors (at most one) or else undefined names in one file's ``text`` (remembered for the
+    last few texts linted)."""
+    key = (path, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return list(hit)
+    found = _check(path, text)
+    with _cache_lock:
+        _cache[key] = tuple(found)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return found
+
+
+def _check(path: str, text: str) -> list[LintProblem]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -55,7 +78,7 @@ def lint_changed(
         except (OSError, repofs.UnsafePathError, UnicodeDecodeError):
             continue
         after = problems_in(rel, text)
-        if before is not None and rel in before:
+        if after and before is not None and rel in before:  # nothing after: nothing new to tell apart
             old = Counter(_key(p) for p in problems_in(rel, before[rel]))
             kept = []
             for problem in after:
