@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -132,10 +133,21 @@ def solve(
     cost = "unknown cost" if data["cost_usd"] is None else f"${data['cost_usd']:.4f}"
     click.echo(
         f"{verdict} after {data['attempts']} attempt(s) ({data['tokens']} tokens, {cost}): {report.message}\n"
-        f"artifacts: {out_dir}",
+        f"{_evidence(data['tests'])}artifacts: {out_dir}",
         err=True,
     )
     sys.exit(0 if report.success else 1)
+
+
+def _evidence(verdict: dict[str, Any]) -> str:
+    """The kept attempt's evidence tests, those the issue named apart from those it did not."""
+    f2p: list[str] = verdict.get("fail_to_pass") or []
+    unnamed = set(verdict.get("unnamed") or [])
+    named = [t for t in f2p if t not in unnamed]
+    lines = [f"evidence tied to the issue: {', '.join(named)}\n"] if named else []
+    if unnamed:
+        lines.append(f"evidence not named in the issue: {', '.join(t for t in f2p if t in unnamed)}\n")
+    return "".join(lines)
 
 
 def _issue(issue_file: Path | None, issue_text: str | None, issue_url: str | None, ctx: Context) -> str:

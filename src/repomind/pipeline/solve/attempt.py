@@ -245,7 +245,8 @@ def _confirm_baseline(
     changed: list[str],
     verdict: verify.Verdict,
 ) -> verify.Verdict:
-    """Rerun on the unpatched code the tests that turned from failing to passing: a pass there is flaky."""
+    """Rerun on the unpatched code the tests that turned from failing to passing (named in the issue or
+    not): a pass there is flaky, and is no evidence."""
     base = ctx.workspace.root / f"attempt-{n}-before"
     if not base.exists():
         base = _overlay_tree(ctx, n, tree, sorted(c for c in changed if ctx.toolchain.is_test_file(c)))
@@ -257,16 +258,15 @@ def _confirm_baseline(
     flaky = [i for i in ids if again.results.get(i) in GOOD]
     if not flaky:
         return verdict
-    f2p = [i for i in verdict.fail_to_pass if i not in flaky]
-    verdict = replace(verdict, fail_to_pass=f2p, flaky=[*verdict.flaky, *flaky])
-    if not f2p and verdict.passed:
+    verdict = verdict.without(flaky)
+    if not verdict.fail_to_pass and verdict.passed:
         verdict = replace(
             verdict,
             passed=False,
             verified=False,
             category=Category.UNVERIFIED,
-            summary="not verified against the issue: the issue's tests also pass on the unpatched code "
-            f"when rerun (flaky): {', '.join(flaky[:5])}",
+            summary="not verified against the issue: the tests that failed before also pass on the "
+            f"unpatched code when rerun (flaky): {', '.join(flaky[:5])}",
         )
     return verdict
 
