@@ -31,6 +31,7 @@ SETTING = {
     "budget_tokens": "max_budget_tokens",
     "python": None,
     "max_attempts": None,
+    "max_steps": None,
 }
 
 # value, flag, repository config, server setting, expected
@@ -60,6 +61,9 @@ PRECEDENCE = [
     ("max_attempts", 5, 2, None, 5),
     ("max_attempts", None, 2, None, 2),
     ("max_attempts", None, None, None, 3),
+    ("max_steps", 12, 7, None, 12),
+    ("max_steps", None, 7, None, 7),
+    ("max_steps", None, None, None, 40),
 ]
 
 
@@ -161,3 +165,59 @@ def test_eval_swebench_model_localises_with_the_bots_calibration(
     solved = json.loads((out / "instances" / "acme__calc-1" / "solve_report.json").read_text())
     localisation = solved["localisation"]
     assert localisation["set"] and localisation["confidence"] == 0.9  # calibrated, as the bot's runs are
+
+
+def test_solve_max_steps_and_the_repositorys_agent_keys_reach_the_strategy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from repomind.pipeline import strategies
+    from repomind.pipeline.solve import SolveReport, SolveRequest
+    from repomind.pipeline.strategies.one_shot import OneShot
+
+    seen: list[SolveRequest] = []
+
+    class Recording:
+        name = "recording"
+
+        def solve(self, request: SolveRequest, **kwargs: Any) -> SolveReport:
+            seen.append(request)
+            return OneShot().solve(request, **kwargs)
+
+    monkeypatch.setitem(strategies.STRATEGIES, "recording", Recording())
+    keys = (
+        "max_steps: 7\nreview_steps: false\ntool_protocol: text\nformat_command: ruff format\nsignoff: true\n"
+    )
+    repo = make_git_repo(tmp_path / "repo", {**fx.FILES, ".github/repomind.yml": keys})
+    settings = Settings(data_dir=tmp_path / "data", embedding_model="none")
+    args = ["solve", "--repo", str(repo), "--issue-text", fx.ISSUE, "--model", "openai/m"]
+    args += ["--strategy", "recording", "--max-steps", "12", "--out", str(tmp_path / "run")]
+    model = lambda name, **_kw: ScriptedModel([fx.FIX], model=name)  # noqa: E731
+    result = _cli(settings, args, FakeSandbox(script=fx.run_on_host), model)
+    assert result.exit_code == 0, result.output
+    [request] = seen
+    assert request.config is not None
+    assert (request.config.max_steps, request.config.review_steps, request.config.tool_protocol) == (
+        12,
+        False,
+        "text",
+    )
+    assert (request.config.format_command, request.config.signoff) == ("ruff format", True)
+    # the summary names the evidence the issue tied to it (the issue names tests/test_ops.py::test_add)
+    assert "evidence tied to the issue: tests/test_ops.py::test_add" in result.output
+    assert "not named in the issue" not in result.output
+    bad = _cli(settings, [*args[:-1], str(tmp_path / "run2"), "--max-steps", "0"], FakeSandbox(), model)
+    assert bad.exit_code == 2 and "--max-steps" in bad.output
+
+
+def test_a_clone_url_takes_max_steps_from_the_flag_into_the_request(tmp_path: Path) -> None:
+    """Where the repository's config is read only at its starting revision, the flag goes with the
+    request (as ``max_attempts`` and the budgets do)."""
+    from typing import cast
+
+    from repomind.compose.run import RunParts
+
+    config = resolve(ServerDefaults(), None, Overrides(max_steps=9))
+    assert not config.repo_known and config.repo.max_steps == 9
+    parts = RunParts(config, *cast(Any, (None, None, None, None, None)))
+    request = parts.request("https://example.invalid/r.git", "issue", tmp_path)
+    assert request.config is None and request.max_steps == 9

@@ -133,7 +133,9 @@ OTHER = "tests/u.py::test_other"  # an existing test the issue does not name
 def test_a_test_the_issue_does_not_name_that_fails_before_and_passes_after_verifies() -> None:
     untied = verify.TestPlan(("pytest",), (), False, (), "")
     legacy = "tests/u.py::test_legacy"
-    verdict = compare(run({OTHER: "failed", legacy: "failed"}), run({OTHER: "passed", legacy: "failed"}), untied)
+    verdict = compare(
+        run({OTHER: "failed", legacy: "failed"}), run({OTHER: "passed", legacy: "failed"}), untied
+    )
     assert verdict.passed and verdict.verified and verdict.category is None
     assert verdict.fail_to_pass == verdict.unnamed == [OTHER] and verdict.issue_named == []
     assert verdict.still_failing == [legacy] and verdict.regressions == []  # not blamed
@@ -177,10 +179,12 @@ def test_the_flaky_recheck_on_the_unpatched_code_covers_unnamed_evidence(tmp_pat
     request = SolveRequest(str(repo), "add() subtracts.", tmp_path / "run", max_attempts=1)
     report = solve(request, model=ScriptedModel([fx.FIX]), sandbox=box)
     [attempt] = report.attempts
-    assert ("tests/test_ops.py::test_add",) == calls[2][-1:]
+    assert calls[2][-1:] == ("tests/test_ops.py::test_add",)
     assert attempt.category is Category.UNVERIFIED and not report.success
     verdict = attempt.tests["verdict"]
-    assert verdict["fail_to_pass"] == verdict["unnamed"] == [] and verdict["flaky"] == ["tests/test_ops.py::test_add"]
+    assert verdict["fail_to_pass"] == verdict["unnamed"] == [] and verdict["flaky"] == [
+        "tests/test_ops.py::test_add"
+    ]
 
 
 def _pr_body(evidence: TestEvidence) -> str:
@@ -216,7 +220,9 @@ def test_the_pr_body_says_which_evidence_tests_the_issue_named_and_which_it_did_
     assert f"| `{OTHER}` | ❌ failed | ✅ passes |" in body  # every evidence test is in the table
     assert f"- named in the issue: `{ISSUE}`\n" in body
     assert f"- added by this change: `{repro}`\n" in body
-    assert f"- not named in the issue (an existing test that failed on the unpatched code): `{OTHER}`\n" in body
+    assert (
+        f"- not named in the issue (an existing test that failed on the unpatched code): `{OTHER}`\n" in body
+    )
     stored = PipelineOutcome(OutcomeStatus.SUCCESS, evidence=evidence).to_json()
     assert PipelineOutcome.from_json(stored).evidence == evidence
     # an outcome stored before the split reads as all named

@@ -61,6 +61,12 @@ from repomind.errors import UsageError
 @click.option(
     "--strategy", default=None, help="How to solve the issue, e.g. one-shot (default: REPOMIND_STRATEGY)."
 )
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 200),
+    default=None,
+    help="The agent's step limit (default: the config's max_steps, 40).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx
 def solve(
@@ -82,6 +88,7 @@ def solve(
     rerank: str | None,
     python: str | None,
     strategy: str | None,
+    max_steps: int | None,
     as_json: bool,
 ) -> None:
     """Localise, patch, test and reflect on one issue; write the run's artifacts and its report.
@@ -108,6 +115,7 @@ def solve(
         calibration=str(calibration) if calibration is not None else None,
         max_tokens=max_tokens,
         strategy=strategy,
+        max_steps=max_steps,
     )
     config = resolve_local(settings, repo, rev, flags)
     if not config.model:

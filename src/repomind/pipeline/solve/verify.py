@@ -278,7 +278,9 @@ def evidence_summary(named: list[str], unnamed: list[str]) -> str:
         return f"{total} test(s) tied to the issue failed before and pass after"
     if not named:
         return f"{total} test(s) failed before and pass after (none named in the issue)"
-    return f"{total} test(s) failed before and pass after ({len(named)} tied to the issue, {len(unnamed)} not)"
+    return (
+        f"{total} test(s) failed before and pass after ({len(named)} tied to the issue, {len(unnamed)} not)"
+    )
 
 
 def _named(nodes: list[str], after: TestRun) -> str:
