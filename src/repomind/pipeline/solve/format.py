@@ -1,13 +1,14 @@
 """The repository's formatter (``format_command`` in ``.github/repomind.yml``) on the changed files.
 
-Both strategies call :func:`format_changed` before verification: the pipeline after lint in each
-attempt, the agent at each ``submit``. The command (``ruff format``, ``black``, ...) is split with
-:func:`shlex.split`, the changed source files are appended as arguments, and it runs in the sandbox
-without network on a copy of the work tree. Only its changes to those files come back: the diff the
-sandbox returns is cut into one section per file, and a section is applied to the work tree (``git
-apply``) only when it modifies one of the files given to the formatter (no new, deleted, renamed or
-mode-changed file, no other path: a cache the formatter writes is ignored). A path the guard protects is
-never given to it. A formatter that fails, or whose changes cannot be applied, is a note, never a failure.
+Both strategies reach :func:`format_changed` through :func:`repomind.pipeline.solve.attempt.judge_tree`,
+after lint and before the tests: the pipeline in each attempt, the agent at each ``submit``. The command
+(``ruff format``, ``black``, ...) is split with :func:`shlex.split`, the changed source files are
+appended as arguments, and it runs in the sandbox without network on a copy of the work tree. Only its
+changes to those files come back: the diff the sandbox returns is cut into one section per file, and a
+section is applied to the work tree (``git apply``) only when it modifies one of the files given to the
+formatter (no new, deleted, renamed or mode-changed file, no other path: a cache the formatter writes
+is ignored). A path the guard protects is never given to it. A formatter that fails, or whose changes
+cannot be applied, is a note, never a failure.
 """
 
 from __future__ import annotations
