@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from repomind.cli import cli
 from repomind.cli.context import Context
 from repomind.compose import Boundaries, Overrides, ServerDefaults, resolve
-from repomind.errors import ConfigError
+from repomind.errors import ConfigError, UsageError
 from repomind.pipeline.localise.calibrate import Calibration
 from repomind.repoconfig import RepoConfig
 from repomind.settings import Settings
@@ -31,6 +31,7 @@ SETTING = {
     "budget_tokens": "max_budget_tokens",
     "python": None,
     "max_attempts": None,
+    "max_steps": None,
 }
 
 # value, flag, repository config, server setting, expected
@@ -60,6 +61,9 @@ PRECEDENCE = [
     ("max_attempts", 5, 2, None, 5),
     ("max_attempts", None, 2, None, 2),
     ("max_attempts", None, None, None, 3),
+    ("max_steps", 12, 7, None, 12),
+    ("max_steps", None, 7, None, 7),
+    ("max_steps", None, None, None, 40),
 ]
 
 
@@ -161,3 +165,92 @@ def test_eval_swebench_model_localises_with_the_bots_calibration(
     solved = json.loads((out / "instances" / "acme__calc-1" / "solve_report.json").read_text())
     localisation = solved["localisation"]
     assert localisation["set"] and localisation["confidence"] == 0.9  # calibrated, as the bot's runs are
+
+
+def test_eval_swebench_max_steps_reaches_each_instances_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.requirements import require
+
+    require("swebench")
+    from repomind.pipeline import strategies
+    from repomind.pipeline.solve import SolveReport, SolveRequest
+    from repomind.pipeline.strategies.one_shot import OneShot
+    from tests.eval.swebench_fixtures import make_dataset, write_specs
+
+    seen: list[SolveRequest] = []
+
+    class Recording:
+        name = "recording"
+
+        def solve(self, request: SolveRequest, **kwargs: Any) -> SolveReport:
+            seen.append(request)
+            return OneShot().solve(request, **kwargs)
+
+    monkeypatch.setitem(strategies.STRATEGIES, "recording", Recording())
+    dataset, repos, _gold = make_dataset(tmp_path)
+    monkeypatch.setenv("REPOMIND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REPOMIND_EMBEDDING_MODEL", "none")
+    args = ["eval", "swebench", "--dataset", str(dataset), "--repos", str(repos), "--specs"]
+    args += [str(write_specs(tmp_path)), "--instances", "acme__calc-1", "--out", str(tmp_path / "out")]
+    with pytest.raises(UsageError, match="--max-steps limits how --model solves"):
+        _cli(Settings(), [*args, "--predictions", "gold", "--max-steps", "5"], FakeSandbox())
+    model = lambda name, **_kw: ScriptedModel([], model=name)  # noqa: E731
+    flags = ["--model", "openai/m", "--strategy", "recording", "--max-steps", "5"]
+    result = _cli(Settings(), [*args, *flags], FakeSandbox(), model)
+    assert result.exit_code == 0, result.output
+    assert [r.config.max_steps if r.config else None for r in seen] == [5]
+
+
+def test_solve_max_steps_and_the_repositorys_agent_keys_reach_the_strategy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from repomind.pipeline import strategies
+    from repomind.pipeline.solve import SolveReport, SolveRequest
+    from repomind.pipeline.strategies.one_shot import OneShot
+
+    seen: list[SolveRequest] = []
+
+    class Recording:
+        name = "recording"
+
+        def solve(self, request: SolveRequest, **kwargs: Any) -> SolveReport:
+            seen.append(request)
+            return OneShot().solve(request, **kwargs)
+
+    monkeypatch.setitem(strategies.STRATEGIES, "recording", Recording())
+    keys = 'max_steps: 7\nreview_steps: false\ntool_protocol: text\nformat_command: "true"\nsignoff: true\n'
+    repo = make_git_repo(tmp_path / "repo", {**fx.FILES, ".github/repomind.yml": keys})
+    settings = Settings(data_dir=tmp_path / "data", embedding_model="none")
+    args = ["solve", "--repo", str(repo), "--issue-text", fx.ISSUE, "--model", "openai/m"]
+    args += ["--strategy", "recording", "--max-steps", "12", "--out", str(tmp_path / "run")]
+    model = lambda name, **_kw: ScriptedModel([fx.FIX], model=name)  # noqa: E731
+    result = _cli(settings, args, FakeSandbox(script=fx.run_on_host), model)
+    assert result.exit_code == 0, result.output
+    [request] = seen
+    assert request.config is not None
+    assert (request.config.max_steps, request.config.review_steps, request.config.tool_protocol) == (
+        12,
+        False,
+        "text",
+    )
+    assert (request.config.format_command, request.config.signoff) == ("true", True)
+    # the summary names the evidence the issue tied to it (the issue names tests/test_ops.py::test_add)
+    assert "evidence tied to the issue: tests/test_ops.py::test_add" in result.output
+    assert "not named in the issue" not in result.output
+    bad = _cli(settings, [*args[:-1], str(tmp_path / "run2"), "--max-steps", "0"], FakeSandbox(), model)
+    assert bad.exit_code == 2 and "--max-steps" in bad.output
+
+
+def test_a_clone_url_takes_max_steps_from_the_flag_into_the_request(tmp_path: Path) -> None:
+    """Where the repository's config is read only at its starting revision, the flag goes with the
+    request (as ``max_attempts`` and the budgets do)."""
+    from typing import cast
+
+    from repomind.compose.run import RunParts
+
+    config = resolve(ServerDefaults(), None, Overrides(max_steps=9))
+    assert not config.repo_known and config.repo.max_steps == 9
+    parts = RunParts(config, *cast(Any, (None, None, None, None, None)))
+    request = parts.request("https://example.invalid/r.git", "issue", tmp_path)
+    assert request.config is None and request.max_steps == 9

@@ -29,6 +29,27 @@ def test_full_config(make_repo: Any) -> None:
     assert config.python == "3.9" and config.ignore_paths == ["docs/"] and config.budget_usd == 1.5
 
 
+def test_the_agent_keys_and_the_repository_habits() -> None:
+    default = repoconfig.RepoConfig()
+    assert (default.max_steps, default.max_prompt_tokens, default.review_steps) == (40, 32000, "edits")
+    assert (default.review_model, default.tool_protocol, default.format_command, default.signoff) == (
+        None,
+        "auto",
+        None,
+        False,
+    )
+    config = repoconfig.parse(
+        "strategy: agent\nmax_steps: 12\nmax_prompt_tokens: 8000\nreview_steps: false\n"
+        "review_model: openai/judge\ntool_protocol: text\nformat_command: ruff format\nsignoff: true\n"
+    )
+    assert (config.strategy, config.max_steps, config.max_prompt_tokens) == ("agent", 12, 8000)
+    assert config.review_steps is False and config.review_model == "openai/judge"
+    assert (config.tool_protocol, config.format_command, config.signoff) == ("text", "ruff format", True)
+    assert repoconfig.parse("review_steps: true\n").review_steps is True
+    assert repoconfig.parse("review_steps: Edits\n").review_steps == "edits"
+    assert repoconfig.parse("tool_protocol: Native\n").tool_protocol == "native"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -39,6 +60,16 @@ def test_full_config(make_repo: Any) -> None:
         ("label: [\n", "is not valid YAML"),
         ("- a\n- b\n", "must be a mapping"),
         ("test_command: '  '\n", "test_command: Value error, must not be empty"),
+        ("max_steps: 0\n", "max_steps: Input should be greater than or equal to 1"),
+        ("max_steps: 201\n", "max_steps: Input should be less than or equal to 200"),
+        ("max_prompt_tokens: 1000\n", "max_prompt_tokens: Input should be greater than or equal to 4000"),
+        ("review_steps: sometimes\n", "review_steps: Value error, must be true (every action), false (none)"),
+        ("review_steps: 1\n", "review_steps: Value error, must be true"),
+        ("tool_protocol: json\n", "tool_protocol: Value error, must be auto, native or text"),
+        ("format_command: ''\n", "format_command: Value error, must not be empty"),
+        ("review_model: ' '\n", "review_model: Value error, must not be empty"),
+        ("signoff: maybe\n", "signoff: Value error, must be true or false"),
+        ("max_step: 3\n", "max_step: unknown key"),
     ],
 )
 def test_bad_config_says_what_is_wrong(text: str, message: str) -> None:

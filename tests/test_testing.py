@@ -97,3 +97,18 @@ def test_fake_sandbox_scripts_commands_and_reports_diffs(make_repo: Any) -> None
     bad = box.run(env, repo, ["fail"])
     assert bad.outcome is Outcome.FAILED and bad.exit_code == 1
     assert isinstance(box, FakeSandbox) and box.commands == [("bash", "-c", "pytest"), ("fail",)]
+
+
+def test_an_isolated_fake_sandbox_runs_on_a_copy_and_returns_what_the_command_changed(make_repo: Any) -> None:
+    repo = make_repo({"a.txt": "one\n", "b.txt": "same\n"})
+    (repo / "a.txt").write_text("patched\n")  # the attempt's own change, not the command's
+
+    def script(argv: tuple[str, ...], tree: Path) -> tuple[int, str, str]:
+        (tree / "b.txt").write_text("changed by the command\n")
+        return 0, "", ""
+
+    box = FakeSandbox(script=script, isolated=True)
+    env = box.prepare(repo, EnvironmentSpec("o/r"))
+    res = box.run(env, repo, ["fmt"])
+    assert res.diff is not None and "+changed by the command" in res.diff and "a.txt" not in res.diff
+    assert (repo / "b.txt").read_text() == "same\n"  # the work tree is untouched

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,6 +58,21 @@ class RepoConfig(BaseModel):
     instructions: str | None = None
     #: How a run solves the issue (:mod:`repomind.pipeline.strategies`); None: the server's, else ``agent``.
     strategy: str | None = None
+    #: The agent: at most this many actions (search, view, edit, run_tests, submit) in a run.
+    max_steps: int = Field(default=40, ge=1, le=200)
+    #: The agent: each request's prompt is kept under this many tokens (old observations condensed).
+    max_prompt_tokens: int = Field(default=32000, ge=4000)
+    #: The agent's reviewer judges every action (true), none (false), or ``edit`` and ``submit`` (edits).
+    review_steps: bool | Literal["edits"] = "edits"
+    #: The reviewer's litellm model; None: the run's model and endpoint.
+    review_model: str | None = None
+    #: How the agent's tools reach the model: native function calls, the fenced ``action`` text format,
+    #: or auto (native where litellm says the model supports function calling).
+    tool_protocol: Literal["auto", "native", "text"] = "auto"
+    #: A formatter run in the sandbox on the changed files before verification (e.g. ``ruff format``).
+    format_command: str | None = None
+    #: The bot's commits carry a ``Signed-off-by`` trailer (for repositories that require a DCO).
+    signoff: bool = False
 
     @field_validator("python", mode="before")
     @classmethod
@@ -86,6 +101,31 @@ class RepoConfig(BaseModel):
             raise ValueError("must be a strategy name such as 'agent' or 'pipeline'")
         return value
 
+    @field_validator("review_steps", mode="before")
+    @classmethod
+    def _review_steps(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = {"true": True, "false": False}.get(value.strip().lower(), value.strip().lower())
+        if value is not True and value is not False and value != "edits":
+            raise ValueError("must be true (every action), false (none) or edits (edit and submit)")
+        return value
+
+    @field_validator("tool_protocol", mode="before")
+    @classmethod
+    def _tool_protocol(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value not in ("auto", "native", "text"):
+            raise ValueError("must be auto, native or text")
+        return value
+
+    @field_validator("signoff", mode="before")
+    @classmethod
+    def _signoff(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+
     @field_validator("protected_paths")
     @classmethod
     def _patterns(cls, value: list[str] | None) -> list[str] | None:
@@ -93,7 +133,9 @@ class RepoConfig(BaseModel):
             raise ValueError("a pattern must not be empty")
         return value
 
-    @field_validator("label", "test_command", "setup_command", "image", "model")
+    @field_validator(
+        "label", "test_command", "setup_command", "image", "model", "review_model", "format_command"
+    )
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():

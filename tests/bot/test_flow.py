@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
+
+from repomind.sandbox.hostenv import git_env
 from repomind.store import JobState
-from repomind.testing import FakePipeline, StandInGitHub
-from tests.bot.conftest import FIXED
+from repomind.testing import FakePipeline, StandInGitHub, make_git_repo
+from tests.bot.conftest import CALC, FIXED
 from tests.bot.helpers import REPO, adjust, fixture, serve, settings_for, wait_for
 
 
@@ -45,3 +49,35 @@ def test_label_makes_a_draft_pr_whose_branch_holds_the_diff(github: StandInGitHu
     assert "-    return a - b" in diff and "+    return a + b" in diff
     assert state.get_file(REPO, "calc.py", "repomind/issue-1") == FIXED
     assert state.get_file(REPO, "calc.py", "main") != FIXED
+
+
+@pytest.mark.parametrize("signoff", [True, False])
+def test_signoff_puts_the_bots_dco_trailer_on_its_commit(
+    github: StandInGitHub, tmp_path: Path, signoff: bool
+) -> None:
+    repo = "acme/dco"
+    config = f"signoff: {'true' if signoff else 'false'}\n"
+    github.add_repo(repo, make_git_repo(tmp_path / "dco", {**CALC, ".github/repomind.yml": config}))
+    github.state.open_issue(repo, "add() subtracts", "calc.add(2, 3) returns -1.", user="alice")
+    github.state.set_permission(repo, "alice", "maintain")
+    server = serve(settings_for(github, tmp_path / "data"), pipeline=FakePipeline(edits={"calc.py": FIXED}))
+    try:
+        payload = adjust(fixture("issues.labeled"), repo=repo, issue=1, sender="alice", label="repomind")
+        assert server.deliver("issues", payload).status_code == 202
+        wait_for(lambda: github.state.pulls(repo), what="a draft PR")
+    finally:
+        server.stop()
+    git_dir = str(github.state.repos[repo].git_dir)
+
+    def log(fmt: str) -> str:
+        cmd = ["git", "--git-dir", git_dir, "log", "-1", f"--format={fmt}", "repomind/issue-1"]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True, env=git_env()).stdout.strip()
+
+    message, author = log("%B"), log("%an <%ae>")
+    signed = log("%(trailers:key=Signed-off-by,valueonly)")  # git reads it as a trailer
+    lines = message.splitlines()
+    if signoff:
+        assert lines[-2].startswith("Repomind-Job: ") and lines[-1] == f"Signed-off-by: {author}"
+        assert signed == author and author.endswith("[bot]@users.noreply.github.com>")
+    else:
+        assert lines[-1].startswith("Repomind-Job: ") and "Signed-off-by" not in message and signed == ""

@@ -34,6 +34,12 @@ FILES = {
     ),
 }
 
+#: The repository without a test of add(): a fix of add() turns no test from failing to passing.
+UNTESTED_ADD = {
+    **FILES,
+    "tests/test_ops.py": "from calc.ops import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
+}
+
 #: A test that fails before any patch and that no patch of add() touches.
 BROKEN = {
     "tests/test_legacy.py": (

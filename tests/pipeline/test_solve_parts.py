@@ -142,10 +142,12 @@ def test_verdicts() -> None:
     assert missing.category == "regression"  # a test that passed before and did not run after
     imports = compare(before, _run({}, "E   ModuleNotFoundError: No module named 'calc.nope'"), plan)
     assert imports.category == "import-error" and "calc.nope" in imports.evidence
-    untied = verify.TestPlan(("pytest",), (), False, (), "")
-    assert compare(before, _run({**before.results, "tests/t.py::test_issue": "passed"}), untied).category == (
-        "unverified"
-    )
+    untied = verify.TestPlan(("pytest",), (), False, (), "")  # the issue names no test
+    unnamed = compare(before, _run({**before.results, "tests/t.py::test_issue": "passed"}), untied)
+    assert unnamed.passed and unnamed.verified and unnamed.category is None
+    assert unnamed.fail_to_pass == unnamed.unnamed == ["tests/t.py::test_issue"] and unnamed.issue_named == []
+    assert unnamed.still_failing == ["tests/t.py::x"]  # failed before and after: not blamed
+    assert compare(before, before, untied).category == "unverified"
     whole = verify.TestPlan(("bash",), (), True, (), "")
     assert compare(_run({}, code=1), _run({}, code=0), whole).passed
     assert compare(_run({}, code=0), _run({}, code=0), whole).category == "unverified"

@@ -141,8 +141,10 @@ def test_a_pre_existing_failure_is_not_blamed(tmp_path: Path) -> None:
 
 
 def test_unverified_is_not_a_pass(tmp_path: Path) -> None:
-    issue = "add() subtracts instead of adding."  # names no test
-    report, model, _box, out = run(tmp_path, [fx.FIX, fx.FIX], issue=issue, max_attempts=2)
+    issue = "add() subtracts instead of adding."  # names no test, and no test of add() exists
+    report, model, _box, out = run(
+        tmp_path, [fx.FIX, fx.FIX], files=fx.UNTESTED_ADD, issue=issue, max_attempts=2
+    )
     assert (report.success, report.verified) == (False, False)
     assert [a.category for a in report.attempts] == [Category.UNVERIFIED, Category.UNVERIFIED]
     assert "add a test that fails on the current code" in model.prompts()[1]
@@ -158,9 +160,26 @@ def test_a_reproduction_test_written_by_the_model_verifies_the_fix(tmp_path: Pat
         "",
         "from calc.ops import add\n\n\ndef test_sum():\n    assert add(1, 1) == 2\n",
     )
-    report, _model, _box, _out = run(tmp_path, [fx.FIX + new_test], issue=issue)
+    report, _model, _box, _out = run(tmp_path, [fx.FIX + new_test], files=fx.UNTESTED_ADD, issue=issue)
     assert report.success and report.verified
-    assert report.attempts[0].tests["verdict"]["fail_to_pass"] == ["tests/test_issue.py::test_sum"]
+    verdict = report.attempts[0].tests["verdict"]
+    assert verdict["fail_to_pass"] == verdict["issue_named"] == ["tests/test_issue.py::test_sum"]
+    assert verdict["unnamed"] == []
+
+
+def test_an_existing_test_the_issue_does_not_name_that_turns_to_passing_verifies(tmp_path: Path) -> None:
+    """SWE-bench's FAIL_TO_PASS: the failing test that shows the issue is evidence though unnamed; a
+    failing test that no patch touches is still not blamed."""
+    issue = "add() subtracts instead of adding."  # names no test
+    files = {**fx.FILES, **fx.BROKEN}
+    report, _model, _box, out = run(tmp_path, [fx.FIX], files=files, issue=issue)
+    assert (report.success, report.verified, report.stopped) == (True, True, "passed")
+    verdict = report.attempts[0].tests["verdict"]
+    assert verdict["fail_to_pass"] == verdict["unnamed"] == ["tests/test_ops.py::test_add"]
+    assert verdict["issue_named"] == [] and verdict["regressions"] == []
+    assert verdict["still_failing"] == ["tests/test_legacy.py::test_times_legacy"]
+    assert "none named in the issue" in verdict["summary"] and "not blamed" in verdict["summary"]
+    assert json.loads((out / "report.json").read_text())["tests"]["unnamed"] == verdict["unnamed"]
 
 
 def test_budget_stops_the_run_with_a_report(tmp_path: Path) -> None:

@@ -125,3 +125,106 @@ def test_a_patch_that_makes_the_issue_test_xfail_fails_with_the_report_read_back
     assert attempt.category is Category.TEST_FAILURE
     assert attempt.tests["after"]["results"]["tests/test_ops.py::test_add"] == "xfailed"
     assert attempt.tests["verdict"]["fail_to_pass"] == []
+
+
+OTHER = "tests/u.py::test_other"  # an existing test the issue does not name
+
+
+def test_a_test_the_issue_does_not_name_that_fails_before_and_passes_after_verifies() -> None:
+    untied = verify.TestPlan(("pytest",), (), False, (), "")
+    legacy = "tests/u.py::test_legacy"
+    verdict = compare(
+        run({OTHER: "failed", legacy: "failed"}), run({OTHER: "passed", legacy: "failed"}), untied
+    )
+    assert verdict.passed and verdict.verified and verdict.category is None
+    assert verdict.fail_to_pass == verdict.unnamed == [OTHER] and verdict.issue_named == []
+    assert verdict.still_failing == [legacy] and verdict.regressions == []  # not blamed
+    assert verdict.summary == (
+        "1 test(s) failed before and pass after (none named in the issue); "
+        "1 failing test(s) failed before too (not blamed)"
+    )
+    both = compare(run({ISSUE: "failed", OTHER: "failed"}), run({ISSUE: "passed", OTHER: "passed"}), PLAN)
+    assert both.passed and both.fail_to_pass == [ISSUE, OTHER]
+    assert (both.issue_named, both.unnamed) == ([ISSUE], [OTHER])
+    assert "(1 tied to the issue, 1 not)" in both.summary
+    assert both.to_json()["unnamed"] == [OTHER]
+
+
+def test_unnamed_evidence_does_not_excuse_the_issues_own_test_or_a_regression() -> None:
+    still = compare(run({ISSUE: "failed", OTHER: "failed"}), run({ISSUE: "failed", OTHER: "passed"}), PLAN)
+    assert not still.passed and still.category == "test-failure" and still.issue_failing == [ISSUE]
+    old = "tests/u.py::test_old"
+    broke = compare(run({OTHER: "failed", old: "passed"}), run({OTHER: "passed", old: "failed"}), PLAN)
+    assert not broke.passed and broke.category == "regression" and broke.regressions == [old]
+    # a test that did not run before (new, or skipped) is no evidence unless the issue ties it
+    new = compare(run({old: "passed"}), run({old: "passed", OTHER: "passed"}), PLAN)
+    skipped = compare(run({OTHER: "skipped"}), run({OTHER: "passed"}), PLAN)
+    assert new.category == skipped.category == "unverified"
+
+
+def test_the_flaky_recheck_on_the_unpatched_code_covers_unnamed_evidence(tmp_path: Path) -> None:
+    """test_add (not named in the issue) passes on the unpatched code when rerun: flaky, no evidence."""
+    calls: list[tuple[str, ...]] = []
+
+    def script(argv: tuple[str, ...], tree: Path) -> tuple[int, str, str]:
+        calls.append(argv)
+        code, out, err = fx.run_on_host(argv, tree)
+        if len(calls) == 3:  # the rerun of the evidence on the unpatched code
+            out = out.replace("FAILED tests/test_ops.py::test_add", "PASSED tests/test_ops.py::test_add")
+            (tree.parent / f"{tree.name}.junit.xml").unlink(missing_ok=True)
+        return code, out, err
+
+    repo = make_git_repo(tmp_path / "repo", fx.FILES)
+    box = FakeSandbox(script=script)
+    request = SolveRequest(str(repo), "add() subtracts.", tmp_path / "run", max_attempts=1)
+    report = solve(request, model=ScriptedModel([fx.FIX]), sandbox=box)
+    [attempt] = report.attempts
+    assert calls[2][-1:] == ("tests/test_ops.py::test_add",)
+    assert attempt.category is Category.UNVERIFIED and not report.success
+    verdict = attempt.tests["verdict"]
+    assert verdict["fail_to_pass"] == verdict["unnamed"] == [] and verdict["flaky"] == [
+        "tests/test_ops.py::test_add"
+    ]
+
+
+def _pr_body(evidence: TestEvidence) -> str:
+    return render(
+        "pr_body",
+        marker="",
+        job_id=1,
+        issue_number=1,
+        summary="s",
+        evidence=evidence,
+        attempts=(Attempt(1, Category.PASSED),),
+        model="m",
+        tokens=1,
+        cost_usd=None,
+        localisation=None,
+        run_url="",
+        other_changes=[],
+    )
+
+
+def test_the_pr_body_says_which_evidence_tests_the_issue_named_and_which_it_did_not() -> None:
+    repro = "tests/test_repro.py::test_sum"
+    tests = {
+        "before": {"results": {ISSUE: "failed", OTHER: "failed", repro: "failed"}},
+        "after": {"results": {ISSUE: "passed", OTHER: "passed", repro: "passed"}},
+        "verdict": {"fail_to_pass": [ISSUE, OTHER, repro], "issue_named": [ISSUE, repro], "unnamed": [OTHER]},
+    }
+    changed = ["calc/ops.py", "tests/test_repro.py"]
+    record = AttemptRecord(1, Category.PASSED, "ok", changed=changed, tests=tests, verified=True)
+    evidence = evidence_of(record)
+    assert (evidence.unnamed, evidence.written) == ((OTHER,), (repro,))
+    body = _pr_body(evidence)
+    assert f"| `{OTHER}` | ❌ failed | ✅ passes |" in body  # every evidence test is in the table
+    assert f"- named in the issue: `{ISSUE}`\n" in body
+    assert f"- added by this change: `{repro}`\n" in body
+    assert (
+        f"- not named in the issue (an existing test that failed on the unpatched code): `{OTHER}`\n" in body
+    )
+    stored = PipelineOutcome(OutcomeStatus.SUCCESS, evidence=evidence).to_json()
+    assert PipelineOutcome.from_json(stored).evidence == evidence
+    # an outcome stored before the split reads as all named
+    assert TestEvidence(fixed=(ISSUE,), verified=True).groups() == [("named in the issue", (ISSUE,))]
+    assert "not named in the issue" not in _pr_body(TestEvidence(fixed=(ISSUE,), verified=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -62,6 +63,12 @@ from repomind.errors import UsageError
     default=None,
     help="agent or pipeline (default: the repository's `strategy`, else REPOMIND_STRATEGY, else agent).",
 )
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 200),
+    default=None,
+    help="The agent's step limit (default: the config's max_steps, 40).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
 @pass_ctx
 def solve(
@@ -83,6 +90,7 @@ def solve(
     rerank: str | None,
     python: str | None,
     strategy: str | None,
+    max_steps: int | None,
     as_json: bool,
 ) -> None:
     """Localise, patch, test and reflect on one issue; write the run's artifacts and its report.
@@ -109,6 +117,7 @@ def solve(
         calibration=str(calibration) if calibration is not None else None,
         max_tokens=max_tokens,
         strategy=strategy,
+        max_steps=max_steps,
     )
     config = resolve_local(settings, repo, rev, flags)
     if not config.model:
@@ -134,10 +143,21 @@ def solve(
     cost = "unknown cost" if data["cost_usd"] is None else f"${data['cost_usd']:.4f}"
     click.echo(
         f"{verdict} after {data['attempts']} attempt(s) ({data['tokens']} tokens, {cost}): {report.message}\n"
-        f"artifacts: {out_dir}",
+        f"{_evidence(data['tests'])}artifacts: {out_dir}",
         err=True,
     )
     sys.exit(0 if report.success else 1)
+
+
+def _evidence(verdict: dict[str, Any]) -> str:
+    """The kept attempt's evidence tests, those the issue named apart from those it did not."""
+    f2p: list[str] = verdict.get("fail_to_pass") or []
+    unnamed = set(verdict.get("unnamed") or [])
+    named = [t for t in f2p if t not in unnamed]
+    lines = [f"evidence tied to the issue: {', '.join(named)}\n"] if named else []
+    if unnamed:
+        lines.append(f"evidence not named in the issue: {', '.join(t for t in f2p if t in unnamed)}\n")
+    return "".join(lines)
 
 
 def _issue(issue_file: Path | None, issue_text: str | None, issue_url: str | None, ctx: Context) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from repomind.cli.context import Context, pass_ctx
 from repomind.cli.localise import evaluate
 from repomind.errors import UsageError
+
+if TYPE_CHECKING:
+    from repomind.compose import Overrides
 
 
 def available_pythons(box: Any) -> tuple[str, ...]:
@@ -34,6 +37,9 @@ def available_pythons(box: Any) -> tuple[str, ...]:
 @click.option("--model", default=None, help="Run `solve` with this litellm model on each instance.")
 @click.option("--api-base", default=None, help="An OpenAI-compatible server for --model.")
 @click.option("--strategy", default=None, help="How --model solves each issue (default: REPOMIND_STRATEGY).")
+@click.option(
+    "--max-steps", type=click.IntRange(1, 200), default=None, help="The agent's step limit for --model."
+)
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
 @click.option("--resume", is_flag=True, help="Keep the verdicts already in --out; evaluate the rest.")
 @click.option(
@@ -61,6 +67,7 @@ def eval_swebench(
     model: str | None,
     api_base: str | None,
     strategy: str | None,
+    max_steps: int | None,
     instances: str | None,
     resume: bool,
     workers: int,
@@ -71,6 +78,7 @@ def eval_swebench(
     out: Path,
 ) -> None:
     """Evaluate predictions (or the pipeline itself) on SWE-bench instances; write verdicts and a report."""
+    from repomind.compose import Overrides
     from repomind.eval.swebench import jsonl as ds
     from repomind.eval.swebench import official
 
@@ -78,6 +86,8 @@ def eval_swebench(
         raise UsageError("give exactly one of --predictions (a file, gold or empty) and --model")
     if strategy is not None and model is None:
         raise UsageError("--strategy is how --model solves: give --model too")
+    if max_steps is not None and model is None:
+        raise UsageError("--max-steps limits how --model solves: give --model too")
     items = ds.load_instances(dataset, ds.parse_ids(instances))
     if not repos.is_dir():
         raise UsageError(f"--repos {repos} is not a directory")
@@ -115,7 +125,7 @@ def eval_swebench(
         out,
         model,
         api_base,
-        strategy,
+        Overrides(model=model, api_base=api_base, strategy=strategy, max_steps=max_steps),
         resume,
         workers,
         check_before,
@@ -133,7 +143,7 @@ def _run_local(
     out: Path,
     model: str | None,
     api_base: str | None,
-    strategy: str | None,
+    flags: Overrides,
     resume: bool,
     workers: int,
     check_before: bool,
@@ -152,7 +162,7 @@ def _run_local(
     box_limits = limits(settings)
     box = ctx.boundaries.sandbox(box_limits, allowed_images=(), log=lambda _m: None)
     if model is not None:
-        predict = _solve_predictor(ctx, box, model, api_base, strategy)
+        predict = _solve_predictor(ctx, box, model, flags)
     else:
 
         def predict(instance: Any, _repo: Path, _dir: Path) -> tuple[Prediction, dict[str, Any]]:
@@ -195,15 +205,14 @@ def _run_local(
     sys.stdout.write("\n")
 
 
-def _solve_predictor(ctx: Context, box: Any, model: str, api_base: str | None, strategy: str | None) -> Any:
+def _solve_predictor(ctx: Context, box: Any, model: str, flags: Overrides) -> Any:
     """``solve`` on each instance, composed as ``repomind solve`` and the bot compose it (the calibration,
     re-ranker, budget and the instance's own config at its commit), grading in the same sandbox."""
-    from repomind.compose import Overrides, build_run, load_embedder, resolve, resolve_local
+    from repomind.compose import build_run, load_embedder, resolve, resolve_local
     from repomind.eval.swebench.model import solve_predictor
     from repomind.pipeline.strategies import strategy_for
 
     settings = ctx.settings
-    flags = Overrides(model=model, api_base=api_base, strategy=strategy)
     strategy_for(resolve(settings, flags=flags).strategy)  # an unknown one stops before any instance
     embedder = load_embedder(settings)  # once: loading the model is the slow part
 

@@ -18,6 +18,12 @@ branch by the bot and from the starting revision by ``repomind solve``) and the 
 | confidence | ``--confidence`` | ``confidence`` | (none) | 0.9 |
 | calibration | ``--calibration`` | (never) | own file, ``calibration.json`` (3) | packaged, if it fits |
 | strategy | ``--strategy`` | ``strategy`` | ``REPOMIND_STRATEGY`` | ``agent`` (4) |
+| agent steps | ``--max-steps`` | ``max_steps`` (1..200) | (none) | 40 |
+| agent prompt limit | (none) | ``max_prompt_tokens`` (>= 4000) | (none) | 32000 |
+| agent reviewer | (none) | ``review_steps``, ``review_model`` (5) | (none) | edits, the run's model |
+| tool protocol | (none) | ``tool_protocol`` (auto, native, text) | (none) | auto |
+| formatter | (none) | ``format_command`` | (none) | none |
+| DCO sign-off | (none) | ``signoff`` | (none) | false |
 
 (1) ``REPOMIND_ADAPTER_MODEL`` filled in with the installation's promoted adapter (:func:`served_model`).
 (2) ``REPOMIND_MAX_BUDGET_USD`` / ``REPOMIND_MAX_BUDGET_TOKENS`` are a ceiling on the repository's values
@@ -27,6 +33,7 @@ and the budget when it sets none; a flag is the operator's own choice and is not
 names a re-ranker or a calibration: both are files on the server.
 (4) :mod:`repomind.pipeline.strategies`; an unknown name stops the run in
 :func:`repomind.compose.run.build_run`, before any model call.
+(5) ``review_steps``: true (every action), false (none) or edits (``edit`` and ``submit``).
 """
 
 from __future__ import annotations
@@ -72,6 +79,8 @@ class Overrides:
     max_tokens: int | None = None
     #: How the run solves the issue (``--strategy``).
     strategy: str | None = None
+    #: The agent's step limit (``--max-steps``).
+    max_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,9 @@ class ServerDefaults:
 @dataclass(frozen=True)
 class RunConfig:
     """One run's configuration, resolved. ``repo`` is the repository's config with the resolved values
-    written in (label, budget, attempts, Python, confidence), which is what the pipeline reads."""
+    written in (label, budget, attempts, Python, confidence, max_steps), which is what the pipeline
+    reads (with the agent's ``max_prompt_tokens``, ``review_steps``, ``review_model``, ``tool_protocol``
+    and the repository habits ``format_command`` and ``signoff``)."""
 
     repo: RepoConfig = field(default_factory=RepoConfig)
     model: str | None = None
@@ -145,7 +156,7 @@ def resolve(
     given = repo.model_fields_set
     values: dict[str, Any] = repo.model_dump(exclude_unset=True)
     values["label"] = repo.label if "label" in given else defaults.label
-    for name in ("max_attempts", "python", "confidence"):
+    for name in ("max_attempts", "python", "confidence", "max_steps"):
         flag = getattr(flags, name)
         if flag is not None:
             values[name] = flag

@@ -169,6 +169,7 @@ class RunParts:
                 max_attempts=flags.max_attempts,
                 budget_tokens=flags.budget_tokens,
                 budget_usd=flags.budget_usd,
+                max_steps=flags.max_steps,
                 **extra,
             )
         return SolveRequest(

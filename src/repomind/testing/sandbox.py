@@ -3,6 +3,8 @@ from a script and records every call."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +24,14 @@ ReadBack = Callable[[str, Path], bytes | None]
 class FakeSandbox:
     """A sandbox that runs nothing: commands are answered by ``script`` and every call is recorded.
 
-    Files asked for with ``collect`` come from ``read_back`` (none when it is not given)."""
+    Files asked for with ``collect`` come from ``read_back`` (none when it is not given). ``isolated``
+    makes it behave as the real sandbox does with the work tree: ``script`` gets a throw-away copy, and
+    the result's ``diff`` (with ``capture_diff``) is what the command changed there, the work tree
+    itself untouched; otherwise the script gets the work tree and the diff is ``git diff`` of it."""
 
     script: Script = field(default=lambda _argv, _tree: (0, "", ""))
     read_back: ReadBack | None = None
+    isolated: bool = False
     prepared: list[EnvironmentSpec] = field(default_factory=list)
     commands: list[tuple[str, ...]] = field(default_factory=list)
     _built: set[str] = field(default_factory=set)
@@ -51,9 +57,22 @@ class FakeSandbox:
         argv = as_argv(command)
         self.commands.append(argv)
         start = time.monotonic()
-        code, out, err = self.script(argv, work_tree)
+        if self.isolated:
+            with tempfile.TemporaryDirectory(prefix="fake-sandbox-") as scratch:
+                copy = Path(scratch) / "work"
+                shutil.copytree(work_tree, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+                git(copy, "init", "-q")
+                git(copy, "add", "-A")
+                git(copy, "commit", "-q", "--allow-empty", "-m", "baseline")
+                code, out, err = self.script(argv, copy)
+                diff = None
+                if capture_diff:
+                    git(copy, "add", "-A")
+                    diff = git(copy, "diff", "--cached", "--binary", "--no-color", "HEAD")
+        else:
+            code, out, err = self.script(argv, work_tree)
+            diff = git(work_tree, "diff") if capture_diff and (work_tree / ".git").exists() else None
         outcome = Outcome.OK if code == 0 else Outcome.TIMEOUT if code == 124 else Outcome.FAILED
-        diff = git(work_tree, "diff") if capture_diff and (work_tree / ".git").exists() else None
         collected: dict[str, bytes] = {}
         if self.read_back is not None:
             for path in collect:

@@ -48,6 +48,11 @@ def trailer(job_id: int) -> str:
     return f"Repomind-Job: {job_id}"
 
 
+def signed_off(identity: gitops.Identity) -> str:
+    """The DCO trailer of the bot's commits (``signoff: true`` in the repository's config)."""
+    return f"Signed-off-by: {identity.name} <{identity.email}>"
+
+
 @dataclass
 class BranchWriter:
     tree: Repo
@@ -55,12 +60,15 @@ class BranchWriter:
     token: str | None
     ledger: Ledger
     author: gitops.Identity
+    #: Each commit carries ``Signed-off-by`` with the bot's commit identity (``signoff`` in the config).
+    signoff: bool = False
 
     def put(self, job: Job, *, base: str, diff: str, message: str) -> Pushed:
         """Commit ``diff`` (made on ``base``) for ``job`` and push it as described in the module doc."""
         last = self.ledger.last_push(job.repo, job.issue_number)
         branch = last.branch if last is not None and last.branch else branch_for(job.issue_number)
-        message = f"{message}\n\n{trailer(job.id)}"
+        trailers = [trailer(job.id), *([signed_off(self.author)] if self.signoff else [])]
+        message = f"{message}\n\n" + "\n".join(trailers)
         for earlier in dict.fromkeys(b for b in (job.branch, branch) if b):
             found = self._already_pushed(job, earlier)
             if found is not None:

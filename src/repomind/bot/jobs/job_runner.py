@@ -166,7 +166,12 @@ class JobRunner:
         if job.head_sha is None:
             message = SECRETS.text(text("commit", issue=issue, summary=outcome.summary, title_only=False))
             writer = BranchWriter(
-                tree, repo.clone_url, gh.installation_token().token, self.ledger, self.options.identity
+                tree,
+                repo.clone_url,
+                gh.installation_token().token,
+                self.ledger,
+                self.options.identity,
+                signoff=config.signoff,
             )
             pushed = writer.put(job, base=base, diff=outcome.diff, message=message)
             self.ledger.update_job(job.id, head_sha=pushed.sha, branch=pushed.branch, bot_diff=outcome.diff)

@@ -37,14 +37,18 @@ def evidence_of(record: AttemptRecord) -> TestEvidence:
     verdict: dict[str, Any] = record.tests.get("verdict") or {}
     before: dict[str, str] = (record.tests.get("before") or {}).get("results") or {}
     after: dict[str, str] = (record.tests.get("after") or {}).get("results") or {}
+    fixed = tuple(verdict.get("fail_to_pass") or ())
+    written = set(record.changed)
     return TestEvidence(
-        fixed=tuple(verdict.get("fail_to_pass") or ()),
+        fixed=fixed,
         still_passing=tuple(verdict.get("pass_to_pass") or ()),
         not_run=tuple(
             (node, before.get(node, "missing"), after.get(node, "missing"))
             for node in verdict.get("not_run") or ()
         ),
         verified=record.verified,
+        unnamed=tuple(verdict.get("unnamed") or ()),
+        written=tuple(t for t in fixed if t.split("::")[0] in written),
     )
 
 

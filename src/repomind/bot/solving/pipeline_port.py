@@ -39,16 +39,35 @@ class Hints:
 
 @dataclass(frozen=True)
 class TestEvidence:
-    """Tests tied to the issue that failed before and pass after, and tests that still pass."""
+    """Tests that failed before and pass after (the evidence), and tests that still pass."""
 
     __test__ = False  # not a pytest test class
 
+    #: Every evidence test; those not in ``unnamed`` are tied to the issue (named in it, or ``written``).
     fixed: tuple[str, ...] = ()
     still_passing: tuple[str, ...] = ()
     #: Tests skipped, xfailed or xpassed after the patch, as ``(node id, before, after)``: never a pass.
     not_run: tuple[tuple[str, str, str], ...] = ()
-    #: False when no test tied to the issue exists: the result is "not verified against the issue".
+    #: False when no test failed before and passes after: the result is "not verified against the issue".
     verified: bool = False
+    #: Evidence tests the issue did not name: existing tests that failed on the unpatched code.
+    unnamed: tuple[str, ...] = ()
+    #: Evidence tests in a test file the change itself added or changed (a reproduction test).
+    written: tuple[str, ...] = ()
+
+    def groups(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The evidence tests by how they are tied to the issue (the PR body lists them so)."""
+        unnamed, written = set(self.unnamed), set(self.written)
+        named = tuple(t for t in self.fixed if t not in unnamed and t not in written)
+        groups = [
+            ("named in the issue", named),
+            ("added by this change", tuple(t for t in self.fixed if t in written and t not in unnamed)),
+            (
+                "not named in the issue (an existing test that failed on the unpatched code)",
+                tuple(t for t in self.fixed if t in unnamed),
+            ),
+        ]
+        return [(label, tests) for label, tests in groups if tests]
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,8 @@ class PipelineOutcome:
                 still_passing=tuple(ev.get("still_passing", ())),
                 not_run=tuple((str(n), str(b), str(a)) for n, b, a in ev.get("not_run", ())),
                 verified=bool(ev.get("verified", False)),
+                unnamed=tuple(ev.get("unnamed", ())),
+                written=tuple(ev.get("written", ())),
             ),
             run_id=str(data.get("run_id") or ""),
             run_dir=str(data.get("run_dir") or ""),

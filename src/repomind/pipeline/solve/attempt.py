@@ -32,6 +32,7 @@ from repomind.pipeline.solve.events import (
     TestsRan,
     run_json,
 )
+from repomind.pipeline.solve.format import format_changed
 from repomind.pipeline.solve.outcome import Category
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.solve.workspace import Workspace, changed_paths, diff, run_git
@@ -58,6 +59,8 @@ class AttemptContext:
     #: The paths a patch may not change (protected and ignored); deny by default.
     guard: PathGuard = field(default_factory=PathGuard)
     baselines: dict[str, verify.TestRun] = field(default_factory=dict)
+    #: The repository's formatter, run on the changed files before the tests (:mod:`.format`).
+    format_command: str | None = None
 
 
 def ask(ctx: AttemptContext, number: int, messages: list[Message]) -> tuple[str, int, float | None, float]:
@@ -136,14 +139,22 @@ def judge_tree(
         return record
     originals = _originals(ctx.workspace, changed)
     problems = ctx.toolchain.lint(tree, changed, before=originals)
-    emit(Linted(n, [asdict(p) for p in problems]))
     if problems:
+        emit(Linted(n, [asdict(p) for p in problems]))
         kinds = {p.kind for p in problems}
         record.category = Category.SYNTAX_ERROR if "syntax" in kinds else Category.UNDEFINED_NAME
         lines = [f"{p.path}:{p.line}: {p.kind}: {p.message}" for p in problems]
         record.summary = f"{len(problems)} problem(s) in the new code: {lines[0]}"
         record.evidence = "\n".join(lines)
         return record
+    note = format_changed(ctx, tree, changed)
+    formatted = diff(tree) if note else patch
+    emit(Linted(n, [], formatted=note, diff=formatted if formatted != patch else ""))
+    if formatted != patch:
+        record.diff, record.changed = formatted, changed_paths(tree)
+        if not record.changed:
+            record.summary = "the edits changed nothing once formatted"
+            return record
     return _test(ctx, n, tree, record)
 
 
@@ -245,7 +256,8 @@ def _confirm_baseline(
     changed: list[str],
     verdict: verify.Verdict,
 ) -> verify.Verdict:
-    """Rerun on the unpatched code the tests that turned from failing to passing: a pass there is flaky."""
+    """Rerun on the unpatched code the tests that turned from failing to passing (named in the issue or
+    not): a pass there is flaky, and is no evidence."""
     base = ctx.workspace.root / f"attempt-{n}-before"
     if not base.exists():
         base = _overlay_tree(ctx, n, tree, sorted(c for c in changed if ctx.toolchain.is_test_file(c)))
@@ -257,16 +269,15 @@ def _confirm_baseline(
     flaky = [i for i in ids if again.results.get(i) in GOOD]
     if not flaky:
         return verdict
-    f2p = [i for i in verdict.fail_to_pass if i not in flaky]
-    verdict = replace(verdict, fail_to_pass=f2p, flaky=[*verdict.flaky, *flaky])
-    if not f2p and verdict.passed:
+    verdict = verdict.without(flaky)
+    if not verdict.fail_to_pass and verdict.passed:
         verdict = replace(
             verdict,
             passed=False,
             verified=False,
             category=Category.UNVERIFIED,
-            summary="not verified against the issue: the issue's tests also pass on the unpatched code "
-            f"when rerun (flaky): {', '.join(flaky[:5])}",
+            summary="not verified against the issue: the tests that failed before also pass on the "
+            f"unpatched code when rerun (flaky): {', '.join(flaky[:5])}",
         )
     return verdict
 

@@ -122,8 +122,13 @@ class PatchApplied:
 
 @dataclass(frozen=True)
 class Linted:
+    """The new lint problems of the patch; when it has none, what the repository's ``format_command``
+    did (``formatted``, a note; '' when none is configured) and the patch after it when it changed it."""
+
     attempt: int
     problems: list[dict[str, Any]]
+    formatted: str = ""
+    diff: str = ""
 
 
 @dataclass(frozen=True)

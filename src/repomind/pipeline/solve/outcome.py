@@ -26,7 +26,7 @@ class Category(enum.StrEnum):
     REGRESSION = "regression"  # a test that passed before fails after
     TIMEOUT = "timeout"
     ENVIRONMENT_ERROR = "environment-error"  # the tests could not run even on the unpatched code
-    UNVERIFIED = "unverified"  # nothing broke, but no test tied to the issue went from failing to passing
+    UNVERIFIED = "unverified"  # nothing broke, but no test went from failing to passing
     PROTECTED_PATH = "protected-path"  # the edits changed a protected or ignored path: refused, not tested
 
 

@@ -169,7 +169,17 @@ def prepare(
 
     guard = PathGuard.of(config.protected_paths, config.ignore_paths)
     ctx = AttemptContext(
-        model, sandbox, env, workspace, events, budget, found, config.test_command, tools, guard=guard
+        model,
+        sandbox,
+        env,
+        workspace,
+        events,
+        budget,
+        found,
+        config.test_command,
+        tools,
+        guard=guard,
+        format_command=config.format_command,
     )
     return Prepared(
         request=request,

@@ -110,7 +110,10 @@ class RunRecorder:
                 if not event.refused:
                     art.write_text(f"attempt-{n}/patch.diff", event.diff)
             case Linted(attempt=n):
-                art.append("lint", n, problems=event.problems)
+                note = {"formatted": event.formatted} if event.formatted else {}
+                art.append("lint", n, problems=event.problems, **note)
+                if event.diff:  # the formatter changed the patch: the attempt's patch is the new one
+                    art.write_text(f"attempt-{n}/patch.diff", event.diff)
             case TestsRan(attempt=n):
                 extra: dict[str, Any] = {} if event.overlay is None else {"overlay": list(event.overlay)}
                 art.append("tests", n, phase=event.phase, **extra, **run_json(event.run))

@@ -25,6 +25,8 @@ class SolveRequest:
     max_attempts: int | None = None  # None: the repository's config (default 3)
     budget_tokens: int | None = None  # None: the repository's config (default: no limit)
     budget_usd: float | None = None
+    #: The agent's step limit; None: the repository's config (``max_steps``, default 40).
+    max_steps: int | None = None
     keep_work_trees: bool = False
     redact: Sequence[str] = ()
     run_id: str | None = None

@@ -1,9 +1,13 @@
 """The test stage: choose the tests, run them before and after the patch in the sandbox, compare.
 
 An attempt passes when no test that passed before fails after (a failure is rerun once, so a flaky test
-is not blamed) and the issue's evidence passes: tests tied to the issue (named in it, or written or
-changed by the attempt as a reproduction) that failed before and pass after. The "before" tree is the
-starting revision plus the attempt's test files only, so a reproduction test is seen failing there.
+is not blamed), no test tied to the issue (named in it, or written or changed by the attempt as a
+reproduction) still fails, and there is evidence: a test that failed before and passes after (SWE-bench's
+FAIL_TO_PASS). Evidence counts whether or not the issue names the test; the verdict says which were tied
+to it (``issue_named``) and which were not (``unnamed``: an existing test among those run that failed on
+the unpatched code). A failing test not tied to the issue that still fails is not blamed
+(``still_failing``). The "before" tree is the starting revision plus the attempt's test files only, so a
+reproduction test is seen failing there.
 
 Only ``passed`` is a pass. A test that passed before and is skipped, xfailed, xpassed, failing, in
 error or missing after is a regression; a test tied to the issue that is skipped or xfailed after is
@@ -15,7 +19,7 @@ sandbox, with pytest's short summary as the fallback.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +128,7 @@ class Verdict:
     passed: bool
     verified: bool
     category: Category | None  # None when passed
+    #: The evidence: tests that failed before and pass after, tied to the issue or not.
     fail_to_pass: list[str] = field(default_factory=list)
     pass_to_pass: list[str] = field(default_factory=list)
     regressions: list[str] = field(default_factory=list)
@@ -133,9 +138,29 @@ class Verdict:
     not_run: list[str] = field(default_factory=list)  # skipped or xfailed after, as before (or not tied)
     summary: str = ""
     evidence: str = ""
+    #: ``fail_to_pass`` split: tied to the issue (named in it, or the attempt's reproduction test) ...
+    issue_named: list[str] = field(default_factory=list)
+    #: ... and not (an existing test that failed on the unpatched code and passes after).
+    unnamed: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def without(self, flaky: list[str]) -> Verdict:
+        """This verdict with ``flaky`` moved out of the evidence (they pass on the unpatched code too)."""
+        gone = set(flaky)
+        verdict = replace(
+            self,
+            fail_to_pass=[t for t in self.fail_to_pass if t not in gone],
+            issue_named=[t for t in self.issue_named if t not in gone],
+            unnamed=[t for t in self.unnamed if t not in gone],
+            flaky=[*self.flaky, *flaky],
+        )
+        if verdict.passed and verdict.fail_to_pass:
+            verdict.summary = evidence_summary(verdict.issue_named, verdict.unnamed) + _still(
+                verdict.still_failing
+            )
+        return verdict
 
 
 def _tied(node: str, issue_tests: tuple[str, ...], toolchain: Toolchain) -> bool:
@@ -175,6 +200,7 @@ def compare(
     rerun = rerun_after.results if rerun_after else {}
     good = GOOD
     regressions, flaky, f2p, p2p, still, issue_failing, not_run = [], [], [], [], [], [], []
+    named: list[str] = []
     for node, was in before.results.items():
         now = after.results.get(node, "missing")
         if was in good and now not in good:
@@ -190,6 +216,9 @@ def compare(
                 p2p.append(node)
             elif tied:
                 f2p.append(node)
+                named.append(node)
+            elif node in before.results and was not in NOT_RUN:
+                f2p.append(node)  # an existing test that failed on the unpatched code: evidence too
         elif now in NOT_RUN and was not in good and (now == was or not tied):
             not_run.append(node)  # a skip as before, or a test the issue does not need
         elif rerun.get(node) in good and node not in before.results:
@@ -198,7 +227,21 @@ def compare(
             issue_failing.append(node)
         elif was not in good:
             still.append(node)
-    verdict = Verdict(False, False, None, f2p, p2p, regressions, still, issue_failing, flaky, not_run)
+    unnamed = [t for t in f2p if t not in named]
+    verdict = Verdict(
+        False,
+        False,
+        None,
+        f2p,
+        p2p,
+        regressions,
+        still,
+        issue_failing,
+        flaky,
+        not_run,
+        issue_named=named,
+        unnamed=unnamed,
+    )
     import_problem = _import_problem(after, before, toolchain)
     if import_problem:
         verdict.category = Category.IMPORT_ERROR
@@ -216,15 +259,28 @@ def compare(
         verdict.evidence = toolchain.failure_sections(after.log, issue_failing, limit=LOG_CHARS)
     elif not f2p:
         verdict.category = Category.UNVERIFIED
-        verdict.summary = (
-            "not verified against the issue: no test tied to the issue failed before and passes after"
-        )
+        verdict.summary = "not verified against the issue: no test failed before and passes after"
     else:
         verdict.passed = verdict.verified = True
-        verdict.summary = f"{len(f2p)} test(s) tied to the issue failed before and pass after"
-    if still:
-        verdict.summary += f"; {len(still)} failing test(s) failed before too (not blamed)"
+        verdict.summary = evidence_summary(named, unnamed)
+    verdict.summary += _still(still)
     return verdict
+
+
+def _still(still: list[str]) -> str:
+    return f"; {len(still)} failing test(s) failed before too (not blamed)" if still else ""
+
+
+def evidence_summary(named: list[str], unnamed: list[str]) -> str:
+    """How many tests failed before and pass after, and how many of them the issue named."""
+    total = len(named) + len(unnamed)
+    if not unnamed:
+        return f"{total} test(s) tied to the issue failed before and pass after"
+    if not named:
+        return f"{total} test(s) failed before and pass after (none named in the issue)"
+    return (
+        f"{total} test(s) failed before and pass after ({len(named)} tied to the issue, {len(unnamed)} not)"
+    )
 
 
 def _named(nodes: list[str], after: TestRun) -> str:

@@ -29,7 +29,8 @@ class Strategy(Protocol):
     """How a run solves one issue; the keyword parameters are those of
     :func:`repomind.pipeline.solve.solve` (its docstring says what each means)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def solve(
         self,
