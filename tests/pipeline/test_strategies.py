@@ -70,7 +70,9 @@ def test_an_unknown_strategy_stops_build_run_before_any_model(tmp_path: Path) ->
     settings = Settings(data_dir=tmp_path, embedding_model="none")
     config = RunConfig(model="openai/m", strategy="nope")
     boundaries = Boundaries(model=model, sandbox=lambda _limits, **_kw: FakeSandbox())
-    with pytest.raises(ConfigError, match="unknown strategy 'nope': known strategies are agent, one-shot, pipeline"):
+    with pytest.raises(
+        ConfigError, match="unknown strategy 'nope': known strategies are agent, one-shot, pipeline"
+    ):
         build_run(settings, config, boundaries=boundaries)
     assert made == []
     with pytest.raises(ConfigError, match="one-shot"):

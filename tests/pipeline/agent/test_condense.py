@@ -46,8 +46,9 @@ def test_old_observations_are_condensed_first_and_the_newest_kept() -> None:
 
 
 def test_a_tight_limit_also_condenses_old_arguments_and_the_first_message() -> None:
-    messages = conversation(10, 4000)
-    out = condense(messages, 900)
-    assert estimate_tokens(out) <= 900
+    messages = conversation(30, 4000)  # about 61,000 tokens against the smallest allowed limit
+    out = condense(messages, 4000)
+    assert estimate_tokens(out) <= 4000
+    assert [m["role"] for m in out] == [m["role"] for m in messages]
     args = json.loads(out[2]["tool_calls"][0]["function"]["arguments"])  # type: ignore[typeddict-item]
     assert args["search"].endswith("[condensed]")

@@ -177,7 +177,12 @@ def test_review_steps_true_reviews_every_action_with_the_runs_own_model(tmp_path
 
 def test_a_failed_verification_goes_back_to_the_model(tmp_path: Path) -> None:
     wrong = tool_call("edit", path="calc/ops.py", search="    return a - b\n", replace="    return a * b\n")
-    fix = tool_call("edit", path="calc/ops.py", search="    return a * b\n", replace="    return a + b\n")
+    fix = tool_call(
+        "edit",
+        path="calc/ops.py",
+        search="def add(a, b):\n    return a * b\n",
+        replace="def add(a, b):\n    return a + b\n",
+    )
     report, model, seen = run(tmp_path, [VIEW, wrong, SUBMIT, fix, SUBMIT])
     assert report.success and len(report.attempts) == 2 and report.steps == 5
     assert not report.attempts[0].passed

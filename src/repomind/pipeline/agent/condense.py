@@ -20,6 +20,8 @@ KEEP = 3
 HEAD_CHARS = 240
 #: Characters of one old argument value kept (edits' search and replace texts).
 ARG_CHARS = 160
+OMITTED = "[an earlier observation, omitted to fit the context]"
+CUT = "\n\n[the rest of this message was cut to fit the context]"
 
 
 def condense(messages: Sequence[Message], limit: int, *, reserve: int = 0) -> list[Message]:
@@ -41,12 +43,20 @@ def condense(messages: Sequence[Message], limit: int, *, reserve: int = 0) -> li
             _shorten_call(out[i])
             if estimate_tokens(out) <= budget:
                 return out
-    first = out[1]["content"]
-    over = (estimate_tokens(out) - budget) * 4 + 200
-    if over < len(first):
-        out[1]["content"] = (
-            first[: len(first) - over] + "\n\n[the rest of this message was cut to fit the context]"
-        )
+    for i in observations[:-1]:  # still over: old observations go, their calls stay
+        out[i]["content"] = OMITTED
+    for i in assistants:
+        out[i]["content"] = out[i]["content"][:ARG_CHARS]
+    if estimate_tokens(out) <= budget:
+        return out
+    for i in (1, *observations[-1:]):  # then the first message, and last the newest observation
+        text = out[i]["content"]
+        over = (estimate_tokens(out) - budget) * 4 + 200
+        if over <= 0:
+            break
+        keep = max(len(text) - over, min(len(text), HEAD_CHARS))
+        if keep < len(text):
+            out[i]["content"] = text[:keep] + CUT
     return out
 
 

@@ -61,7 +61,7 @@ class AgentLoop:
     def __init__(self, p: Prepared, *, reviewer_model: LanguageModel | None = None) -> None:
         self.p, self.ctx, self.report = p, p.ctx, p.run.report
         config = p.config
-        self.max_steps = config.max_steps
+        self.max_steps = p.request.max_steps or config.max_steps
         self.max_prompt_tokens = config.max_prompt_tokens
         self.protocol = choose_protocol(self.ctx.model, config.tool_protocol)
         self.reviewer = Reviewer(reviewer_model or self.ctx.model, self.ctx.budget, config.review_steps)
