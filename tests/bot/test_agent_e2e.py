@@ -67,8 +67,12 @@ def label_and_wait(server: Server) -> JobState | None:
     payload = adjust(fixture("issues.labeled"), issue=1, sender="alice", label="repomind")
     payload["issue"].update(title=TITLE, body=BODY)
     assert server.deliver("issues", payload).status_code == 202
-    done = (JobState.SUCCEEDED, JobState.FAILED)
-    wait_for(lambda: server.ledger.all_jobs()[0].state in done, timeout=400, what="job")
+
+    def finished() -> bool:
+        jobs = server.ledger.all_jobs()
+        return bool(jobs) and jobs[0].state in (JobState.SUCCEEDED, JobState.FAILED)
+
+    wait_for(finished, timeout=400, what="job")
     return server.ledger.all_jobs()[0].state
 
 
@@ -104,7 +108,11 @@ def test_the_agent_searches_edits_tests_and_opens_a_verified_draft_pr(
     assert pr.pull is not None and pr.pull.draft and pr.pull.head == BRANCH
     assert "tests/test_ops.py::test_add" in pr.body
     # the status comment showed the steps as they ran
-    assert any("step 3 · edit" in old for old in status.history) or "step" in status.body
+    assert any("Step 1 · search · 1 matches" in old for old in status.history)
+    assert "#### Agent: step 5 of 40" in status.body and "5 · `submit` · verified" in status.body
+    # the PR says how the agent worked, in its own words when it submitted
+    assert "### How the agent worked" in pr.body and "> add() subtracted its operands" in pr.body
+    assert "**Files viewed**: `calc/ops.py`" in pr.body
     [run] = server.settings.runs_dir.iterdir()
     report = (run / "report.json").read_text()
     assert '"strategy": "agent"' in report and '"steps": 5' in report
