@@ -108,7 +108,7 @@ def test_the_agent_searches_edits_tests_and_opens_a_verified_draft_pr(
     assert pr.pull is not None and pr.pull.draft and pr.pull.head == BRANCH
     assert "tests/test_ops.py::test_add" in pr.body
     # the status comment showed the steps as they ran
-    assert any("Step 1 · search · 1 matches" in old for old in status.history)
+    # (the live edits are throttled, so which steps a running state showed depends on timing)
     assert "#### Agent: step 5 of 40" in status.body and "5 · `submit` · verified" in status.body
     # the PR says how the agent worked, in its own words when it submitted
     assert "### How the agent worked" in pr.body and "> add() subtracted its operands" in pr.body
