@@ -126,6 +126,7 @@ def test_solve_uses_the_repositorys_model_and_the_servers_reranker(
         monkeypatch.setenv("REPOMIND_MODEL", "openai/server-model")
         monkeypatch.setenv("REPOMIND_LLM_API_BASE", llm.url)
         monkeypatch.setenv("REPOMIND_RERANK", "llm")
+        monkeypatch.setenv("REPOMIND_STRATEGY", "pipeline")  # the replies are the pipeline's
         out = tmp_path / "run"
         args = ["solve", "--repo", str(repo), "--issue-text", fx.ISSUE, "--out", str(out), "--json"]
         result = _cli(Settings(), args, FakeSandbox(script=fx.run_on_host))

@@ -102,7 +102,8 @@ def test_cli_end_to_end(docker_client: Any, tmp_path: Path) -> None:
     issue = tmp_path / "issue.md"
     issue.write_text(fx.ISSUE)
     out = tmp_path / "out"
-    env = {**os.environ, "REPOMIND_DATA_DIR": str(tmp_path / "data")}
+    # the scripted replies are the pipeline's (the agent's CLI run is tests/pipeline/agent/)
+    env = {**os.environ, "REPOMIND_DATA_DIR": str(tmp_path / "data"), "REPOMIND_STRATEGY": "pipeline"}
     with StandInLLMServer([fx.WRONG, fx.FIX]) as server:
         args = [
             "solve",
