@@ -113,6 +113,7 @@ def test_the_agent_searches_edits_tests_and_opens_a_verified_draft_pr(
     # the PR says how the agent worked, in its own words when it submitted
     assert "### How the agent worked" in pr.body and "> add() subtracted its operands" in pr.body
     assert "**Files viewed**: `calc/ops.py`" in pr.body
+    assert "Changes `calc/ops.py` (verification 1, after 5 step(s) of the agent)" in pr.body
     [run] = server.settings.runs_dir.iterdir()
     report = (run / "report.json").read_text()
     assert '"strategy": "agent"' in report and '"steps": 5' in report

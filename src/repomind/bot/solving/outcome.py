@@ -59,10 +59,11 @@ def explain(report: SolveReport) -> str:
 
 def summary_of(record: AttemptRecord, report: SolveReport) -> str:
     files = ", ".join(f"`{p}`" for p in record.changed) or "no file"
-    return (
-        f"Changes {files} (attempt {record.number} of at most {report.max_attempts}). "
-        f"{record.summary[:1].upper()}{record.summary[1:]}."
-    )
+    if report.strategy == "agent":
+        which = f"verification {record.number}, after {report.steps} step(s) of the agent"
+    else:
+        which = f"attempt {record.number} of at most {report.max_attempts}"
+    return f"Changes {files} ({which}). {record.summary[:1].upper()}{record.summary[1:]}."
 
 
 def outcome_of(report: SolveReport, localisation: Localisation | None) -> PipelineOutcome:
