@@ -113,7 +113,7 @@ def test_search_finds_contents_and_file_names(tmp_path: Path) -> None:
 def test_search_path_glob_narrows_contents_and_names(tmp_path: Path) -> None:
     tools = toolbox(tmp_path)
     obs = tools.search("compute_total", "pkg/**/*.py")
-    assert obs.outcome == "1 matches" and obs.data["files"] == ["pkg/billing.py"]
+    assert obs.outcome == "1 match" and obs.data["files"] == ["pkg/billing.py"]
     assert "docs/guide.md" not in obs.text and "notes.txt" not in obs.text
     assert tools.search("app", "web/*.js").data["names"] == ["web/app.js"]
     assert tools.search("app", "pkg/*").outcome == "no matches"

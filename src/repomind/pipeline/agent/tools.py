@@ -118,7 +118,9 @@ class ToolBox:
         parts += [f"{path}:{line}: {text}" for path, line, text in hits]
         parts.append(heading("file names", len(matched), names.total, names.incomplete))
         parts += matched
-        outcome = f"{contents.total} matches" + (f", {names.total} file names" if names.total else "")
+        outcome = _count(contents.total, "match", "matches") + (
+            f", {_count(names.total, 'file name', 'file names')}" if names.total else ""
+        )
         files = sorted({path for path, _, _ in hits})
         return Observation(cap("\n".join(parts)), outcome, data={"files": files, "names": matched})
 
@@ -299,3 +301,7 @@ def _short_reason(reason: str) -> str:
 
 
 __all__ = ["Observation", "ToolBox", "cap", "clean_path"]
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
