@@ -106,7 +106,7 @@ def test_search_finds_contents_and_file_names(tmp_path: Path) -> None:
     assert "pkg/billing.py:12:     def compute_total(self):" in obs.text
     assert "docs/guide.md:1: Call compute_total() on an invoice." in obs.text
     names = tools.search(r"billing\.py$")
-    assert names.outcome == "0 matches, 1 file names" and names.data["names"] == ["pkg/billing.py"]
+    assert names.outcome == "0 matches, 1 file name" and names.data["names"] == ["pkg/billing.py"]
     assert "No lines in file contents match." in names.text
 
 
