@@ -1,0 +1,186 @@
+"""The oracle agent model (`repomind.eval.oracle`): fed the observations of a small stand-in for the agent's
+tools over a real git repository, it reproduces a multi-hunk, multi-file gold patch with search → view →
+edit per hunk, then run_tests and submit; a hunk whose old lines are ambiguous falls back to a wider window;
+it answers statelessly from the conversation, in the text protocol when no tools are offered, and as an
+approving reviewer."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from repomind.eval.oracle import OracleAgentModel, hunks_of, numbered_lines, regex_literal
+from repomind.pipeline.edits import Edit, EditApplyError, apply_edits
+from repomind.pipeline.llm import Message
+from repomind.sandbox.hostenv import git_env
+from repomind.testing import make_git_repo
+
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {"name": n}} for n in ("search", "view", "edit")
+]
+
+BLOCK = (
+    "    total = 0\n    count = 0\n    for x in xs:\n        count += 1\n        total += x\n"
+    "        check(total)\n    log(count)\n    return total\n"
+)
+FILES = {
+    "calc/ops.py": (
+        "def first(xs):\n"
+        + BLOCK
+        + "".join(f"# filler {i}\n" for i in range(30))
+        + "def second(xs):\n"
+        + BLOCK
+        + "".join(f"# more {i}\n" for i in range(10))
+        + "\n\ndef scale(x, k):\n    return x * k\n"
+    ),
+    "calc/__init__.py": "from calc.ops import first, second, scale\n",
+}
+
+
+def _gold(tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
+    """A repository, a gold patch of three files' changes (the first hunk ambiguous by its context alone),
+    and the files the patch produces."""
+    repo = make_git_repo(tmp_path / "repo", FILES)
+    patched = FILES["calc/ops.py"].replace(
+        "def second(xs):\n" + BLOCK, "def second(xs):\n" + BLOCK.replace("+= x", "+= 2 * x")
+    )
+    patched = patched.replace("return x * k", "return x * k if k else 0")
+    (repo / "calc/ops.py").write_text(patched)
+    (repo / "calc/__init__.py").write_text("from calc.ops import first, second, scale\n__all__ = ['scale']\n")
+    (repo / "calc/new.py").write_text("VALUE = 1\n")
+    env = git_env()
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
+    diff = subprocess.run(
+        ["git", "diff", "--cached"], cwd=repo, check=True, capture_output=True, text=True, env=env
+    ).stdout
+    expected = {p: (repo / p).read_text() for p in ("calc/ops.py", "calc/__init__.py", "calc/new.py")}
+    subprocess.run(["git", "reset", "-q", "--hard"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "clean", "-qfd"], cwd=repo, check=True, env=env)
+    return repo, diff, expected
+
+
+class Tools:
+    """A stand-in for the agent's tools over a work tree: `path:line: text` search results, numbered
+    views, edits through the real applier."""
+
+    def __init__(self, tree: Path) -> None:
+        self.tree = tree
+
+    def search(self, regex: str, path_glob: str | None = None) -> str:
+        out = []
+        for path in sorted(p for p in self.tree.rglob("*.py") if ".git" not in p.parts):
+            rel = path.relative_to(self.tree).as_posix()
+            if path_glob and rel != path_glob:
+                continue
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                if re.search(regex, line):
+                    out.append(f"{rel}:{n}: {line}")
+        return "\n".join(out) or "no matches"
+
+    def view(self, path: str, line: int = 1, before: int = 0, after: int = 100) -> str:
+        lines = (self.tree / path).read_text().splitlines()
+        lo, hi = max(1, line - before), min(len(lines), line + after)
+        return f"{path} (outline)\n  1: def first\n" + "\n".join(
+            f"{n:>5} | {lines[n - 1]}" for n in range(lo, hi + 1)
+        )
+
+    def edit(self, path: str, search: str, replace: str) -> str:
+        try:
+            apply_edits(self.tree, [Edit(path, search, replace)])
+        except EditApplyError as exc:
+            return f"not applied: {exc.reason}"
+        return f"applied to {path}"
+
+    def run_tests(self, targets: list[str] | None = None) -> str:
+        return "3 passed"
+
+
+def _drive(model: OracleAgentModel, tools: Tools, *, native: bool = True) -> list[tuple[str, dict[str, Any]]]:
+    """The agent loop in miniature: ask, run the action, answer with its observation, until submit."""
+    messages: list[Message] = [{"role": "system", "content": "fix it"}, {"role": "user", "content": "issue"}]
+    taken: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(40):
+        reply = model.complete(list(messages), tools=TOOLS if native else None)
+        assert reply.cost_usd == 0.0 and reply.prompt_tokens > 0
+        if native:
+            (call,) = reply.tool_calls
+            name, args = call.name, json.loads(call.arguments)
+            messages.append({"role": "assistant", "content": reply.text, "tool_calls": [call.to_openai()]})
+        else:
+            assert not reply.tool_calls
+            block = json.loads(reply.text.split("```action\n")[1].split("```")[0])
+            name, args = block["tool"], block["args"]
+            messages.append({"role": "assistant", "content": reply.text})
+        taken.append((name, args))
+        if name == "submit":
+            return taken
+        observation = getattr(tools, name)(**args)
+        if native:
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
+        else:
+            messages.append({"role": "user", "content": "Observation:\n" + observation})
+    raise AssertionError(f"no submit after {taken}")
+
+
+def test_the_oracle_reproduces_the_gold_patch_hunk_by_hunk(tmp_path: Path) -> None:
+    repo, diff, expected = _gold(tmp_path)
+    model = OracleAgentModel(diff, tests=["tests/test_ops.py"])
+    taken = _drive(model, Tools(repo))
+    assert [name for name, _ in taken] == [
+        "search", "view", "edit",  # calc/__init__.py
+        "edit",  # calc/new.py: created with an empty search
+        "search", "view", "edit", "view", "edit",  # calc/ops.py, ambiguous: a wider window
+        "search", "view", "edit",  # the second hunk of calc/ops.py
+        "run_tests", "submit",
+    ]  # fmt: skip
+    for path, text in expected.items():
+        assert (repo / path).read_text() == text, path
+    search = taken[4][1]
+    assert search["path_glob"] == "calc/ops.py" and re.search(search["regex"], "    for x in xs:")
+    assert taken[5][1]["path"] == "calc/ops.py" and taken[5][1]["line"] == 42  # the copy the hunk changes
+    assert taken[7][1]["line"] == 22 and taken[7][1]["after"] > 40  # the window around the hunk
+    assert taken[3][1] == {"path": "calc/new.py", "search": "", "replace": "VALUE = 1\n"}
+    assert taken[12][1] == {"targets": ["tests/test_ops.py"]}
+
+
+def test_ids_are_unique_and_replies_are_deterministic(tmp_path: Path) -> None:
+    _repo, diff, _expected = _gold(tmp_path)
+    messages: list[Message] = [{"role": "user", "content": "issue"}]
+    model = OracleAgentModel(diff)
+    first = model.complete(messages, tools=TOOLS)
+    assert first == OracleAgentModel(diff).complete(messages, tools=TOOLS)  # nothing kept between calls
+    ids = set()
+    for _ in range(3):
+        reply = model.complete(messages, tools=TOOLS)
+        (call,) = reply.tool_calls
+        ids.add(call.id)
+        messages += [
+            {"role": "assistant", "content": reply.text, "tool_calls": [call.to_openai()]},
+            {"role": "tool", "tool_call_id": call.id, "content": "calc/__init__.py:1: x"},
+        ]
+    assert len(ids) == 3
+
+
+def test_the_text_protocol_and_the_reviewer(tmp_path: Path) -> None:
+    repo, diff, expected = _gold(tmp_path)
+    taken = _drive(OracleAgentModel(diff, native_tools=False), Tools(repo), native=False)
+    assert taken[-2:] == [("run_tests", {"targets": None}), ("submit", taken[-1][1])]
+    assert all((repo / p).read_text() == t for p, t in expected.items())
+    verdict = OracleAgentModel(diff).complete(
+        [{"role": "user", "content": 'Answer {"right_track": bool, "feedback": str | null}'}]
+    )
+    assert json.loads(verdict.text) == {"right_track": True, "feedback": None}
+
+
+def test_helpers() -> None:
+    assert regex_literal("a.b(c)[d] * $x") == r"a\.b\(c\)\[d\] \* \$x"
+    assert numbered_lines("outline\n  3: def f\n   10 | a\n   11 |     b\n   12 |\n") == {
+        10: "a",
+        11: "    b",
+        12: "",
+    }
+    hunks = hunks_of("--- a/x.py\n+++ b/x.py\n@@ -5,2 +7,3 @@ def f\n a\n-b\n+c\n+d\n")
+    assert [(h.path, h.old, h.new, h.start) for h in hunks] == [("x.py", "a\nb\n", "a\nc\nd\n", 7)]
