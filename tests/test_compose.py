@@ -1,6 +1,7 @@
 """The composition (`repomind.compose`): the one precedence (flag > repository config > server settings >
 default) as a table, and the runs it builds through the real entry points: `repomind solve` honours the
-repository's `model` and `REPOMIND_RERANK`; `eval swebench --model` localises with the bot's calibration.
+repository's `model` (unless `--model` is given) and `REPOMIND_RERANK`; `eval swebench --model` localises
+with the bot's calibration (the repository's own first) and passes `--strategy` and `--max-steps` on.
 (`/repomind status` naming the configured label is in tests/bot/test_triggers.py.)"""
 
 from __future__ import annotations
@@ -138,8 +139,9 @@ def test_solve_uses_the_repositorys_model_and_the_servers_reranker(
     assert "rerank" in report["localisation"]["signals"]
 
 
+@pytest.mark.parametrize("own", [False, True], ids=["shared-calibration", "the-repositorys-own"])
 def test_eval_swebench_model_localises_with_the_bots_calibration(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, own: bool
 ) -> None:
     from tests.requirements import require
 
@@ -150,7 +152,9 @@ def test_eval_swebench_model_localises_with_the_bots_calibration(
     monkeypatch.setenv("REPOMIND_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("REPOMIND_EMBEDDING_MODEL", "none")
     settings = Settings()
-    Calibration([0.0] * 19 + [1.0], [f"cal-{i}" for i in range(20)]).save(settings.calibration_file)
+    where = settings.calibration_file_for("acme/calc") if own else settings.calibration_file
+    where.parent.mkdir(parents=True, exist_ok=True)
+    Calibration([0.0] * 19 + [1.0], [f"cal-{i}" for i in range(20)]).save(where)
     names: list[str] = []
 
     def model(name: str, **_kw: Any) -> ScriptedModel:
@@ -255,3 +259,30 @@ def test_a_clone_url_takes_max_steps_from_the_flag_into_the_request(tmp_path: Pa
     parts = RunParts(config, *cast(Any, (None, None, None, None, None)))
     request = parts.request("https://example.invalid/r.git", "issue", tmp_path)
     assert request.config is None and request.max_steps == 9
+
+
+def test_a_model_flag_wins_over_the_repositorys_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    repo = make_git_repo(
+        tmp_path / "repo", {**fx.FILES, ".github/repomind.yml": "model: openai/repo-model\n"}
+    )
+    with StandInLLMServer([fx.FIX]) as llm:
+        monkeypatch.setenv("REPOMIND_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("REPOMIND_EMBEDDING_MODEL", "none")
+        monkeypatch.setenv("REPOMIND_LLM_API_BASE", llm.url)
+        out = tmp_path / "run"
+        args = [
+            "solve",
+            "--repo",
+            str(repo),
+            "--issue-text",
+            fx.ISSUE,
+            "--out",
+            str(out),
+            "--strategy",
+            "pipeline",
+        ]
+        result = _cli(Settings(), [*args, "--model", "openai/flag-model"], FakeSandbox(script=fx.run_on_host))
+    assert result.exit_code == 0, result.output
+    assert [r["model"] for r in llm.requests] == ["flag-model"]

@@ -207,7 +207,9 @@ def _run_local(
 
 def _solve_predictor(ctx: Context, box: Any, model: str, flags: Overrides) -> Any:
     """``solve`` on each instance, composed as ``repomind solve`` and the bot compose it (the calibration,
-    re-ranker, budget and the instance's own config at its commit), grading in the same sandbox."""
+    re-ranker, budget and the instance's own config at its commit), grading in the same sandbox. As in
+    the bot, the run is placed under the instance's repository (``OWNER/NAME``): its own calibration
+    (``calibrate --from-github``) comes before the shared one, and its index is its own."""
     from repomind.compose import build_run, load_embedder, resolve, resolve_local
     from repomind.eval.swebench.model import solve_predictor
     from repomind.pipeline.strategies import strategy_for
@@ -218,7 +220,9 @@ def _solve_predictor(ctx: Context, box: Any, model: str, flags: Overrides) -> An
 
     def one(instance: Any, repo: Path, run_dir: Path) -> Any:
         config = resolve_local(settings, str(repo), instance.base_commit, flags)
-        parts = build_run(settings, config, boundaries=ctx.boundaries, embedder=embedder, sandbox=box)
+        parts = build_run(
+            settings, config, repo=instance.repo, boundaries=ctx.boundaries, embedder=embedder, sandbox=box
+        )
         request = parts.request(str(repo), instance.problem_statement, run_dir, rev=instance.base_commit)
         return parts.strategy.solve(
             request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser
