@@ -152,7 +152,7 @@ def _run_local(
     source: str,
 ) -> None:
     from repomind.compose.run import limits
-    from repomind.eval.swebench import batch, harness, report
+    from repomind.eval.swebench import batch, report
     from repomind.eval.swebench.jsonl import Prediction
     from repomind.progress import bar
 
@@ -169,16 +169,16 @@ def _run_local(
             found = given.get(instance.instance_id)
             return found or Prediction(instance.instance_id, "none", ""), {}
 
-    config = batch.RunConfig(
+    config = batch_config(
+        settings,
+        box,
         repos=repos,
         out=out,
-        available_pythons=available_pythons(box),
-        spec_lookup=lookup,
+        lookup=lookup,
         python_fallback=python_fallback,
         workers=workers,
         resume=resume,
-        opts=harness.Options(check_before=check_before, limits=box_limits),
-        env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
+        check_before=check_before,
     )
     from repomind.log import get_logger
 
@@ -205,27 +205,41 @@ def _run_local(
     sys.stdout.write("\n")
 
 
+def batch_config(
+    settings: Any,
+    box: Any,
+    *,
+    repos: Path,
+    out: Path,
+    lookup: Any = None,
+    python_fallback: bool = False,
+    workers: int = 1,
+    resume: bool = False,
+    check_before: bool = False,
+) -> Any:
+    """How ``eval swebench`` runs its instances here (:class:`repomind.eval.swebench.batch.RunConfig`):
+    the Pythons the sandbox has, the specifications, the sandbox limits and the learnt requirements;
+    ``bench/agent_oracle.py`` runs with the same."""
+    from repomind.compose.run import limits
+    from repomind.eval.swebench import batch, harness, specs
+
+    return batch.RunConfig(
+        repos=repos,
+        out=out,
+        available_pythons=available_pythons(box),
+        spec_lookup=lookup or specs.swebench_specs,
+        python_fallback=python_fallback,
+        workers=workers,
+        resume=resume,
+        opts=harness.Options(check_before=check_before, limits=limits(settings)),
+        env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
+    )
+
+
 def _solve_predictor(ctx: Context, box: Any, model: str, flags: Overrides) -> Any:
-    """``solve`` on each instance, composed as ``repomind solve`` and the bot compose it (the calibration,
-    re-ranker, budget and the instance's own config at its commit), grading in the same sandbox. As in
-    the bot, the run is placed under the instance's repository (``OWNER/NAME``): its own calibration
-    (``calibrate --from-github``) comes before the shared one, and its index is its own."""
-    from repomind.compose import build_run, load_embedder, resolve, resolve_local
-    from repomind.eval.swebench.model import solve_predictor
-    from repomind.pipeline.strategies import strategy_for
+    """``solve`` on each instance (:func:`repomind.eval.swebench.model.composed_solve`), grading in the
+    same sandbox."""
+    from repomind.eval.swebench.model import composed_solve, solve_predictor
 
-    settings = ctx.settings
-    strategy_for(resolve(settings, flags=flags).strategy)  # an unknown one stops before any instance
-    embedder = load_embedder(settings)  # once: loading the model is the slow part
-
-    def one(instance: Any, repo: Path, run_dir: Path) -> Any:
-        config = resolve_local(settings, str(repo), instance.base_commit, flags)
-        parts = build_run(
-            settings, config, repo=instance.repo, boundaries=ctx.boundaries, embedder=embedder, sandbox=box
-        )
-        request = parts.request(str(repo), instance.problem_statement, run_dir, rev=instance.base_commit)
-        return parts.strategy.solve(
-            request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser
-        )
-
+    one = composed_solve(ctx.settings, flags, sandbox=box, boundaries_for=lambda _instance: ctx.boundaries)
     return solve_predictor(model, one)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repomind.eval.swebench.jsonl import Prediction
 from repomind.pipeline.instance import Instance
+
+if TYPE_CHECKING:
+    from repomind.compose import Boundaries, Overrides
+    from repomind.pipeline.solve.request import SolveReport
+    from repomind.sandbox.protocol import Sandbox
+    from repomind.settings import Settings
 
 
 def solve_predictor(
@@ -34,6 +40,44 @@ def solve_predictor(
         return Prediction(instance.instance_id, model_name, patch), extra
 
     return predict
+
+
+def composed_solve(
+    settings: Settings,
+    flags: Overrides,
+    *,
+    sandbox: Sandbox,
+    boundaries_for: Callable[[Instance], Boundaries],
+) -> Callable[[Instance, Path, Path], SolveReport]:
+    """``solve`` on one instance, composed as ``repomind solve`` and the bot compose it: the flags over
+    the instance's own ``.github/repomind.yml`` at its commit over the settings; the calibration, the
+    re-ranker and the budget; the run placed under the instance's repository (``OWNER/NAME``) as the
+    bot places it (its own calibration first, its own index); the strategy the flags or the config name.
+    Runs in ``sandbox`` (where ``eval swebench`` also grades); ``boundaries_for`` makes each run's model
+    (the CLI: the same for every instance; ``bench/agent_oracle.py``: an oracle of the instance's patch).
+    An unknown strategy stops here, before any instance."""
+    from repomind.compose import build_run, load_embedder, resolve, resolve_local
+    from repomind.pipeline.strategies import strategy_for
+
+    strategy_for(resolve(settings, flags=flags).strategy)
+    embedder = load_embedder(settings)  # once: loading the model is the slow part
+
+    def one(instance: Instance, repo: Path, run_dir: Path) -> SolveReport:
+        config = resolve_local(settings, str(repo), instance.base_commit, flags)
+        parts = build_run(
+            settings,
+            config,
+            repo=instance.repo,
+            boundaries=boundaries_for(instance),
+            embedder=embedder,
+            sandbox=sandbox,
+        )
+        request = parts.request(str(repo), instance.problem_statement, run_dir, rev=instance.base_commit)
+        return parts.strategy.solve(
+            request, model=parts.model, sandbox=parts.sandbox, localiser=parts.localiser
+        )
+
+    return one
 
 
 def localisation_metrics(localisation: dict[str, Any], gold: list[str]) -> dict[str, Any]:
