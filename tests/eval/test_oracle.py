@@ -83,9 +83,9 @@ class Tools:
     def view(self, path: str, line: int = 1, before: int = 0, after: int = 100) -> str:
         lines = (self.tree / path).read_text().splitlines()
         lo, hi = max(1, line - before), min(len(lines), line + after)
-        return f"{path} (outline)\n  1: def first\n" + "\n".join(
-            f"{n:>5} | {lines[n - 1]}" for n in range(lo, hi + 1)
-        )
+        outline = "Outline (definitions and their line numbers):\n 1: def first(xs):\n 2: def second(xs):\n"
+        numbered = "\n".join(f"{n:>3}: {lines[n - 1]}" for n in range(lo, hi + 1))
+        return f"{path} ({len(lines)} lines)\n{outline}\nLines {lo}-{hi}:\n{numbered}"
 
     def edit(self, path: str, search: str, replace: str) -> str:
         try:
@@ -177,10 +177,33 @@ def test_the_text_protocol_and_the_reviewer(tmp_path: Path) -> None:
 
 def test_helpers() -> None:
     assert regex_literal("a.b(c)[d] * $x") == r"a\.b\(c\)\[d\] \* \$x"
-    assert numbered_lines("outline\n  3: def f\n   10 | a\n   11 |     b\n   12 |\n") == {
+    assert numbered_lines("outline\n 9: def f\n10: def g\n\nLines 10-12:\n10: a\n11:     b\n12: \n") == {
         10: "a",
         11: "    b",
         12: "",
     }
     hunks = hunks_of("--- a/x.py\n+++ b/x.py\n@@ -5,2 +7,3 @@ def f\n a\n-b\n+c\n+d\n")
     assert [(h.path, h.old, h.new, h.start) for h in hunks] == [("x.py", "a\nb\n", "a\nc\nd\n", 7)]
+
+
+class Stubborn(Tools):
+    """Tools whose first ``refusals`` edits of calc/ops.py do not apply."""
+
+    def __init__(self, tree: Path, refusals: int) -> None:
+        super().__init__(tree)
+        self.refusals = refusals
+
+    def edit(self, path: str, search: str, replace: str) -> str:
+        if path == "calc/ops.py" and self.refusals:
+            self.refusals -= 1
+            return "Not applied (no match). Nothing was changed."
+        return super().edit(path, search, replace)
+
+
+def test_a_hunk_that_will_not_apply_falls_back_to_a_window_then_the_whole_file(tmp_path: Path) -> None:
+    repo, diff, expected = _gold(tmp_path)
+    taken = _drive(OracleAgentModel(diff), Stubborn(repo, refusals=2))
+    ops = [(name, args) for name, args in taken if args.get("path") == "calc/ops.py"][:7]
+    assert [name for name, _ in ops] == ["view", "edit", "view", "edit", "view", "edit", "view"]
+    assert ops[2][1]["before"] == 0 and ops[4][1]["before"] == 150  # a window, then the whole file
+    assert all((repo / p).read_text() == t for p, t in expected.items())

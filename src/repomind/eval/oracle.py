@@ -4,10 +4,10 @@ tools to reproduce a known patch (SWE-bench's gold patch), at zero cost and dete
 For each hunk of the patch it does what a careful agent would: ``search`` for a distinctive line of the
 hunk's old side, ``view`` around the line the search reported, ``edit`` with the hunk's old lines as the
 search and its new lines as the replacement (an empty search for a new file). When an edit does not apply
-it views a window around the hunk and replaces the window (a larger context), then the whole file as
-viewed. After the last hunk it runs the tests (the given ones, or the tests the test stage would choose)
-and submits. ``bench/agent_oracle.py`` runs it over SWE-bench instances to prove the tools and measure
-the loop's own overhead.
+it views a window around the hunk and replaces the window (a larger context), then the whole file (or,
+for a long file, as much of it around the hunk as a view shows). After the last hunk it runs the tests
+(the given ones, or the tests the test stage would choose) and submits. ``bench/agent_oracle.py`` runs
+it over SWE-bench instances to prove the tools and measure the loop's own overhead.
 
 The model is stateless: each reply is worked out from the conversation it receives (its previous replies
 carry a one-line marker naming the hunk and the phase), so it answers the loop as the loop replays and
@@ -29,8 +29,9 @@ from repomind.pipeline.llm import Completion, Message, ToolCall, estimate_tokens
 
 #: Lines of the file on each side of a hunk in the larger-context fallback.
 WINDOW = 20
-#: How many lines the whole-file fallback views.
-WHOLE_FILE = 100_000
+#: Lines on each side of a hunk in the last fallback: the whole file when it is short (a view shows at
+#: most a few hundred lines), else as much of it around the hunk as a view shows.
+WHOLE_FILE = 150
 #: The marker each reply carries: ``oracle: {"hunk": 2, "phase": "edit", "at": 123}``.
 _MARKER = re.compile(r"^oracle: (\{.*\})$", re.MULTILINE)
 _HUNK_HEADER = re.compile(r"^@@\s*-\d+(?:,\d+)?\s+\+(\d+)(?:,\d+)?\s*@@")
@@ -97,12 +98,16 @@ def reported_lines(observation: str, path: str) -> list[int]:
 
 
 _NUMBERED = re.compile(r"^\s*(\d+)(?: ?[|│:]|\t)(?: (.*)|)$")
+_LINES_HEADER = re.compile(r"^Lines \d+-\d+:$", re.MULTILINE)
 
 
 def numbered_lines(observation: str) -> dict[int, str]:
-    """The longest run of consecutively numbered lines in a ``view`` observation, by number."""
+    """The file's lines a ``view`` observation shows (``NUMBER: text`` after its ``Lines A-B:`` header,
+    past the outline, whose rows look the same), by number: the longest run of consecutive numbers."""
+    headers = list(_LINES_HEADER.finditer(observation))
+    shown = observation[headers[-1].end() :] if headers else observation
     runs: list[dict[int, str]] = []
-    for line in observation.splitlines():
+    for line in shown.splitlines():
         found = _NUMBERED.match(line)
         if found is None:
             continue
@@ -231,7 +236,8 @@ class OracleAgentModel:
             args = {"path": hunk.path, "line": max(1, at - WINDOW), "before": 0, "after": size + 2 * WINDOW}
             return index, phase, at, "view", args
         if phase == "fview":
-            return index, phase, at, "view", {"path": hunk.path, "line": 1, "before": 0, "after": WHOLE_FILE}
+            args = {"path": hunk.path, "line": at, "before": WHOLE_FILE, "after": size + WHOLE_FILE}
+            return index, phase, at, "view", args
         if phase in ("wedit", "fedit"):
             pair = positional(numbered_lines(seen), hunk, at)
             if pair is None:  # the place is not in view: the next fallback, or the next hunk
