@@ -207,3 +207,14 @@ def test_a_hunk_that_will_not_apply_falls_back_to_a_window_then_the_whole_file(t
     assert [name for name, _ in ops] == ["view", "edit", "view", "edit", "view", "edit", "view"]
     assert ops[2][1]["before"] == 0 and ops[4][1]["before"] == 150  # a window, then the whole file
     assert all((repo / p).read_text() == t for p, t in expected.items())
+
+
+def test_two_hunks_alike_search_for_different_lines() -> None:
+    body = "    if value is None:\n        return default\n"
+    patch = (
+        "--- a/x.py\n+++ b/x.py\n"
+        f"@@ -1,2 +1,3 @@\n {body.splitlines()[0]}\n {body.splitlines()[1]}\n+    # one\n"
+        f"@@ -20,3 +21,3 @@\n-    x = 1\n {body.splitlines()[0]}\n {body.splitlines()[1]}\n+    x = 2\n"
+    )
+    first, second = hunks_of(patch)
+    assert first.anchor == (0, "if value is None:") and second.anchor == (2, "return default")

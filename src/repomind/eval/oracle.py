@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
-from repomind.pipeline.edits import Edit, parse_edits
+from repomind.pipeline.edits import parse_edits
 from repomind.pipeline.llm import Completion, Message, ToolCall, estimate_tokens
 
 #: Lines of the file on each side of a hunk in the larger-context fallback.
@@ -52,6 +52,8 @@ class Hunk:
     new: str
     start: int
     create: bool = False
+    #: The line to search for (its index in ``old``, its text stripped); None when ``old`` has none.
+    anchor: tuple[int, str] | None = None
 
 
 def hunks_of(patch: str) -> list[Hunk]:
@@ -65,18 +67,17 @@ def hunks_of(patch: str) -> list[Hunk]:
             starts.setdefault(path, []).append(int(found.group(1)))
     out: list[Hunk] = []
     seen: dict[str, int] = {}
+    searched: set[str] = set()
     for edit in parse_edits(patch):
         index = seen.get(edit.path, 0)
         seen[edit.path] = index + 1
         start = (starts.get(edit.path) or [1])[min(index, len(starts.get(edit.path) or [1]) - 1)]
-        out.append(_hunk(edit, start))
+        anchor = distinctive(edit.search, avoid=searched)
+        if anchor is not None:
+            searched.add(anchor[1])
+        create = not edit.search and not edit.delete
+        out.append(Hunk(edit.path, edit.search, edit.replace, max(start, 1), create=create, anchor=anchor))
     return out
-
-
-def _hunk(edit: Edit, start: int) -> Hunk:
-    return Hunk(
-        edit.path, edit.search, edit.replace, max(start, 1), create=not edit.search and not edit.delete
-    )
 
 
 def regex_literal(text: str) -> str:
@@ -84,12 +85,15 @@ def regex_literal(text: str) -> str:
     return "".join("\\" + c if c in _REGEX_SPECIALS else c for c in text)
 
 
-def distinctive(old: str) -> tuple[int, str] | None:
-    """The old side's line most likely to be unique (the longest, stripped), with its index."""
+def distinctive(old: str, avoid: Set[str] = frozenset()) -> tuple[int, str] | None:
+    """The old side's line most likely to be unique (the longest, stripped), with its index; one not in
+    ``avoid`` (the lines other hunks search for: the same search twice would be a repeated action)
+    where the hunk has one."""
     lines = [(i, line.strip()) for i, line in enumerate(old.splitlines()) if len(line.strip()) >= 3]
-    if not lines:
+    fresh = [item for item in lines if item[1] not in avoid] or lines
+    if not fresh:
         return None
-    return max(lines, key=lambda item: (len(item[1]), -item[0]))
+    return max(fresh, key=lambda item: (len(item[1]), -item[0]))
 
 
 def reported_lines(observation: str, path: str) -> list[int]:
@@ -208,7 +212,7 @@ class OracleAgentModel:
             return self._step(turn.hunk, "wview" if turn.phase == "edit" else "fview", turn.at, "")
         at = turn.at
         if turn.phase == "search":
-            j, _line = distinctive(hunk.old) or (0, "")
+            j, _line = hunk.anchor or (0, "")
             found = reported_lines(turn.observation, hunk.path)
             if found:
                 at = min(found, key=lambda n: abs(n - j - hunk.start)) - j
@@ -220,14 +224,14 @@ class OracleAgentModel:
         hunk = self.hunks[index]
         if hunk.create:
             return self._step(index, "edit", 1, "")
-        return self._step(index, "search" if distinctive(hunk.old) else "wview", hunk.start, "")
+        return self._step(index, "search" if hunk.anchor else "wview", hunk.start, "")
 
     def _step(self, index: int, phase: str, at: int, seen: str) -> tuple[int, str, int, str, dict[str, Any]]:
         """The action of ``phase`` for hunk ``index``; ``seen`` is the previous action's observation."""
         hunk = self.hunks[index]
         size = len(hunk.old.splitlines())
         if phase == "search":
-            _j, line = distinctive(hunk.old) or (0, "")
+            _j, line = hunk.anchor or (0, "")
             glob = None if _GLOB_SPECIALS & set(hunk.path) else hunk.path
             return index, phase, at, "search", {"regex": regex_literal(line), "path_glob": glob}
         if phase == "view":
