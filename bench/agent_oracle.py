@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> Path:
 
         return Boundaries(model=oracle)
 
-    flags = Overrides(model="oracle", strategy=args.strategy)
+    flags = Overrides(model="oracle", strategy=args.strategy, max_steps=args.max_steps)
     one = composed_solve(settings, flags, sandbox=box, boundaries_for=boundaries_for)
     predict = solve_predictor("oracle", one)
 
@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="Keep the instances already graded in --out.")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--strategy", default="agent")
+    parser.add_argument("--max-steps", type=int, default=None, help="The agent's step limit (default 40).")
     parser.add_argument("--from", dest="existing", type=Path, default=None, help="Summarise this run.")
     args = parser.parse_args()
     out = args.existing or run(args)

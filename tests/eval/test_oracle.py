@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from repomind.eval.oracle import OracleAgentModel, hunks_of, numbered_lines, regex_literal
 from repomind.pipeline.edits import Edit, EditApplyError, apply_edits
 from repomind.pipeline.llm import Message
@@ -218,3 +220,47 @@ def test_two_hunks_alike_search_for_different_lines() -> None:
     )
     first, second = hunks_of(patch)
     assert first.anchor == (0, "if value is None:") and second.anchor == (2, "return default")
+
+
+def test_the_agent_strategy_driven_by_the_oracle_verifies_the_gold_patch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`repomind solve --strategy agent` with the oracle as its model (the reviewer on, as by default):
+    the agent's real tools reproduce the gold patch and its verification passes."""
+    from click.testing import CliRunner
+
+    from repomind.cli import cli
+    from repomind.cli.context import Context
+    from repomind.compose import Boundaries
+    from repomind.settings import Settings
+    from repomind.testing import FakeSandbox
+    from tests.pipeline import solve_fixtures as fx
+
+    repo = make_git_repo(tmp_path / "repo", fx.FILES)
+    gold = (
+        "diff --git a/calc/ops.py b/calc/ops.py\n--- a/calc/ops.py\n+++ b/calc/ops.py\n"
+        "@@ -3,7 +3,7 @@\n \n \n def add(a, b):\n-    return a - b\n+    return a + b\n"
+        " \n \n def mul(a, b):\n"
+    )
+    made: list[OracleAgentModel] = []
+
+    def oracle(name: str, **_kw: Any) -> OracleAgentModel:
+        made.append(OracleAgentModel(gold, tests=["tests/test_ops.py"], model=name))
+        return made[-1]
+
+    monkeypatch.setenv("REPOMIND_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings(data_dir=tmp_path / "data", embedding_model="none")
+    boundaries = Boundaries(model=oracle, sandbox=lambda _limits, **_kw: FakeSandbox(script=fx.run_on_host))
+    out = tmp_path / "run"
+    args = ["solve", "--repo", str(repo), "--issue-text", fx.ISSUE, "--out", str(out), "--model", "oracle"]
+    result = CliRunner().invoke(
+        cli, [*args, "--strategy", "agent"], obj=Context(settings, boundaries), catch_exceptions=False
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert result.exit_code == 0, (result.output, report["message"])
+    assert report["success"] and report["strategy"] == "agent" and report["attempts"] == 1
+    assert "-    return a - b\n+    return a + b" in (out / "patch.diff").read_text()
+    steps = [json.loads(x) for x in (out / "trajectory.jsonl").read_text().splitlines()]
+    tools = [s["tool"] for s in steps if s["type"] == "step"]
+    assert tools == ["search", "view", "edit", "run_tests", "submit"]
+    assert report["review"]["calls"] == 2 and report["review"]["rejected"] == 0  # edit and submit

@@ -264,7 +264,7 @@ class OracleAgentModel:
         text: str,
         calls: tuple[ToolCall, ...] = (),
     ) -> Completion:
-        prompt = estimate_tokens(messages) + (len(json.dumps(list(tools))) // 4 if tools else 0)
+        prompt = estimate_tokens(messages, tools=tools)
         out = (len(text) + sum(len(c.arguments) for c in calls)) // 4 + 1
         return Completion(text, prompt, out, 0.0, self.model, 0.0, tool_calls=calls)
 
