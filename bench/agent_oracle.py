@@ -8,13 +8,14 @@ For each SWE-bench instance, the `agent` strategy runs with :class:`repomind.eva
 graded exactly as `repomind eval swebench --model M --strategy agent` composes and grades (the same
 predictor, batch runner, environments and grading: nothing is re-implemented here). Environments are the
 cached `repomind-env/...` images; an instance whose environment does not build is `unavailable`.
+Set `REPOMIND_EMBEDDING_MODEL=none` to skip the dense localisation signal (the oracle does not need it).
 
 Prints JSON: per instance whether it was resolved, the agent's steps, the seconds in all (solve and
-grading), the seconds of the loop's own machinery (from `agent-start` to the end of the run, less test
-runs and environment setup), and the prompt tokens of each step; and a summary: resolved / evaluated,
-the median machinery overhead (target: under 2 s) and the median and largest prompt per step against
-the configured `max_prompt_tokens`. Outputs go to bench/out/agent-oracle/ unless --out says otherwise;
-`--resume` keeps the instances already graded there.
+grading), the seconds of the loop's own machinery (from `agent-start` to the end of the run, less the
+`run_tests` steps, the verifications of `submit` and environment setup), and the prompt tokens of each
+step; and a summary: resolved / evaluated, the median machinery overhead (target: under 2 s) and the
+median and largest prompt per step against the configured `max_prompt_tokens`. Outputs go to
+bench/out/agent-oracle/ unless --out says otherwise; `--resume` keeps the instances already graded there.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path("/work/shared") if Path("/work/shared").is_dir() else HERE.parent.parent / "shared"
 REPOS = Path("/work/repos") if Path("/work/repos").is_dir() else HERE.parent.parent / "repos"
 OUT = HERE / "out" / "agent-oracle"
+# bench/swebench.py would shadow the `swebench` package the grading imports
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -86,8 +89,9 @@ def _time(line: dict[str, Any]) -> float:
 
 
 def trajectory_metrics(path: Path) -> dict[str, Any]:
-    """From one run's ``trajectory.jsonl``: the steps' prompt tokens, the limit, and the loop's own
-    seconds (``agent-start`` to the last line, less test runs, ``run_tests`` steps and environment)."""
+    """From one run's ``trajectory.jsonl``: the steps' prompt tokens, the limit, and the seconds of the
+    loop's own machinery: ``agent-start`` to the run's end, less the ``run_tests`` steps and the
+    verifications of ``submit`` (test runs in the sandbox, before and after) and any environment setup."""
     if not path.is_file():
         return {}
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
@@ -96,12 +100,18 @@ def trajectory_metrics(path: Path) -> dict[str, Any]:
     if start is None:
         return {"steps": len(steps)}
     after = [x for x in lines if x["seq"] >= start["seq"]]
-    waited = sum(float(x.get("seconds") or 0) for x in after if x["type"] in ("tests", "environment"))
-    waited += sum(float(x.get("seconds") or 0) for x in steps if x.get("tool") == "run_tests")
+    tests = sum(float(x.get("seconds") or 0) for x in steps if x.get("tool") == "run_tests")
+    verifying = sum(
+        float(x.get("seconds") or 0) for x in steps if x.get("tool") == "submit" and x.get("attempt")
+    )
+    setup = sum(float(x.get("seconds") or 0) for x in after if x["type"] == "environment")
+    loop = _time(after[-1]) - _time(start)
     return {
         "steps": len(steps),
-        "loop_s": round(_time(after[-1]) - _time(start), 3),
-        "machinery_s": round(max(0.0, _time(after[-1]) - _time(start) - waited), 3),
+        "loop_s": round(loop, 3),
+        "run_tests_s": round(tests, 3),
+        "verification_s": round(verifying, 3),
+        "machinery_s": round(max(0.0, loop - tests - verifying - setup), 3),
         "prompt_tokens": [int(x.get("prompt_tokens") or 0) for x in steps],
         "max_prompt_tokens": start.get("max_prompt_tokens"),
     }
@@ -122,6 +132,9 @@ def summary(out: Path) -> dict[str, Any]:
             "steps": steps if steps is not None else metrics.get("steps"),
             "seconds": round(float(record.get("solve_s") or 0) + float(record.get("total_s") or 0), 2),
             "machinery_s": metrics.get("machinery_s"),
+            "loop_s": metrics.get("loop_s"),
+            "run_tests_s": metrics.get("run_tests_s"),
+            "verification_s": metrics.get("verification_s"),
             "prompt_tokens": metrics.get("prompt_tokens", []),
             "max_prompt_tokens": metrics.get("max_prompt_tokens"),
             "error": record.get("prediction_error"),
