@@ -92,6 +92,7 @@ def test_model_predictions_come_from_solve(tmp_path: Path, docker_client: Any) -
         res = run(
             "eval", "swebench", "--dataset", str(dataset), "--repos", str(repos), "--specs",
             str(write_specs(tmp_path)), "--model", "openai/stand-in", "--api-base", server.url,
+            "--strategy", "pipeline",  # the scripted reply is the pipeline's
             "--instances", "acme__calc-1", "--out", str(out), env=env, timeout=600,
         )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
