@@ -55,6 +55,7 @@ class Harness:
             model="openai/default",
             embedding_model="none",
             webhook_secret=SecretStr("sekrit-value-123"),
+            strategy="pipeline",  # the scripted replies are the pipeline's
         )
         if cal is not None:
             cal.save(self.settings.calibration_file)
@@ -230,7 +231,8 @@ def _kinds(events: list[ev.RunEvent]) -> list[str]:
 def _fake_story(tmp_path: Path, pipeline: FakePipeline, **kw: Any) -> list[ev.RunEvent]:
     tree = make_git_repo(tmp_path / "fake-checkout", fx.FILES)
     seen: list[ev.RunEvent] = []
-    job = PipelineJob(tree, TITLE, BODY, resolve(Settings(model="scripted"), RepoConfig()), Hints())
+    config = resolve(Settings(model="scripted", strategy="pipeline"), RepoConfig())
+    job = PipelineJob(tree, TITLE, BODY, config, Hints())
     pipeline.run(job, events=ev.RunEvents(seen.append), should_cancel=kw.get("should_cancel", lambda: False))
     return seen
 

@@ -86,6 +86,7 @@ def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
         localisation=None,
         run_url="",
         other_changes=[],
+        account=None,  # a pipeline run: no agent account
     )
     assert f"| `{ISSUE}` | ❌ failed | ✅ passes |" in body
     assert "| `tests/t.py::test_win` | ⏭️ skipped | ⏭️ skipped (not counted as passing) |" in body
@@ -105,6 +106,7 @@ def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
         localisation=None,
         run_url="",
         other_changes=[],
+        account=None,  # a pipeline run: no agent account
     )
     assert "Not counted as passing: `tests/t.py::test_win` (⏭️ skipped)" in unverified
     # the evidence survives the job's stored result
@@ -202,6 +204,7 @@ def _pr_body(evidence: TestEvidence) -> str:
         localisation=None,
         run_url="",
         other_changes=[],
+        account=None,  # a pipeline run: no agent account
     )
 
 
