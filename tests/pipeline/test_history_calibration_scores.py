@@ -96,7 +96,7 @@ def test_a_change_whose_file_its_snapshot_lacks_is_left_out(tmp_path: Path, buil
     repo = tmp_path / "shop"
     made = fixes(repo)
     localiser = IndexLocaliser(tmp_path / "cache", embedder=None)
-    # with 20 pairs a snapshot, it serves at least 4 before moving on early: the tax fix is its third
+    # with 20 pairs a snapshot, it serves at least 10 before moving on early: the tax fix is its third
     scored = score_history(repo, None, localiser, snapshot_every=20)
     assert scored.meta["stale"] == 1 and len(builds) == 1
     assert made[2] not in {e.commit for e in scored.entries}

@@ -7,7 +7,7 @@ group is ranked on one snapshot, the revision its oldest change was made on, whi
 it moves between any two commits (only blobs it has not seen are parsed and embedded). Ranking on that snapshot
 never lets a change see itself: neither its own content nor its own message (the history signal) is in
 the index yet. A change to a file created after its snapshot cannot be ranked there: the index moves on
-early for it when the snapshot has served a fifth of its group, and else the change is left out.
+early for it when the snapshot has served half its group, and else the change is left out.
 
 Only history before the revision being localised may calibrate it, so the scored history keeps each
 change's time and :meth:`ScoredHistory.calibration` filters on it: one pass serves every revision. It is
@@ -24,13 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from repomind.pipeline.localise import gitread
 from repomind.pipeline.localise.calibrate import SCORE_VERSION, Calibration, worst_alpha
-from repomind.pipeline.localise.embed import embedding_name
+from repomind.pipeline.localise.embed import Embedder, embedding_name
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.history_commits import HistoryPair, history_pairs
 from repomind.pipeline.localise.localiser import IndexLocaliser
-from repomind.pipeline.localise.rank import rank
+from repomind.pipeline.localise.rank import clean_issue, rank
 from repomind.pipeline.localise.rerank import describe
 
 FORMAT = "repomind-history-calibration"
@@ -158,7 +160,8 @@ def score_history(
         known = {e.commit: e for e in previous.entries}
     todo = [p for p in reversed(pairs) if p.commit not in known]  # oldest first
     log(f"{len(pairs)} past changes, {len(todo)} to score ({len(pairs) - len(todo)} scored before)")
-    fresh, snapshots, stale = _score(clone, localiser, todo, snapshot_every, log)
+    queries = _Queries(localiser.embedder, [p.description for p in todo]) if localiser.embedder else None
+    fresh, snapshots, stale = _score(clone, localiser, queries, todo, snapshot_every, log)
     by_commit = {**known, **{e.commit: e for e in fresh}}
     entries = [by_commit[p.commit] for p in pairs if p.commit in by_commit]
     meta = {
@@ -176,13 +179,35 @@ def score_history(
     return ScoredHistory(repo or clone.name.removesuffix(".git").replace("__", "/"), head, entries, meta)
 
 
+class _Queries:
+    """The localiser's embedder, with the descriptions' vectors computed in batches up front (the ranking
+    embeds its query one at a time, which costs more than the rest of a query together)."""
+
+    def __init__(self, embedder: Embedder, descriptions: list[str]) -> None:
+        self.name = embedder.name
+        self._embedder = embedder
+        texts = list(dict.fromkeys(clean_issue(d)[:2000] for d in descriptions))
+        vectors = embedder.embed(texts) if texts else []
+        self._known = {text: vectors[i] for i, text in enumerate(texts)}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if all(t in self._known for t in texts):
+            return np.stack([self._known[t] for t in texts])
+        return self._embedder.embed(texts)
+
+
 def _score(
-    clone: Path, localiser: IndexLocaliser, pairs: list[HistoryPair], every: int, log: Log
+    clone: Path,
+    localiser: IndexLocaliser,
+    queries: Embedder | None,
+    pairs: list[HistoryPair],
+    every: int,
+    log: Log,
 ) -> tuple[list[HistoryEntry], list[str], int]:
     """(entries, snapshot commits, pairs left out because a file of theirs is newer than their snapshot).
 
     The index moves to the next pair's parent after ``every`` pairs, or earlier, once at least
-    ``every // 5`` pairs were ranked on the snapshot, for a pair whose files it lacks (a file created
+    ``every // 2`` pairs were ranked on the snapshot, for a pair whose files it lacks (a file created
     since, or a tree moved, as ``requests/`` to ``src/requests/``)."""
     entries: list[HistoryEntry] = []
     snapshots: list[str] = []
@@ -192,7 +217,7 @@ def _score(
     index = None
     for number, pair in enumerate(pairs, 1):
         missing = any(f not in present for f in pair.files)
-        if index is None or on_snapshot >= every or (missing and on_snapshot >= max(1, every // 5)):
+        if index is None or on_snapshot >= every or (missing and on_snapshot >= max(1, every // 2)):
             index = localiser.index(clone, pair.parent)
             present = gitread.list_files(clone, pair.parent).keys()
             snapshots.append(pair.parent)
@@ -202,7 +227,7 @@ def _score(
         if any(f not in present for f in pair.files):
             stale += 1
             continue
-        ranking = rank(index, pair.description, localiser.config, localiser.embedder, localiser.reranker)
+        ranking = rank(index, pair.description, localiser.config, queries, localiser.reranker)
         alpha = worst_alpha(ranking.paths, ranking.scores, list(pair.files))
         entries.append(HistoryEntry(pair.commit, pair.parent, pair.time, alpha, len(pair.files)))
     return entries, snapshots, stale
