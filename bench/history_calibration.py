@@ -55,12 +55,16 @@ def issue_alphas(path: Path, repo: str) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repo", type=Path, required=True, help="A clone or bare mirror (OWNER__NAME).")
     parser.add_argument("--rev", default=None)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--snapshot-every", type=int, default=300)
-    parser.add_argument("--cache", type=Path, default=None, help="Index cache (default: a fresh temporary one).")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="Index cache (default: a fresh temporary one)."
+    )
     parser.add_argument("--no-prewarm", action="store_true", help="Do not index the head first.")
     parser.add_argument("--records", type=Path, default=None, help="JSONL of issue records with alpha.")
     parser.add_argument("--out", type=Path, default=None, help="Write the scored history here.")
@@ -80,7 +84,13 @@ def main() -> None:
             log(f"head indexed in {prewarm_s} s")
         started = time.perf_counter()
         scored = score_history(
-            args.repo, args.rev, localiser, limit=args.limit, snapshot_every=args.snapshot_every, repo=name, log=log
+            args.repo,
+            args.rev,
+            localiser,
+            limit=args.limit,
+            snapshot_every=args.snapshot_every,
+            repo=name,
+            log=log,
         )
         seconds = time.perf_counter() - started
     finally:

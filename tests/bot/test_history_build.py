@@ -20,7 +20,9 @@ def fix(tree: Path, n: int) -> None:
     git(tree, "commit", "-qm", f"add and sub of negative numbers, case {n}")
 
 
-def test_the_build_starts_once_per_repository_after_the_job_localised_and_never_blocks_it(tmp_path: Path) -> None:
+def test_the_build_starts_once_per_repository_after_the_job_localised_and_never_blocks_it(
+    tmp_path: Path,
+) -> None:
     pending: list[Work] = []
     h = Harness(tmp_path, [fx.FIX] * 4)
     builds = HistoryBuilds(start=pending.append, refresh_commits=2)
@@ -80,5 +82,7 @@ def test_a_checkout_that_is_no_repository_starts_nothing_and_fails_nothing(tmp_p
     pending: list[Work] = []
     builds = HistoryBuilds(start=pending.append)
     (tmp_path / "plain").mkdir()
-    assert not builds.start(IndexLocaliser(tmp_path / "index", embedder=None), tmp_path / "plain", "acme/shop")
+    assert not builds.start(
+        IndexLocaliser(tmp_path / "index", embedder=None), tmp_path / "plain", "acme/shop"
+    )
     assert pending == [] and builds.running() == set()

@@ -9,7 +9,12 @@ from pathlib import Path
 from repomind.testing import git, make_git_repo
 from tests.pipeline.test_localise import FILES
 
-BOT = ("-c", "user.name=dependabot[bot]", "-c", "user.email=49699333+dependabot[bot]@users.noreply.github.com")
+BOT = (
+    "-c",
+    "user.name=dependabot[bot]",
+    "-c",
+    "user.email=49699333+dependabot[bot]@users.noreply.github.com",
+)
 
 
 def _write(repo: Path, changes: dict[str, str]) -> None:
@@ -26,11 +31,14 @@ def commit(repo: Path, changes: dict[str, str], message: str, *, identity: tuple
     return git(repo, "rev-parse", "HEAD").strip()
 
 
-def merge(repo: Path, branch: str, changes: dict[str, str], message: str) -> str:
-    """A branch with one commit (``wip``), merged into main with ``message``."""
+def merge(
+    repo: Path, branch: str, changes: dict[str, str], message: str, *, subjects: tuple[str, ...] = ("wip",)
+) -> str:
+    """A branch with a commit for each of ``subjects``, merged into main with ``message``."""
     git(repo, "checkout", "-q", "-b", branch)
-    _write(repo, changes)
-    git(repo, "commit", "-q", "-m", "wip")
+    for n, subject in enumerate(subjects):
+        _write(repo, {path: f"{text}{n}" for path, text in changes.items()})
+        git(repo, "commit", "-q", "-m", subject)
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--no-ff", branch, "-m", message)
     return git(repo, "rev-parse", "HEAD").strip()
@@ -53,21 +61,40 @@ def history_repo(root: Path) -> dict[str, str]:
             "cart-total",
             {"shop/cart.py": line},
             "Merge pull request #7 from alice/cart-total\n\nShoppingCart.total_price ignores empty carts",
+            subjects=("Return zero for an empty cart", "wip", "Merge branch 'main' into cart-total"),
+        ),
+        "untitled_pull": merge(
+            root,
+            "pricing-names",
+            {"shop/pricing.py": line},
+            "Merge pull request #8 from bob/pricing-names",
+            subjects=("Rename the discount rate argument (#3)", "fix"),
         ),
         "squash": commit(root, {"shop/shipping.py": line}, "Shipping cost for heavy parcels (#12)"),
         "revert": commit(
-            root, {"shop/shipping.py": line}, 'Revert "Shipping cost for heavy parcels"\n\nThis reverts commit abc1234.'
+            root,
+            {"shop/shipping.py": line},
+            'Revert "Shipping cost for heavy parcels"\n\nThis reverts commit abc1234.',
         ),
         "bot": commit(root, {"shop/users.py": line}, "Bump requests from 2.0 to 2.1", identity=BOT),
         "release": commit(root, {"shop/__init__.py": "__version__ = '1.1'\n"}, "Release 1.1"),
         "mass": commit(
-            root, {f"shop/gen_{i}.py": "x = 1\n" for i in range(12)} | {"shop/users.py": line}, "Add generated modules"
+            root,
+            {f"shop/gen_{i}.py": "x = 1\n" for i in range(12)} | {"shop/users.py": line},
+            "Add generated modules",
         ),
         "empty_merge": merge(root, "sync", {"shop/users.py": line}, "Merge branch 'sync'"),
-        "new_file": commit(root, {"shop/tax.py": "def vat(x):\n    return x\n"}, "Add value added tax helper"),
+        "new_file": commit(
+            root, {"shop/tax.py": "def vat(x):\n    return x\n"}, "Add value added tax helper"
+        ),
         "both": commit(
             root,
-            {"shop/users.py": line, "shop/pricing.py": line, "web/app.ts": "// view\n", "CHANGELOG.md": "x\n"},
+            {
+                "shop/users.py": line,
+                "shop/pricing.py": line,
+                "web/app.ts": "// view\n",
+                "CHANGELOG.md": "x\n",
+            },
             "Customer greeting uses the discount name",
         ),
     }

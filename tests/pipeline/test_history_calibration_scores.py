@@ -1,4 +1,5 @@
-"""The calibration from a repository's history: one scoring pass through moving snapshots, filtered by time."""
+"""The calibration from a repository's history: one scoring pass through moving snapshots, filtered by
+time."""
 
 from __future__ import annotations
 
@@ -163,7 +164,9 @@ def test_calibrate_from_history_writes_a_loadable_calibration(tmp_path: Path) ->
     made = fixes(repo)
     out = tmp_path / "cal" / "shop.json"
     env = {"REPOMIND_DATA_DIR": str(tmp_path / "data"), "REPOMIND_EMBEDDING_MODEL": "none"}
-    res = run("calibrate", "--from-history", "--repo", str(repo), "--rev", made[-2], "--out", str(out), env=env)
+    res = run(
+        "calibrate", "--from-history", "--repo", str(repo), "--rev", made[-2], "--out", str(out), env=env
+    )
     assert res.returncode == 0, res.stderr
     calibration = Calibration.load(out)
     assert calibration.meta is not None
@@ -174,5 +177,7 @@ def test_calibrate_from_history_writes_a_loadable_calibration(tmp_path: Path) ->
     assert scored.head == made[-2] and len(scored.entries) == 7
     assert "calibrated on 7 past changes of shop (1 left out" in res.stderr
 
-    res = run("calibrate", "--from-history", "--from-github", "acme/shop", "--repo", str(repo), "--out", str(out))
+    res = run(
+        "calibrate", "--from-history", "--from-github", "acme/shop", "--repo", str(repo), "--out", str(out)
+    )
     assert res.returncode != 0 and "--from-history takes --repo" in res.stderr

@@ -88,7 +88,9 @@ def test_moving_to_another_commit_reparses_only_changed_files(shop: Path, tmp_pa
     assert "shop/blob.py" in second.skipped and "shop/blob.py" not in second.paths
     # the changed file kept its definitions, so its vector is reused: only the warm-up query of every build
     assert embedder.calls == embedded_once + 1
-    (shop / "shop/shipping.py").write_text("def shipping_cost(weight_kg):\n    return 7\n\n\ndef rate():\n    pass\n")
+    (shop / "shop/shipping.py").write_text(
+        "def shipping_cost(weight_kg):\n    return 7\n\n\ndef rate():\n    pass\n"
+    )
     git(shop, "commit", "-qam", "add a rate")
     build_index(shop, None, cache_dir=cache, embedder=embedder)
     assert embedder.calls == embedded_once + 3  # a new definition: the file is embedded again

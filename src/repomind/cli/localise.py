@@ -174,7 +174,9 @@ def localise(
     type=click.Path(path_type=Path),
     help="With --from-github or --from-history: a local clone of that repository (bare or not).",
 )
-@click.option("--rev", default=None, help="With --from-history: the history up to this revision (default HEAD).")
+@click.option(
+    "--rev", default=None, help="With --from-history: the history up to this revision (default HEAD)."
+)
 @click.option(
     "--limit",
     default=None,
@@ -210,7 +212,9 @@ def calibrate(
 
     if from_history:
         if from_github is not None or dataset is not None or repos is not None or repo is None:
-            raise UsageError("--from-history takes --repo (a local clone), not --from-github, --dataset or --repos")
+            raise UsageError(
+                "--from-history takes --repo (a local clone), not --from-github, --dataset or --repos"
+            )
         _calibrate_from_history(ctx, repo, rev, 1000 if limit is None else limit, out, weights, rerank)
         return
     if rev is not None:
@@ -269,7 +273,9 @@ def _calibrate_from_history(
     calibration = scored.calibration()
     calibration.meta = {**(calibration.meta or {}), "history_file": entries.name}
     calibration.save(out)
-    skipped = ", ".join(f"{n} {why}" for why, n in sorted(scored.meta["skipped"].items(), key=lambda kv: -kv[1]))
+    skipped = ", ".join(
+        f"{n} {why}" for why, n in sorted(scored.meta["skipped"].items(), key=lambda kv: -kv[1])
+    )
     click.echo(
         f"calibrated on {len(calibration.alphas)} past changes of {scored.repo} "
         f"({scored.meta['stale']} left out, newer than their snapshot; skipped: {skipped or 'none'}) "

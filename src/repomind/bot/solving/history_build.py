@@ -111,7 +111,10 @@ class HistoryBuilds:
                 )
                 scored.save(history_file(index_dir))
                 self.log.info(
-                    "history calibration built", repo=repo, n=len(scored.entries), seconds=scored.meta["seconds"]
+                    "history calibration built",
+                    repo=repo,
+                    n=len(scored.entries),
+                    seconds=scored.meta["seconds"],
                 )
             except (RepomindError, OSError) as exc:  # the next job starts it again
                 self.log.warning("history calibration failed", repo=repo, error=str(exc))

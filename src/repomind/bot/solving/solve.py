@@ -37,7 +37,11 @@ class SolvePipeline:
     (:mod:`repomind.pipeline.strategies`: ``agent``, the tool-using loop, or ``pipeline``)."""
 
     def __init__(
-        self, settings: Settings, *, boundaries: Boundaries | None = None, history: HistoryBuilds | None = None
+        self,
+        settings: Settings,
+        *,
+        boundaries: Boundaries | None = None,
+        history: HistoryBuilds | None = None,
     ) -> None:
         self.settings = settings
         self.boundaries = boundaries or Boundaries()

@@ -4,9 +4,9 @@ One pass scores every pair of :func:`~repomind.pipeline.localise.history_commits
 localiser's own ranking, so the alphas are comparable with those of the issues it will localise. The index
 is not built per pair: the pairs are taken oldest first in groups of about ``snapshot_every``, and each
 group is ranked on one snapshot, the revision its oldest change was made on, which the index moves to as
-it moves between any two commits (only blobs it has not seen are parsed and embedded). Ranking on that snapshot
-never lets a change see itself: neither its own content nor its own message (the history signal) is in
-the index yet. A change to a file created after its snapshot cannot be ranked there: the index moves on
+it moves between any two commits (only blobs it has not seen are parsed and embedded). Ranking on that
+snapshot never lets a change see itself: neither its own content nor its own message (the history signal)
+is in the index yet. A change to a file created after its snapshot cannot be ranked there: the index moves on
 early for it when the snapshot has served half its group, and else the change is left out.
 
 Only history before the revision being localised may calibrate it, so the scored history keeps each
@@ -96,12 +96,16 @@ class ScoredHistory:
             )
         try:
             entries = [
-                HistoryEntry(str(e["commit"]), str(e["parent"]), int(e["time"]), float(e["alpha"]), int(e["n_files"]))
+                HistoryEntry(
+                    str(e["commit"]), str(e["parent"]), int(e["time"]), float(e["alpha"]), int(e["n_files"])
+                )
                 for e in data["entries"]
             ]
         except (KeyError, TypeError, ValueError) as exc:
             raise LocaliseError(f"{path} has a malformed entry: {exc}") from None
-        return cls(str(data.get("repo", "")), str(data.get("head", "")), entries, dict(data.get("meta") or {}))
+        return cls(
+            str(data.get("repo", "")), str(data.get("head", "")), entries, dict(data.get("meta") or {})
+        )
 
     def calibration(self, *, before: int | None = None, exclude: Collection[str] = ()) -> Calibration:
         """The calibration on the changes made before ``before`` (unix seconds; all when None), without
@@ -115,7 +119,9 @@ class ScoredHistory:
             and e.commit not in excluded
             and not (prefixes and e.commit.startswith(prefixes))
         ]
-        scoring = {k: v for k, v in self.meta.items() if k in ("embedder", "reranker", "weights", "snapshot_every")}
+        scoring = {
+            k: v for k, v in self.meta.items() if k in ("embedder", "reranker", "weights", "snapshot_every")
+        }
         return Calibration(
             alphas=[e.alpha for e in kept],
             instances=[e.commit for e in kept],
@@ -187,7 +193,7 @@ class _Queries:
         self.name = embedder.name
         self._embedder = embedder
         texts = list(dict.fromkeys(clean_issue(d)[:2000] for d in descriptions))
-        vectors = embedder.embed(texts) if texts else []
+        vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         self._known = {text: vectors[i] for i, text in enumerate(texts)}
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -222,7 +228,10 @@ def _score(
             present = gitread.list_files(clone, pair.parent).keys()
             snapshots.append(pair.parent)
             on_snapshot = 0
-            log(f"snapshot {len(snapshots)} at {pair.parent[:12]}: {len(index.paths)} files ({number}/{len(pairs)})")
+            log(
+                f"snapshot {len(snapshots)} at {pair.parent[:12]}: {len(index.paths)} files "
+                f"({number}/{len(pairs)})"
+            )
         on_snapshot += 1
         if any(f not in present for f in pair.files):
             stale += 1

@@ -19,6 +19,7 @@ import fnmatch
 import re
 import subprocess
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,14 @@ from repomind.sandbox.hostenv import git_env
 
 #: A change touching more source files than this is a mass edit (a rename, a reformat), not a fix.
 MAX_FILES = 10
+#: The most subjects of a merged branch's commits added to a merge's description.
+MAX_BRANCH_SUBJECTS = 20
 #: The longest description kept (a squash merge's body can list hundreds of commits).
 MAX_DESCRIPTION = 4000
 
 _MERGE = re.compile(
-    r"^Merge (?:pull request #(?P<pull>\d+) from (?P<source>\S+)|(?:remote-tracking )?branch(?:es)? |tag |commit )"
+    r"^Merge (?:pull request #(?P<pull>\d+) from (?P<source>\S+)"
+    r"|(?:remote-tracking )?branch(?:es)? |tag |commit )"
 )
 _SQUASH_NUMBER = re.compile(r"\s*\((?:#|GH-|gh-)\d+\)\s*$")
 _REFERENCE = re.compile(r"(?:[\w.-]+/[\w.-]+)?#\d+|https?://\S+")
@@ -97,15 +101,22 @@ def history_pairs(
     pairs: list[HistoryPair] = []
     batch = max(200, limit)
     offset = 0
+    claimed: set[str] = set()  # commits of merged branches already given to a merge
     while len(pairs) < limit:
         shas = _first_parents(clone, head, skip=offset, count=batch)
         if not shas:
             break
         offset += len(shas)
         commits = [c for c in _read_commits(clone, shas) if c.parents]
+        branches = _branch_subjects(clone, commits, claimed)
         described = {}
         for commit in commits:
-            description, reason = describe(commit.message, commit.author, merge=len(commit.parents) > 1)
+            description, reason = describe(
+                commit.message,
+                commit.author,
+                merge=len(commit.parents) > 1,
+                branch=branches.get(commit.sha, ()),
+            )
             if reason:
                 skipped[reason] += 1
             else:
@@ -118,7 +129,9 @@ def history_pairs(
             if reason:
                 skipped[reason] += 1
                 continue
-            pairs.append(HistoryPair(commit.sha, commit.parents[0], commit.time, described[commit.sha], files))
+            pairs.append(
+                HistoryPair(commit.sha, commit.parents[0], commit.time, described[commit.sha], files)
+            )
             if len(pairs) >= limit:
                 break
         if len(shas) < batch:
@@ -126,9 +139,12 @@ def history_pairs(
     return pairs
 
 
-def describe(message: str, author: str, *, merge: bool = False) -> tuple[str, str]:
+def describe(
+    message: str, author: str, *, merge: bool = False, branch: Sequence[str] = ()
+) -> tuple[str, str]:
     """(description, "") of a commit message, or ("", why the change is skipped); ``merge`` says the
-    commit has several parents (a merge line then names a branch, whose description is the body)."""
+    commit has several parents (a merge line then names a branch, whose description is the body), and
+    ``branch`` holds the subjects of the merged branch's commits (added below, the trivial ones left out)."""
     if _BOT.search(author):
         return "", "bot"
     subject, _, body = message.strip().partition("\n")
@@ -142,6 +158,14 @@ def describe(message: str, author: str, *, merge: bool = False) -> tuple[str, st
         subject = ""  # the merge line names a branch, not the change (a merge with its own subject keeps it)
     subject = _SQUASH_NUMBER.sub("", subject)
     text = _TRAILER.sub("", "\n\n".join(part for part in (subject, body) if part)).strip()
+    lines = [
+        _SQUASH_NUMBER.sub("", s).strip()
+        for s in branch
+        if len(tokenize(s)) >= 2 and not _MERGE.match(s) and not _REVERT.search(s) and not _BOT.search(s)
+    ]
+    lines = [s for s in dict.fromkeys(lines) if s and s not in text][:MAX_BRANCH_SUBJECTS]
+    if lines:
+        text = f"{text}\n\n" + "\n".join(lines) if text else "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)[:MAX_DESCRIPTION]
     first = text.partition("\n")[0]
     if _RELEASE.search(first):
@@ -208,6 +232,37 @@ def parse_commit(sha: str, data: bytes) -> _Commit:
             fields = value.rsplit(b" ", 2)
             time = int(fields[1]) if len(fields) == 3 and fields[1].isdigit() else 0
     return _Commit(sha, tuple(parents), author, time, message.decode("utf-8", "replace"))
+
+
+def _branch_subjects(clone: Path, commits: list[_Commit], claimed: set[str]) -> dict[str, list[str]]:
+    """merge → the subjects of the commits it merged (reachable from its second parent and not from the
+    first-parent history), oldest merge first so that each commit is given to the merge that brought it;
+    read with one ``git log`` over the batch."""
+    merges = [c for c in commits if len(c.parents) > 1]
+    if not merges:
+        return {}
+    last = commits[-1]
+    out = _git(clone, "log", "--format=%x1e%H%x1f%P%x1f%s", commits[0].sha, f"^{last.parents[0]}")
+    info: dict[str, tuple[list[str], str]] = {}
+    for record in out.decode("utf-8", "replace").split("\x1e"):
+        fields = record.strip("\n").split("\x1f")
+        if len(fields) == 3 and re.fullmatch(r"[0-9a-f]{40,64}", fields[0]):
+            info[fields[0]] = (fields[1].split(), fields[2])
+    first_parent = {c.sha for c in commits}
+    subjects: dict[str, list[str]] = {}
+    for merge in reversed(merges):
+        found: list[str] = []
+        stack = list(merge.parents[1:])
+        while stack and len(found) < 200:  # a long-lived branch: its newest commits say enough
+            sha = stack.pop()
+            if sha in first_parent or sha in claimed or sha not in info:
+                continue
+            claimed.add(sha)
+            parents, subject = info[sha]
+            found.append(subject)
+            stack.extend(parents)
+        subjects[merge.sha] = found[::-1]  # roughly oldest first
+    return subjects
 
 
 def _changed(clone: Path, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
