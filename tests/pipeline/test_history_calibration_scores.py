@@ -103,6 +103,21 @@ def test_a_change_whose_file_its_snapshot_lacks_is_left_out(tmp_path: Path, buil
     assert made[2] not in {e.commit for e in scored.entries}
 
 
+def test_a_moved_tree_moves_the_index_on_early(tmp_path: Path, builds: list[str]) -> None:
+    repo = tmp_path / "shop"
+    make_git_repo(repo, FILES)
+    made = [commit(repo, {"shop/cart.py": LINE}, f"ShoppingCart fix number {n}") for n in range(2)]
+    git(repo, "mv", "shop", "store")
+    git(repo, "commit", "-qm", "Move the package to store/")  # modifies no file: no pair
+    moved = [commit(repo, {"store/cart.py": LINE}, f"ShoppingCart fix number {n}") for n in range(12)]
+    localiser = IndexLocaliser(tmp_path / "cache", embedder=None)
+    scored = score_history(repo, None, localiser, snapshot_every=1000)
+    # ten changes of store/ are left out on the first snapshot, then the index moves on
+    assert scored.meta["stale"] == 10 and scored.meta["pairs"] == 14
+    assert scored.meta["snapshots"][1] == git(repo, "rev-parse", f"{moved[10]}^").strip()
+    assert {e.commit for e in scored.entries} == {*made, *moved[10:]}
+
+
 def test_a_refresh_scores_only_the_new_changes(tmp_path: Path, builds: list[str]) -> None:
     repo = tmp_path / "shop"
     made = fixes(repo)
@@ -142,6 +157,8 @@ def test_the_calibration_uses_only_changes_before_the_revision_and_not_excluded_
     # an instance's own fix, by full SHA or a prefix
     assert scored.calibration(exclude=["b" * 40]).alphas == [0.5, 0.0]
     assert scored.calibration(exclude=["ccccccc"]).alphas == [0.25, 0.0]
+    # changes of one source file only
+    assert scored.calibration(max_files=1).alphas == [0.5, 0.0]
 
 
 def test_the_scored_history_round_trips_and_refuses_other_score_versions(tmp_path: Path) -> None:

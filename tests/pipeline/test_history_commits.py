@@ -50,7 +50,7 @@ def test_the_pairs_are_the_fixes_newest_first_with_their_source_files(
             "release or version bump": 1,
             "more than 10 source files": 1,
             "merge without a description": 1,
-            "adds files only": 1,
+            "modifies no existing source file": 1,
         }
     )
 

@@ -7,7 +7,8 @@ group is ranked on one snapshot, the revision its oldest change was made on, whi
 it moves between any two commits (only blobs it has not seen are parsed and embedded). Ranking on that
 snapshot never lets a change see itself: neither its own content nor its own message (the history signal)
 is in the index yet. A change to a file created after its snapshot cannot be ranked there: the index moves on
-early for it when the snapshot has served half its group, and else the change is left out.
+early for it when the snapshot has served half its group or left out several changes (a moved tree), and
+else the change is left out.
 
 Only history before the revision being localised may calibrate it, so the scored history keeps each
 change's time and :meth:`ScoredHistory.calibration` filters on it: one pass serves every revision. It is
@@ -39,6 +40,8 @@ FORMAT = "repomind-history-calibration"
 FILE_NAME = "history-calibration.json"
 
 Log = Callable[[str], None]
+#: After this many pairs left out on one snapshot (their files are newer), the index moves on early.
+STALE_MOVE = 10
 
 
 def history_file(index_dir: Path) -> Path:
@@ -107,9 +110,13 @@ class ScoredHistory:
             str(data.get("repo", "")), str(data.get("head", "")), entries, dict(data.get("meta") or {})
         )
 
-    def calibration(self, *, before: int | None = None, exclude: Collection[str] = ()) -> Calibration:
+    def calibration(
+        self, *, before: int | None = None, exclude: Collection[str] = (), max_files: int | None = None
+    ) -> Calibration:
         """The calibration on the changes made before ``before`` (unix seconds; all when None), without
-        the commits in ``exclude`` (full SHAs, or prefixes of at least 7 digits)."""
+        the commits in ``exclude`` (full SHAs, or prefixes of at least 7 digits), and, with ``max_files``,
+        only changes of at most that many source files (a change of several files is judged by its
+        worst-ranked one, so its alpha is higher: SWE-bench Lite's issues each change one file)."""
         excluded = {c.lower() for c in exclude}
         prefixes = tuple(c for c in excluded if 7 <= len(c) < 40)
         kept = [
@@ -118,6 +125,7 @@ class ScoredHistory:
             if (before is None or e.time < before)
             and e.commit not in excluded
             and not (prefixes and e.commit.startswith(prefixes))
+            and (max_files is None or e.n_files <= max_files)
         ]
         scoring = {
             k: v for k, v in self.meta.items() if k in ("embedder", "reranker", "weights", "snapshot_every")
@@ -132,6 +140,7 @@ class ScoredHistory:
                 "repo": self.repo,
                 "head": self.head,
                 "before": before,
+                "max_files": max_files,
                 "dataset": f"past changes of {self.repo}",
             },
         )
@@ -212,22 +221,24 @@ def _score(
 ) -> tuple[list[HistoryEntry], list[str], int]:
     """(entries, snapshot commits, pairs left out because a file of theirs is newer than their snapshot).
 
-    The index moves to the next pair's parent after ``every`` pairs, or earlier, once at least
-    ``every // 2`` pairs were ranked on the snapshot, for a pair whose files it lacks (a file created
-    since, or a tree moved, as ``requests/`` to ``src/requests/``)."""
+    The index moves to the next pair's parent after ``every`` pairs, or earlier for a pair whose files it
+    lacks (a file created since, or a tree moved, as ``requests/`` to ``src/requests/``): once the snapshot
+    has served half its group, or once :data:`STALE_MOVE` pairs were left out on it (a moved tree leaves
+    out every pair after it)."""
     entries: list[HistoryEntry] = []
     snapshots: list[str] = []
     stale = 0
     present: Collection[str] = ()
-    on_snapshot = 0
+    on_snapshot = left_out = 0
     index = None
     for number, pair in enumerate(pairs, 1):
         missing = any(f not in present for f in pair.files)
-        if index is None or on_snapshot >= every or (missing and on_snapshot >= max(1, every // 2)):
+        early = missing and (on_snapshot >= max(1, every // 2) or left_out >= STALE_MOVE)
+        if index is None or on_snapshot >= every or early:
             index = localiser.index(clone, pair.parent)
             present = gitread.list_files(clone, pair.parent).keys()
             snapshots.append(pair.parent)
-            on_snapshot = 0
+            on_snapshot = left_out = 0
             log(
                 f"snapshot {len(snapshots)} at {pair.parent[:12]}: {len(index.paths)} files "
                 f"({number}/{len(pairs)})"
@@ -235,6 +246,7 @@ def _score(
         on_snapshot += 1
         if any(f not in present for f in pair.files):
             stale += 1
+            left_out += 1
             continue
         ranking = rank(index, pair.description, localiser.config, queries, localiser.reranker)
         alpha = worst_alpha(ranking.paths, ranking.scores, list(pair.files))

@@ -7,7 +7,8 @@ out) or a plain commit. Changes are skipped when they say nothing about a fix: r
 version bumps, merges of branches without a description, bots' changes, and changes with no source
 file or with more than :data:`MAX_FILES` (mass edits). The files are the source files the change
 modified, as the localiser judges a fix (no tests, docs, changelogs or vendored files, only languages it
-indexes); a file the change added did not exist on the revision that is ranked, so it is left out.
+indexes); a file the change added did not exist on the revision that is ranked, so it is left out, and so
+is a file it deleted.
 
 The repository is hostile: commits are read as raw objects through ``git cat-file`` and paths through
 ``git diff-tree -z``, every call with the host's allow-listed environment; nothing is checked out.
@@ -180,14 +181,16 @@ def describe(
 def source_files(
     changes: list[tuple[str, str]], *, max_files: int = MAX_FILES, ignore: tuple[str, ...] = DEFAULT_IGNORE
 ) -> tuple[tuple[str, ...], str]:
-    """The source files a change modified (from ``(status, path)``), or ((), why the change is skipped)."""
+    """The source files a change modified (from ``(status, path)``), or ((), why the change is skipped):
+    added files did not exist where the change is ranked, and deleted ones (a file moved, with renames
+    not followed) are not what a fix edits; both count towards a mass edit."""
     source = [(status, path) for status, path in changes if is_source(path, ignore)]
     if not source:
         return (), "no source file"
     if len(source) > max_files:
         return (), f"more than {max_files} source files"
-    kept = tuple(sorted({path for status, path in source if status != "A"}))
-    return (kept, "") if kept else ((), "adds files only")
+    kept = tuple(sorted({path for status, path in source if status in ("M", "T")}))
+    return (kept, "") if kept else ((), "modifies no existing source file")
 
 
 def is_source(path: str, ignore: tuple[str, ...] = DEFAULT_IGNORE) -> bool:
