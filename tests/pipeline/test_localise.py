@@ -86,7 +86,14 @@ def test_moving_to_another_commit_reparses_only_changed_files(shop: Path, tmp_pa
     assert second.commit != first.commit
     assert second.timings["new_files"] == 2  # the changed file and the binary one; nothing else re-parsed
     assert "shop/blob.py" in second.skipped and "shop/blob.py" not in second.paths
-    assert embedder.calls == embedded_once + 2  # the changed file, and the warm-up query of every build
+    # the changed file kept its definitions, so its vector is reused: only the warm-up query of every build
+    assert embedder.calls == embedded_once + 1
+    (shop / "shop/shipping.py").write_text(
+        "def shipping_cost(weight_kg):\n    return 7\n\n\ndef rate():\n    pass\n"
+    )
+    git(shop, "commit", "-qam", "add a rate")
+    build_index(shop, None, cache_dir=cache, embedder=embedder)
+    assert embedder.calls == embedded_once + 3  # a new definition: the file is embedded again
 
     old = build_index(shop, first.commit, cache_dir=cache, embedder=embedder)
     assert old.timings["new_files"] == 0 and old.paths == first.paths

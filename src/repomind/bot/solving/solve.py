@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from repomind.bot.solving import pipeline_port
+from repomind.bot.solving.history_build import HistoryBuilds
 from repomind.compose.run import Boundaries, build_run, load_embedder
 from repomind.pipeline.solve.events import Localised, RunEvent, RunEvents
 from repomind.pipeline.solve.outcome import OutcomeStatus
@@ -35,10 +36,18 @@ class SolvePipeline:
     """:class:`repomind.bot.solving.pipeline_port.Pipeline` over the run's strategy
     (:mod:`repomind.pipeline.strategies`: ``agent``, the tool-using loop, or ``pipeline``)."""
 
-    def __init__(self, settings: Settings, *, boundaries: Boundaries | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        boundaries: Boundaries | None = None,
+        history: HistoryBuilds | None = None,
+    ) -> None:
         self.settings = settings
         self.boundaries = boundaries or Boundaries()
         self.embedder = load_embedder(settings)  # once per process; a bad setting stops the server at start
+        #: Builds each repository's history calibration in the background, once its index is built.
+        self.history = history or HistoryBuilds()
 
     def run(
         self, job: pipeline_port.PipelineJob, *, events: RunEvents, should_cancel: pipeline_port.ShouldCancel
@@ -52,6 +61,8 @@ class SolvePipeline:
 
         def localised(event: RunEvent) -> None:
             if isinstance(event, Localised):
+                if not seen:  # the index is at the checkout's head now: the history reuses its cache
+                    self.history.start(parts.localiser, job.work_tree, job.repo)
                 seen.append(event.localisation)
 
         parts = build_run(

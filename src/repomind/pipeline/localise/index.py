@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -217,7 +217,7 @@ def build_index(
     vectors = None
     if embedder is not None:
         store = VectorCache(cache_dir / "chroma", embedder.name, server=vector_server)
-        vectors = _vectors(store, embedder, paths, shas, summaries, log)
+        vectors = _vectors(store, embedder, paths, summaries, log)
         embedder.embed(["warm-up"])  # load the model now: the first query should not pay for it
     index = RepoIndex(repo, commit, paths, shas, summaries, tokens, vectors, skipped=skipped)
     index.timings = {
@@ -238,20 +238,21 @@ def _vectors(
     store: VectorCache,
     embedder: Embedder,
     paths: list[str],
-    shas: list[str],
     summaries: list[FileSummary],
     log: Log,
 ) -> np.ndarray:
-    # The text embedded names the path, so a vector belongs to a blob at a path.
-    keys = [f"{sha}-{zlib.crc32(path.encode()):08x}" for sha, path in zip(shas, paths, strict=True)]
-    known = store.get_many(keys)
-    todo = [i for i, key in enumerate(keys) if key not in known]
+    # A vector is keyed by the text embedded (the path, docstring and definitions), not by the blob: most
+    # changes keep a file's definitions, so moving the index between commits embeds few files again.
+    texts = [embedding_text(path, summary) for path, summary in zip(paths, summaries, strict=True)]
+    keys = [f"t-{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}" for text in texts]
+    known = store.get_many(list(dict.fromkeys(keys)))
+    todo = list({key: i for i, key in enumerate(keys) if key not in known}.values())
     if todo:
         log(f"embedding {len(todo)} files")
         fresh: dict[str, np.ndarray] = {}
         for start in range(0, len(todo), 256):
             batch = todo[start : start + 256]
-            vectors = embedder.embed([embedding_text(paths[i], summaries[i]) for i in batch])
+            vectors = embedder.embed([texts[i] for i in batch])
             fresh.update({keys[i]: vectors[j] for j, i in enumerate(batch)})
             log(f"embedded {min(start + 256, len(todo))}/{len(todo)} files")
         store.put_many(fresh)
