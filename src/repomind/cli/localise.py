@@ -137,6 +137,7 @@ def localise(
             "signals": result.signals,
             "note": result.note,
             "timings": result.timings,
+            "calibration": result.calibration,
         }
         click.echo(json.dumps(data, indent=2))
         return
@@ -220,6 +221,7 @@ def calibrate(
         reranker=describe(localiser.reranker),
         embedder=embedding_name(localiser.embedder),
         weights=localiser.config.weights,
+        source="github" if from_github is not None else "shared",
     )
     calibration.save(out)
     click.echo(

@@ -11,6 +11,9 @@ GUARANTEE_NOTE = (
     "issue is exchangeable with the calibration data."
 )
 
+#: ``Localisation.calibration`` when no calibration stands behind a set.
+UNCALIBRATED: dict[str, Any] = {"source": "none", "n": 0}
+
 
 @dataclass(frozen=True)
 class RankedFile:
@@ -30,6 +33,8 @@ class Localisation:
     signals: list[str]
     note: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    #: What the set rests on: ``{"source": "github" | "history" | "shared" | "none", "n": pairs}``.
+    calibration: dict[str, Any] = field(default_factory=lambda: dict(UNCALIBRATED))
 
     def top(self, k: int) -> list[str]:
         return [f.path for f in self.files[:k]]
@@ -51,6 +56,7 @@ class Localisation:
             signals=list(data.get("signals", [])),
             note=str(data.get("note", "")),
             timings=dict(data.get("timings", {})),
+            calibration=dict(data.get("calibration") or UNCALIBRATED),
         )
 
 
