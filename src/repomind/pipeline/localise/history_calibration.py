@@ -1,0 +1,208 @@
+"""The conformal calibration from a repository's own history: its past changes scored as of their time.
+
+One pass scores every pair of :func:`~repomind.pipeline.localise.history_commits.history_pairs` with the
+localiser's own ranking, so the alphas are comparable with those of the issues it will localise. The index
+is not built per pair: the pairs are taken oldest first in groups of about ``snapshot_every``, and each
+group is ranked on one snapshot, the revision its oldest change was made on, which the index moves to as
+it moves between any two commits (only blobs it has not seen are parsed and embedded). Ranking on that snapshot
+never lets a change see itself: neither its own content nor its own message (the history signal) is in
+the index yet. A change to a file created after its snapshot cannot be ranked there: the index moves on
+early for it when the snapshot has served a fifth of its group, and else the change is left out.
+
+Only history before the revision being localised may calibrate it, so the scored history keeps each
+change's time and :meth:`ScoredHistory.calibration` filters on it: one pass serves every revision. It is
+stored beside the index (:func:`history_file`); a refresh scores only the changes the last pass lacked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repomind.pipeline.localise import gitread
+from repomind.pipeline.localise.calibrate import SCORE_VERSION, Calibration, worst_alpha
+from repomind.pipeline.localise.embed import embedding_name
+from repomind.pipeline.localise.gitread import LocaliseError
+from repomind.pipeline.localise.history_commits import HistoryPair, history_pairs
+from repomind.pipeline.localise.localiser import IndexLocaliser
+from repomind.pipeline.localise.rank import rank
+from repomind.pipeline.localise.rerank import describe
+
+FORMAT = "repomind-history-calibration"
+FILE_NAME = "history-calibration.json"
+
+Log = Callable[[str], None]
+
+
+def history_file(index_dir: Path) -> Path:
+    """Where a repository's scored history is stored: beside its index."""
+    return index_dir / FILE_NAME
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    commit: str
+    parent: str
+    time: int
+    alpha: float
+    n_files: int
+
+
+@dataclass
+class ScoredHistory:
+    repo: str
+    #: The revision the history was scored up to.
+    head: str
+    #: Newest first.
+    entries: list[HistoryEntry]
+    #: embedder, reranker, weights, score_version, snapshot_every, snapshots, skipped, seconds, ...
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "format": FORMAT,
+            "score_version": SCORE_VERSION,
+            "repo": self.repo,
+            "head": self.head,
+            "meta": self.meta,
+            "entries": [asdict(e) for e in self.entries],
+        }
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(data, indent=0))
+        temporary.replace(path)  # a reader never sees half a file
+
+    @classmethod
+    def load(cls, path: Path) -> ScoredHistory:
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise LocaliseError(f"history calibration {path} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise LocaliseError(f"history calibration {path} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise LocaliseError(f"{path} is not a Repomind history calibration")
+        if data.get("score_version") != SCORE_VERSION:
+            raise LocaliseError(
+                f"{path} was scored with version {data.get('score_version')}, this Repomind scores with "
+                f"version {SCORE_VERSION}: it must be scored again"
+            )
+        try:
+            entries = [
+                HistoryEntry(str(e["commit"]), str(e["parent"]), int(e["time"]), float(e["alpha"]), int(e["n_files"]))
+                for e in data["entries"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LocaliseError(f"{path} has a malformed entry: {exc}") from None
+        return cls(str(data.get("repo", "")), str(data.get("head", "")), entries, dict(data.get("meta") or {}))
+
+    def calibration(self, *, before: int | None = None, exclude: Collection[str] = ()) -> Calibration:
+        """The calibration on the changes made before ``before`` (unix seconds; all when None), without
+        the commits in ``exclude`` (full SHAs, or prefixes of at least 7 digits)."""
+        excluded = {c.lower() for c in exclude}
+        prefixes = tuple(c for c in excluded if 7 <= len(c) < 40)
+        kept = [
+            e
+            for e in self.entries
+            if (before is None or e.time < before)
+            and e.commit not in excluded
+            and not (prefixes and e.commit.startswith(prefixes))
+        ]
+        scoring = {k: v for k, v in self.meta.items() if k in ("embedder", "reranker", "weights", "snapshot_every")}
+        return Calibration(
+            alphas=[e.alpha for e in kept],
+            instances=[e.commit for e in kept],
+            meta={
+                **scoring,
+                "source": "history",
+                "n": len(kept),
+                "repo": self.repo,
+                "head": self.head,
+                "before": before,
+                "dataset": f"past changes of {self.repo}",
+            },
+        )
+
+
+def score_history(
+    clone: Path,
+    rev: str | None,
+    localiser: IndexLocaliser,
+    *,
+    limit: int = 1000,
+    snapshot_every: int = 300,
+    repo: str = "",
+    previous: ScoredHistory | None = None,
+    log: Log = lambda _m: None,
+) -> ScoredHistory:
+    """Score up to ``limit`` past changes of ``rev``'s history (see the module docstring). With
+    ``previous`` (an earlier pass with the same scoring), only the changes it lacks are scored."""
+    if snapshot_every < 1:
+        raise LocaliseError(f"snapshot_every must be at least 1, not {snapshot_every}")
+    started = time.perf_counter()
+    head = gitread.resolve(clone, rev)
+    scoring = {
+        "embedder": embedding_name(localiser.embedder),
+        "reranker": describe(localiser.reranker),
+        "weights": dict(localiser.config.weights),
+    }
+    reasons: Counter[str] = Counter()
+    pairs = history_pairs(clone, head, limit=limit, ignore=localiser.ignore, reasons=reasons)
+    known: dict[str, HistoryEntry] = {}
+    if previous is not None and all(previous.meta.get(k) == v for k, v in scoring.items()):
+        known = {e.commit: e for e in previous.entries}
+    todo = [p for p in reversed(pairs) if p.commit not in known]  # oldest first
+    log(f"{len(pairs)} past changes, {len(todo)} to score ({len(pairs) - len(todo)} scored before)")
+    fresh, snapshots, stale = _score(clone, localiser, todo, snapshot_every, log)
+    by_commit = {**known, **{e.commit: e for e in fresh}}
+    entries = [by_commit[p.commit] for p in pairs if p.commit in by_commit]
+    meta = {
+        **scoring,
+        "score_version": SCORE_VERSION,
+        "snapshot_every": snapshot_every,
+        "limit": limit,
+        "pairs": len(pairs),
+        "scored": len(fresh),
+        "snapshots": snapshots,
+        "stale": stale,
+        "skipped": dict(reasons),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return ScoredHistory(repo or clone.name.removesuffix(".git"), head, entries, meta)
+
+
+def _score(
+    clone: Path, localiser: IndexLocaliser, pairs: list[HistoryPair], every: int, log: Log
+) -> tuple[list[HistoryEntry], list[str], int]:
+    """(entries, snapshot commits, pairs left out because a file of theirs is newer than their snapshot).
+
+    The index moves to the next pair's parent after ``every`` pairs, or earlier, once at least
+    ``every // 5`` pairs were ranked on the snapshot, for a pair whose files it lacks (a file created
+    since, or a tree moved, as ``requests/`` to ``src/requests/``)."""
+    entries: list[HistoryEntry] = []
+    snapshots: list[str] = []
+    stale = 0
+    present: Collection[str] = ()
+    on_snapshot = 0
+    index = None
+    for number, pair in enumerate(pairs, 1):
+        missing = any(f not in present for f in pair.files)
+        if index is None or on_snapshot >= every or (missing and on_snapshot >= max(1, every // 5)):
+            index = localiser.index(clone, pair.parent)
+            present = gitread.list_files(clone, pair.parent).keys()
+            snapshots.append(pair.parent)
+            on_snapshot = 0
+            log(f"snapshot {len(snapshots)} at {pair.parent[:12]}: {len(index.paths)} files ({number}/{len(pairs)})")
+        on_snapshot += 1
+        if any(f not in present for f in pair.files):
+            stale += 1
+            continue
+        ranking = rank(index, pair.description, localiser.config, localiser.embedder, localiser.reranker)
+        alpha = worst_alpha(ranking.paths, ranking.scores, list(pair.files))
+        entries.append(HistoryEntry(pair.commit, pair.parent, pair.time, alpha, len(pair.files)))
+    return entries, snapshots, stale
