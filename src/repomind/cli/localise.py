@@ -164,13 +164,23 @@ def localise(
     help="Calibrate on the repository's own issues closed by merged pull requests (instead of --dataset).",
 )
 @click.option(
+    "--from-history",
+    "from_history",
+    is_flag=True,
+    help="Calibrate on the past changes in --repo's own git history (no API, no setup).",
+)
+@click.option(
     "--repo",
     default=None,
     type=click.Path(path_type=Path),
-    help="With --from-github: a local clone of that repository (bare or not).",
+    help="With --from-github or --from-history: a local clone of that repository (bare or not).",
 )
+@click.option("--rev", default=None, help="With --from-history: the history up to this revision (default HEAD).")
 @click.option(
-    "--limit", default=200, show_default=True, type=int, help="With --from-github: at most this many issues."
+    "--limit",
+    default=None,
+    type=int,
+    help="With --from-github: at most this many issues (200); with --from-history: past changes (1000).",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The calibration file to write.")
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
@@ -182,8 +192,10 @@ def calibrate(
     dataset: Path | None,
     repos: Path | None,
     from_github: str | None,
+    from_history: bool,
     repo: Path | None,
-    limit: int,
+    rev: str | None,
+    limit: int | None,
     out: Path,
     instances: str | None,
     weights: str | None,
@@ -197,10 +209,17 @@ def calibrate(
     from repomind.pipeline.localise.rerank import describe
     from repomind.progress import bar
 
+    if from_history:
+        if from_github is not None or dataset is not None or repos is not None or repo is None:
+            raise UsageError("--from-history takes --repo (a local clone), not --from-github, --dataset or --repos")
+        _calibrate_from_history(ctx, repo, rev, 1000 if limit is None else limit, out, weights, rerank)
+        return
+    if rev is not None:
+        raise UsageError("--rev goes with --from-history")
     if from_github is not None:
         if dataset is not None or repos is not None or repo is None:
             raise UsageError("--from-github takes --repo (a local clone), not --dataset or --repos")
-        dataset, repos = _history_dataset(ctx, from_github, repo, limit, out)
+        dataset, repos = _history_dataset(ctx, from_github, repo, 200 if limit is None else limit, out)
         name = f"{from_github}, closed by merged pull requests"
     elif dataset is None or repos is None or repo is not None:
         raise UsageError("give --dataset and --repos, or --from-github OWNER/REPO and --repo")
@@ -228,6 +247,36 @@ def calibrate(
         f"calibrated on {len(run.records)} issues ({len(run.skipped)} skipped) → {out}; "
         f"enough for confidence up to {1 - 1 / (len(run.records) + 1):.3f} "
         f"(0.9 needs {minimum_size(0.9)})",
+        err=True,
+    )
+
+
+def _calibrate_from_history(
+    ctx: Context, repo: Path, rev: str | None, limit: int, out: Path, weights: str | None, rerank: str | None
+) -> None:
+    """Score the clone's past changes; the calibration to ``out``, the scored history beside it."""
+    from repomind.pipeline.localise.calibrate import minimum_size
+    from repomind.pipeline.localise.gitread import check_repository
+    from repomind.pipeline.localise.history_calibration import score_history
+    from repomind.progress import status
+
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+    check_repository(repo)
+    with status("scoring past changes") as progress:
+        localiser = make_localiser(ctx, weights=weights, rerank=rerank, log=progress)
+        scored = score_history(repo, rev, localiser, limit=limit, log=progress)
+    entries = out.with_name(out.stem + ".history.json")
+    scored.save(entries)
+    calibration = scored.calibration()
+    calibration.meta = {**(calibration.meta or {}), "history_file": entries.name}
+    calibration.save(out)
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(scored.meta["skipped"].items(), key=lambda kv: -kv[1]))
+    click.echo(
+        f"calibrated on {len(calibration.alphas)} past changes of {scored.repo} "
+        f"({scored.meta['stale']} left out, newer than their snapshot; skipped: {skipped or 'none'}) "
+        f"in {scored.meta['seconds']:.0f} s → {out} (scored changes: {entries}); "
+        f"0.9 needs {minimum_size(0.9)}",
         err=True,
     )
 

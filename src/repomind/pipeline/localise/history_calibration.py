@@ -173,7 +173,7 @@ def score_history(
         "skipped": dict(reasons),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return ScoredHistory(repo or clone.name.removesuffix(".git"), head, entries, meta)
+    return ScoredHistory(repo or clone.name.removesuffix(".git").replace("__", "/"), head, entries, meta)
 
 
 def _score(

@@ -126,23 +126,22 @@ def history_pairs(
     return pairs
 
 
-def describe(message: str, author: str, *, merge: bool) -> tuple[str, str]:
-    """(description, "") of a commit message, or ("", why the change is skipped)."""
+def describe(message: str, author: str, *, merge: bool = False) -> tuple[str, str]:
+    """(description, "") of a commit message, or ("", why the change is skipped); ``merge`` says the
+    commit has several parents (a merge line then names a branch, whose description is the body)."""
     if _BOT.search(author):
         return "", "bot"
     subject, _, body = message.strip().partition("\n")
     subject, body = subject.strip(), body.strip()
     if _REVERT.search(message):
         return "", "revert"
-    matched = _MERGE.match(subject)
+    matched = _MERGE.match(subject) if merge else None
     if matched:
         if matched["source"] and _BOT.search(matched["source"]):
             return "", "bot"
-        subject, body = "", body  # the merge line names a branch, not the change
-    elif merge:
-        pass  # a merge with its own subject: that subject describes it
+        subject = ""  # the merge line names a branch, not the change (a merge with its own subject keeps it)
     subject = _SQUASH_NUMBER.sub("", subject)
-    text = _TRAILER.sub("", f"{subject}\n{body}").strip()
+    text = _TRAILER.sub("", "\n\n".join(part for part in (subject, body) if part)).strip()
     text = re.sub(r"\n{3,}", "\n\n", text)[:MAX_DESCRIPTION]
     first = text.partition("\n")[0]
     if _RELEASE.search(first):
