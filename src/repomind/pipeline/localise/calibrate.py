@@ -62,9 +62,11 @@ def worst_alpha(paths: list[str], scores: list[float], gold: list[str]) -> float
 def quantile(alphas: Sequence[float], confidence: float) -> float:
     """The largest alpha a set at ``confidence`` takes in (``inf``: every file): what crepes' unsmoothed
     p-value ``(#{calibration alpha >= a} + 1) / (n + 1) >= 1 - confidence`` admits."""
-    ordered = sorted(alphas)
-    needed = math.ceil((1.0 - confidence) * (len(ordered) + 1) - 1 - 1e-9)
-    return math.inf if needed <= 0 or not ordered else ordered[len(ordered) - needed]
+    ordered, n = sorted(alphas), len(alphas)
+    needed = max(0, math.floor((1.0 - confidence) * (n + 1)) - 2)  # then up, as crepes compares floats
+    while (needed + 1) / (n + 1) < 1 - confidence:
+        needed += 1
+    return math.inf if needed == 0 else ordered[n - needed] if needed <= n else -math.inf
 
 
 def repository_of(instance: str) -> str:

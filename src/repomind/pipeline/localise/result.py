@@ -43,6 +43,19 @@ class Localisation:
         """The files a patch should look at: the calibrated set when there is one, else the top ``limit``."""
         return list(self.set) if self.set else self.top(limit)
 
+    def rests_on(self) -> str:
+        """What the set's confidence rests on, in words ("" when no calibration stands behind it)."""
+        n = int(self.calibration.get("n") or 0)
+        match self.calibration.get("source"):
+            case "history":
+                return f"Calibrated on {n} past changes of this repository."
+            case "github":
+                return f"Calibrated on {n} issues of this repository closed by merged pull requests."
+            case "shared":
+                return f"Calibrated on {n} issues of other repositories (shared)."
+            case _:
+                return ""
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
