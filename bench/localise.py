@@ -132,6 +132,47 @@ def history_calibrated(
         judged = [dict(r) for r in records]
         apply_calibration(judged, judge, confidence)
         out[str(confidence)] = pooled(judged, confidence)
+    out["level_corrected"] = level_corrected(items, repos, scored, records)
+    return out
+
+
+def level_corrected(items: list, repos: Path, scored: dict, records: list[dict]) -> dict:
+    """A correction for commit messages standing in for issues, fitted without the judged repository:
+    each issue's alpha placed in its own repository's history before it (u, its rank there as a
+    fraction); the level asked of the judged repository's history is the conformal quantile of the u of
+    the other repositories' issues. Measurement only (not what the bot does yet)."""
+    from repomind.pipeline.localise.calibrate import nonconformity, quantile
+    from repomind.pipeline.localise.calibration_source import MIN_PAIRS, commit_time
+
+    base = {i.instance_id: i for i in items}
+    history: dict[str, list[float]] = {}
+    for r in records:
+        clone = dataset.repo_path(repos, r["repo"])
+        if r["repo"] in scored and clone is not None:
+            before = commit_time(clone, base[r["instance_id"]].base_commit)
+            history[r["instance_id"]] = sorted(e.alpha for e in scored[r["repo"]].entries if e.time < before)
+    usable = [r for r in records if len(history.get(r["instance_id"], [])) >= MIN_PAIRS]
+    u = {}
+    for r in usable:
+        past = history[r["instance_id"]]
+        below = sum(a < r["alpha"] for a in past) + 0.5 * sum(a == r["alpha"] for a in past)
+        u[r["instance_id"]] = below / len(past)
+    out: dict = {}
+    for confidence in CONFIDENCES:
+        judged = []
+        for r in usable:
+            level = quantile([u[o["instance_id"]] for o in usable if o["repo"] != r["repo"]], confidence)
+            past = history[r["instance_id"]]
+            limit = (
+                math.inf
+                if level == math.inf
+                else past[min(len(past) - 1, max(0, math.ceil(level * len(past)) - 1))]
+            )
+            alphas = nonconformity([s for _, s in r["top"]], r["n_files"])
+            judged.append(
+                {**r, "set_size": int((alphas <= limit).sum()), "covered": bool(r["alpha"] <= limit)}
+            )
+        out[str(confidence)] = pooled(judged, confidence)
     return out
 
 
