@@ -56,7 +56,9 @@ def test_quantile_admits_exactly_what_crepes_admits() -> None:
             fitted = cal._classifier()
             import numpy as np
 
-            kept = fitted.predict_set(np.asarray(tests).reshape(1, -1), confidence=confidence, smoothing=False)[0]
+            kept = fitted.predict_set(
+                np.asarray(tests).reshape(1, -1), confidence=confidence, smoothing=False
+            )[0]
             limit = quantile(cal.alphas, confidence)
             assert [bool(k) for k in kept] == [a <= limit for a in tests], (n, confidence)
 
@@ -70,7 +72,9 @@ def test_the_shift_robust_quantile_is_the_largest_leave_one_repository_out_quant
     assert shift_robust_quantile(alphas, groups, 0.7) == 0.3  # where the plain one says 0.05
     assert shift_robust_quantile(alphas, ["a"] * 40, 0.7) == quantile(alphas, 0.7)  # one repository: plain
     assert repository_of("pytest-dev__pytest-5103") == "pytest-dev__pytest" and repository_of("abc") == "abc"
-    shared = Calibration(alphas, [f"{g}__x-{i}" for i, g in enumerate(groups)], meta={"quantile": SHIFT_ROBUST})
+    shared = Calibration(
+        alphas, [f"{g}__x-{i}" for i, g in enumerate(groups)], meta={"quantile": SHIFT_ROBUST}
+    )
     assert shared.shift_robust and shared.threshold(0.7) == 0.3
     paths, scores = ["a.py", "b.py", "c.py"], [1.0, 0.8, 0.6]  # alphas 0, 0.2, 0.4
     assert shared.predict_set(paths, scores, 0.7) == ["a.py", "b.py"]
@@ -121,7 +125,10 @@ def test_the_order_is_github_history_shared_and_each_needs_fifty_pairs(tmp_path:
     chosen = choose(shared, broken, repo, commit, 0.9)
     assert chosen.source == "shared"
     # A calibration the run names is taken as it is (the set then says what it rests on).
-    assert choose(few, from_history, repo, commit, 0.9, gated=False).to_json() == {"source": "github", "n": 49}
+    assert choose(few, from_history, repo, commit, 0.9, gated=False).to_json() == {
+        "source": "github",
+        "n": 49,
+    }
     assert choose(None, from_history, repo, commit, 0.9, gated=False).source == "none"
 
 
@@ -130,7 +137,9 @@ def test_a_calibration_whose_held_out_check_misses_is_refused() -> None:
     # "0" is enough; left out, the fifth is never covered: the shared promise would not hold on it.
     groups = [f"r{k}" for k in range(5) for _ in range(12)]
     alphas = [0.0 if g != "r4" else 1.0 for g in groups]
-    shared = Calibration(alphas, [f"{g}__x-{i}" for i, g in enumerate(groups)], meta={"quantile": SHIFT_ROBUST})
+    shared = Calibration(
+        alphas, [f"{g}__x-{i}" for i, g in enumerate(groups)], meta={"quantile": SHIFT_ROBUST}
+    )
     check = held_out_check(shared, 0.9)
     assert (check.by, check.n, check.coverage) == ("repository", 60, pytest.approx(48 / 60))
     assert check.error == pytest.approx(math.sqrt(0.9 * 0.1 / 60)) and check.misses
