@@ -1,17 +1,24 @@
 """Localisation benchmark: accuracy against plain BM25, cross-fitted conformal coverage, ablation, speed.
 
-    python bench/localise.py [--dataset F] [--repos DIR] [--ablation] [--speed] [--sympy DIR]
+    python bench/localise.py [--dataset F] [--repos DIR] [--records F] [--history [--history-limit N]]
+        [--ablation] [--speed] [--sympy DIR]
 
 Prints JSON. Accuracy and coverage come from the dev set; the calibration is cross-fitted (two folds
 split by issue), so no instance is judged by a calibration that saw it; also leaving one issue out,
-and leaving one repository out. Speed is measured on sympy:
-a cold index, moving it to a commit a few hundred commits away, queries, and peak memory.
+and leaving one repository out, with the plain quantile and with the shift-robust one the bot uses for
+the shared calibration (each judged repository's quantile fitted on the others alone), overall with its
+binomial standard error and per repository. ``--history``: each repository calibrated on its own
+history before each instance's base commit (one scoring pass per repository, cached under ``--cache``),
+as the bot does, beside the same run's shared numbers. ``--records``: keep the rankings in this JSONL
+and reuse them on the next run. Speed is measured on sympy: a cold index, moving it to a commit a few
+hundred commits away, queries, and peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -22,10 +29,10 @@ import time
 import zlib
 from pathlib import Path
 
-from repomind.eval.localise.evaluate import accuracy, apply_calibration, replay, summarise
+from repomind.eval.localise.evaluate import accuracy, apply_calibration, by_repo, replay, summarise
 from repomind.eval.localise.plots import write_plots
 from repomind.pipeline import instance as dataset
-from repomind.pipeline.localise.calibrate import Calibration
+from repomind.pipeline.localise.calibrate import SHIFT_ROBUST, Calibration
 from repomind.pipeline.localise.embed import default_embedder
 from repomind.pipeline.localise.index import build_index
 from repomind.pipeline.localise.localiser import IndexLocaliser
@@ -33,6 +40,7 @@ from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS, RankConfig, rank
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
+CONFIDENCES = (0.8, 0.85, 0.9, 0.95)
 
 
 def log(message: str) -> None:
@@ -62,25 +70,110 @@ def cross_fitted(records: list[dict], confidence: float) -> dict:
     }
 
 
-def held_out(records: list[dict], confidence: float, by: str) -> dict:
+def held_out(records: list[dict], confidence: float, by: str, *, robust: bool = False) -> dict:
     """Coverage when each issue is judged by a calibration on the issues of other groups: ``by`` is
     ``instance_id`` (leave one out: what a user calibrating on every issue they have gets, ~76 issues)
-    or ``repo`` (leave a repository out: how a calibration carries to a repository it has not seen)."""
-    sizes, covered = [], []
+    or ``repo`` (leave a repository out: how a calibration carries to a repository it has not seen).
+    ``robust``: the calibration's shift-robust quantile (the largest of its own leave-one-repository-out
+    quantiles, over the other repositories only)."""
+    judged = []
+    meta = {"quantile": SHIFT_ROBUST} if robust else None
     for record in records:
         others = [r for r in records if r[by] != record[by]]
-        calibration = Calibration([r["alpha"] for r in others], [r["instance_id"] for r in others])
+        calibration = Calibration([r["alpha"] for r in others], [r["instance_id"] for r in others], meta=meta)
         one = [dict(record)]
         if apply_calibration(one, calibration, confidence)["coverage"] is None:
             return {"confidence": confidence, "coverage": None, "mean_set_size": None}
-        sizes.append(one[0]["set_size"])
-        covered.append(one[0]["covered"])
+        judged.extend(one)
+    return pooled(judged, confidence)
+
+
+def pooled(judged: list[dict], confidence: float) -> dict:
+    """Coverage (with its binomial standard error) and set sizes over the judged records with a set, and
+    per repository."""
+    with_set = [r for r in judged if r.get("set_size") is not None]
+    if not with_set:
+        return {"confidence": confidence, "coverage": None, "mean_set_size": None}
+    sizes = [r["set_size"] for r in with_set]
+    coverage = sum(bool(r["covered"]) for r in with_set) / len(with_set)
     return {
         "confidence": confidence,
-        "coverage": sum(covered) / len(covered),
-        "mean_set_size": sum(sizes) / len(sizes),
+        "n": len(with_set),
+        "without_set": len(judged) - len(with_set),
+        "coverage": round(coverage, 3),
+        "standard_error": round(math.sqrt(coverage * (1 - coverage) / len(with_set)), 3),
+        "mean_set_size": round(sum(sizes) / len(sizes), 2),
         "median_set_size": sorted(sizes)[len(sizes) // 2],
+        "by_repo": {
+            repo: {k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}
+            for repo, stats in by_repo(judged).items()
+        },
     }
+
+
+def history_calibrated(
+    items: list, repos: Path, localiser: IndexLocaliser, records: list[dict], args: argparse.Namespace
+) -> dict:
+    """Each instance judged by its repository's history before its base commit (as the bot would: no set
+    where that history is not good enough), at each confidence."""
+    from repomind.eval.localise.history import history_calibration_for, scored_histories
+
+    started = time.perf_counter()
+    scored = scored_histories(
+        items, repos, localiser, args.cache / "history", limit=args.history_limit, log=log
+    )
+    out: dict = {
+        "limit": args.history_limit,
+        "scoring_s": round(time.perf_counter() - started, 1),
+        "pairs": {repo: len(h.entries) for repo, h in scored.items()},
+    }
+    for confidence in CONFIDENCES:
+        judge = history_calibration_for(items, repos, scored, confidence)
+        judged = [dict(r) for r in records]
+        apply_calibration(judged, judge, confidence)
+        out[str(confidence)] = pooled(judged, confidence)
+    out["level_corrected"] = level_corrected(items, repos, scored, records)
+    return out
+
+
+def level_corrected(items: list, repos: Path, scored: dict, records: list[dict]) -> dict:
+    """A correction for commit messages standing in for issues, fitted without the judged repository:
+    each issue's alpha placed in its own repository's history before it (u, its rank there as a
+    fraction); the level asked of the judged repository's history is the conformal quantile of the u of
+    the other repositories' issues. Measurement only (not what the bot does yet)."""
+    from repomind.pipeline.localise.calibrate import nonconformity, quantile
+    from repomind.pipeline.localise.calibration_source import MIN_PAIRS, commit_time
+
+    base = {i.instance_id: i for i in items}
+    history: dict[str, list[float]] = {}
+    for r in records:
+        clone = dataset.repo_path(repos, r["repo"])
+        if r["repo"] in scored and clone is not None:
+            before = commit_time(clone, base[r["instance_id"]].base_commit)
+            history[r["instance_id"]] = sorted(e.alpha for e in scored[r["repo"]].entries if e.time < before)
+    usable = [r for r in records if len(history.get(r["instance_id"], [])) >= MIN_PAIRS]
+    u = {}
+    for r in usable:
+        past = history[r["instance_id"]]
+        below = sum(a < r["alpha"] for a in past) + 0.5 * sum(a == r["alpha"] for a in past)
+        u[r["instance_id"]] = below / len(past)
+    out: dict = {}
+    for confidence in CONFIDENCES:
+        judged = []
+        for r in usable:
+            level = quantile([u[o["instance_id"]] for o in usable if o["repo"] != r["repo"]], confidence)
+            past = history[r["instance_id"]]
+            limit = (
+                math.inf
+                if level == math.inf
+                else past[min(len(past) - 1, max(0, math.ceil(level * len(past)) - 1))]
+            )
+            alphas = nonconformity([s for _, s in r["top"]], r["n_files"])
+            judged.append(
+                {**r, "set_size": int((alphas <= limit).sum()), "covered": bool(r["alpha"] <= limit)}
+            )
+        out[str(confidence)] = pooled(judged, confidence)
+    return out
 
 
 def speed(sympy: Path, embedder: object) -> dict:
@@ -151,6 +244,9 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="Rank again with each signal removed.")
     parser.add_argument("--speed", action="store_true", help="Time indexing and queries on sympy.")
     parser.add_argument("--sympy", type=Path, default=None)
+    parser.add_argument("--records", type=Path, default=None, help="Keep (and reuse) the rankings here.")
+    parser.add_argument("--history", action="store_true", help="Also calibrate on each repository's history.")
+    parser.add_argument("--history-limit", type=int, default=1000)
     args = parser.parse_args()
 
     embedder = default_embedder()
@@ -158,20 +254,27 @@ def main() -> None:
     localiser = IndexLocaliser(args.cache, embedder=embedder)
     started = time.perf_counter()
     run = replay(
-        items, args.repos, localiser, baseline=True, progress=lambda d, t, i: i and log(f"[{d + 1}/{t}] {i}")
+        items,
+        args.repos,
+        localiser,
+        results=args.records,
+        resume=args.records is not None,
+        baseline=True,
+        progress=lambda d, t, i: i and log(f"[{d + 1}/{t}] {i}"),
     )
     summary = summarise(run, None, args.confidence)
     result: dict = {
         "n": summary["n"],
         "skipped": [s["instance_id"] for s in run.skipped],
         "repomind": {k: round(summary[k], 3) for k in ("acc@1", "acc@3", "acc@5", "acc@10", "mrr")},
-        "baseline_bm25_whole_files": {k: round(v, 3) for k, v in summary["baseline"].items()},
+        "baseline_bm25_whole_files": {k: round(v, 3) for k, v in summary.get("baseline", {}).items()},
         "conformal_cross_fitted": {str(c): cross_fitted(run.records, c) for c in (0.8, 0.85, 0.9, 0.95)},
         "conformal_leave_one_out": {
             str(c): held_out(run.records, c, "instance_id") for c in (0.8, 0.85, 0.9, 0.95)
         },
-        "conformal_leave_one_repository_out": {
-            str(c): held_out(run.records, c, "repo") for c in (0.8, 0.85, 0.9, 0.95)
+        "conformal_leave_one_repository_out": {str(c): held_out(run.records, c, "repo") for c in CONFIDENCES},
+        "conformal_leave_one_repository_out_shift_robust": {
+            str(c): held_out(run.records, c, "repo", robust=True) for c in CONFIDENCES
         },
         "query_s_median": summary["query_s_median"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -182,6 +285,8 @@ def main() -> None:
     result["ratio_to_baseline"] = ratio
     calibration = Calibration([r["alpha"] for r in run.records], [r["instance_id"] for r in run.records])
     write_plots(OUT / "localise", run.records, calibration)
+    if args.history:
+        result["conformal_history"] = history_calibrated(items, args.repos, localiser, run.records, args)
     if args.ablation:
         ablation = {}
         for signal in DEFAULT_WEIGHTS:

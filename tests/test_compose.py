@@ -154,7 +154,7 @@ def test_eval_swebench_model_localises_with_the_bots_calibration(
     settings = Settings()
     where = settings.calibration_file_for("acme/calc") if own else settings.calibration_file
     where.parent.mkdir(parents=True, exist_ok=True)
-    Calibration([0.0] * 19 + [1.0], [f"cal-{i}" for i in range(20)]).save(where)
+    Calibration([0.0] * 49 + [1.0], [f"cal-{i}" for i in range(50)]).save(where)
     names: list[str] = []
 
     def model(name: str, **_kw: Any) -> ScriptedModel:
@@ -170,6 +170,7 @@ def test_eval_swebench_model_localises_with_the_bots_calibration(
     solved = json.loads((out / "instances" / "acme__calc-1" / "solve_report.json").read_text())
     localisation = solved["localisation"]
     assert localisation["set"] and localisation["confidence"] == 0.9  # calibrated, as the bot's runs are
+    assert localisation["calibration"] == {"source": "github" if own else "shared", "n": 50}
 
 
 def test_eval_swebench_max_steps_reaches_each_instances_run(

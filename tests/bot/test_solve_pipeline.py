@@ -34,10 +34,11 @@ def calibration(alphas: list[float]) -> Calibration:
     return Calibration(alphas, [f"cal-{i}" for i in range(len(alphas))])
 
 
-#: A calibration whose sets hold the files scoring within 60% of the top one (at 90% confidence).
-NARROW = calibration([0.0] * 10 + [0.6] * 10)
+#: A calibration whose sets hold the files scoring within 60% of the top one (at 90% confidence); the
+#: bot takes one of its own only with at least 50 pairs.
+NARROW = calibration([0.0] * 25 + [0.6] * 25)
 #: One whose sets hold every ranked file.
-WIDE = calibration([1.0] * 20)
+WIDE = calibration([1.0] * 50)
 
 
 class Harness:

@@ -70,6 +70,7 @@ def test_localise_prints_the_contracted_json(tmp_path: Path) -> None:
     assert out["files"][0] == {"path": "shop/shipping.py", "score": out["files"][0]["score"]}
     assert 1 <= len(out["files"]) <= 3 and out["set"] is None and out["confidence"] == 0.9
     assert "bm25" in out["signals"] and "dense" not in out["signals"]
+    assert out["calibration"] == {"source": "none", "n": 0}  # nothing stands behind a set
 
     bad = run("localise", "--repo", str(repos / "acme__shop"), "--rev", "nope", "--issue-text", "x", env=env)
     assert bad.returncode == 2 and "revision 'nope' does not exist" in bad.stderr
@@ -99,6 +100,8 @@ def test_calibrate_then_eval_with_resume(tmp_path: Path) -> None:
     assert other.returncode == 2 and "bm25 2.5 → 1" in other.stderr and "same --weights" in other.stderr
     same = run("localise", "--repo", shop, *text, "--weights", "rerank=3", "--json", env=env)
     assert same.returncode == 0 and json.loads(same.stdout)["set"], same.stderr  # no re-ranker: no matter
+    assert json.loads(same.stdout)["calibration"] == {"source": "shared", "n": 12}  # a named file: as it is
+    assert fitted["meta"]["source"] == "shared"
 
     out = tmp_path / "eval" / "report.json"
     first = ["acme__shop-pricing-0", "acme__shop-users-1"]
@@ -130,5 +133,9 @@ def test_calibrate_then_eval_with_resume(tmp_path: Path) -> None:
     assert all(by_id[r["instance_id"]]["query_s"] == r["query_s"] for r in resumed)  # kept, not recomputed
     assert "baseline_hit_rank" in by_id["acme__shop-cart-0"]
     assert json.loads(proc.stdout)["n"] == 12
-    for plot in ("accuracy_at_k.png", "coverage.png", "set_sizes.png"):
+    for plot in ("accuracy_at_k.png", "coverage.png", "set_sizes.png", "coverage_by_repo.png"):
         assert (out.parent / plot).stat().st_size > 1000, plot
+    assert "coverage_by_repo.png" in report["plots"]
+    # per repository (owner/name), at the report's confidence
+    assert summary["coverage_by_repo"] == {"acme/shop": summary["coverage"]}
+    assert summary["mean_set_size_by_repo"] == {"acme/shop": summary["mean_set_size"]}

@@ -169,6 +169,7 @@ def changed_lines(old: StatusView, new: StatusView) -> list[tuple[str, str]]:
     if loc is not None and loc != old.localisation:
         if loc.set:
             where = f"with {loc.confidence:.0%} confidence the change is in: {', '.join(loc.set)}"
+            where += f" ({loc.rests_on().rstrip('.').lower()})" if loc.rests_on() else ""
         else:
             where = f"no calibrated set; the top-ranked files: {', '.join(loc.top(5))}"
         lines.append(("localised", where))

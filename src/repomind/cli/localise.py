@@ -137,6 +137,7 @@ def localise(
             "signals": result.signals,
             "note": result.note,
             "timings": result.timings,
+            "calibration": result.calibration,
         }
         click.echo(json.dumps(data, indent=2))
         return
@@ -243,6 +244,7 @@ def calibrate(
         reranker=describe(localiser.reranker),
         embedder=embedding_name(localiser.embedder),
         weights=localiser.config.weights,
+        source="github" if from_github is not None else "shared",
     )
     calibration.save(out)
     click.echo(
@@ -333,9 +335,17 @@ def evaluate() -> None:
     "--calibration",
     type=click.Path(path_type=Path),
     default=None,
-    help="From `repomind calibrate`, or `builtin` (SWE-bench Lite dev, packaged embedder).",
+    help="From `repomind calibrate`, `builtin` (SWE-bench Lite dev, packaged embedder), or `history` (each "
+    "instance on its own repository's history before its base commit).",
 )
 @click.option("--confidence", default=0.9, show_default=True, type=float)
+@click.option(
+    "--history-limit",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="With --calibration history: past changes scored per repository.",
+)
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
 @click.option("--resume", is_flag=True, help="Keep the instances already in OUT's directory; rank the rest.")
 @click.option("--baseline", is_flag=True, help="Also rank with plain BM25 over whole files.")
@@ -351,6 +361,7 @@ def eval_localise(
     repos: Path,
     calibration: Path | None,
     confidence: float,
+    history_limit: int,
     instances: str | None,
     resume: bool,
     baseline: bool,
@@ -367,9 +378,14 @@ def eval_localise(
     items = ds.load(dataset, _ids(instances))
     if not repos.is_dir():
         raise UsageError(f"--repos {repos} is not a directory")
+    history = calibration is not None and str(calibration) == "history"  # a reserved word, not a file
     with bar("localising") as progress:
         localiser = make_localiser(
-            ctx, calibration=calibration, confidence=confidence, weights=weights, rerank=rerank
+            ctx,
+            calibration=None if history else calibration,
+            confidence=confidence,
+            weights=weights,
+            rerank=rerank,
         )
         run = replay(
             items,
@@ -381,14 +397,31 @@ def eval_localise(
             progress=progress,
             warn=lambda m: click.echo(f"warning: {m}", err=True),
         )
-    summary = summarise(run, localiser.calibration, confidence)
-    plots = write_plots(out.parent, run.records, localiser.calibration)
+    judge = _history(ctx, items, repos, localiser, history_limit, confidence) if history else None
+    summary = summarise(run, judge or localiser.calibration, confidence)
+    plots = write_plots(out.parent, run.records, judge or localiser.calibration)
     report = {"summary": summary, "plots": [p.name for p in plots], "instances": run.records}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     brief = {k: v for k, v in summary.items() if k != "skipped"}
     json.dump(brief, sys.stdout, indent=1)
     sys.stdout.write("\n")
+
+
+def _history(
+    ctx: Context, items: list[Any], repos: Path, localiser: Any, limit: int, confidence: float
+) -> Any:
+    """Each record's calibration on its repository's history before its base commit (one scoring pass
+    per repository, kept under the data dir)."""
+    from repomind.eval.localise.history import history_calibration_for, scored_histories
+    from repomind.progress import status
+
+    if limit < 1:
+        raise UsageError(f"--history-limit must be at least 1, not {limit}")
+    with status("scoring the repositories' history", quiet=True) as progress:
+        cache = ctx.settings.data_dir / "eval" / "history"
+        scored = scored_histories(items, repos, localiser, cache, limit=limit, log=progress)
+    return history_calibration_for(items, repos, scored, confidence)
 
 
 def _ids(instances: str | None) -> list[str] | None:

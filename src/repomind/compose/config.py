@@ -16,7 +16,7 @@ branch by the bot and from the starting revision by ``repomind solve``) and the 
 | attempts | ``--max-attempts`` | ``max_attempts`` | (none) | 3 |
 | Python | ``--python`` | ``python`` | (none) | from the repository's files |
 | confidence | ``--confidence`` | ``confidence`` | (none) | 0.9 |
-| calibration | ``--calibration`` | (never) | own file, ``calibration.json`` (3) | packaged, if it fits |
+| calibration | ``--calibration`` | (never) | own, history, ``calibration.json`` (3) | packaged, if it fits |
 | strategy | ``--strategy`` | ``strategy`` | ``REPOMIND_STRATEGY`` | ``agent`` (4) |
 | agent steps | ``--max-steps`` | ``max_steps`` (1..200) | (none) | 40 |
 | agent prompt limit | (none) | ``max_prompt_tokens`` (>= 4000) | (none) | 32000 |
@@ -28,9 +28,11 @@ branch by the bot and from the starting revision by ``repomind solve``) and the 
 (1) ``REPOMIND_ADAPTER_MODEL`` filled in with the installation's promoted adapter (:func:`served_model`).
 (2) ``REPOMIND_MAX_BUDGET_USD`` / ``REPOMIND_MAX_BUDGET_TOKENS`` are a ceiling on the repository's values
 and the budget when it sets none; a flag is the operator's own choice and is not held to it.
-(3) In the data dir: ``calibrations/OWNER__REPO.json`` (``calibrate --from-github``), then
-``calibration.json`` (``calibrate``); see :func:`repomind.compose.run.calibration`. A repository never
-names a re-ranker or a calibration: both are files on the server.
+(3) In the data dir: ``calibrations/OWNER__REPO.json`` (``calibrate --from-github``), then the
+repository's history beside its index, then ``calibration.json`` (``calibrate``) with a shift-robust
+quantile; the first with at least 50 pairs whose held-out check holds, else no set; see
+:mod:`repomind.compose.run`. A repository never names a re-ranker or a calibration: both are files on the
+server.
 (4) :mod:`repomind.pipeline.strategies`; an unknown name stops the run in
 :func:`repomind.compose.run.build_run`, before any model call.
 (5) ``review_steps``: true (every action), false (none) or edits (``edit`` and ``submit``).

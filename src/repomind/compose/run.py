@@ -7,9 +7,13 @@ of ``repomind localise`` / ``calibrate`` / ``eval localise``, and the bot's pipe
 (litellm) and Docker sandbox by default; tests hand the fakes of :mod:`repomind.testing`.
 
 The localiser's calibration, in order: the run's explicit choice (``--calibration FILE``, ``builtin`` or
-``none``), the repository's own (``<data dir>/calibrations/OWNER__REPO.json``, from
-``repomind calibrate --from-github``), ``<data dir>/calibration.json`` (``repomind calibrate``), and
-else the packaged calibration where its embedder and re-ranker match this localiser's.
+``none``), taken as it is; else the first good enough (at least 50 pairs, a held-out check within its
+sampling error: :mod:`repomind.pipeline.localise.calibration_source`) of the repository's own
+(``<data dir>/calibrations/OWNER__REPO.json``, from ``repomind calibrate --from-github``, source
+``github``), its history before the revision localised (stored beside its index, source ``history``), and
+the shared calibration with a shift-robust quantile (``<data dir>/calibration.json`` from
+``repomind calibrate``, else the packaged one where its embedder and re-ranker match this localiser's;
+source ``shared``); and no set (source ``none``) when none is.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from repomind.settings import Settings
 if TYPE_CHECKING:
     from repomind.pipeline.llm import LanguageModel
     from repomind.pipeline.localise.calibrate import Calibration
+    from repomind.pipeline.localise.calibration_source import HistorySource
     from repomind.pipeline.localise.embed import Embedder
     from repomind.pipeline.localise.localiser import IndexLocaliser
     from repomind.pipeline.localise.rerank import Reranker
@@ -90,20 +95,24 @@ def calibration(
     reranker: Reranker | None,
     weights: dict[str, float] | None = None,
 ) -> Calibration | None:
-    """The localiser's calibration (the order is in the module docstring)."""
-    from repomind.pipeline.localise.calibrate import Calibration
+    """The localiser's calibration: the run's choice, else the repository's own (source ``github``), else
+    the shared one with its shift-robust quantile (the order is in the module docstring)."""
+    from repomind.pipeline.localise.calibrate import SHIFT_ROBUST, Calibration
     from repomind.pipeline.localise.localiser import builtin_calibration
 
     choice = config.calibration
     if choice == UNCALIBRATED:
         return None
     if choice == BUILTIN:
-        return Calibration.builtin()
+        return Calibration.builtin().with_meta(source="shared", quantile=SHIFT_ROBUST)
     if choice is not None:
         return Calibration.load(Path(choice))
     own = settings.calibration_file_for(repo) if repo else None
-    path = own if own is not None and own.is_file() else settings.calibration_file
-    return Calibration.load(path) if path.is_file() else builtin_calibration(embedder, reranker, weights)
+    if own is not None and own.is_file():
+        return Calibration.load(own).with_meta(source="github")
+    path = settings.calibration_file
+    shared = Calibration.load(path) if path.is_file() else builtin_calibration(embedder, reranker, weights)
+    return shared.with_meta(source="shared", quantile=SHIFT_ROBUST) if shared is not None else None
 
 
 _SETTINGS_EMBEDDER: Any = object()  # build_localiser's default: load the embedder the settings name
@@ -129,8 +138,10 @@ def build_localiser(
     if embedder is _SETTINGS_EMBEDDER:
         embedder = load_embedder(settings)
     reranker = make_reranker(config.rerank, default_model=config.model, api_base=config.api_base)
+    index_dir = settings.index_dir_for(installation_id, repo)
+    automatic = config.calibration is None
     return IndexLocaliser(
-        settings.index_dir_for(installation_id, repo),
+        index_dir,
         embedder=embedder,
         config=RankConfig(weights=weights) if weights is not None else None,
         calibration=calibration(
@@ -141,8 +152,33 @@ def build_localiser(
         top_k=top_k,
         reranker=reranker,
         vector_server=settings.chroma_url,
+        history=history_source(index_dir, embedder, reranker, weights) if automatic and repo else None,
+        gated=automatic,
         log=log,
     )
+
+
+def history_source(
+    index_dir: Path, embedder: Embedder | None, reranker: Reranker | None, weights: dict[str, float] | None
+) -> HistorySource:
+    """The repository's history calibration (stored beside its index) before a revision; None until it is
+    built, and an error when its scores are not comparable with this localiser's."""
+    from repomind.pipeline.localise.calibration_source import commit_time
+    from repomind.pipeline.localise.gitread import LocaliseError
+    from repomind.pipeline.localise.history_calibration import ScoredHistory, history_file
+    from repomind.pipeline.localise.localiser import mismatch
+
+    def load(repo: Path, commit: str) -> Calibration | None:
+        path = history_file(index_dir)
+        if not path.is_file():
+            return None
+        calibration = ScoredHistory.load(path).calibration(before=commit_time(repo, commit))
+        problem = mismatch(calibration, embedder, reranker, weights)
+        if problem:
+            raise LocaliseError(problem)
+        return calibration
+
+    return load
 
 
 @dataclass

@@ -20,6 +20,9 @@ from repomind.pipeline.localise.localiser import IndexLocaliser
 from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS
 
 KS = (1, 3, 5, 10)
+#: The calibration of one record (``--calibration history``: its repository's history before its base
+#: commit); None when it has none.
+CalibrationFor = Callable[[dict[str, Any]], Calibration | None]
 Progress = Callable[[int, int, str], None]
 Warn = Callable[[str], None]
 
@@ -87,6 +90,7 @@ def _one(instance: dataset.Instance, repo: Path, localiser: IndexLocaliser, base
     record: dict[str, Any] = {
         "instance_id": instance.instance_id,
         "repo": instance.repo,
+        "base_commit": instance.base_commit,
         "gold": gold,
         "ranks": ranks,
         "hit_rank": None if None in ranks.values() else max(r for r in ranks.values() if r is not None),
@@ -140,31 +144,65 @@ def accuracy(hit_ranks: list[int | None]) -> dict[str, float]:
 
 
 def apply_calibration(
-    records: list[dict[str, Any]], calibration: Calibration, confidence: float
+    records: list[dict[str, Any]], calibration: Calibration | CalibrationFor, confidence: float
 ) -> dict[str, Any]:
-    """Coverage and set sizes of ``calibration`` at ``confidence`` on these records (sets added to them)."""
-    sizes, covered = [], []
+    """Coverage and set sizes of ``calibration`` at ``confidence`` on these records (sets added to them).
+
+    One calibration for all: coverage None when it gives no set. One per record (a function): the records
+    it gives no set are counted in ``without_set`` and left out of coverage and sizes."""
+    sizes, covered, without = [], [], 0
     for record in records:
-        paths = [p for p, _ in record["top"]]
-        scores = [s for _, s in record["top"]]
-        padded = paths + [f"<unranked {i}>" for i in range(record["n_files"] - len(paths))]
-        chosen = calibration.predict_set(padded, scores, confidence)
-        if chosen is None:
+        own = calibration if isinstance(calibration, Calibration) else calibration(record)
+        chosen = None if own is None else own.predict_set(*_padded(record), confidence)
+        if chosen is None and isinstance(calibration, Calibration):
             return {"confidence": confidence, "coverage": None, "mean_set_size": None}
+        if chosen is None:
+            record["set"], record["set_size"], record["covered"] = None, None, None
+            without += 1
+            continue
         record["set"] = chosen[:50]
         record["set_size"] = len(chosen)
         record["covered"] = all(g in chosen for g in record["gold"])
         sizes.append(len(chosen))
         covered.append(record["covered"])
-    return {
+    stats: dict[str, Any] = {
         "confidence": confidence,
         "coverage": sum(covered) / len(covered) if covered else None,
         "mean_set_size": statistics.fmean(sizes) if sizes else None,
         "median_set_size": statistics.median(sizes) if sizes else None,
     }
+    if not isinstance(calibration, Calibration):
+        stats["without_set"] = without
+    return stats
 
 
-def summarise(run: Run, calibration: Calibration | None, confidence: float) -> dict[str, Any]:
+def _padded(record: dict[str, Any]) -> tuple[list[str], list[float]]:
+    """The record's ranking (its top 100) padded with the files it left out, and the scores."""
+    paths = [p for p, _ in record["top"]]
+    scores = [s for _, s in record["top"]]
+    return paths + [f"<unranked {i}>" for i in range(record["n_files"] - len(paths))], scores
+
+
+def by_repo(records: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per repository (``owner/name``) of records judged by :func:`apply_calibration`: coverage and mean
+    set size over its records with a set, and how many it has."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["repo"], []).append(record)
+    out: dict[str, dict[str, float | None]] = {}
+    for repo, group in sorted(groups.items()):
+        judged = [r for r in group if r.get("set_size") is not None]
+        out[repo] = {
+            "n": len(group),
+            "coverage": sum(bool(r["covered"]) for r in judged) / len(judged) if judged else None,
+            "mean_set_size": statistics.fmean(r["set_size"] for r in judged) if judged else None,
+        }
+    return out
+
+
+def summarise(
+    run: Run, calibration: Calibration | CalibrationFor | None, confidence: float
+) -> dict[str, Any]:
     records = run.records
     summary: dict[str, Any] = {"n": len(records), "skipped": run.skipped}
     summary.update(accuracy([r["hit_rank"] for r in records]))
@@ -172,6 +210,10 @@ def summarise(run: Run, calibration: Calibration | None, confidence: float) -> d
         summary["baseline"] = accuracy([r.get("baseline_hit_rank") for r in records])
     if calibration is not None:
         summary.update(apply_calibration(records, calibration, confidence))
+        if summary["coverage"] is not None:
+            repos = by_repo(records)
+            summary["coverage_by_repo"] = {k: v["coverage"] for k, v in repos.items()}
+            summary["mean_set_size_by_repo"] = {k: v["mean_set_size"] for k, v in repos.items()}
     if records:
         cold = [r["index_s"] for r in records]
         summary["index_s_median"] = statistics.median(cold)
@@ -187,6 +229,7 @@ def calibration_from(
     reranker: str = "none",
     embedder: str = "none",
     weights: dict[str, float] | None = None,
+    source: str = "shared",
 ) -> Calibration:
     if not run.records:
         raise LocaliseError("no instance could be ranked: nothing to calibrate on")
@@ -194,6 +237,7 @@ def calibration_from(
         alphas=[float(r["alpha"]) for r in run.records],
         instances=[r["instance_id"] for r in run.records],
         meta={
+            "source": source,
             "dataset": dataset_name,
             "skipped": [s["instance_id"] for s in run.skipped],
             "reranker": reranker,

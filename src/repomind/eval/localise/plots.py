@@ -1,16 +1,22 @@
-"""Plots beside an evaluation report: accuracy at k, coverage against confidence, set sizes."""
+"""Plots beside an evaluation report: accuracy at k, coverage against confidence (overall and per
+repository), set sizes."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repomind.pipeline.localise.calibrate import Calibration
+
+if TYPE_CHECKING:
+    from repomind.eval.localise.evaluate import CalibrationFor
 
 CONFIDENCES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 
-def write_plots(out_dir: Path, records: list[dict[str, Any]], calibration: Calibration | None) -> list[Path]:
+def write_plots(
+    out_dir: Path, records: list[dict[str, Any]], calibration: Calibration | CalibrationFor | None
+) -> list[Path]:
     """PNG files written; none when matplotlib is missing or there is nothing to plot."""
     try:
         import matplotlib
@@ -39,13 +45,15 @@ def write_plots(out_dir: Path, records: list[dict[str, Any]], calibration: Calib
     written.append(_save(fig, out_dir / "accuracy_at_k.png"))
 
     if calibration is not None:
-        from repomind.eval.localise.evaluate import apply_calibration
+        from repomind.eval.localise.evaluate import apply_calibration, by_repo
 
-        points = []
+        points, per_repo = [], []
         for confidence in CONFIDENCES:
-            stats = apply_calibration([dict(r) for r in records], calibration, confidence)
+            judged = [dict(r) for r in records]
+            stats = apply_calibration(judged, calibration, confidence)
             if stats["coverage"] is not None:
                 points.append((confidence, stats["coverage"], stats["mean_set_size"]))
+                per_repo.append((confidence, by_repo(judged)))
         if points:
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label="empirical coverage")
@@ -58,17 +66,35 @@ def write_plots(out_dir: Path, records: list[dict[str, Any]], calibration: Calib
             ax.grid(alpha=0.3)
             ax.legend()
             written.append(_save(fig, out_dir / "coverage.png"))
-        sizes = [r["set_size"] for r in records if "set_size" in r]
+            written.append(_coverage_by_repo(out_dir / "coverage_by_repo.png", per_repo))
+        sizes = [r["set_size"] for r in records if r.get("set_size") is not None]
         if not sizes:  # records not yet judged: show the sets at the default confidence
             judged = [dict(r) for r in records]
             apply_calibration(judged, calibration, 0.9)
-            sizes = [r["set_size"] for r in judged if "set_size" in r]
+            sizes = [r["set_size"] for r in judged if r.get("set_size") is not None]
         if sizes:
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.hist(sizes, bins=range(0, max(sizes) + 2), align="left", rwidth=0.8)
             ax.set(xlabel="files in the calibrated set", ylabel="instances", title="Calibrated set sizes")
             written.append(_save(fig, out_dir / "set_sizes.png"))
     return written
+
+
+def _coverage_by_repo(path: Path, points: list[tuple[float, dict[str, dict[str, Any]]]]) -> Path:
+    """Coverage against confidence, one line per repository (its issue count in the legend)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for repo in sorted(points[-1][1]):
+        line = [(c, repos[repo]["coverage"]) for c, repos in points if repos[repo]["coverage"] is not None]
+        if line:
+            label = f"{repo} ({points[-1][1][repo]['n']})"
+            ax.plot([c for c, _ in line], [v for _, v in line], marker="o", markersize=3, label=label)
+    ax.plot([0.5, 1], [0.5, 1], linestyle="--", color="grey", label="target")
+    ax.set(xlabel="confidence asked", ylabel="coverage", ylim=(0, 1.02), title="Coverage per repository")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="lower right")
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ SCORE_VERSION = 3
 HEAD = 10
 #: The nonconformity of a file the ranking left out (or of a changed file it does not hold).
 LEFT_OUT = 2.0
+#: ``meta["quantile"]`` of a calibration whose sets use :func:`shift_robust_quantile`.
+SHIFT_ROBUST = "shift-robust"
 
 
 def nonconformity(scores: list[float], n_files: int) -> np.ndarray:
@@ -54,6 +57,33 @@ def worst_alpha(paths: list[str], scores: list[float], gold: list[str]) -> float
     alphas = nonconformity(scores, len(paths))
     position = {p: i for i, p in enumerate(paths)}
     return max(float(alphas[position[g]]) if g in position else LEFT_OUT for g in gold)
+
+
+def quantile(alphas: Sequence[float], confidence: float) -> float:
+    """The largest alpha a set at ``confidence`` takes in (``inf``: every file): what crepes' unsmoothed
+    p-value ``(#{calibration alpha >= a} + 1) / (n + 1) >= 1 - confidence`` admits."""
+    ordered, n = sorted(alphas), len(alphas)
+    needed = max(0, math.floor((1.0 - confidence) * (n + 1)) - 2)  # then up, as crepes compares floats
+    while (needed + 1) / (n + 1) < 1 - confidence:
+        needed += 1
+    return math.inf if needed == 0 else ordered[n - needed] if needed <= n else -math.inf
+
+
+def repository_of(instance: str) -> str:
+    """``owner__name`` of a SWE-bench-style instance id (``owner__name-1234``); the id itself otherwise."""
+    head, _, number = instance.rpartition("-")
+    return head if head and number.isdigit() else instance
+
+
+def shift_robust_quantile(alphas: Sequence[float], groups: Sequence[str], confidence: float) -> float:
+    """The largest of the leave-one-repository-out quantiles: the threshold that would have held had any
+    one of the calibration's repositories been the unseen one (the plain quantile with one repository)."""
+    names = sorted(set(groups))
+    if len(names) < 2:
+        return quantile(alphas, confidence)
+    return max(
+        quantile([a for a, g in zip(alphas, groups, strict=True) if g != name], confidence) for name in names
+    )
 
 
 def minimum_size(confidence: float) -> int:
@@ -107,6 +137,31 @@ class Calibration:
         """The packaged calibration (SWE-bench Lite dev, packaged embedder, no re-ranker)."""
         return cls.load(BUILTIN)
 
+    @property
+    def source(self) -> str:
+        """Where the calibration's pairs come from: ``github``, ``history`` or ``shared`` (the default)."""
+        return str((self.meta or {}).get("source") or "shared")
+
+    @property
+    def n(self) -> int:
+        return len(self.alphas)
+
+    @property
+    def shift_robust(self) -> bool:
+        """Sets use :func:`shift_robust_quantile` over the instances' repositories (a shared calibration)."""
+        return (self.meta or {}).get("quantile") == SHIFT_ROBUST
+
+    def with_meta(self, **meta: Any) -> Calibration:
+        """The same pairs with ``meta`` added (``source=``, ``quantile=``)."""
+        return Calibration(self.alphas, self.instances, self.score_version, {**(self.meta or {}), **meta})
+
+    def threshold(self, confidence: float) -> float:
+        """The largest alpha a set at ``confidence`` takes in (``inf``: every file)."""
+        if self.shift_robust:
+            groups = [repository_of(i) for i in self.instances]
+            return shift_robust_quantile(self.alphas, groups, confidence)
+        return quantile(self.alphas, confidence)
+
     def made_with(self) -> tuple[str | None, str | None]:
         """(embedder, re-ranker) that scored the calibration issues; None where the file does not say."""
         meta = self.meta or {}
@@ -119,8 +174,14 @@ class Calibration:
 
     def describe(self) -> str:
         """Where the scores came from, for the note shown with a set."""
-        name = (self.meta or {}).get("dataset")
-        return f"{len(self.alphas)} issues" + (f" of {name}" if name else "")
+        meta = self.meta or {}
+        if self.source == "history":
+            return f"{self.n} past changes of this repository"
+        if self.source == "github":
+            return f"{self.n} issues of this repository closed by merged pull requests"
+        name = meta.get("dataset")
+        robust = ", shift-robust quantile" if self.shift_robust else ""
+        return f"{self.n} issues" + (f" of {name}" if name else "") + robust
 
     def predict_set(self, paths: list[str], scores: list[float], confidence: float) -> list[str] | None:
         """The calibrated set for one ranking, or None when there are too few calibration issues."""
@@ -129,6 +190,9 @@ class Calibration:
         if len(self.alphas) < minimum_size(confidence):
             return None
         alphas = nonconformity(scores, len(paths))[: len(paths)]
+        if self.shift_robust:
+            limit = self.threshold(confidence)
+            return [p for p, a in zip(paths, alphas, strict=True) if a <= limit]
         chosen = self._classifier().predict_set(
             alphas.reshape(1, -1), confidence=confidence, smoothing=False
         )[0]

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from repomind.pipeline.localise.calibrate import Calibration
+from repomind.pipeline.localise.calibration_source import Chosen, HistorySource, choose
 from repomind.pipeline.localise.embed import Embedder, embedding_name
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.index import DEFAULT_IGNORE, RepoIndex, build_index
 from repomind.pipeline.localise.rank import DEFAULT_WEIGHTS, RankConfig, Ranking, rank
 from repomind.pipeline.localise.rerank import Reranker, describe
-from repomind.pipeline.localise.result import GUARANTEE_NOTE, Localisation, RankedFile
+from repomind.pipeline.localise.result import GUARANTEE_NOTE, UNCALIBRATED, Localisation, RankedFile
 
 Log = Callable[[str], None]
 
@@ -74,6 +75,10 @@ class IndexLocaliser:
 
     The last index is kept in memory, so several issues of one revision share it; indexes of other
     revisions reuse the on-disk blob cache under ``cache_dir``.
+
+    ``calibration`` is the one given (the run's choice, the repository's own or the shared one);
+    ``history`` the repository's history calibration before a revision; ``gated``: choose between them
+    and refuse one that is not good enough (:mod:`~repomind.pipeline.localise.calibration_source`).
     """
 
     def __init__(
@@ -88,6 +93,8 @@ class IndexLocaliser:
         top_k: int = 10,
         reranker: Reranker | None = None,
         vector_server: str | None = None,
+        history: HistorySource | None = None,
+        gated: bool = False,
         log: Log = lambda _msg: None,
     ) -> None:
         self.config = config or RankConfig()
@@ -103,6 +110,8 @@ class IndexLocaliser:
         self.top_k = top_k
         self.reranker = reranker
         self.vector_server = vector_server
+        self.history = history
+        self.gated = gated
         self.log = log
         self._index: RepoIndex | None = None
 
@@ -128,19 +137,28 @@ class IndexLocaliser:
         index = self.index(repo, rev)
         return index, rank(index, issue_text, self.config, self.embedder, self.reranker)
 
+    def choose_calibration(self, repo: Path, commit: str) -> Chosen:
+        """The calibration a set of ``commit`` rests on (its source "none" when there is none)."""
+        return choose(self.calibration, self.history, repo, commit, self.confidence, gated=self.gated)
+
     def localise(self, work_tree: Path, issue_text: str, rev: str | None = None) -> Localisation:
         started = time.perf_counter()
         index, ranking = self.rank(work_tree, issue_text, rev)
         chosen: list[str] | None = None
-        note = ""
-        if self.calibration is None:
-            note = "no calibration given: the files are ranked but no set is calibrated"
-        else:
-            chosen = self.calibration.predict_set(ranking.paths, ranking.scores, self.confidence)
+        rests_on = self.choose_calibration(work_tree, index.commit)
+        calibration = rests_on.calibration
+        if calibration is None:
             note = (
-                f"{GUARANTEE_NOTE} Calibration data: {self.calibration.describe()}."
+                f"no calibration: {rests_on.reason}"
+                if self.gated or self.calibration is not None
+                else "no calibration given: the files are ranked but no set is calibrated"
+            )
+        else:
+            chosen = calibration.predict_set(ranking.paths, ranking.scores, self.confidence)
+            note = (
+                f"{GUARANTEE_NOTE} Calibration data: {calibration.describe()}."
                 if chosen is not None
-                else self.calibration.too_small_reason(self.confidence)
+                else calibration.too_small_reason(self.confidence)
             )
         signals = list(ranking.signals)
         if ranking.note:
@@ -160,6 +178,7 @@ class IndexLocaliser:
             confidence=self.confidence,
             signals=signals,
             note=note,
+            calibration=rests_on.to_json() if chosen is not None else dict(UNCALIBRATED),
             timings={
                 "index_s": index.timings.get("index_s", 0.0),
                 "query_s": ranking.seconds,

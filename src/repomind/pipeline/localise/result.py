@@ -11,6 +11,9 @@ GUARANTEE_NOTE = (
     "issue is exchangeable with the calibration data."
 )
 
+#: ``Localisation.calibration`` when no calibration stands behind a set.
+UNCALIBRATED: dict[str, Any] = {"source": "none", "n": 0}
+
 
 @dataclass(frozen=True)
 class RankedFile:
@@ -30,6 +33,8 @@ class Localisation:
     signals: list[str]
     note: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    #: What the set rests on: ``{"source": "github" | "history" | "shared" | "none", "n": pairs}``.
+    calibration: dict[str, Any] = field(default_factory=lambda: dict(UNCALIBRATED))
 
     def top(self, k: int) -> list[str]:
         return [f.path for f in self.files[:k]]
@@ -37,6 +42,19 @@ class Localisation:
     def candidates(self, limit: int) -> list[str]:
         """The files a patch should look at: the calibrated set when there is one, else the top ``limit``."""
         return list(self.set) if self.set else self.top(limit)
+
+    def rests_on(self) -> str:
+        """What the set's confidence rests on, in words ("" when no calibration stands behind it)."""
+        n = int(self.calibration.get("n") or 0)
+        match self.calibration.get("source"):
+            case "history":
+                return f"Calibrated on {n} past changes of this repository."
+            case "github":
+                return f"Calibrated on {n} issues of this repository closed by merged pull requests."
+            case "shared":
+                return f"Calibrated on {n} issues of other repositories (shared)."
+            case _:
+                return ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +69,7 @@ class Localisation:
             signals=list(data.get("signals", [])),
             note=str(data.get("note", "")),
             timings=dict(data.get("timings", {})),
+            calibration=dict(data.get("calibration") or UNCALIBRATED),
         )
 
 

@@ -230,6 +230,7 @@ def _localisation_json(loc: Localisation) -> dict[str, Any]:
         "candidates": loc.candidates(MAX_FILES_SHOWN),
         "set": loc.set,
         "confidence": loc.confidence,
+        "calibration": loc.calibration,
         "signals": loc.signals,
         "note": loc.note,
     }
