@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> Path:
 
     settings = Settings()
     items = ds.load_instances(args.dataset, ds.parse_ids(args.instances))
-    out: Path = args.out
+    out: Path = args.out.resolve()  # the harness changes directory: a relative --out would move
     if out.exists() and any(out.iterdir()) and not args.resume:
         sys.exit(f"--out {out} is not empty: pass --resume to continue it, or choose a new directory")
     box = docker_sandbox(limits(settings), allowed_images=(), log=lambda _m: None)
