@@ -77,32 +77,41 @@ def label_and_wait(server: Server) -> JobState | None:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("review", [False, True], ids=["reviewer-off", "reviewer-on"])
+@pytest.mark.parametrize(
+    ("review", "protocol"),
+    [(False, "native"), (True, "native"), (False, "text")],
+    ids=["reviewer-off", "reviewer-on", "text-protocol"],
+)
 def test_the_agent_searches_edits_tests_and_opens_a_verified_draft_pr(
-    docker_client: Any, tmp_path: Path, stop: list[Any], review: bool
+    docker_client: Any, tmp_path: Path, stop: list[Any], review: bool, protocol: str
 ) -> None:
-    replies: list[Any] = (
-        [SEARCH, VIEW, EDIT, YES, TEST, SUBMIT, YES] if review else [SEARCH, VIEW, EDIT, TEST, SUBMIT]
-    )
+    steps: list[Any] = [SEARCH, VIEW, EDIT, TEST, SUBMIT]
+    if protocol == "text":  # the same actions as fenced `action` blocks, from a server without tool calls
+        steps = [s.as_text() for s in steps]
+    replies: list[Any] = [*steps[:3], YES, *steps[3:], YES] if review else steps
     llm = StandInLLMServer(replies).__enter__()
     stop.append(llm)
-    config = f"strategy: agent\ntool_protocol: native\nreview_steps: {'edits' if review else 'false'}\n"
+    config = f"strategy: agent\ntool_protocol: {protocol}\nreview_steps: {'edits' if review else 'false'}\n"
     github, server = start(tmp_path, llm, config)
     stop.extend([github, server])
     state = label_and_wait(server)
     [status] = [c for c in github.state.comments_on(REPO, 1) if "repomind:job:1" in c.body]
     assert state is JobState.SUCCEEDED, status.body
     assert llm.remaining == 0
-    # every agent request offered the five tools natively; the reviewer's offered none
     offered = [[t["function"]["name"] for t in r.get("tools", [])] for r in llm.requests]
-    agent_calls = [o for o in offered if o]
-    assert len(agent_calls) == 5 and all(
-        o == ["search", "view", "edit", "run_tests", "submit"] for o in agent_calls
-    )
-    assert len(offered) - len(agent_calls) == (2 if review else 0)
-    # the search's observation (the bug's file and line) reached the model as its tool answer
     after_search = llm.requests[1]["messages"]
-    assert after_search[-1]["role"] == "tool" and "calc/ops.py:5:" in after_search[-1]["content"]
+    if protocol == "native":
+        # every agent request offered the five tools natively; the reviewer's offered none
+        agent_calls = [o for o in offered if o]
+        assert len(agent_calls) == 5 and all(
+            o == ["search", "view", "edit", "run_tests", "submit"] for o in agent_calls
+        )
+        assert len(offered) - len(agent_calls) == (2 if review else 0)
+        # the search's observation (the bug's file and line) reached the model as its tool answer
+        assert after_search[-1]["role"] == "tool" and "calc/ops.py:5:" in after_search[-1]["content"]
+    else:  # no tools offered: the format is in the system rules, observations come back as user turns
+        assert offered == [[]] * 5 and "```action" in llm.requests[0]["messages"][0]["content"]
+        assert after_search[-1]["role"] == "user" and "calc/ops.py:5:" in after_search[-1]["content"]
     # the draft PR carries the evidence, and the branch has the fix
     [pr] = github.state.pulls(REPO)
     assert pr.pull is not None and pr.pull.draft and pr.pull.head == BRANCH
