@@ -127,3 +127,23 @@ def test_extras_a_requirement_file_asks_of_the_project_are_fetched(make_repo: An
     assert "gitpython>3" in detect(repo).requirements
     meta = ProjectMetadata("p", ('gitpython>3; extra == "testutil"', "six"), ("testutil",))
     assert {"gitpython>3", "six"} <= set(detect(repo, metadata=meta).requirements)
+
+
+def test_the_extras_tox_installs_for_the_tests_are_installed_too(make_repo: Any) -> None:
+    repo = make_repo(
+        {
+            "setup.py": "from setuptools import setup\nsetup(name='p',\n"
+            "      extras_require={'tests': ['pytest'], 'reco': ['simplejson'], 'docs': ['sphinx']})\n",
+            "tox.ini": "[tox]\nenvlist = py39\n\n[testenv]\nextras = tests,reco\n    py27: legacy\n"
+            "commands = pytest {posargs}\n",
+        }
+    )
+    plan = detect(repo)
+    assert plan.pip_args[:2] == ("-e", ".[tests,reco]")
+    assert "simplejson" in plan.requirements and "sphinx" not in plan.requirements
+    assert "tox.ini" in plan.dependency_files  # a change to it is a new environment
+    # an unknown or malformed tox.ini changes nothing
+    other = make_repo(
+        {"setup.py": "from setuptools import setup\nsetup(name='q')\n", "tox.ini": "[testenv\n"}
+    )
+    assert detect(other).pip_args[:2] == ("-e", ".")

@@ -33,6 +33,7 @@ class ProjectMetadata:
 
 TEST_EXTRAS = ("test", "tests", "testing")
 FALLBACK_EXTRAS = ("dev",)
+TOX_FILE = "tox.ini"
 REQUIREMENT_FILES = (
     "requirements.txt",
     "requirements-dev.txt",
@@ -112,11 +113,16 @@ def detect(
             deps, extras = _project_metadata(work_tree)
         else:
             deps, extras, project_name = [], _metadata_extras(metadata), metadata.name
+        by_name = {_normal(k): k for k in extras}
+        # The extras tox installs for the tests (``[testenv] extras = tests,reco``) go with the test ones.
+        tox = [by_name[_normal(e)] for e in tox_extras(work_tree) if _normal(e) in by_name]
+        if tox and TOX_FILE not in dep_files:
+            dep_files.append(TOX_FILE)
         chosen = [e for e in TEST_EXTRAS if e in extras] or [e for e in FALLBACK_EXTRAS if e in extras]
+        chosen = list(dict.fromkeys([*chosen, *tox]))
         pip_args += ["-e", "." + (f"[{','.join(chosen)}]" if chosen else "")]
         if setup_py_only(work_tree):
             pip_args += COMPAT_EDITABLE
-        by_name = {_normal(k): k for k in extras}
         asked = [by_name[_normal(e)] for e in file_extras if _normal(e) in by_name]
         wanted_extras = list(dict.fromkeys([*chosen, *asked]))
         if metadata is not None:
@@ -206,6 +212,28 @@ def _pyproject(work_tree: Path) -> dict[str, Any] | None:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return None
+
+
+def tox_extras(work_tree: Path) -> list[str]:
+    """The extras ``tox.ini``'s ``[testenv]`` installs (read as data; factor-conditional lines such as
+    ``py27: x`` and substitutions are left out)."""
+    text = _text(work_tree, TOX_FILE)
+    if text is None:
+        return []
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    raw = parser.get("testenv", "extras", fallback="")
+    names: list[str] = []
+    for line in raw.splitlines():
+        if ":" in line or "{" in line:
+            continue
+        names += [
+            n.strip() for n in line.split(",") if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n.strip())
+        ]
+    return names
 
 
 def _text(work_tree: Path, name: str) -> str | None:
