@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repomind.eval.backtest import environment
 from repomind.eval.swebench import harness, specs
 from repomind.eval.swebench.environments import Environments
 from repomind.eval.swebench.jsonl import Prediction, write_predictions
@@ -111,7 +112,7 @@ def run(
         with lock:
             predictions[instance.instance_id] = prediction
         raw = config.spec_lookup(instance.repo, instance.version)
-        spec = specs.resolve(
+        spec = environment.choose(
             instance.repo,
             instance.version,
             raw,
@@ -142,7 +143,7 @@ def run(
         instance: Instance,
         prediction: Prediction,
         repo: Path,
-        spec: specs.EvalSpec | specs.Unavailable,
+        spec: specs.EvalSpec | specs.Unavailable | environment.RepositorySpec,
         directory: Path,
         extra: dict[str, Any],
     ) -> dict[str, Any]:

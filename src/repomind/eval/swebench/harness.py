@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repomind.errors import ConfigError, UnsupportedRepository
+from repomind.eval.backtest import environment
+from repomind.eval.backtest.environment import RepositorySpec
 from repomind.eval.swebench import grading, requirements
 from repomind.eval.swebench.environments import Environments
 from repomind.eval.swebench.jsonl import Prediction
@@ -28,7 +31,7 @@ from repomind.pipeline.instance import Instance
 from repomind.pipeline.localise import gitread
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.solve.workspace import Workspace, run_git
-from repomind.sandbox import Environment, Limits, Sandbox
+from repomind.sandbox import Environment, EnvironmentSetupError, ImageNotFoundError, Limits, Sandbox
 from repomind.sandbox.hostenv import git_env
 
 RESOLVED, UNRESOLVED, UNAVAILABLE = "resolved", "unresolved", "unavailable"
@@ -122,7 +125,7 @@ def evaluate(
     instance: Instance,
     prediction: Prediction,
     repo: Path,
-    spec: EvalSpec | Unavailable,
+    spec: EvalSpec | Unavailable | RepositorySpec,
     *,
     sandbox: Sandbox,
     environments: Environments,
@@ -145,9 +148,11 @@ def evaluate(
 
     if isinstance(spec, Unavailable):
         return finish(UNAVAILABLE, spec.reason)
-    record["python"] = spec.python
-    if spec.notes:
-        record["notes"] = list(spec.notes)
+    record["environment"] = environment.environment_kind(spec)
+    if isinstance(spec, EvalSpec):
+        record["python"] = spec.python
+        if spec.notes:
+            record["notes"] = list(spec.notes)
     lacking = missing_files(repo, instance.base_commit)
     if lacking:
         shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
@@ -161,28 +166,34 @@ def evaluate(
     workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
     try:
         tree = workspace.work_tree("tree")
-        for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
-            subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False, env=git_env())
-        run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
-        file_requirements: list[str] = []
-        if spec.requirements_file:
-            commit = instance.environment_setup_commit or instance.base_commit
-            found = requirements.write_requirements(tree, instance.repo, commit)
-            if found is None:
-                return finish(UNAVAILABLE, f"no requirements file of {instance.repo} at {commit[:12]}")
-            file_requirements = found
-        log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
-        as_of = _environment_date(tree, instance)
-        prepared = environments.prepare(tree, spec, log, as_of=as_of, extra=file_requirements)
-        (out_dir / "setup.log").write_text(prepared.log)
-        if prepared.env is None:
-            return finish(UNAVAILABLE, f"environment could not be built: {prepared.reason}")
-        env = prepared.env
+        if isinstance(spec, RepositorySpec):
+            log(f"{instance.instance_id}: {spec.reason}; environment the repository's way")
+            try:
+                bot = environment.prepare(sandbox, tree, instance.repo)
+            except (EnvironmentSetupError, ImageNotFoundError, ConfigError, UnsupportedRepository) as exc:
+                first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                return finish(UNAVAILABLE, f"environment could not be built the repository's way: {first}")
+            env = bot.env
+
+            def run_tests(tree: Path) -> tuple[dict[str, str], str, float]:
+                files = environment.test_files(bot.toolchain, _test_files(instance), tree)
+                ran = environment.run(sandbox, bot, tree, files)
+                text = f"$ {' '.join(ran.argv)}\n# exit {ran.exit_code} ({ran.outcome})\n{ran.log}"
+                return environment.swebench_status(ran.results), text, ran.seconds
+        else:
+            env_or_reason = _specification_environment(instance, spec, tree, environments, out_dir, log)
+            if isinstance(env_or_reason, str):
+                return finish(UNAVAILABLE, env_or_reason)
+            env, eval_spec = env_or_reason, spec
+
+            def run_tests(tree: Path) -> tuple[dict[str, str], str, float]:
+                return _run_tests(sandbox, env, tree, instance, eval_spec, opts)
+
         record.update(env_image=env.image, env_cached=env.cached, setup_s=round(env.setup_seconds, 2))
         if opts.check_before:
             _reset_tests(tree, instance)
             apply_patch(tree, instance.test_patch, "test_patch")
-            status, text, seconds = _run_tests(sandbox, env, tree, instance, spec, opts)
+            status, text, seconds = run_tests(tree)
             (out_dir / "test_before.log").write_text(text)
             failing, passing = grading.failing_before(status, instance.fail_to_pass)
             record.update(before_s=round(seconds, 2), f2p_fail_before=len(failing), f2p_pass_before=passing)
@@ -203,7 +214,7 @@ def evaluate(
         except PatchError as exc:
             (out_dir / "apply.log").write_text(str(exc))
             return finish(UNRESOLVED, "the test patch does not apply on top of the prediction")
-        status, text, seconds = _run_tests(sandbox, env, tree, instance, spec, opts)
+        status, text, seconds = run_tests(tree)
         (out_dir / "test.log").write_text(text)
         graded = grading.grade(status, instance.fail_to_pass, instance.pass_to_pass)
         (out_dir / "grade.json").write_text(json.dumps(graded.to_json(), indent=1))
@@ -212,3 +223,26 @@ def evaluate(
     finally:
         if not opts.keep_work_trees:
             workspace.cleanup()
+
+
+def _specification_environment(
+    instance: Instance, spec: EvalSpec, tree: Path, environments: Environments, out_dir: Path, log: Log
+) -> Environment | str:
+    """The environment the specification describes, or why it cannot be had here."""
+    for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
+        subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False, env=git_env())
+    run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
+    file_requirements: list[str] = []
+    if spec.requirements_file:
+        commit = instance.environment_setup_commit or instance.base_commit
+        found = requirements.write_requirements(tree, instance.repo, commit)
+        if found is None:
+            return f"no requirements file of {instance.repo} at {commit[:12]}"
+        file_requirements = found
+    log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
+    as_of = _environment_date(tree, instance)
+    prepared = environments.prepare(tree, spec, log, as_of=as_of, extra=file_requirements)
+    (out_dir / "setup.log").write_text(prepared.log)
+    if prepared.env is None:
+        return f"environment could not be built: {prepared.reason}"
+    return prepared.env
