@@ -40,7 +40,11 @@ TESTS = "from calc.ops import add, mul\n\n\ndef test_mul():\n    assert mul(2, 3
 ADD_TEST = TESTS + "\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 ZERO_TEST = ADD_TEST + "\n\ndef test_mul_zero():\n    assert mul(0, 3) == 0\n"
 FILES = {"calc/__init__.py": "", "calc/ops.py": BUGGY, "tests/__init__.py": "", "tests/test_ops.py": TESTS}
-F2P, MUL, ZERO = "tests/test_ops.py::test_add", "tests/test_ops.py::test_mul", "tests/test_ops.py::test_mul_zero"
+F2P, MUL, ZERO = (
+    "tests/test_ops.py::test_add",
+    "tests/test_ops.py::test_mul",
+    "tests/test_ops.py::test_mul_zero",
+)
 
 
 def _commit(repo: Path, changes: dict[str, str], message: str, *extra: str) -> str:
@@ -64,7 +68,9 @@ def fixture_history(root: Path) -> dict[str, str]:
             repo, {"calc/ops.py": MUL_DOC, "tests/test_ops.py": ZERO_TEST}, "Document mul and test zero"
         ),
         "docs": _commit(repo, {"README.md": "# calc\n"}, "Describe the calculator in the readme"),
-        "source": _commit(repo, {"calc/ops.py": MUL_DOC + "\n\ndef sub(a, b):\n    return a - b\n"}, "Add sub"),
+        "source": _commit(
+            repo, {"calc/ops.py": MUL_DOC + "\n\ndef sub(a, b):\n    return a - b\n"}, "Add sub"
+        ),
         "bot": _commit(
             repo,
             {"calc/ops.py": MUL_DOC + "\n# bumped\n", "tests/test_ops.py": ZERO_TEST + "\n# bumped\n"},
@@ -130,7 +136,9 @@ def test_build_tasks_keeps_fixes_whose_tests_go_from_failing_to_passing(tmp_path
         limit=None, cache_dir=cache,
     ) == kept  # fmt: skip
     assert again.commands == [] and again.prepared == []
-    assert sorted(p.name for p in cache.iterdir()) == sorted(f"history-{shas[k]}.json" for k in ("fix", "p2p"))
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        f"history-{shas[k]}.json" for k in ("fix", "p2p")
+    )
 
 
 def test_limit_counts_kept_tasks(tmp_path: Path) -> None:
@@ -149,25 +157,40 @@ def test_an_environment_that_cannot_be_set_up_drops_the_candidate(tmp_path: Path
     _commit(tmp_path / "calc", {".github/repomind.yml": "language: cobol\n"}, "Configure the bot")
     # The candidate's base is before the configuration: its own configuration is used (none), and works.
     [_, fix] = list(history_candidates(tmp_path / "calc"))
-    assert build_task(
-        fix, tmp_path / "calc", repo="acme/calc", sandbox=FakeSandbox(script=pytest_like), work=tmp_path / "w"
-    ).reason == KEPT
+    assert (
+        build_task(
+            fix,
+            tmp_path / "calc",
+            repo="acme/calc",
+            sandbox=FakeSandbox(script=pytest_like),
+            work=tmp_path / "w",
+        ).reason
+        == KEPT
+    )
     broken = Candidate(
         "c" * 40, git(tmp_path / "calc", "rev-parse", "HEAD").strip(), 0, "x", fix.source_patch,
         fix.test_patch, "history",
     )  # fmt: skip
     outcome = build_task(
-        broken, tmp_path / "calc", repo="acme/calc", sandbox=FakeSandbox(script=pytest_like), work=tmp_path / "w"
+        broken,
+        tmp_path / "calc",
+        repo="acme/calc",
+        sandbox=FakeSandbox(script=pytest_like),
+        work=tmp_path / "w",
     )
     assert outcome.instance is None and outcome.reason.startswith("environment could not be set up: language")
 
 
-def _merge(state: GitHubState, work: Path, branch: str, changes: dict[str, str], title: str, body: str) -> int:
+def _merge(
+    state: GitHubState, work: Path, branch: str, changes: dict[str, str], title: str, body: str
+) -> int:
     git(work, "fetch", "-q", "origin", "main")
     git(work, "checkout", "-q", "-B", branch, "origin/main")
     _commit(work, changes, title)
     git(work, "push", "-q", "origin", branch)
-    number = state.create_pull("acme/calc", title=title, head=branch, base="main", body=body, draft=False).number
+    number = state.create_pull(
+        "acme/calc", title=title, head=branch, base="main", body=body, draft=False
+    ).number
     state.merge_pull("acme/calc", number)
     return number
 
@@ -260,8 +283,9 @@ def test_build_task_in_the_docker_sandbox(docker_client: Any, tmp_path: Path) ->
     assert task.fail_to_pass == (F2P,) and task.pass_to_pass == (MUL,)
 
     # eval swebench on it: no specification, so the environment the bot's way; the gold patch resolves it.
+    gold = Prediction(task.instance_id, "gold", task.patch)
     record = harness.evaluate(
-        task, Prediction(task.instance_id, "gold", task.patch), clone, RepositorySpec("acme/calc", "", "none"),
+        task, gold, clone, RepositorySpec("acme/calc", "", "none"),
         sandbox=sandbox, environments=Environments(sandbox), out_dir=tmp_path / "e", scratch=tmp_path / "s",
     )  # fmt: skip
     assert record["environment"] == REPOSITORY and record["verdict"] == harness.RESOLVED, record
