@@ -289,3 +289,20 @@ def test_build_task_in_the_docker_sandbox(docker_client: Any, tmp_path: Path) ->
         sandbox=sandbox, environments=Environments(sandbox), out_dir=tmp_path / "e", scratch=tmp_path / "s",
     )  # fmt: skip
     assert record["environment"] == REPOSITORY and record["verdict"] == harness.RESOLVED, record
+
+
+def test_a_test_whose_id_changes_between_runs_is_not_evidence() -> None:
+    from repomind.eval.backtest.tasks import fail_to_pass
+
+    before = {
+        "t/test_a.py::test_x": "passed",
+        "t/test_a.py::test_now[04:14:50]": "passed",
+        "t/test_b.py::f": "failed",
+    }
+    after = {
+        "t/test_a.py::test_x": "passed",
+        "t/test_a.py::test_now[04:15:02]": "passed",  # the clock in its id: missing before, its file loaded
+        "t/test_b.py::f": "passed",
+        "t/test_c.py::new": "passed",  # its file did not load before the fix (an import of the new name)
+    }
+    assert fail_to_pass(before, after) == ["t/test_b.py::f", "t/test_c.py::new"]

@@ -169,6 +169,18 @@ def github_candidates(
         count += 1
 
 
+def fail_to_pass(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Tests that pass after and did not before. A test missing before counts only when nothing of its
+    file passed before (the file could not be loaded without the fix): otherwise its id is not stable
+    between runs (a parameter made from the clock), and no evaluation could find it again."""
+    loaded = {t.split("::")[0] for t, o in before.items() if o in GOOD}
+    return [
+        t
+        for t, o in after.items()
+        if o in GOOD and before.get(t) not in GOOD and (t in before or t.split("::")[0] not in loaded)
+    ]
+
+
 def instance_id(candidate: Candidate, repo: str) -> str:
     suffix = candidate.commit[:12] if candidate.source == "history" else str(candidate.number)
     return f"{repo.replace('/', '__')}-{suffix}"
@@ -219,7 +231,7 @@ def build_task(
         workspace.cleanup()
     if not after.results:
         return dropped(f"no test outcome could be read after the change (exit {after.exit_code})")
-    f2p = [t for t, o in after.results.items() if o in GOOD and before.results.get(t) not in GOOD]
+    f2p = fail_to_pass(before.results, after.results)
     p2p = [t for t, o in after.results.items() if o in GOOD and before.results.get(t) in GOOD]
     if not f2p:
         return dropped(NO_F2P)
