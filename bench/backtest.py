@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--since", type=date.fromisoformat, help="no change older than this date")
     parser.add_argument("--cache", type=Path, help="the task cache (default: a temporary directory)")
     args = parser.parse_args()
-    name = args.name or args.repo.resolve().name.replace("__", "/", 1)
+    name = args.name or args.repo.absolute().name.replace("__", "/", 1)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="backtest-cache-"))
     outcomes: list[TaskOutcome] = []
     times: list[float] = []
