@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repomind.eval.swebench import grading, requirements
+from repomind.eval.swebench import causes, grading, requirements
 from repomind.eval.swebench.environments import Environments
 from repomind.eval.swebench.jsonl import Prediction
 from repomind.eval.swebench.specs import EvalSpec, Unavailable
@@ -144,7 +144,7 @@ def evaluate(
         return record
 
     if isinstance(spec, Unavailable):
-        return finish(UNAVAILABLE, spec.reason)
+        return finish(UNAVAILABLE, spec.reason, cause=spec.cause)
     record["python"] = spec.python
     if spec.notes:
         record["notes"] = list(spec.notes)
@@ -156,6 +156,7 @@ def evaluate(
             f"the repository lacks the contents of {len(lacking)} "
             f"file{'s' if len(lacking) > 1 else ''} at base_commit "
             f"(a partial mirror): {shown}",
+            cause=causes.MIRROR,
         )
     shutil.rmtree(scratch / instance.instance_id, ignore_errors=True)  # left by an interrupted run
     workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
@@ -169,14 +170,16 @@ def evaluate(
             commit = instance.environment_setup_commit or instance.base_commit
             found = requirements.write_requirements(tree, instance.repo, commit)
             if found is None:
-                return finish(UNAVAILABLE, f"no requirements file of {instance.repo} at {commit[:12]}")
+                reason = f"no requirements file of {instance.repo} at {commit[:12]}"
+                return finish(UNAVAILABLE, reason, cause=causes.OTHER)
             file_requirements = found
         log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
         as_of = _environment_date(tree, instance)
         prepared = environments.prepare(tree, spec, log, as_of=as_of, extra=file_requirements)
         (out_dir / "setup.log").write_text(prepared.log)
         if prepared.env is None:
-            return finish(UNAVAILABLE, f"environment could not be built: {prepared.reason}")
+            reason = f"environment could not be built: {prepared.reason}"
+            return finish(UNAVAILABLE, reason, cause=prepared.cause or causes.classify(prepared.reason))
         env = prepared.env
         record.update(env_image=env.image, env_cached=env.cached, setup_s=round(env.setup_seconds, 2))
         if opts.check_before:
