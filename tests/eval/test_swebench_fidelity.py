@@ -12,7 +12,7 @@ import pytest
 
 from repomind.eval.swebench import batch, causes, harness, report, specs
 from repomind.eval.swebench import jsonl as ds
-from repomind.eval.swebench.environments import Environments
+from repomind.eval.swebench.environments import Environments, with_learnt
 from repomind.eval.swebench.errors import EvalInputError
 from repomind.sandbox import EnvironmentSetupError, EnvironmentSpec
 from repomind.testing.sandbox import FakeSandbox
@@ -138,6 +138,9 @@ def test_the_environment_gets_each_install_step_on_its_own(tmp_path: Path) -> No
     assert sent.requirements == ()  # nothing resolved with everything else
     assert ("markupsafe==2.1.2", "pytest==7.3.1") in sent.requirement_steps
     assert sent.requirement_steps[-1][2] == "MarkupSafe==2.1.1"
+    # A requirement learnt from pip's "No matching distribution" joins the last step's resolution.
+    assert with_learnt(((("a==1",), ("b==2",))), ["c"]) == (("a==1",), ("b==2", "c"))
+    assert with_learnt((), ["c"]) == (("c",),)
 
 
 class _Box:

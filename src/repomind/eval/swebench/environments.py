@@ -47,6 +47,15 @@ def missing_requirement(output: str) -> str | None:
     return found[-1] if found else None
 
 
+def with_learnt(steps: tuple[tuple[str, ...], ...], learnt: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """The install steps with the learnt requirements resolved together with the last step's (they are
+    what the project's install, after every step, lacked)."""
+    if not learnt:
+        return steps
+    last = steps[-1] if steps else ()
+    return (*steps[:-1], tuple(dict.fromkeys((*last, *learnt))))
+
+
 def uses_setuptools_scm(work_tree: Path) -> bool:
     """Whether the project's build reads its version from git (its files read as text, nothing run)."""
     for name in ("pyproject.toml", "setup.cfg", "setup.py"):
@@ -116,9 +125,8 @@ class Environments:
                     setup_command=setup,
                     python=spec.python,
                     # Each install step resolved on its own, as the setup command installs them one
-                    # after another; what was learnt is a step of its own.
-                    requirements=tuple(dict.fromkeys(learnt)),
-                    requirement_steps=spec.requirement_steps(extra),
+                    # after another; what was learnt with the last (the project's install needs it).
+                    requirement_steps=with_learnt(spec.requirement_steps(extra), learnt),
                     keep_work_tree=True,
                     requirement_files=(),  # the spec says which requirement files, if any
                     compiler=spec.compiler,
