@@ -26,6 +26,8 @@ SHARED = HERE.parent.parent / "shared"
 
 
 def summary(run_dir: Path) -> dict[str, Any]:
+    from repomind.eval.swebench import report as report_lib
+
     report = json.loads((run_dir / "report.json").read_text())
     records = report["instances"]
     cold = [r["total_s"] for r in records if r.get("env_cached") is False]
@@ -47,6 +49,7 @@ def summary(run_dir: Path) -> dict[str, Any]:
         "unavailable": s["unavailable"],
         "resolve_rate": s["resolve_rate"],
         "unavailable_reasons": s["unavailable_reasons"],
+        "unavailable_by_cause": s.get("unavailable_by_cause") or report_lib.by_cause(records),
         "not_resolved": [r["instance_id"] for r in records if r["verdict"] == "unresolved"],
         "f2p_all_failed_before": sum(1 for r in checked if not r.get("f2p_pass_before")),
         "f2p_checked": len(checked),

@@ -103,3 +103,24 @@ def test_model_predictions_come_from_solve(tmp_path: Path, docker_client: Any) -
     assert record["localisation_hit"] is True  # calc.py, the gold file, was among the localised files
     prediction = json.loads((out / "predictions.jsonl").read_text())
     assert "-    return a + b\n+    return a - b" in prediction["model_patch"]
+
+
+def test_predictions_for_other_instances_are_left_out_and_said(tmp_path: Path, docker_client: Any) -> None:
+    """A leaderboard's all_preds.jsonl on a subset (here: --instances): evaluated on the instances both
+    have, the rest counted on stderr and in the summary. The one instance needs Python 2.7, so nothing
+    is built."""
+    dataset, repos, _gold = make_dataset(tmp_path)
+    predictions = tmp_path / "all_preds.jsonl"
+    ids = ["acme__calc-4", "acme__calc-1", "django__django-1", "sympy__sympy-2"]
+    predictions.write_text("".join(json.dumps({"instance_id": i, "model_patch": "x"}) + "\n" for i in ids))
+    out = tmp_path / "out"
+    args = ["eval", "swebench", "--dataset", str(dataset), "--repos", str(repos)]
+    args += ["--specs", str(write_specs(tmp_path)), "--predictions", str(predictions)]
+    args += ["--instances", "acme__calc-4", "--out", str(out)]
+    res = run(*args, env={"REPOMIND_DATA_DIR": str(tmp_path / "data")}, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "3 predictions left out" in res.stderr and "acme__calc-1, django__django-1" in res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["n"] == 1 and summary["unavailable"] == 1
+    assert summary["predictions_left_out"]["count"] == 3
+    assert summary["unavailable_by_cause"] == {"python_version": ["acme__calc-4"]}

@@ -91,10 +91,14 @@ def eval_swebench(
     items = ds.load_instances(dataset, ds.parse_ids(instances))
     if not repos.is_dir():
         raise UsageError(f"--repos {repos} is not a directory")
+    left_out: tuple[str, ...] = ()
     if predictions in (ds.GOLD, ds.EMPTY):
         given = ds.builtin_predictions(predictions, items)
     elif predictions is not None:
-        given = ds.load_predictions(Path(predictions), items)
+        loaded = ds.load_predictions(Path(predictions), items)
+        given, left_out = loaded.predictions, loaded.left_out
+        if left_out:
+            click.echo(f"warning: {left_out_message(left_out)}", err=True)
     else:
         given = {}
     if harness_kind == "official":
@@ -132,6 +136,19 @@ def eval_swebench(
         python_fallback,
         lookup,
         source,
+        left_out,
+    )
+
+
+def left_out_message(left_out: tuple[str, ...]) -> str:
+    """What stderr says of the predictions left out: how many, and the first few ids."""
+    from repomind.eval.swebench.report import SHOWN_LEFT_OUT
+
+    shown = ", ".join(left_out[:SHOWN_LEFT_OUT]) + (" ..." if len(left_out) > SHOWN_LEFT_OUT else "")
+    return (
+        f"{len(left_out)} prediction{'s' if len(left_out) != 1 else ''} left out: no instance to "
+        f"evaluate (in --dataset, or among --instances) has {'their' if len(left_out) != 1 else 'its'} id "
+        f"({shown}); the instances both have are evaluated, as the official harness does"
     )
 
 
@@ -150,6 +167,7 @@ def _run_local(
     python_fallback: bool,
     lookup: Any,
     source: str,
+    left_out: tuple[str, ...] = (),
 ) -> None:
     from repomind.compose.run import limits
     from repomind.eval.swebench import batch, report
@@ -198,7 +216,7 @@ def _run_local(
         "workers": batch.max_workers(workers),
         "check_before": check_before,
     }
-    data = report.write(out, result.records, result.skipped, meta)
+    data = report.write(out, result.records, result.skipped, meta, left_out=left_out)
     brief = {k: v for k, v in data["summary"].items() if k != "skipped"}
     brief["skipped"] = len(result.skipped)
     json.dump(brief, sys.stdout, indent=1)

@@ -129,6 +129,7 @@ def build(
         *((f"python {python}",) if spec.image and spec.python else ()),
         *(("keep-work-tree",) if spec.keep_work_tree else ()),
         *spec.requirements,
+        *(f"step {' '.join(step)}" for step in spec.requirement_steps),
         *((f"before {as_of}",) if as_of else ()),
     )
     tag = env_tag(spec.repo_name, key)
@@ -209,6 +210,8 @@ def _setup(
         fetch([r for r in plan.requirements if r not in build_set], exclude_newer=as_of)
         if spec.requirements:  # explicit pins: never bounded by the date
             fetch([str(check(r, "the environment's extra requirements")) for r in spec.requirements])
+        for step in spec.requirement_steps:  # one resolution per install step, in order
+            fetch([str(check(r, "the environment's install steps")) for r in step])
         output = box.install(wheels, build_pins, plan, tag, key)
     return output, plan
 

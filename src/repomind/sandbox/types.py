@@ -45,6 +45,9 @@ class EnvironmentSpec:
     (:mod:`repomind.sandbox.interpreter`).
     ``resolve_before`` (an ISO date) resolves the repository's own requirements as they were released by
     then (uv's ``--exclude-newer``), for old projects whose open ranges now pick incompatible releases.
+    ``requirement_steps`` are fetched too, one resolution per step, for a ``setup_command`` that installs
+    them one step after another (SWE-bench's specifications): two steps may pin one package differently,
+    as pip run once per step allows (the later step's pin wins), where one resolution of both would refuse.
     ``recipe`` names how the environment is set up (:mod:`repomind.sandbox.recipes`; the toolchain chooses
     it): ``pip``, the Python recipe, is the one today.
     """
@@ -60,6 +63,7 @@ class EnvironmentSpec:
     compiler: bool | None = None
     resolve_before: str | None = None
     recipe: str = "pip"
+    requirement_steps: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind.eval.backtest import environment
-from repomind.eval.swebench import harness, specs
+from repomind.eval.swebench import causes, harness, specs
 from repomind.eval.swebench.environments import Environments
 from repomind.eval.swebench.jsonl import Prediction, write_predictions
 from repomind.pipeline.instance import Instance, repo_path
@@ -133,7 +133,7 @@ def run(
                     "repo": instance.repo,
                     "version": instance.version,
                 }
-                record.update(verdict="unavailable", model=prediction.model)
+                record.update(verdict="unavailable", model=prediction.model, cause=causes.OTHER)
                 record["reason"] = f"evaluation could not run here: {type(exc).__name__}: {first}"
                 (directory / harness.VERDICT_FILE).write_text(json.dumps(record, indent=1))
                 return record

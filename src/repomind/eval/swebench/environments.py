@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from repomind.eval.swebench import causes
 from repomind.eval.swebench.specs import EvalSpec
 from repomind.sandbox import (
     Environment,
@@ -37,12 +38,22 @@ class Prepared:
     env: Environment | None
     reason: str  # why there is no environment ("" when there is one)
     log: str
+    cause: str = ""  # the kind of cause (:mod:`repomind.eval.swebench.causes`) when there is none
 
 
 def missing_requirement(output: str) -> str | None:
     """The requirement pip could not find in the wheelhouse, from its error output."""
     found = _MISSING.findall(output)
     return found[-1] if found else None
+
+
+def with_learnt(steps: tuple[tuple[str, ...], ...], learnt: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """The install steps with the learnt requirements resolved together with the last step's (they are
+    what the project's install, after every step, lacked)."""
+    if not learnt:
+        return steps
+    last = steps[-1] if steps else ()
+    return (*steps[:-1], tuple(dict.fromkeys((*last, *learnt))))
 
 
 def uses_setuptools_scm(work_tree: Path) -> bool:
@@ -113,7 +124,9 @@ class Environments:
                     repo_name=spec.repo,
                     setup_command=setup,
                     python=spec.python,
-                    requirements=tuple(dict.fromkeys((*spec.requirements, *extra, *learnt))),
+                    # Each install step resolved on its own, as the setup command installs them one
+                    # after another; what was learnt with the last (the project's install needs it).
+                    requirement_steps=with_learnt(spec.requirement_steps(extra), learnt),
                     keep_work_tree=True,
                     requirement_files=(),  # the spec says which requirement files, if any
                     compiler=spec.compiler,
@@ -122,7 +135,7 @@ class Environments:
                 try:
                     env = self.sandbox.prepare(work_tree, env_spec)
                 except ImageNotFoundError as exc:
-                    return Prepared(None, exc.message, "\n".join(logs))
+                    return Prepared(None, exc.message, "\n".join(logs), causes.OTHER)
                 except EnvironmentSetupError as exc:
                     logs.append(str(exc))
                     wanted = missing_requirement(exc.output or exc.message)
@@ -133,10 +146,12 @@ class Environments:
                         before = as_of
                         continue
                     if wanted is None or wanted in learnt:
-                        return Prepared(None, _failure_reason(exc), "\n".join(logs))
+                        cause = causes.classify(f"{exc.message}\n{exc.output}")
+                        return Prepared(None, _failure_reason(exc), "\n".join(logs), cause)
                     log(f"{key}: the wheelhouse lacked {wanted}; adding it and building again")
                     self._remember(key, wanted)
                     continue
                 logs.append(env.log)
                 return Prepared(env, "", "\n".join(logs))
-        return Prepared(None, f"still missing requirements after {MAX_LEARNT_ROUNDS} rounds", "\n".join(logs))
+        reason = f"still missing requirements after {MAX_LEARNT_ROUNDS} rounds"
+        return Prepared(None, reason, "\n".join(logs), causes.RESOLUTION)

@@ -23,7 +23,7 @@ from typing import Any
 from repomind.errors import ConfigError, UnsupportedRepository
 from repomind.eval.backtest import environment
 from repomind.eval.backtest.environment import RepositorySpec
-from repomind.eval.swebench import grading, requirements
+from repomind.eval.swebench import causes, grading, requirements
 from repomind.eval.swebench.environments import Environments
 from repomind.eval.swebench.jsonl import Prediction
 from repomind.eval.swebench.specs import EvalSpec, Unavailable
@@ -147,7 +147,7 @@ def evaluate(
         return record
 
     if isinstance(spec, Unavailable):
-        return finish(UNAVAILABLE, spec.reason)
+        return finish(UNAVAILABLE, spec.reason, cause=spec.cause)
     record["environment"] = environment.environment_kind(spec)
     if isinstance(spec, EvalSpec):
         record["python"] = spec.python
@@ -161,6 +161,7 @@ def evaluate(
             f"the repository lacks the contents of {len(lacking)} "
             f"file{'s' if len(lacking) > 1 else ''} at base_commit "
             f"(a partial mirror): {shown}",
+            cause=causes.MIRROR,
         )
     shutil.rmtree(scratch / instance.instance_id, ignore_errors=True)  # left by an interrupted run
     workspace = Workspace.create(str(repo), instance.base_commit, scratch / instance.instance_id)
@@ -172,7 +173,8 @@ def evaluate(
                 bot = environment.prepare(sandbox, tree, instance.repo)
             except (EnvironmentSetupError, ImageNotFoundError, ConfigError, UnsupportedRepository) as exc:
                 first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-                return finish(UNAVAILABLE, f"environment could not be built the repository's way: {first}")
+                reason = f"environment could not be built the repository's way: {first}"
+                return finish(UNAVAILABLE, reason, cause=causes.classify(str(exc)))
             env = bot.env
 
             def run_tests(tree: Path) -> tuple[dict[str, str], str, float]:
@@ -182,8 +184,9 @@ def evaluate(
                 return environment.swebench_status(ran.results), text, ran.seconds
         else:
             env_or_reason = _specification_environment(instance, spec, tree, environments, out_dir, log)
-            if isinstance(env_or_reason, str):
-                return finish(UNAVAILABLE, env_or_reason)
+            if isinstance(env_or_reason, tuple):
+                reason, cause = env_or_reason
+                return finish(UNAVAILABLE, reason, cause=cause)
             env, eval_spec = env_or_reason, spec
 
             def run_tests(tree: Path) -> tuple[dict[str, str], str, float]:
@@ -227,8 +230,9 @@ def evaluate(
 
 def _specification_environment(
     instance: Instance, spec: EvalSpec, tree: Path, environments: Environments, out_dir: Path, log: Log
-) -> Environment | str:
-    """The environment the specification describes, or why it cannot be had here."""
+) -> Environment | tuple[str, str]:
+    """The environment the specification describes, or why it cannot be had here and the cause
+    (:mod:`repomind.eval.swebench.causes`)."""
     for edit in spec.host_edits:  # swebench's pre-install sed edits: data edits, not repository code
         subprocess.run(["bash", "-c", edit], cwd=tree, capture_output=True, check=False, env=git_env())
     run_git(tree, "commit", "--quiet", "--allow-empty", "-am", "swebench pre-install edits")
@@ -237,12 +241,13 @@ def _specification_environment(
         commit = instance.environment_setup_commit or instance.base_commit
         found = requirements.write_requirements(tree, instance.repo, commit)
         if found is None:
-            return f"no requirements file of {instance.repo} at {commit[:12]}"
+            return f"no requirements file of {instance.repo} at {commit[:12]}", causes.OTHER
         file_requirements = found
     log(f"{instance.instance_id}: environment for {spec.repo} {spec.version} (Python {spec.python})")
     as_of = _environment_date(tree, instance)
     prepared = environments.prepare(tree, spec, log, as_of=as_of, extra=file_requirements)
     (out_dir / "setup.log").write_text(prepared.log)
     if prepared.env is None:
-        return f"environment could not be built: {prepared.reason}"
+        reason = f"environment could not be built: {prepared.reason}"
+        return reason, prepared.cause or causes.classify(prepared.reason)
     return prepared.env

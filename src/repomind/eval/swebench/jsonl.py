@@ -100,8 +100,19 @@ def builtin_predictions(kind: str, instances: Iterable[Instance]) -> dict[str, P
     raise EvalInputError(f"unknown built-in predictions {kind!r} (gold or empty)")
 
 
-def load_predictions(path: Path, instances: Sequence[Instance]) -> dict[str, Prediction]:
-    """Predictions in the official format (JSONL, or a JSON list); each must name a dataset instance."""
+@dataclass(frozen=True)
+class LoadedPredictions:
+    """The predictions for the instances to evaluate, and the ids of those left out: predictions for
+    instances not in the dataset (or not among ``--instances``), in the file's order."""
+
+    predictions: dict[str, Prediction]
+    left_out: tuple[str, ...] = ()
+
+
+def load_predictions(path: Path, instances: Sequence[Instance]) -> LoadedPredictions:
+    """Predictions in the official format (JSONL, or a JSON list). As the official harness, only those
+    for ``instances`` are evaluated; the others are left out (and counted), not refused. A malformed row
+    or a second prediction for one instance is refused."""
     if not path.is_file():
         raise EvalInputError(f"predictions file {path} does not exist")
     text = path.read_text(errors="replace")
@@ -120,6 +131,8 @@ def load_predictions(path: Path, instances: Sequence[Instance]) -> dict[str, Pre
                     raise EvalInputError(f"{path}:{number}: not JSON ({exc})") from None
     known = {i.instance_id for i in instances}
     predictions: dict[str, Prediction] = {}
+    seen: set[str] = set()
+    left_out: list[str] = []
     for where, row in rows:
         if not isinstance(row, dict) or not isinstance(row.get(KEY_ID), str):
             raise EvalInputError(f"{where}: a prediction needs a string {KEY_ID}")
@@ -127,12 +140,14 @@ def load_predictions(path: Path, instances: Sequence[Instance]) -> dict[str, Pre
         if patch is not None and not isinstance(patch, str):
             raise EvalInputError(f"{where}: {KEY_PATCH} must be a string or null")
         iid = row[KEY_ID]
-        if iid not in known:
-            raise EvalInputError(f"{where}: prediction for {iid}, which is not an instance of the dataset")
-        if iid in predictions:
+        if iid in seen:
             raise EvalInputError(f"{where}: a second prediction for {iid}")
+        seen.add(iid)
+        if iid not in known:
+            left_out.append(iid)
+            continue
         predictions[iid] = Prediction(iid, str(row.get(KEY_MODEL) or path.stem), patch or "")
-    return predictions
+    return LoadedPredictions(predictions, tuple(left_out))
 
 
 def write_predictions(path: Path, predictions: Iterable[Prediction]) -> None:

@@ -5,13 +5,37 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from repomind.eval.swebench import causes
 from repomind.eval.swebench.harness import RESOLVED, UNAVAILABLE, UNRESOLVED
 
+#: How many of the left-out predictions' ids the summary names.
+SHOWN_LEFT_OUT = 5
 
-def summarise(records: list[dict[str, Any]], skipped: list[dict[str, str]]) -> dict[str, Any]:
+
+def by_cause(records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The unavailable instances by the kind of cause (``causes.CAUSES`` order; empty kinds left out):
+    the cause the harness recorded, else the one its reason names (verdicts of earlier runs)."""
+    found: dict[str, list[str]] = {}
+    for r in records:
+        if r["verdict"] == UNAVAILABLE:
+            cause = r.get("cause") or causes.classify(str(r.get("reason", "")))
+            found.setdefault(cause, []).append(r["instance_id"])
+    order = [*causes.CAUSES, *sorted(set(found) - set(causes.CAUSES))]
+    return {c: found[c] for c in order if c in found}
+
+
+def left_out_summary(left_out: Sequence[str]) -> dict[str, Any]:
+    """``{"count": n, "first": [ids...]}`` of the predictions that name no instance evaluated."""
+    return {"count": len(left_out), "first": list(left_out[:SHOWN_LEFT_OUT])}
+
+
+def summarise(
+    records: list[dict[str, Any]], skipped: list[dict[str, str]], left_out: Sequence[str] = ()
+) -> dict[str, Any]:
     verdicts = Counter(r["verdict"] for r in records)
     graded = verdicts[RESOLVED] + verdicts[UNRESOLVED]
     cold = [r["total_s"] for r in records if r.get("env_cached") is False]
@@ -29,6 +53,8 @@ def summarise(records: list[dict[str, Any]], skipped: list[dict[str, str]]) -> d
         "unavailable_reasons": dict(
             Counter(_reason_kind(r["reason"]) for r in records if r["verdict"] == UNAVAILABLE)
         ),
+        "unavailable_by_cause": by_cause(records),
+        "predictions_left_out": left_out_summary(left_out),
         "median_s_cold": statistics.median(cold) if cold else None,
         "median_s_cached": statistics.median(warm) if warm else None,
         "tokens": sum(tokens) if tokens else None,
@@ -68,6 +94,15 @@ def markdown(summary: dict[str, Any], records: list[dict[str, Any]], plots: list
         f"- median time per instance: cold {summary['median_s_cold']} s, "
         f"cached {summary['median_s_cached']} s",
     ]
+    for cause, ids in summary.get("unavailable_by_cause", {}).items():
+        lines.append(f"- unavailable, {cause}: {len(ids)} ({', '.join(ids)})")
+    dropped = summary.get("predictions_left_out") or {}
+    if dropped.get("count"):
+        more = " ..." if dropped["count"] > len(dropped["first"]) else ""
+        lines.append(
+            f"- predictions left out (no instance evaluated here has their id): {dropped['count']} "
+            f"({', '.join(dropped['first'])}{more})"
+        )
     if summary.get("f2p_fail_before"):
         fb = summary["f2p_fail_before"]
         lines.append(
@@ -126,9 +161,14 @@ def plots(out: Path, records: list[dict[str, Any]]) -> list[str]:
 
 
 def write(
-    out: Path, records: list[dict[str, Any]], skipped: list[dict[str, str]], meta: dict[str, Any]
+    out: Path,
+    records: list[dict[str, Any]],
+    skipped: list[dict[str, str]],
+    meta: dict[str, Any],
+    *,
+    left_out: Sequence[str] = (),
 ) -> dict[str, Any]:
-    summary = summarise(records, skipped)
+    summary = summarise(records, skipped, left_out)
     names = plots(out, records)
     keep = ("instance_id", "repo", "version", "verdict", "reason")
     instances = [
