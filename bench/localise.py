@@ -9,9 +9,11 @@ and leaving one repository out, with the plain quantile and with the shift-robus
 the shared calibration (each judged repository's quantile fitted on the others alone), overall with its
 binomial standard error and per repository. ``--history``: each repository calibrated on its own
 history before each instance's base commit (one scoring pass per repository, cached under ``--cache``),
-as the bot does, beside the same run's shared numbers. ``--records``: keep the rankings in this JSONL
-and reuse them on the next run. Speed is measured on sympy: a cold index, moving it to a commit a few
-hundred commits away, queries, and peak memory.
+as the bot does (at the level learnt from the other dev repositories' issues), beside the same run's
+shared numbers and the uncorrected history's; ``--history-limit 300`` reuses the scored histories the
+packaged levels were made from (``bench/history_levels.py`` regenerates those). ``--records``: keep the
+rankings in this JSONL and reuse them on the next run. Speed is measured on sympy: a cold index, moving it
+to a commit a few hundred commits away, queries, and peak memory.
 """
 
 from __future__ import annotations
@@ -114,8 +116,10 @@ def pooled(judged: list[dict], confidence: float) -> dict:
 def history_calibrated(
     items: list, repos: Path, localiser: IndexLocaliser, records: list[dict], args: argparse.Namespace
 ) -> dict:
-    """Each instance judged by its repository's history before its base commit (as the bot would: no set
-    where that history is not good enough), at each confidence."""
+    """Each instance judged by its repository's history before its base commit as the bot judges it: at
+    the level learnt from the packaged placements of the *other* dev repositories' issues (its own are left
+    out, see ``repomind.pipeline.localise.history_levels``), no set where that history is not good enough;
+    beside it, ``uncorrected``: the plain quantile of the history's alphas."""
     from repomind.eval.localise.history import history_calibration_for, scored_histories
 
     started = time.perf_counter()
@@ -132,47 +136,12 @@ def history_calibrated(
         judged = [dict(r) for r in records]
         apply_calibration(judged, judge, confidence)
         out[str(confidence)] = pooled(judged, confidence)
-    out["level_corrected"] = level_corrected(items, repos, scored, records)
-    return out
-
-
-def level_corrected(items: list, repos: Path, scored: dict, records: list[dict]) -> dict:
-    """A correction for commit messages standing in for issues, fitted without the judged repository:
-    each issue's alpha placed in its own repository's history before it (u, its rank there as a
-    fraction); the level asked of the judged repository's history is the conformal quantile of the u of
-    the other repositories' issues. Measurement only (not what the bot does yet)."""
-    from repomind.pipeline.localise.calibrate import nonconformity, quantile
-    from repomind.pipeline.localise.calibration_source import MIN_PAIRS, commit_time
-
-    base = {i.instance_id: i for i in items}
-    history: dict[str, list[float]] = {}
-    for r in records:
-        clone = dataset.repo_path(repos, r["repo"])
-        if r["repo"] in scored and clone is not None:
-            before = commit_time(clone, base[r["instance_id"]].base_commit)
-            history[r["instance_id"]] = sorted(e.alpha for e in scored[r["repo"]].entries if e.time < before)
-    usable = [r for r in records if len(history.get(r["instance_id"], [])) >= MIN_PAIRS]
-    u = {}
-    for r in usable:
-        past = history[r["instance_id"]]
-        below = sum(a < r["alpha"] for a in past) + 0.5 * sum(a == r["alpha"] for a in past)
-        u[r["instance_id"]] = below / len(past)
-    out: dict = {}
+    out["uncorrected"] = {}
     for confidence in CONFIDENCES:
-        judged = []
-        for r in usable:
-            level = quantile([u[o["instance_id"]] for o in usable if o["repo"] != r["repo"]], confidence)
-            past = history[r["instance_id"]]
-            limit = (
-                math.inf
-                if level == math.inf
-                else past[min(len(past) - 1, max(0, math.ceil(level * len(past)) - 1))]
-            )
-            alphas = nonconformity([s for _, s in r["top"]], r["n_files"])
-            judged.append(
-                {**r, "set_size": int((alphas <= limit).sum()), "covered": bool(r["alpha"] <= limit)}
-            )
-        out[str(confidence)] = pooled(judged, confidence)
+        judge = history_calibration_for(items, repos, scored, confidence, corrected=False)
+        judged = [dict(r) for r in records]
+        apply_calibration(judged, judge, confidence)
+        out["uncorrected"][str(confidence)] = pooled(judged, confidence)
     return out
 
 

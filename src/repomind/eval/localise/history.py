@@ -71,9 +71,16 @@ def _cached(path: Path, localiser: IndexLocaliser) -> ScoredHistory | None:
 
 
 def history_calibration_for(
-    instances: list[dataset.Instance], repos: Path, scored: dict[str, ScoredHistory], confidence: float
+    instances: list[dataset.Instance],
+    repos: Path,
+    scored: dict[str, ScoredHistory],
+    confidence: float,
+    *,
+    corrected: bool = True,
 ) -> CalibrationFor:
-    """Each record's calibration: its repository's history before its base commit, when good enough."""
+    """Each record's calibration: its repository's history before its base commit, when good enough; at
+    the level learnt from the other repositories' issues (``corrected``, as the bot uses it: the packaged
+    placements without the record's own repository), or at the plain quantile."""
     before: dict[str, int] = {}
     for instance in instances:
         clone = dataset.repo_path(repos, instance.repo)
@@ -84,7 +91,7 @@ def history_calibration_for(
         history = scored.get(record["repo"])
         if history is None or record["instance_id"] not in before:
             return None
-        own = history.calibration(before=before[record["instance_id"]])
+        own = history.calibration(before=before[record["instance_id"]], corrected=corrected)
         return None if shortfall(own, confidence) else own
 
     return calibration

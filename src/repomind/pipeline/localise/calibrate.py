@@ -69,6 +69,17 @@ def quantile(alphas: Sequence[float], confidence: float) -> float:
     return math.inf if needed == 0 else ordered[n - needed] if needed <= n else -math.inf
 
 
+def at_level(alphas: Sequence[float], level: float) -> float:
+    """The ``level``-quantile of ``alphas`` (the smallest alpha with at least that fraction at or below
+    it); ``inf`` (every file) for a level of ``inf``, ``-inf`` (no file) for ``-inf`` or no alphas."""
+    if level == math.inf:
+        return math.inf
+    ordered = sorted(alphas)
+    if level == -math.inf or not ordered:
+        return -math.inf
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(level * len(ordered) - 1e-9) - 1))]
+
+
 def repository_of(instance: str) -> str:
     """``owner__name`` of a SWE-bench-style instance id (``owner__name-1234``); the id itself otherwise."""
     head, _, number = instance.rpartition("-")
@@ -147,6 +158,21 @@ class Calibration:
         return len(self.alphas)
 
     @property
+    def level_placements(self) -> list[float] | None:
+        """With ``meta["level"]`` (a history calibration, see :mod:`.history_levels`): the placements whose
+        conformal quantile is the level asked of these alphas; None for a plain calibration."""
+        level = (self.meta or {}).get("level")
+        if not isinstance(level, dict) or not isinstance(level.get("placements"), list):
+            return None
+        return [float(u) for u in level["placements"]]
+
+    def level(self, confidence: float) -> float:
+        """The quantile level of these alphas a set at ``confidence`` uses: ``confidence`` itself, or
+        with ``meta["level"]`` the conformal quantile of its placements."""
+        placements = self.level_placements
+        return confidence if placements is None else quantile(placements, confidence)
+
+    @property
     def shift_robust(self) -> bool:
         """Sets use :func:`shift_robust_quantile` over the instances' repositories (a shared calibration)."""
         return (self.meta or {}).get("quantile") == SHIFT_ROBUST
@@ -160,6 +186,8 @@ class Calibration:
         if self.shift_robust:
             groups = [repository_of(i) for i in self.instances]
             return shift_robust_quantile(self.alphas, groups, confidence)
+        if self.level_placements is not None:
+            return at_level(self.alphas, self.level(confidence))
         return quantile(self.alphas, confidence)
 
     def made_with(self) -> tuple[str | None, str | None]:
@@ -190,7 +218,7 @@ class Calibration:
         if len(self.alphas) < minimum_size(confidence):
             return None
         alphas = nonconformity(scores, len(paths))[: len(paths)]
-        if self.shift_robust:
+        if self.shift_robust or self.level_placements is not None:
             limit = self.threshold(confidence)
             return [p for p, a in zip(paths, alphas, strict=True) if a <= limit]
         chosen = self._classifier().predict_set(

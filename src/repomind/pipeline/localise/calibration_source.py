@@ -20,6 +20,7 @@ from typing import Any
 
 from repomind.pipeline.localise.calibrate import (
     Calibration,
+    at_level,
     quantile,
     repository_of,
     shift_robust_quantile,
@@ -45,20 +46,32 @@ class HeldOut:
     n: int
     confidence: float
     by: str  # "repository" or "fold"
+    #: The coverage the held-out pairs should have: ``confidence``, or for a history calibration with a
+    #: level learnt from issues (``meta["level"]``), that level (its past changes are covered at it).
+    target: float | None = None
+
+    @property
+    def expected(self) -> float:
+        return self.confidence if self.target is None else min(1.0, max(0.0, self.target))
 
     @property
     def error(self) -> float:
-        """The binomial standard error of a coverage of ``confidence`` measured on ``n`` pairs."""
-        return math.sqrt(self.confidence * (1 - self.confidence) / self.n) if self.n else math.inf
+        """The binomial standard error of a coverage of ``expected`` measured on ``n`` pairs."""
+        return math.sqrt(self.expected * (1 - self.expected) / self.n) if self.n else math.inf
 
     @property
     def misses(self) -> bool:
-        return self.confidence - self.coverage > self.error + 1e-12
+        return self.expected - self.coverage > self.error + 1e-12
 
 
 def held_out_check(calibration: Calibration, confidence: float, folds: int = FOLDS) -> HeldOut:
     """A shift-robust calibration leaves each repository out in turn (its promise is about repositories it
-    has not seen); any other is split into ``folds`` by a hash of the instance id."""
+    has not seen); any other is split into ``folds`` by a hash of the instance id. A history calibration
+    with a level (``meta["level"]``) is judged the same way at that level: each fold's threshold is the
+    level's quantile of the other folds' alphas, and its coverage must reach the level (the promise about
+    issues rests on the placements the level came from, measured leaving each dev repository out)."""
+    levelled = calibration.level_placements is not None
+    level = calibration.level(confidence) if levelled else confidence
     alphas = calibration.alphas
     instances = list(calibration.instances) + [str(i) for i in range(len(calibration.instances), len(alphas))]
     groups = [repository_of(i) for i in instances[: len(alphas)]]
@@ -70,10 +83,13 @@ def held_out_check(calibration: Calibration, confidence: float, folds: int = FOL
         rest = [(a, g) for a, g in zip(alphas, groups, strict=True) if g != name]
         if by == "repository":
             limit = shift_robust_quantile([a for a, _ in rest], [g for _, g in rest], confidence)
+        elif levelled:
+            limit = at_level([a for a, _ in rest], level)
         else:
             limit = quantile([a for a, _ in rest], confidence)
         covered += sum(1 for a, g in zip(alphas, groups, strict=True) if g == name and a <= limit)
-    return HeldOut(covered / len(alphas) if alphas else 0.0, len(alphas), confidence, by)
+    target = level if levelled else None
+    return HeldOut(covered / len(alphas) if alphas else 0.0, len(alphas), confidence, by, target)
 
 
 def shortfall(calibration: Calibration, confidence: float) -> str:
@@ -84,7 +100,9 @@ def shortfall(calibration: Calibration, confidence: float) -> str:
     if check.misses:
         return (
             f"{calibration.describe()}, whose held-out check (by {check.by}) covered {check.coverage:.2f} at "
-            f"confidence {confidence:g}, more than its sampling error (±{check.error:.2f}) short"
+            f"confidence {confidence:g}"
+            + (f" (level {check.expected:.2f} of its past changes)" if check.target is not None else "")
+            + f", more than its sampling error (±{check.error:.2f}) short"
         )
     return ""
 

@@ -32,6 +32,7 @@ from repomind.pipeline.localise.calibrate import SCORE_VERSION, Calibration, wor
 from repomind.pipeline.localise.embed import Embedder, embedding_name
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.history_commits import HistoryPair, history_pairs
+from repomind.pipeline.localise.history_levels import HistoryLevels, builtin_levels
 from repomind.pipeline.localise.localiser import IndexLocaliser
 from repomind.pipeline.localise.rank import clean_issue, rank
 from repomind.pipeline.localise.rerank import describe
@@ -111,12 +112,22 @@ class ScoredHistory:
         )
 
     def calibration(
-        self, *, before: int | None = None, exclude: Collection[str] = (), max_files: int | None = None
+        self,
+        *,
+        before: int | None = None,
+        exclude: Collection[str] = (),
+        max_files: int | None = None,
+        corrected: bool = True,
+        levels: HistoryLevels | None = None,
     ) -> Calibration:
         """The calibration on the changes made before ``before`` (unix seconds; all when None), without
         the commits in ``exclude`` (full SHAs, or prefixes of at least 7 digits), and, with ``max_files``,
         only changes of at most that many source files (a change of several files is judged by its
-        worst-ranked one, so its alpha is higher: SWE-bench Lite's issues each change one file)."""
+        worst-ranked one, so its alpha is higher: SWE-bench Lite's issues each change one file).
+
+        ``corrected`` (the default): its sets use the level learnt from issues of other repositories
+        (``levels``, the packaged ones when None, always without this repository's own: see
+        :mod:`.history_levels`) in ``meta["level"]``; False: the plain quantile of past changes."""
         excluded = {c.lower() for c in exclude}
         prefixes = tuple(c for c in excluded if 7 <= len(c) < 40)
         kept = [
@@ -142,6 +153,7 @@ class ScoredHistory:
                 "before": before,
                 "max_files": max_files,
                 "dataset": f"past changes of {self.repo}",
+                **({"level": (levels or builtin_levels()).without(self.repo).to_meta()} if corrected else {}),
             },
         )
 
