@@ -166,7 +166,7 @@ def test_calibrate_from_github_over_rest(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     result = json.loads(shown.stdout)
     assert result["set"] and result["set"][0] == "shop/shipping.py"
-    assert "12 issues of acme/shop, closed by merged pull requests" in result["note"]
+    assert "12 issues of this repository closed by merged pull requests" in result["note"]
 
     for wrong, message in (
         (["--from-github", "acme", "--repo", str(clone)], "is not OWNER/REPO"),
