@@ -37,6 +37,7 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> No
 
 
 # Subcommands live in one module per area; registering them here keeps this the one composition root.
+from repomind.cli.backtest import backtest  # noqa: E402
 from repomind.cli.db import db  # noqa: E402
 from repomind.cli.llm import llm  # noqa: E402
 from repomind.cli.localise import calibrate, evaluate, localise  # noqa: E402
@@ -47,7 +48,7 @@ from repomind.cli.swebench import eval_swebench  # noqa: E402, F401  (attaches `
 from repomind.cli.train import train  # noqa: E402
 from repomind.cli.worker import worker  # noqa: E402
 
-for _command in (serve, worker, sandbox, localise, calibrate, evaluate, solve, llm, train, db):
+for _command in (serve, worker, sandbox, localise, calibrate, evaluate, solve, llm, train, db, backtest):
     cli.add_command(_command)
 
 
