@@ -101,12 +101,12 @@ def test_report_rows_and_summary(tmp_path: Path) -> None:
 
 
 def _replay(tmp_path: Path, *extra: str, env: dict[str, str]) -> tuple[Any, Path, str, str]:
-    from repomind.pipeline import instance as ds
+    from repomind.eval.backtest.replay import save_tasks
     from tests.test_cli import run
 
     clone, base, fix, task = _history(tmp_path)
     tasks = tmp_path / "given.jsonl"
-    ds.save([task], tasks)
+    save_tasks([task], tasks)
     out = tmp_path / "out"
     args = ["backtest", "--repo", str(clone), "--tasks", str(tasks), "--specs", str(write_specs(tmp_path))]
     res = run(*args, *extra, "--out", str(out), env=env, timeout=600)
@@ -138,11 +138,13 @@ def test_replay_with_a_scripted_model_and_todays_config(tmp_path: Path, docker_c
     row = data["tasks"][0]
     assert row["instance_id"] == "acme__calc-1" and row["verdict"] == "resolved" and row["resolved"]
     assert "calc.py" in row["localised"] and row["covered"] is True
-    assert row["attempts"] == 1 and row["tokens"] > 0 and row["seconds"] > 0 and "steps" in row
+    assert row["tokens"] > 0 and row["seconds"] > 0 and "steps" in row
     assert row["strategy"] == "pipeline"  # today's config, not the base's (which has none)
     assert row["history"] == {"head": base, "commits": 1}  # the solve saw only the base's history
     solved = json.loads((out / "instances" / "acme__calc-1" / "solve_report.json").read_text())
-    assert solved["max_attempts"] == 2
+    # max_attempts: 2 from today's config (the default is 3); the scripted fix writes no test, so the bot
+    # could not verify it and used both attempts, the patch is the prediction all the same
+    assert solved["max_attempts"] == 2 and row["attempts"] == 2
     assert [json.loads(x)["instance_id"] for x in (out / "tasks.jsonl").read_text().splitlines()] == [
         "acme__calc-1"
     ]

@@ -154,11 +154,11 @@ def _tasks(
 ) -> list[Instance]:
     """The given tasks, or those built from the history (cached under ``out/cache``)."""
     from repomind.eval.backtest import replay
-    from repomind.pipeline import instance as ds
+    from repomind.eval.swebench.jsonl import load_instances
     from repomind.progress import bar
 
     if tasks_file is not None:
-        return ds.load(tasks_file)[:limit]
+        return load_instances(tasks_file)[:limit]
     from repomind.eval.backtest import tasks as build
 
     day = since.date() if since is not None else None

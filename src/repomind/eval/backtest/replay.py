@@ -45,6 +45,17 @@ def default_builder() -> TaskBuilder:
     return builder
 
 
+def save_tasks(tasks: Iterable[Instance], path: Path) -> None:
+    """The tasks as SWE-bench JSONL, every field ``eval swebench`` reads (``load_instances``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for task in tasks:
+        row = {**task.as_swebench(), "problem_statement": task.problem_statement}
+        row["environment_setup_commit"] = task.environment_setup_commit
+        rows.append(json.dumps(row) + "\n")
+    path.write_text("".join(rows))
+
+
 def hidden_clone(clone: Path, commit: str, dest: Path) -> Path:
     """A fresh bare repository at ``dest`` holding only ``commit`` and its ancestors (as ``main``, its
     HEAD): nothing after the commit is reachable, or even present."""
@@ -171,11 +182,10 @@ class Replay:
         from repomind.cli.swebench import batch_config
         from repomind.eval.backtest import report
         from repomind.eval.swebench import batch
-        from repomind.pipeline import instance as ds
 
         out = self.out.resolve()
         out.mkdir(parents=True, exist_ok=True)
-        ds.save(tasks, out / "tasks.jsonl")
+        save_tasks(tasks, out / "tasks.jsonl")
         repos = out / "repos"
         repos.mkdir(exist_ok=True)
         for name in {t.repo for t in tasks}:
