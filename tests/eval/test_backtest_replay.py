@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def test_hidden_clone_holds_nothing_after_the_base(tmp_path: Path) -> None:
     hidden = hidden_clone(clone, base, tmp_path / "hidden" / "history.git")
     assert git(hidden, "rev-parse", "HEAD").strip() == base
     assert git(hidden, "rev-list", "--all").split() == [base]
-    with pytest.raises(Exception):  # the fix commit is not even present
+    with pytest.raises(subprocess.CalledProcessError):  # the fix commit is not even present
         git(hidden, "cat-file", "-e", fix)
     assert git(clone, "rev-parse", "HEAD").strip() != base  # the clone itself is untouched
 
@@ -155,11 +156,69 @@ def test_replay_with_a_scripted_model_and_todays_config(tmp_path: Path, docker_c
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_oracle_replay_through_the_agent(tmp_path: Path, docker_client: Any) -> None:
+def test_oracle_replay_of_tasks_built_from_the_history(tmp_path: Path, docker_client: Any) -> None:
+    """No --tasks: the fix commit becomes a task (its test fails before, passes after), graded without a
+    specification (the repository's own way); the oracle, through the agent, resolves it."""
+    from tests.test_cli import run
+
+    clone, base, fix, _task = _history(tmp_path)
+    out = tmp_path / "out"
     env = {"REPOMIND_DATA_DIR": str(tmp_path / "data"), "REPOMIND_EMBEDDING_MODEL": "none"}
-    res, out, base, _fix = _replay(tmp_path, "--model", "oracle", "--strategy", "agent", env=env)
+    args = ["backtest", "--repo", str(clone), "--model", "oracle", "--strategy", "agent", "--out", str(out)]
+    res = run(*args, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    [task] = [json.loads(x) for x in (out / "tasks.jsonl").read_text().splitlines()]
+    assert task["instance_id"] == f"local__clone-{fix[:12]}" and task["base_commit"] == base
+    assert task["FAIL_TO_PASS"] == ["tests/test_calc.py::test_sub"]
+    assert task["problem_statement"].startswith("fix sub() and test it")
     summary = json.loads(res.stdout)
     assert (summary["n"], summary["resolved"]) == (1, 1), (out / "report.json").read_text()[-3000:]
     row = json.loads((out / "report.json").read_text())["tasks"][0]
-    assert row["strategy"] == "agent" and row["steps"] > 0 and row["history"]["head"] == base
+    assert row["strategy"] == "agent" and row["steps"] > 0  # the flag over today's `pipeline`
+    assert row["history"] == {"head": base, "commits": 1}
+    verdict = json.loads((out / "instances" / task["instance_id"] / "verdict.json").read_text())
+    assert verdict["environment"] != "swebench"  # no specification: the repository's way
     assert json.loads((out / "predictions.jsonl").read_text())["model_name_or_path"] == "oracle"
+    assert any((out / "cache").iterdir())  # the task's outcome is cached for the next run
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_backtest_from_github_over_the_stand_in(tmp_path: Path, docker_client: Any) -> None:
+    """--from-github: a merged pull request that closes an issue is the task, the issue its statement."""
+    from repomind.testing import StandInGitHub
+    from tests.test_cli import run
+
+    with StandInGitHub(tmp_path / "github") as gh:
+        state = gh.state
+        state.add_repo(REPO, make_git_repo(tmp_path / "src", FILES))
+        work = tmp_path / "work"
+        git(tmp_path, "clone", "-q", str(state.repos[REPO].git_dir), str(work))
+        issue = state.open_issue(REPO, "sub() adds", "sub(3, 1) is 4.")
+        git(work, "checkout", "-q", "-b", "fix")
+        (work / "calc.py").write_text(FIXED)
+        (work / "tests" / "test_calc.py").write_text(TESTS)
+        git(work, "commit", "-qam", "Fix sub")
+        git(work, "push", "-q", "origin", "fix")
+        number = state.create_pull(
+            REPO, title="Fix sub", head="fix", base="main", body=f"Fixes #{issue}.", draft=False
+        ).number
+        state.merge_pull(REPO, number)
+        clone = tmp_path / "clone"
+        git(tmp_path, "clone", "-q", "--bare", str(state.repos[REPO].git_dir), str(clone))
+        env = {
+            "REPOMIND_DATA_DIR": str(tmp_path / "data"),
+            "REPOMIND_EMBEDDING_MODEL": "none",
+            "REPOMIND_GITHUB_API_URL": gh.url,
+            "GITHUB_TOKEN": state.issue_token(1).token,
+        }
+        out = tmp_path / "out"
+        res = run(
+            "backtest", "--repo", str(clone), "--from-github", REPO, "--model", "oracle",
+            "--strategy", "agent", "--out", str(out), env=env, timeout=600,
+        )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    [task] = [json.loads(x) for x in (out / "tasks.jsonl").read_text().splitlines()]
+    assert task["instance_id"] == f"acme__calc-{number}" and task["repo"] == REPO
+    assert task["problem_statement"] == "sub() adds\nsub(3, 1) is 4.\n"
+    assert json.loads(res.stdout)["resolved"] == 1, (out / "report.json").read_text()[-3000:]
