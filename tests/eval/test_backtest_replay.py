@@ -222,3 +222,22 @@ def test_backtest_from_github_over_the_stand_in(tmp_path: Path, docker_client: A
     assert task["instance_id"] == f"acme__calc-{number}" and task["repo"] == REPO
     assert task["problem_statement"] == "sub() adds\nsub(3, 1) is 4.\n"
     assert json.loads(res.stdout)["resolved"] == 1, (out / "report.json").read_text()[-3000:]
+
+
+def test_backtest_refuses_bad_arguments_before_any_task(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    clone, _base, _fix, _task = _history(tmp_path)
+    out = str(tmp_path / "out")
+    cases = [
+        (["--from-github", "acme", "--model", "m"], "is not OWNER/REPO"),
+        (["--tasks", str(tmp_path / "t.jsonl"), "--since", "2024-01-01", "--model", "m"], "--tasks replays"),
+        (["--model", "m", "--strategy", "nonsense"], "nonsense"),
+    ]
+    for extra, message in cases:
+        res = run("backtest", "--repo", str(clone), *extra, "--out", out)
+        assert res.returncode != 0 and message in res.stderr, res.stderr
+    assert not (tmp_path / "out").exists()
+    shown = run("backtest", "--help")
+    for option in ("--repo", "--from-github", "--limit", "--since", "--model", "--api-base", "--strategy"):
+        assert option in shown.stdout

@@ -108,6 +108,7 @@ def backtest(
     from repomind.compose.run import limits
     from repomind.eval.backtest.replay import ORACLE, Replay, current_config, oracle_boundaries
     from repomind.pipeline.localise.gitread import check_repository
+    from repomind.pipeline.strategies import strategy_for
     from repomind.progress import bar
 
     check_repository(clone)
@@ -117,7 +118,8 @@ def backtest(
         raise UsageError("--tasks replays given tasks: --from-github and --since choose tasks to build")
     settings = ctx.settings
     flags = Overrides(model=model, api_base=api_base, strategy=strategy)
-    config = current_config(settings, clone, flags)  # a bad config or strategy stops here, before any task
+    config = current_config(settings, clone, flags)
+    strategy_for(config.strategy)  # a bad config or strategy stops here, before any task is built
     if config.model is None:
         raise UsageError("no model: give --model (or `oracle`), or set REPOMIND_MODEL")
     box = ctx.boundaries.sandbox(limits(settings), allowed_images=(), log=lambda _m: None)

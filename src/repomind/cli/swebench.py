@@ -18,14 +18,10 @@ if TYPE_CHECKING:
 
 
 def available_pythons(box: Any) -> tuple[str, ...]:
-    """The Python versions whose sandbox base image exists on the sandbox's Docker daemon (none for a
-    sandbox without one, such as the fake)."""
-    from repomind.sandbox.images import PYTHON_SUITES, base_image_tag, find_image
+    """:func:`repomind.eval.swebench.batch.available_pythons`."""
+    from repomind.eval.swebench import batch
 
-    client = getattr(box, "client", None)
-    if client is None:
-        return ()
-    return tuple(v for v in PYTHON_SUITES if find_image(client, base_image_tag(v)) is not None)
+    return batch.available_pythons(box)
 
 
 @evaluate.command("swebench")
@@ -223,35 +219,11 @@ def _run_local(
     sys.stdout.write("\n")
 
 
-def batch_config(
-    settings: Any,
-    box: Any,
-    *,
-    repos: Path,
-    out: Path,
-    lookup: Any = None,
-    python_fallback: bool = False,
-    workers: int = 1,
-    resume: bool = False,
-    check_before: bool = False,
-) -> Any:
-    """How ``eval swebench`` runs its instances here (:class:`repomind.eval.swebench.batch.RunConfig`):
-    the Pythons the sandbox has, the specifications, the sandbox limits and the learnt requirements;
-    ``bench/agent_oracle.py`` runs with the same."""
-    from repomind.compose.run import limits
-    from repomind.eval.swebench import batch, harness, specs
+def batch_config(settings: Any, box: Any, **kwargs: Any) -> Any:
+    """:func:`repomind.eval.swebench.batch.run_config` (``bench/agent_oracle.py`` runs with it too)."""
+    from repomind.eval.swebench import batch
 
-    return batch.RunConfig(
-        repos=repos,
-        out=out,
-        available_pythons=available_pythons(box),
-        spec_lookup=lookup or specs.swebench_specs,
-        python_fallback=python_fallback,
-        workers=workers,
-        resume=resume,
-        opts=harness.Options(check_before=check_before, limits=limits(settings)),
-        env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
-    )
+    return batch.run_config(settings, box, **kwargs)
 
 
 def _solve_predictor(ctx: Context, box: Any, model: str, flags: Overrides) -> Any:

@@ -179,7 +179,6 @@ class Replay:
     ) -> dict[str, Any]:
         """Write ``tasks.jsonl``, solve and grade every task, write ``predictions.jsonl``, ``report.json``
         and the plots; return the report."""
-        from repomind.cli.swebench import batch_config
         from repomind.eval.backtest import report
         from repomind.eval.swebench import batch
 
@@ -201,7 +200,9 @@ class Replay:
             boundaries_for=self.boundaries_for,
             scratch=out / "hidden",
         )
-        run_config = batch_config(self.settings, self.sandbox, repos=repos, out=out, lookup=self.spec_lookup)
+        run_config = batch.run_config(
+            self.settings, self.sandbox, repos=repos, out=out, lookup=self.spec_lookup
+        )
         result = batch.run(
             tasks, predictor(model, one), self.sandbox, run_config, progress=progress, warn=warn
         )

@@ -174,3 +174,44 @@ def run(
     ordered = [i.instance_id for i in instances]
     write_predictions(config.out / "predictions.jsonl", [predictions[i] for i in ordered if i in predictions])
     return RunResult([records[i] for i in ordered if i in records], skipped, list(predictions.values()))
+
+
+def available_pythons(box: Any) -> tuple[str, ...]:
+    """The Python versions whose sandbox base image exists on the sandbox's Docker daemon (none for a
+    sandbox without one, such as the fake)."""
+    from repomind.sandbox.images import PYTHON_SUITES, base_image_tag, find_image
+
+    client = getattr(box, "client", None)
+    if client is None:
+        return ()
+    return tuple(v for v in PYTHON_SUITES if find_image(client, base_image_tag(v)) is not None)
+
+
+def run_config(
+    settings: Any,
+    box: Any,
+    *,
+    repos: Path,
+    out: Path,
+    lookup: specs.SpecLookup | None = None,
+    python_fallback: bool = False,
+    workers: int = 1,
+    resume: bool = False,
+    check_before: bool = False,
+) -> RunConfig:
+    """How ``eval swebench`` runs its instances here: the Pythons the sandbox has, the specifications,
+    the sandbox limits and the learnt requirements; ``bench/agent_oracle.py`` and ``repomind backtest``
+    run with the same."""
+    from repomind.compose.run import limits
+
+    return RunConfig(
+        repos=repos,
+        out=out,
+        available_pythons=available_pythons(box),
+        spec_lookup=lookup or specs.swebench_specs,
+        python_fallback=python_fallback,
+        workers=workers,
+        resume=resume,
+        opts=harness.Options(check_before=check_before, limits=limits(settings)),
+        env_store=settings.data_dir / "swebench" / "learnt-requirements.json",
+    )
