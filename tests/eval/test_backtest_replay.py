@@ -224,6 +224,18 @@ def test_backtest_from_github_over_the_stand_in(tmp_path: Path, docker_client: A
     assert json.loads(res.stdout)["resolved"] == 1, (out / "report.json").read_text()[-3000:]
 
 
+def test_repo_name_from_the_remote_or_the_directory(tmp_path: Path) -> None:
+    from repomind.cli.backtest import repo_name
+
+    clone, _base, _fix, _task = _history(tmp_path)
+    assert repo_name(clone) == "local/clone"
+    mirror = tmp_path / "acme__calc"
+    mirror.symlink_to(clone)
+    assert repo_name(mirror) == "acme/calc"  # the name as given, not the link's target
+    git(clone, "remote", "add", "origin", "https://github.com/acme/shop.git")
+    assert repo_name(clone) == "acme/shop"
+
+
 def test_backtest_refuses_bad_arguments_before_any_task(tmp_path: Path) -> None:
     from tests.test_cli import run
 

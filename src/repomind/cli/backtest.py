@@ -21,15 +21,17 @@ _REMOTE = re.compile(r"[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
 def repo_name(clone: Path) -> str:
-    """OWNER/NAME of the clone's ``origin`` remote, else ``local/<directory name>``."""
+    """OWNER/NAME of the clone's ``origin`` remote, else of its directory as given when that is named
+    ``owner__name`` (a mirror may be a symlink), else ``local/<directory name>``."""
     from repomind.pipeline.solve.workspace import run_git
 
     url = run_git(clone, "config", "--get", "remote.origin.url", check=False).strip()
     found = _REMOTE.search(url)
     if found:
         return f"{found.group(1)}/{found.group(2)}"
-    name = clone.resolve().name.removesuffix(".git")
-    return f"local/{name}"
+    name = clone.absolute().name.removesuffix(".git")
+    owner, sep, rest = name.partition("__")
+    return f"{owner}/{rest}" if sep and owner and rest else f"local/{name}"
 
 
 @click.command("backtest")
