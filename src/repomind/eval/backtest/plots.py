@@ -23,7 +23,7 @@ def write_plots(out_dir: Path, rows: list[dict[str, Any]], summary: dict[str, An
     values = [summary.get("resolve_rate") or 0.0, summary.get("coverage") or 0.0]
     bars = ax.bar(names, values, color=["tab:green", "tab:blue"])
     ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
-    ax.set(ylim=(0, 1), ylabel=f"share of {summary.get('n', 0)} tasks", title="Backtest on the history")
+    ax.set(ylim=(0, 1.12), ylabel=f"share of {summary.get('n', 0)} tasks", title="Backtest on the history")
     written.append(_save(fig, out_dir / "resolve_rate.png"))
 
     ids = [str(r["instance_id"]) for r in rows]
