@@ -283,3 +283,23 @@ def test_a_partial_mirror_is_unavailable_with_the_files_it_lacks(tmp_path: Path)
     assert missing_files(repo, head) == ["data/big.h5"]
     assert list(gitread.list_files(repo, head)) == ["pkg/a.py"]  # localisation skips the absent file
     assert missing_files(repo, "0" * 40) == []  # a missing commit is the checkout's error to name
+
+
+def test_a_solve_left_by_an_interrupted_run_is_started_afresh(tmp_path: Path) -> None:
+    from repomind.eval.swebench.model import solve_predictor
+    from repomind.pipeline.instance import Instance
+
+    stale = tmp_path / "solve" / "scratch" / "repo"
+    stale.mkdir(parents=True)
+    seen: list[bool] = []
+
+    def run_solve(instance: Instance, repo: Path, run_dir: Path) -> object:
+        seen.append(run_dir.exists())  # the interrupted run's files are gone before the solve starts
+        run_dir.mkdir(parents=True)
+        (run_dir / "patch.diff").write_text("diff\n")
+        return object()
+
+    item = Instance("o__r-1", "o/r", "abc", "issue", "patch")
+    prediction, _ = solve_predictor("m", run_solve)(item, tmp_path / "repo", tmp_path)
+    assert seen == [False] and prediction.patch == "diff\n"
+    assert Instance("o__r-2", "o/r", "abc", "issue", "not a diff").gold_files == []  # no section, no crash

@@ -54,6 +54,8 @@ def file_sections(patch: str) -> list[tuple[str, str]]:
     """(path, text) of each file's section of a unified diff, in order; the path as :attr:`gold_files`
     names it. Text before the first ``diff --git`` line belongs to no section."""
     matches = list(_DIFF_FILE.finditer(patch))
+    if not matches:  # an empty patch, or text that is no diff: no file
+        return []
     ends = [m.start() for m in matches[1:]] + [len(patch)]
     return [
         (m[2] if m[2] != "/dev/null" else m[1], patch[m.start() : end])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ def solve_predictor(
 
     def predict(instance: Instance, repo: Path, directory: Path) -> tuple[Prediction, dict[str, Any]]:
         run_dir = directory / "solve"
+        if run_dir.exists():  # left by an interrupted run: this one starts afresh (`--resume`)
+            shutil.rmtree(run_dir)
         report = run_solve(instance, repo, run_dir)
         patch_file = run_dir / "patch.diff"
         patch = patch_file.read_text() if patch_file.is_file() else ""
