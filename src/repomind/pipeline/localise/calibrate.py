@@ -103,6 +103,36 @@ def minimum_size(confidence: float) -> int:
     return math.floor(1.0 / (1.0 - confidence) + 1e-9)
 
 
+def write_versioned(path: Path, data: dict[str, Any], *, indent: int = 1) -> None:
+    """Write a versioned JSON file (``format`` and ``score_version`` in ``data``) whole: a reader never
+    sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=indent))
+    temporary.replace(path)
+
+
+def read_versioned(path: Path, *, fmt: str, kind: str, again: str) -> dict[str, Any]:
+    """The object of the JSON file ``path`` written with format ``fmt`` on this :data:`SCORE_VERSION`.
+
+    Raises :class:`LocaliseError` naming ``kind`` when the file is missing, not JSON, of another format,
+    or of another score version (``again`` says what to do then)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LocaliseError(f"{kind} {path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise LocaliseError(f"{kind} {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise LocaliseError(f"{path} is not a Repomind {kind}")
+    if data.get("score_version") != SCORE_VERSION:
+        raise LocaliseError(
+            f"{path} was made from scores of version {data.get('score_version')}, this Repomind "
+            f"scores with version {SCORE_VERSION}: {again}"
+        )
+    return data
+
+
 @dataclass
 class Calibration:
     alphas: list[float]
@@ -112,7 +142,6 @@ class Calibration:
     _fitted: Any = field(default=None, init=False, repr=False, compare=False)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "format": FORMAT,
             "score_version": self.score_version,
@@ -122,23 +151,13 @@ class Calibration:
             "instances": self.instances,
             "meta": self.meta or {},
         }
-        path.write_text(json.dumps(data, indent=1))
+        write_versioned(path, data)
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise LocaliseError(f"calibration file {path} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise LocaliseError(f"calibration file {path} is not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise LocaliseError(f"{path} is not a Repomind calibration file")
-        if data.get("score_version") != SCORE_VERSION:
-            raise LocaliseError(
-                f"{path} was calibrated on scores of version {data.get('score_version')}, this Repomind "
-                f"scores with version {SCORE_VERSION}: run `repomind calibrate` again"
-            )
+        data = read_versioned(
+            path, fmt=FORMAT, kind="calibration file", again="run `repomind calibrate` again"
+        )
         return cls(
             [float(a) for a in data["alphas"]], list(data["instances"]), SCORE_VERSION, data.get("meta")
         )

@@ -17,7 +17,6 @@ stored beside the index (:func:`history_file`); a refresh scores only the change
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -28,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from repomind.pipeline.localise import gitread
-from repomind.pipeline.localise.calibrate import SCORE_VERSION, Calibration, worst_alpha
+from repomind.pipeline.localise.calibrate import (
+    SCORE_VERSION,
+    Calibration,
+    read_versioned,
+    worst_alpha,
+    write_versioned,
+)
 from repomind.pipeline.localise.embed import Embedder, embedding_name
 from repomind.pipeline.localise.gitread import LocaliseError
 from repomind.pipeline.localise.history_commits import HistoryPair, history_pairs
@@ -70,7 +75,6 @@ class ScoredHistory:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "format": FORMAT,
             "score_version": SCORE_VERSION,
@@ -79,25 +83,11 @@ class ScoredHistory:
             "meta": self.meta,
             "entries": [asdict(e) for e in self.entries],
         }
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(data, indent=0))
-        temporary.replace(path)  # a reader never sees half a file
+        write_versioned(path, data, indent=0)
 
     @classmethod
     def load(cls, path: Path) -> ScoredHistory:
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise LocaliseError(f"history calibration {path} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise LocaliseError(f"history calibration {path} is not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise LocaliseError(f"{path} is not a Repomind history calibration")
-        if data.get("score_version") != SCORE_VERSION:
-            raise LocaliseError(
-                f"{path} was scored with version {data.get('score_version')}, this Repomind scores with "
-                f"version {SCORE_VERSION}: it must be scored again"
-            )
+        data = read_versioned(path, fmt=FORMAT, kind="history calibration", again="it must be scored again")
         try:
             entries = [
                 HistoryEntry(
