@@ -188,6 +188,10 @@ def test_a_failed_verification_goes_back_to_the_model(tmp_path: Path) -> None:
     assert not report.attempts[0].passed
     assert "Verification 1 failed" in model.prompts()[3]
     assert [s.attempt for s in steps(seen)] == [None, None, 1, None, 2]
+    # each attempt row is charged the steps that led to its submit (not 0: the tokens are per step)
+    spent = [s.prompt_tokens + s.completion_tokens for s in steps(seen)]
+    assert spent[0] > 0
+    assert [a.tokens for a in report.attempts] == [sum(spent[:3]), sum(spent[3:])]
 
 
 def test_a_protected_path_is_refused(tmp_path: Path) -> None:

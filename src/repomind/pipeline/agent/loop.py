@@ -86,6 +86,9 @@ class AgentLoop:
         self.last_key: tuple[str, str, int] | None = None
         self.repeats = 0
         self.timings: dict[str, float] = {"model": 0.0, "review": 0.0, "verify": 0.0}
+        #: Tokens and cost of the steps since the last submit: what the next attempt row is charged.
+        self.spent_tokens: int = 0
+        self.spent_cost: float | None = None
 
     def run(self) -> SolveReport:
         self.ctx.events.emit(
@@ -260,6 +263,14 @@ class AgentLoop:
     ) -> None:
         tool, args = (action.tool, action.args) if action else ("", {})
         thought = action.thought if action else completion.text
+        self.spent_tokens += completion.prompt_tokens + completion.completion_tokens
+        if completion.cost_usd is not None:
+            self.spent_cost = (self.spent_cost or 0.0) + completion.cost_usd
+        if attempt is not None:  # the attempt is charged the steps that led to its submit
+            record = self.report.attempts[attempt - 1]
+            record.tokens = self.spent_tokens
+            record.cost_usd = None if self.spent_cost is None else round(self.spent_cost, 6)
+            self.spent_tokens, self.spent_cost = 0, None
         self.ctx.events.emit(
             StepTaken(
                 step=self.steps,
