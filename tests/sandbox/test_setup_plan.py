@@ -76,6 +76,49 @@ def test_fingerprint_follows_dependency_files_only(make_repo: Any) -> None:
     )
 
 
+PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "calc"
+version = "{version}"
+dependencies = ["six"]
+
+[project.optional-dependencies]
+tests = ["pytest"]
+docs = ["sphinx=={sphinx}"]
+
+[tool.ruff]
+line-length = {width}
+"""
+
+
+def test_fingerprint_ignores_what_does_not_change_the_environment_in_pyproject(make_repo: Any) -> None:
+    """A version bump, a docs pin (dependabot's weekly bump) or a linter's setting: the same environment;
+    a dependency, the installed test extra or the build system: a new one."""
+
+    def key(**over: str) -> str:
+        values = {"version": "1.0", "sphinx": "8.0", "width": "100", **over}
+        text = PYPROJECT.format(**values)
+        if "replace" in over:
+            old, new = over["replace"].split("=>")
+            text = text.replace(old, new)
+        repo = make_repo({"pyproject.toml": text})
+        return fingerprint(repo, detect(repo), "owner/name")
+
+    base = key()
+    assert detect(
+        make_repo({"pyproject.toml": PYPROJECT.format(version="1", sphinx="8", width="9")})
+    ).extras == ("tests",)
+    assert key(version="1.1") == base
+    assert key(sphinx="8.1.3") == base
+    assert key(width="88") == base
+    assert key(replace='["six"]=>["six>=1.16"]') != base
+    assert key(replace='tests = ["pytest"]=>tests = ["pytest", "hypothesis"]') != base
+    assert key(replace='"setuptools>=61"=>"setuptools>=70"') != base
+
+
 def test_setup_py_names_bound_to_literals(make_repo: Any) -> None:
     """``setup(install_requires=install_requires)`` with a module-level literal (Sphinx's style)."""
     repo = make_repo(

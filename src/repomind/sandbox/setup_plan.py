@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import configparser
 import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ class SetupPlan:
     #: The build system's requirements (also in ``requirements``): pip's isolated build resolves them on
     #: their own, so the wheelhouse fetches them as their own set.
     build_requirements: tuple[str, ...] = ()
+    #: The project's extras installed (test extras, tox's, those a requirement file asks for).
+    extras: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.custom_command:
@@ -104,6 +107,7 @@ def detect(
     # The project's own extras that a requirement file asks for (``-e .[testutil]``): their
     # requirements are fetched too, though pip installs the project from that line.
     file_extras: list[str] = []
+    wanted_extras: list[str] = []
     for name in wanted:
         if name in dep_files:
             read_file(work_tree, name, file_extras)
@@ -143,6 +147,7 @@ def detect(
         dependency_files=tuple(dep_files),
         custom_command=setup_command,
         build_requirements=tuple(dict.fromkeys(build)),
+        extras=tuple(_normal(e) for e in wanted_extras),
     )
 
 
@@ -241,14 +246,61 @@ def _text(work_tree: Path, name: str) -> str | None:
 
 
 def fingerprint(work_tree: Path, plan: SetupPlan, *parts: str) -> str:
-    """A hash of the dependency files' contents, the setup command, and any other ``parts``."""
+    """A hash of the dependency files' contents, the setup command, and any other ``parts``.
+
+    ``pyproject.toml`` counts by what decides the environment (:func:`_pyproject_key`): a version bump,
+    a new pin in the docs extra or a linter's settings do not make a new environment."""
     digest = hashlib.sha256()
     for name in plan.dependency_files:
-        digest.update(name.encode() + b"\0" + repofs.read_bytes(work_tree, name) + b"\0")
+        content = _pyproject_key(work_tree, plan) if name == "pyproject.toml" else None
+        if content is None:
+            content = repofs.read_bytes(work_tree, name)
+        digest.update(name.encode() + b"\0" + content + b"\0")
     digest.update((plan.custom_command or "").encode() + b"\0")
     for part in parts:
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+#: ``[tool.*]`` tables that build or install the project (kept in the key); the others (linters, test
+#: runners, formatters) are read from the work tree when the tests run, not baked into the environment.
+BUILD_TOOLS = frozenset(
+    {
+        "setuptools",
+        "setuptools_scm",
+        "hatch",
+        "flit",
+        "poetry",
+        "pdm",
+        "maturin",
+        "scikit-build",
+        "cibuildwheel",
+    }
+)
+
+
+def _pyproject_key(work_tree: Path, plan: SetupPlan) -> bytes | None:
+    """``pyproject.toml`` as the environment sees it: without ``[project].version`` (the project is
+    installed editable from the work tree), without the extras the plan does not install, without the
+    ``[tool.*]`` tables of tools that do not build it. None when it is not valid TOML (hashed whole)."""
+    data = _pyproject(work_tree)
+    if data is None:
+        return None
+    project = (
+        dict(data.get("project") or {}) if isinstance(data.get("project"), dict) else data.get("project")
+    )
+    if isinstance(project, dict):
+        project.pop("version", None)
+        extras = project.get("optional-dependencies")
+        if isinstance(extras, dict):
+            project["optional-dependencies"] = {k: v for k, v in extras.items() if _normal(k) in plan.extras}
+    tools = data.get("tool")
+    kept = {
+        **{k: v for k, v in data.items() if k not in ("project", "tool")},
+        "project": project,
+        "tool": {k: v for k, v in tools.items() if k in BUILD_TOOLS} if isinstance(tools, dict) else tools,
+    }
+    return json.dumps(kept, sort_keys=True, default=str).encode()
 
 
 def _name_of(requirement: str) -> str:
