@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(
         default=120.0, gt=0, description="a job whose worker is silent this long is retried"
     )
+    heartbeat_s: float = Field(
+        default=10.0, gt=0, description="seconds between a worker's heartbeats in the worker registry"
+    )
     dispatch_tries: int = Field(
         default=5, ge=1, description="tries of a webhook delivery whose handler fails, before reporting it"
     )

@@ -67,3 +67,4 @@ def _start_training(runtime: Runtime) -> None:
     target = TrainingWorker(service, runtime.queue)
     target.recover()
     runtime.consumers.append(runtime.queue.consume(target.handlers(), {TRAINING: 1}))
+    runtime.announce((TRAINING,))

@@ -6,7 +6,7 @@ import contextlib
 import enum
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -20,6 +20,9 @@ from repomind.server.metrics import Metrics
 from repomind.server.oauth import OAuthApp
 from repomind.server.signin import Access
 from repomind.settings import Settings
+
+if TYPE_CHECKING:
+    from repomind.sandbox.inventory import ImageInventory
 
 
 class Companion(Protocol):
@@ -84,6 +87,7 @@ def create_app(
     pipeline: Pipeline | None = None,
     companions: Sequence[Companion] = (),
     setup_token: str | None = None,
+    images: ImageInventory | None = None,
 ) -> FastAPI:
     """Build the web app for ``settings``; raises :class:`ConfigError` when it must not start.
 
@@ -92,7 +96,8 @@ def create_app(
     settings name (tests).
     ``companions`` are started with the server and stopped, last first, when it shuts down.
     In setup mode ``setup_token`` (default: a random one) is what ``/setup?token=`` must carry; it is
-    ``app.state.setup_token``, for ``repomind serve`` to print.
+    ``app.state.setup_token``, for ``repomind serve`` to print. ``images`` replaces the Docker daemon
+    the Health page lists the sandbox images of (tests).
     """
     mode = mode_for(settings)
     settings.prepare_data_dir()
@@ -146,6 +151,9 @@ def create_app(
             )
 
     else:
+        from repomind.sandbox.inventory import DockerImages
+        from repomind.server.health import health_router
+        from repomind.server.learning import learning_router
         from repomind.server.runs import runs_router
         from repomind.webhooks.handlers import ROUTES
         from repomind.webhooks.receive import webhook_router
@@ -162,6 +170,9 @@ def create_app(
         access = _access(settings, cookies)
         access.install(app)
         app.include_router(runs_router(runtime.ledger, access, settings.runs_dir))
+        app.include_router(learning_router(runtime.ledger, access))
+        inventory = images if images is not None else DockerImages()
+        app.include_router(health_router(settings, runtime.ledger, runtime.queue, access, inventory))
         app.include_router(metrics.router())
         metrics.watch_ledger(runtime.ledger, runtime.queue)
     return app

@@ -22,6 +22,7 @@ from repomind.settings import Settings
 from repomind.store import Ledger, make_engine
 from repomind.store.purge import Purger
 from repomind.store.queue import EVENTS, PIPELINE, TRAINING, Queue, Stop, open_queue
+from repomind.store.workers import BEAT_S, Heartbeats
 from repomind.webhooks.handlers import dispatch
 
 
@@ -72,7 +73,11 @@ class Runtime:
     ledger: Ledger
     queue: Queue
     options: BotOptions
+    #: Seconds between the worker registry's heartbeats (:mod:`repomind.store.workers`).
+    heartbeat_s: float = BEAT_S
     consumers: list[Stop] = field(default_factory=list)
+    #: This process's entries in the worker registry (one per consumption started), stopped last.
+    heartbeats: list[Heartbeats] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -89,7 +94,7 @@ class Runtime:
             dispatch_backoff_s=settings.dispatch_backoff_s,
             defaults=ServerDefaults.from_settings(settings),
         )
-        return cls(settings, ledger, queue, options)
+        return cls(settings, ledger, queue, options, heartbeat_s=settings.heartbeat_s)
 
     def worker(self, *, github: GitHubFactory | None = None, pipeline: Pipeline | None = None) -> Worker:
         github = github or github_factory(self.settings)
@@ -117,12 +122,22 @@ class Runtime:
             threads = {TRAINING: 1}
         stop = self.queue.consume(worker.handlers(), threads)
         self.consumers.append(stop)
+        self.announce(tuple(threads))
         return stop
+
+    def announce(self, lanes: tuple[str, ...]) -> Heartbeats:
+        """Register this process in the worker registry as consuming ``lanes``, beating until :meth:`stop`."""
+        heartbeats = Heartbeats(self.ledger, lanes, interval_s=self.heartbeat_s).start()
+        self.heartbeats.append(heartbeats)
+        return heartbeats
 
     def stop(self) -> None:
         for stop in self.consumers:
             stop()
         self.consumers.clear()
+        for heartbeats in self.heartbeats:  # after the consumers: a worker is alive until its jobs end
+            heartbeats.stop()
+        self.heartbeats.clear()
         self.ledger.dispose()
 
     def describe(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Every boundary has one real implementation and one fake here, one module (or pac
   GitHub's example bodies (:class:`GitHubState`, :class:`FakeGitHub`, :class:`StandInGitHub`);
 - :mod:`repomind.testing.llm` — the model (:class:`ScriptedModel`, :class:`StandInLLMServer`,
   :class:`ScriptedToolCalls`, :func:`tool_call`, :class:`HashingEmbedder`);
-- :mod:`repomind.testing.sandbox` — the sandbox (:class:`FakeSandbox`);
+- :mod:`repomind.testing.sandbox` — the sandbox (:class:`FakeSandbox`) and its images (:class:`FakeImages`);
 - :mod:`repomind.testing.pipeline` — the pipeline seam of the bot (:class:`FakePipeline`);
 - :mod:`repomind.testing.queue` — the job queue (:class:`FakeQueue`);
 - :mod:`repomind.testing.toolchain` — a repository's language tools (:class:`FakeToolchain`, a
@@ -35,12 +35,13 @@ from repomind.testing.llm import (
 )
 from repomind.testing.pipeline import FakePipeline, scripted_localisation, scripted_pipeline
 from repomind.testing.queue import FakeQueue
-from repomind.testing.sandbox import FakeSandbox
+from repomind.testing.sandbox import FakeImages, FakeSandbox
 from repomind.testing.toolchain import FakeToolchain
 
 __all__ = [
     "FakeGitHub",
     "FakeGitHubFactory",
+    "FakeImages",
     "FakePipeline",
     "FakeQueue",
     "FakeSandbox",

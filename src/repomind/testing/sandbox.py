@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repomind.sandbox.errors import DockerUnavailableError
+from repomind.sandbox.inventory import ImageInfo
 from repomind.sandbox.limits import Limits
 from repomind.sandbox.types import Command, Environment, EnvironmentSpec, ExecResult, Outcome, as_argv
 from repomind.testing.git import git
@@ -81,3 +83,17 @@ class FakeSandbox:
                     collected[path] = data
         seconds = time.monotonic() - start
         return ExecResult(argv, code, out, err, seconds, outcome, diff=diff, collected=collected)
+
+
+@dataclass
+class FakeImages:
+    """The fake of :class:`repomind.sandbox.inventory.ImageInventory`: answers ``listed``, or, with
+    ``down``, raises :class:`DockerUnavailableError` as the real one does when Docker cannot be reached."""
+
+    listed: list[ImageInfo] = field(default_factory=list)
+    down: bool = False
+
+    def images(self) -> list[ImageInfo]:
+        if self.down:
+            raise DockerUnavailableError("cannot reach the Docker daemon at the local socket: (fake) refused")
+        return list(self.listed)
