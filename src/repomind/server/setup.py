@@ -42,6 +42,47 @@ STATE_S = 3600
 MAX_STATES = 100
 
 
+#: Why the app asks for each permission of ``app.yml`` (a test checks that every one is explained).
+PERMISSIONS = {
+    "contents": "push the fix to a repomind/* branch and read the code it clones (never the default branch)",
+    "issues": "read the labelled issue, react with 👀 and keep one status comment up to date",
+    "pull_requests": "open the draft pull request, and read the reviews and closing that teach it",
+    "checks": 'post the "Repomind" check run with the verification, and read the PR\'s other checks',
+    "metadata": "list the repositories it is installed on (GitHub requires it of every app)",
+}
+#: Why it subscribes to each webhook event.
+EVENTS = {
+    "issues": "a label (repomind by default) starts a run; edits after it are noted, not used",
+    "issue_comment": "/repomind commands: fix, retry, revise, files, explain, include, exclude, cancel",
+    "pull_request": "a merged or closed bot PR is the feedback that training learns from",
+    "pull_request_review": "a review that asks for changes can start a revision",
+    "pull_request_review_comment": "line comments are kept with the feedback",
+}
+
+
+def guidance(base_url: str) -> dict[str, Any]:
+    """What the setup page explains: the address GitHub will call, and what each permission is for."""
+    data = manifest(base_url)
+    base = base_url.rstrip("/")
+    host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    warnings = []
+    if host in ("localhost", "127.0.0.1", "::1", "[::1]") or host.endswith(".local"):
+        warnings.append(
+            f"{base} is only reachable from this machine: GitHub cannot deliver webhooks there. Set "
+            "REPOMIND_PUBLIC_URL to the address GitHub reaches (a tunnel such as smee.io for a trial)."
+        )
+    if not base.startswith("https://"):
+        warnings.append("Use https in production: webhooks and sign-in cookies should not travel in clear.")
+    permissions = data.get("default_permissions", {})
+    return {
+        "base": base,
+        "webhook": data["hook_attributes"]["url"],
+        "warnings": warnings,
+        "permissions": [(name, level, PERMISSIONS.get(name, "")) for name, level in permissions.items()],
+        "events": [(name, EVENTS.get(name, "")) for name in data.get("default_events", [])],
+    }
+
+
 def manifest(base_url: str) -> dict[str, Any]:
     """``app.yml`` with the webhook, redirect and OAuth callback URLs pointing at ``base_url``."""
     data: dict[str, Any] = yaml.safe_load(resources.files("repomind.server").joinpath("app.yml").read_text())
@@ -127,7 +168,14 @@ def setup_router(settings: Settings, *, token: str, cookies: Cookies) -> APIRout
         base = settings.public_url or str(request.base_url)
         web = settings.github_web_url.rstrip("/")
         target = f"{web}/organizations/{quote(org)}/settings/apps/new" if org else f"{web}/settings/apps/new"
-        return page("setup_form", target=target, state=state, manifest=json.dumps(manifest(base)))
+        return page(
+            "setup_form",
+            target=target,
+            state=state,
+            org=org or "",
+            manifest=json.dumps(manifest(base)),
+            **guidance(base),
+        )
 
     @router.get("/setup/callback")
     def callback(request: Request, code: str = "", state: str = "") -> Response:
