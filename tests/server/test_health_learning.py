@@ -240,7 +240,7 @@ def test_the_plot_counts_each_series_by_week() -> None:
     assert chart.top == 2
     tallest = max(chart.bars, key=lambda b: b.height)
     assert tallest.series == "merged" and tallest.title == "2 merged, week of 2026-12-28"
-    half = [b for b in chart.bars if b.series == "closed"][0]
+    half = next(b for b in chart.bars if b.series == "closed")
     assert abs(half.height * 2 - tallest.height) < 1e-6
     old = plot("o/r", [("merged", today - timedelta(days=400))], today.date())
     assert len(old.weeks) == 26 and sum(old.counts["merged"]) == 0  # older than the window: left out
