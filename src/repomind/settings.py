@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     monthly_budget_usd: float | None = Field(
         default=None,
         ge=0,
-        description="an installation's model spend per calendar month (UTC); at the cap new jobs do not start",
+        description="model spend per installation and calendar month (UTC); at the cap jobs do not start",
     )
     pipeline: str = Field(
         default="repomind.bot.solving.solve:make_pipeline",
