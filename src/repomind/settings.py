@@ -100,6 +100,16 @@ class Settings(BaseSettings):
     max_budget_tokens: int | None = Field(
         default=None, gt=0, description="ceiling on a repository's budget_tokens (and the budget when unset)"
     )
+    max_concurrent_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="pipeline jobs one installation may run at once; more wait queued (default unlimited)",
+    )
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="model spend per installation and calendar month (UTC); at the cap jobs do not start",
+    )
     pipeline: str = Field(
         default="repomind.bot.solving.solve:make_pipeline",
         description="module:factory of the pipeline the worker runs; factory(settings) -> Pipeline",

@@ -6,10 +6,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from repomind.bot.github.protocol import GitHub
+from repomind.bot.github.protocol import GitHub, GitHubError
 from repomind.bot.render import marker, render, text
 from repomind.bot.solving.outcome import attempt_of
 from repomind.bot.solving.pipeline_port import Attempt, PipelineOutcome
+from repomind.log import get_logger
 from repomind.pipeline.localise.result import Localisation
 from repomind.pipeline.solve.account import Step
 from repomind.pipeline.solve.events import (
@@ -46,6 +47,9 @@ class StatusView:
     #: The agent's last :data:`STEP_LINES` steps (compact: no thought, no observation) and its step limit.
     steps: tuple[Step, ...] = ()
     max_steps: int = 0
+    #: A wait for GitHub's rate limit in progress ("waiting 60 s for GitHub's rate limit"); cleared by
+    #: the next update.
+    waiting: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_outcome(self, outcome: PipelineOutcome) -> StatusView:
@@ -104,6 +108,7 @@ class StatusComment:
             issue_note=v.issue_note,
             steps=v.steps,
             max_steps=v.max_steps,
+            waiting=v.waiting,
         )
 
     def ensure(self) -> int:
@@ -120,7 +125,7 @@ class StatusComment:
 
     def update(self, *, force: bool = True, **changes: Any) -> None:
         before = self.view
-        self.view = replace(self.view, **changes)
+        self.view = replace(self.view, **{"waiting": "", **changes})
         for kind, message in changed_lines(before, self.view):  # the run page's live log
             add_event(self._ledger, self._job.id, kind, message)
         if not force and time.monotonic() - self._last_edit < MIN_EDIT_INTERVAL_S:
@@ -128,6 +133,15 @@ class StatusComment:
         comment_id = self.ensure()
         self._gh.edit_comment(self._job.repo, comment_id, self.body())
         self._last_edit = time.monotonic()
+
+    def rate_limited(self, seconds: float) -> None:
+        """GitHub's rate limit holds the job for ``seconds``: say so on the comment and the live log. The
+        edit is best effort: GitHub may refuse it for the same limit (the live log has the line anyway)."""
+        line = text("stage", step="rate-limit", seconds=seconds)
+        try:
+            self.update(waiting=line)
+        except GitHubError as exc:
+            get_logger("repomind.worker").info("could not show the rate-limit wait", error=str(exc))
 
     def follow(self, event: RunEvent) -> None:
         """The comment as a subscriber of the run's events: the localisation and each attempt at once,
@@ -163,6 +177,8 @@ def changed_lines(old: StatusView, new: StatusView) -> list[tuple[str, str]]:
         lines.append(("status", new.headline))
     if new.stage and new.stage != old.stage:
         lines.append(("stage", new.stage))
+    if new.waiting and new.waiting != old.waiting:
+        lines.append(("stage", new.waiting))
     for note in new.notes[len(old.notes) :]:
         lines.append(("stage", note))
     loc = new.localisation

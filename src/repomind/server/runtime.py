@@ -20,6 +20,7 @@ from repomind.errors import ConfigError
 from repomind.redact import SECRETS
 from repomind.settings import Settings
 from repomind.store import Ledger, make_engine
+from repomind.store.limits import Limits
 from repomind.store.purge import Purger
 from repomind.store.queue import EVENTS, PIPELINE, TRAINING, Queue, Stop, open_queue
 from repomind.store.workers import BEAT_S, Heartbeats
@@ -93,6 +94,7 @@ class Runtime:
             dispatch_tries=settings.dispatch_tries,
             dispatch_backoff_s=settings.dispatch_backoff_s,
             defaults=ServerDefaults.from_settings(settings),
+            limits=Limits.of(settings),
         )
         return cls(settings, ledger, queue, options, heartbeat_s=settings.heartbeat_s)
 

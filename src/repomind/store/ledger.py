@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from repomind.store.db import make_reader, make_sessions
 from repomind.store.jobs import JobTable, LeasedJobs
+from repomind.store.limits import over_capacity
 from repomind.store.models import Delivery, Job, JobState, Pin
 
 Clock = Callable[[], float]
@@ -222,10 +223,20 @@ class Ledger:
         with self.reading() as s:
             return list(s.scalars(select(Job).order_by(Job.id)))
 
-    def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
-        """Take the job for ``owner`` with a lease, or None: finished, held by a live worker, or queued
-        behind an earlier job on the same issue (jobs of one issue run one at a time, in order)."""
-        return self.leases.claim(job_id, owner, lease_s, blocked=_behind_another)
+    def claim(
+        self, job_id: int, owner: str, lease_s: float, *, max_concurrent: int | None = None
+    ) -> Job | None:
+        """Take the job for ``owner`` with a lease, or None: finished, held by a live worker, queued
+        behind an earlier job on the same issue (jobs of one issue run one at a time, in order), or its
+        installation already runs ``max_concurrent`` jobs (it stays queued; checked in the claim's
+        transaction under a per-installation lock, so it holds across workers and hosts)."""
+
+        def blocked(s: Session, job: Job, now: float) -> bool:
+            if _behind_another(s, job, now):
+                return True
+            return max_concurrent is not None and over_capacity(s, job, max_concurrent)
+
+        return self.leases.claim(job_id, owner, lease_s, blocked=blocked)
 
     def renew(self, job_id: int, owner: str, lease_s: float) -> str:
         """Extend the lease (called by the job's heartbeat and at stage boundaries): ``ok``, ``cancel``

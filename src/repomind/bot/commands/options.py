@@ -7,6 +7,7 @@ from pathlib import Path
 
 from repomind.bot.github.gitops import Identity
 from repomind.compose.config import ServerDefaults
+from repomind.store.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class BotOptions:
     #: What the server's settings contribute to each run (model, label, budget ceiling, ...), combined
     #: with the repository's config by :func:`repomind.compose.resolve`.
     defaults: ServerDefaults = field(default_factory=ServerDefaults)
+    #: Per installation: jobs at once and the monthly spend cap (:mod:`repomind.store.limits`).
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def login(self) -> str:

@@ -16,6 +16,7 @@ from repomind.bot.status import StatusComment, StatusView
 from repomind.compose.config import resolve
 from repomind.errors import ConfigError
 from repomind.store import Job, JobRequest, Ledger
+from repomind.store.limits import usage
 from repomind.store.queue import Kind, Queue
 
 
@@ -153,9 +154,12 @@ def answer(ctx: BotContext, where: Where, user: str, command: Command) -> None:
         body = render("reply", text=text("answer", kind="help"))
     elif verb is Verb.STATUS:
         include, exclude = ctx.ledger.pins(where.repo, where.issue_number)
+        limits = ctx.options.limits
+        mine = [u for u in usage(ctx.ledger, limits) if u.installation_id == where.installation_id]
         body = render(
             "issue_status",
             jobs=jobs,
+            limits=mine[0] if mine and (limits.max_concurrent_jobs or limits.monthly_budget_usd) else None,
             label=trigger_label(ctx, ctx.github.get_repository(where.repo)),
             includes=include,
             excludes=exclude,

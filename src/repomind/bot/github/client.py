@@ -4,6 +4,9 @@ Every text it posts (comment bodies, PR titles and bodies) passes through
 :func:`repomind.redact.for_github` here, at the edge: redacted, and capped under GitHub's 65,536
 characters, whoever composed it.
 
+Rate limits are waited out here too (:mod:`repomind.bot.github.ratelimit`): githubkit's own retry is
+left to server errors, so a refused request never sleeps where nobody sees it.
+
 Responses are read with ``.json()`` rather than githubkit's strict models: GitHub's own examples and
 real deliveries miss fields those models require (see the fixtures' notes), and the bot uses few fields.
 """
@@ -11,9 +14,9 @@ real deliveries miss fields those models require (see the fixtures' notes), and 
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -21,6 +24,7 @@ import httpx
 from githubkit import GitHub as GithubkitGitHub
 from githubkit import TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
+from githubkit.retry import RETRY_SERVER_ERROR
 
 from repomind.bot.github.auth import InstallationTokens
 from repomind.bot.github.protocol import (
@@ -33,6 +37,8 @@ from repomind.bot.github.protocol import (
     Repository,
     ReviewComment,
 )
+from repomind.bot.github.ratelimit import RateLimitPolicy, in_report, report_wait, wait_for
+from repomind.log import get_logger
 from repomind.redact import for_github
 
 if TYPE_CHECKING:
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PER_PAGE = 100
+_log: Any = get_logger("repomind.github")
 
 
 class TokenSource(Protocol):
@@ -72,11 +79,16 @@ class GithubkitClient:
         *,
         base_url: str,
         client_options: dict[str, Any] | None = None,
+        rate_limits: RateLimitPolicy | None = None,
     ) -> None:
         self._tokens = tokens
         self._installation_id = installation_id
         self._base_url = base_url
-        self._options = client_options or {}
+        options = dict(client_options or {})
+        if options.get("auto_retry", True) is True:  # githubkit's default would sleep on rate limits
+            options["auto_retry"] = RETRY_SERVER_ERROR
+        self._options = options
+        self._rate_limits = rate_limits or RateLimitPolicy()
         self._client: GithubkitGitHub[Any] | None = None
         self._client_token = ""
         self._lock = threading.Lock()
@@ -93,23 +105,38 @@ class GithubkitClient:
                 self._client_token = token
             return self._client
 
-    @contextmanager
-    def _call(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except RequestFailed as exc:
-            status = exc.response.status_code
+    def _send(self, what: str, call: Callable[[GithubkitGitHub[Any]], T]) -> T:
+        """``call`` on the client, waiting out GitHub's rate limits; other failures: :class:`GitHubError`."""
+        for retry in itertools.count():
             try:
-                message = exc.response.json().get("message", "")
-            except ValueError:
-                message = exc.response.raw_response.text[:200]
-            raise GitHubError(f"GitHub answered {status} to {what}: {message}", status) from exc
-        except GitHubException as exc:
-            raise GitHubError(f"cannot reach GitHub for {what}: {exc}") from exc
+                return call(self._gh())
+            except RequestFailed as exc:
+                status, message = exc.response.status_code, _message(exc)
+                headers = dict(exc.response.raw_response.headers)
+                wait = wait_for(status, headers, message, retry, self._rate_limits)
+                if wait is None:
+                    raise GitHubError(f"GitHub answered {status} to {what}: {message}", status) from exc
+                self._wait_out(what, status, message, wait, retry)
+            except GitHubException as exc:
+                raise GitHubError(f"cannot reach GitHub for {what}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_out(self, what: str, status: int, message: str, wait: float, retry: int) -> None:
+        policy = self._rate_limits
+        refused = f"GitHub's rate limit refused {what} ({status}: {message})"
+        if in_report():  # the status comment's own report of a wait: never waits itself
+            raise GitHubError(refused, status)
+        if retry >= policy.max_retries:
+            raise GitHubError(f"{refused}; gave up after {retry + 1} tries", status)
+        if wait > policy.max_wait_s:
+            longest = f"{policy.max_wait_s:.0f} s"
+            raise GitHubError(f"{refused}; it resets in {wait:.0f} s, longer than {longest}", status)
+        _log.warning("waiting for GitHub's rate limit", request=what, status=status, wait_s=round(wait, 1))
+        report_wait(wait, policy)
+        policy.sleep(wait)
 
     def _json(self, what: str, call: Callable[[GithubkitGitHub[Any]], Any]) -> Any:
-        with self._call(what):
-            return call(self._gh()).json()
+        return self._send(what, call).json()
 
     def _pages(self, what: str, call: Callable[[GithubkitGitHub[Any], int], Any]) -> list[Any]:
         return list(self._iter_pages(what, call))
@@ -169,13 +196,20 @@ class GithubkitClient:
         self, repo: str, content: Reaction, *, issue_number: int | None = None, comment_id: int | None = None
     ) -> None:
         owner, name = _split(repo)
-        with self._call(f"POST reaction {content}"):
-            if comment_id is not None:
-                self._gh().rest.reactions.create_for_issue_comment(owner, name, comment_id, content=content)
-            elif issue_number is not None:
-                self._gh().rest.reactions.create_for_issue(owner, name, issue_number, content=content)
-            else:
-                raise ValueError("add_reaction needs an issue_number or a comment_id")
+        reactions = "POST reaction " + content
+        if comment_id is not None:
+            cid = comment_id
+            self._send(
+                reactions,
+                lambda gh: gh.rest.reactions.create_for_issue_comment(owner, name, cid, content=content),
+            )
+        elif issue_number is not None:
+            self._send(
+                reactions,
+                lambda gh: gh.rest.reactions.create_for_issue(owner, name, issue_number, content=content),
+            )
+        else:
+            raise ValueError("add_reaction needs an issue_number or a comment_id")
 
     def list_comments(self, repo: str, issue_number: int) -> list[Comment]:
         rows = self._pages(
@@ -216,11 +250,13 @@ class GithubkitClient:
         return _pull(self._json(f"GET pull #{number}", lambda gh: gh.rest.pulls.get(*_split(repo), number)))
 
     def get_pull_diff(self, repo: str, number: int) -> str:
-        with self._call(f"GET diff of pull #{number}"):
-            resp = self._gh().request(
+        resp = self._send(
+            f"GET diff of pull #{number}",
+            lambda gh: gh.request(
                 "GET", f"/repos/{repo}/pulls/{number}", headers={"Accept": "application/vnd.github.diff"}
-            )
-            return resp.raw_response.text
+            ),
+        )
+        return str(resp.raw_response.text)
 
     def merged_pulls(self, repo: str) -> Iterator[MergedPull]:
         """Merged pull requests, newest first, a page at a time (for calibration data)."""
@@ -285,6 +321,14 @@ class GithubkitClient:
         ]
 
 
+def _message(exc: RequestFailed) -> str:
+    try:
+        data = exc.response.json()
+    except ValueError:
+        return str(exc.response.raw_response.text[:200])
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
 def _comment(data: dict[str, Any]) -> Comment:
     user = data.get("user") or {}
     return Comment(
@@ -317,15 +361,26 @@ class GithubkitFactory:
     """Clients per installation, sharing one token cache (the app's private key stays in here)."""
 
     def __init__(
-        self, app_id: str, private_key: str, *, base_url: str, client_options: dict[str, Any] | None = None
+        self,
+        app_id: str,
+        private_key: str,
+        *,
+        base_url: str,
+        client_options: dict[str, Any] | None = None,
+        rate_limits: RateLimitPolicy | None = None,
     ) -> None:
         # One TLS context for every request: githubkit opens an httpx client per request, and httpx would
         # otherwise load the CA bundle each time (tens of milliseconds of CPU per GitHub call).
         self._options = {"ssl_verify": httpx.create_ssl_context(), **(client_options or {})}
         self._base_url = base_url
+        self._rate_limits = rate_limits
         self.tokens = InstallationTokens(app_id, private_key, base_url=base_url, client_options=self._options)
 
     def for_installation(self, installation_id: int) -> GithubkitClient:
         return GithubkitClient(
-            self.tokens, installation_id, base_url=self._base_url, client_options=self._options
+            self.tokens,
+            installation_id,
+            base_url=self._base_url,
+            client_options=self._options,
+            rate_limits=self._rate_limits,
         )

@@ -26,6 +26,7 @@ class Ending(enum.StrEnum):
     PROTECTED_PATHS = "protected-paths"
     NO_PATCH = "no-patch"
     PR_READY = "pr-ready"
+    BUDGET_REACHED = "budget-reached"
 
     @property
     def state(self) -> JobState:

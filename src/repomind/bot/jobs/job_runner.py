@@ -20,6 +20,7 @@ from repomind.bot.commands.options import BotOptions, branch_for
 from repomind.bot.github import gitops
 from repomind.bot.github.branch import BranchWriter
 from repomind.bot.github.protocol import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
+from repomind.bot.github.ratelimit import reporting_waits
 from repomind.bot.jobs.bot_run import BotRun, Ended, Ending, pushed_note
 from repomind.bot.render import marker, render, text
 from repomind.bot.solving.pipeline_port import Hints, Pipeline, PipelineJob, PipelineOutcome
@@ -42,6 +43,7 @@ from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
 from repomind.store.jobs import Heartbeat
 from repomind.store.jobs import LeaseEnded as Stop  # the job stops at this stage boundary
+from repomind.store.limits import budget_reached, remaining_budget, waiting_for_a_slot
 from repomind.store.queue import Kind, Queue
 
 
@@ -63,8 +65,9 @@ class JobRunner:
 
     def run(self, job_id: int) -> None:
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        job = self.ledger.claim(job_id, owner, self.options.lease_s)
-        if job is None:
+        limit = self.options.limits.max_concurrent_jobs
+        job = self.ledger.claim(job_id, owner, self.options.lease_s, max_concurrent=limit)
+        if job is None:  # finished, held, behind another job of its issue, or its installation is full
             self.log.debug("job not claimable", job=job_id)
             return
         log = self.log.bind(job=job.id, repo=job.repo, issue=job.issue_number, claim=job.claims)
@@ -82,7 +85,8 @@ class JobRunner:
         )
         run = BotRun(job, status)
         try:
-            ended = self._run(job, gh, run, beat)
+            with reporting_waits(status.rate_limited):  # a long wait for GitHub's rate limit is shown
+                ended = self._run(job, gh, run, beat)
         except Stop as stop:
             if stop.reason == "lost":
                 log.warning("lease lost: another worker has this job")
@@ -103,6 +107,11 @@ class JobRunner:
         following = self.ledger.next_queued(job.repo, job.issue_number)
         if following is not None:
             self.queue.enqueue(Kind.RUN_JOB, following)
+        limit = self.options.limits.max_concurrent_jobs
+        if limit is not None:  # a slot of the installation is free: offer it to the jobs waiting for one
+            for waiting in waiting_for_a_slot(self.ledger, job.installation_id, limit):
+                if waiting != following:
+                    self.queue.enqueue(Kind.RUN_JOB, waiting)
 
     def _work_tree(self, job_id: int) -> Path:
         return self.options.work_dir / f"job-{job_id}"
@@ -110,13 +119,27 @@ class JobRunner:
     def _run(self, job: Job, gh: GitHub, run: BotRun, beat: Heartbeat) -> Ended:
         status = run.status
         beat.boundary()
+        limits = self.options.limits
+        defaults = self.options.defaults
+        if job.result is None:  # a job resumed after its pipeline ran has spent its budget already
+            reached = budget_reached(self.ledger, job.installation_id, limits)
+            if reached is not None:
+                return run.stop(
+                    Ending.BUDGET_REACHED,
+                    spent=reached.spent_usd,
+                    budget=reached.budget_usd,
+                    resets=reached.resets_at.strftime("%Y-%m-%d %H:%M UTC"),
+                )
+            left = remaining_budget(self.ledger, job.installation_id, limits)
+            if left is not None and (defaults.max_budget_usd is None or left < defaults.max_budget_usd):
+                defaults = replace(defaults, max_budget_usd=left)  # a run never spends past the month's cap
         run.start()
         repo = gh.get_repository(job.repo)
         try:
             run_config = resolve(
-                self.options.defaults,
+                defaults,
                 repoconfig.read_default_branch(gh, repo.full_name, repo.default_branch),
-                adapter=served_model(self.options.defaults, self.ledger, job.installation_id),
+                adapter=served_model(defaults, self.ledger, job.installation_id),
             )
             strategy_for(run_config.strategy)  # an unknown strategy is the configuration's fault
         except ConfigError as exc:

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from repomind.bot.github.protocol import GitHubError
 from repomind.testing.github.oauth import add_oauth_routes
-from repomind.testing.github.state import GitHubState, IssueState, shaped
+from repomind.testing.github.state import GitHubState, IssueState, RateLimitFault, shaped
 
 
 def _user(login: str, user_type: str = "User") -> dict[str, Any]:
@@ -27,6 +27,35 @@ _REPO_PATH = re.compile(r"/repos/[^/]+/[^/]+")
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message, "documentation_url": "https://docs.github.com/rest"}, status)
+
+
+def _rate_limited(fault: RateLimitFault, who: str) -> JSONResponse:
+    """A refusal shaped as GitHub's (github/docs, "Rate limits for the REST API")."""
+    now = int(time.time())
+    headers = {
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-used": "5000" if not fault.secondary else "12",
+        "x-ratelimit-remaining": "0" if not fault.secondary else "4988",
+        "x-ratelimit-reset": str(now + fault.reset_in),
+        "x-ratelimit-resource": "core",
+    }
+    if fault.retry_after is not None:
+        headers["retry-after"] = str(fault.retry_after)
+    if fault.secondary:
+        message = (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+            "If you reach out to GitHub Support for help, please include the request ID 0000:1111:2222."
+        )
+        docs = (
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+        )
+    else:
+        message = (
+            f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, "
+            "please include the request ID 0000:1111:2222."
+        )
+        docs = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+    return JSONResponse({"message": message, "documentation_url": docs}, fault.status, headers=headers)
 
 
 def rest_app(
@@ -56,6 +85,10 @@ def rest_app(
                 request.state.user = user
             elif path == "/user" or not state.token_valid(token):
                 return _error(401, "Bad credentials")
+            limited = state.take_rate_limit(request.method, path)
+            if limited is not None:
+                installation = state.tokens.get(token, (0, None))[0]
+                return _rate_limited(limited, f"installation ID {installation}")
             fault = state.take_fault(request.method, path)
             if fault is not None:
                 return _error(fault, "Server Error (a fault the test asked for)")

@@ -79,6 +79,19 @@ class CommentState:
 
 
 @dataclass
+class RateLimitFault:
+    """Requests the stand-in refuses with a rate limit (:meth:`GitHubState.rate_limit`)."""
+
+    method: str
+    path_part: str
+    times: int
+    secondary: bool
+    retry_after: int | None
+    reset_in: int
+    status: int
+
+
+@dataclass
 class IssueState:
     number: int
     title: str
@@ -141,6 +154,7 @@ class GitHubState:
         self.requests: list[tuple[str, str]] = []
         self.app_login = APP_LOGIN
         self.faults: list[list[Any]] = []
+        self.rate_limits: list[RateLimitFault] = []
         self._ids = itertools.count(1000)
         self.lock = threading.RLock()
         # The app's OAuth web flow (sign-in with user-to-server tokens).
@@ -193,6 +207,35 @@ class GitHubState:
         ``path_part`` answer ``status`` (a GitHub outage, for tests)."""
         with self.lock:
             self.faults.append([method, path_part, status, times])
+
+    def rate_limit(
+        self,
+        method: str,
+        path_part: str,
+        *,
+        times: int = 1,
+        secondary: bool = False,
+        retry_after: int | None = None,
+        reset_in: int = 60,
+        status: int = 403,
+    ) -> None:
+        """The next ``times`` REST requests whose method is ``method`` and whose path contains
+        ``path_part`` are refused as GitHub refuses them: the primary limit (``x-ratelimit-remaining: 0``,
+        ``x-ratelimit-reset`` ``reset_in`` seconds from now), or with ``secondary`` a secondary limit
+        (its message, and ``retry-after`` when given)."""
+        with self.lock:
+            self.rate_limits.append(
+                RateLimitFault(method, path_part, times, secondary, retry_after, reset_in, status)
+            )
+
+    def take_rate_limit(self, method: str, path: str) -> RateLimitFault | None:
+        """The rate limit this request runs into, or None (each refusal counts down its ``times``)."""
+        with self.lock:
+            for fault in self.rate_limits:
+                if fault.method == method and fault.path_part in path and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+            return None
 
     def take_fault(self, method: str, path: str) -> int | None:
         """The status a pending fault makes this request answer, or None."""
