@@ -57,7 +57,7 @@ def github(tmp_path: Path) -> Iterator[StandInGitHub]:
         yield gh
 
 
-def _result(files: list[str], source: str, n: int) -> dict[str, object]:
+def _result(files: list[str], source: str, n: int, cost: float = 0.0) -> dict[str, object]:
     localisation = {
         "files": [{"path": f, "score": 1.0} for f in files],
         "set": files,
@@ -65,17 +65,17 @@ def _result(files: list[str], source: str, n: int) -> dict[str, object]:
         "signals": [],
         "calibration": {"source": source, "n": n},
     }
-    return {"status": "succeeded", "localisation": localisation}
+    return {"status": "succeeded", "localisation": localisation, "cost_usd": cost}
 
 
 def _seed(ledger: Ledger) -> None:
     calc, _ = ledger.open_job(JobRequest("acme/calc", 1, 1, "label", "fix"))
-    ledger.update_job(calc.id, result=_result(["calc.py", "util.py"], "github", 60))
+    ledger.update_job(calc.id, result=_result(["calc.py", "util.py"], "github", 60, 1.25))
     ledger.finish(calc.id, JobState.SUCCEEDED)
     revise, _ = ledger.open_job(JobRequest("acme/calc", 1, 1, "command", "revise", args={"feedback": "x"}))
     ledger.finish(revise.id, JobState.SUCCEEDED)
     secret, _ = ledger.open_job(JobRequest("acme/secret", 2, 3, "label", "fix"))
-    ledger.update_job(secret.id, result=_result(["a.py", "b.py", "c.py"], "shared", 77))
+    ledger.update_job(secret.id, result=_result(["a.py", "b.py", "c.py"], "shared", 77, 6.0))
     ledger.finish(secret.id, JobState.SUCCEEDED)
     scores = {"base": {"loss": 2.5, "exact_match": 0.1}, "adapter": {"loss": 1.25, "exact_match": 0.4}}
     with ledger.session() as s:
@@ -137,6 +137,8 @@ def site(github: StandInGitHub, tmp_path: Path) -> Iterator[Site]:
         oauth_client_id=CLIENT_ID,
         oauth_client_secret=SecretStr(CLIENT_SECRET),
         operator_token=SecretStr(OPERATOR),
+        max_concurrent_jobs=2,
+        monthly_budget_usd=5.0,
     )
     images = FakeImages(list(IMAGES))
     app = create_app(settings, worker=False, images=images)
@@ -185,6 +187,12 @@ def test_the_operator_sees_queue_workers_images_and_every_calibration(site: Site
     assert "github (60 pairs)" in calc.group(1) and "1.00 (1 of 1 merged fixes)" in calc.group(1)
     assert "<td>2.0</td>" in calc.group(1)
     assert 'data-repo="acme/secret"' in text
+    # each installation's use of its limits: installation 1 under its budget, installation 2 over it
+    one = re.search(r'<tr data-installation="1" class="">(.*?)</tr>', text, re.S)
+    three = re.search(r'<tr data-installation="2" class="warning">(.*?)</tr>', text, re.S)
+    assert one and "acme/calc" in one.group(1) and "$1.25 of $5.00" in one.group(1)
+    assert "of at most 2" in one.group(1)
+    assert three and "$6.00 of $5.00" in three.group(1) and "<strong>spent</strong>" in three.group(1)
 
 
 def test_docker_down_is_said_on_the_page(site: Site) -> None:
@@ -201,6 +209,7 @@ def test_a_reader_sees_only_what_they_can_read(site: Site, github: StandInGitHub
         assert 'data-repo="acme/calc"' in health and "acme/secret" not in health
         assert "1 cached repository environments" in health  # counted, not named
         assert 'data-worker="host-a:101:aaaa1111"' in health
+        assert 'data-installation="1"' in health and 'data-installation="2"' not in health
         learning = browser.get("/learning")
         assert learning.status_code == 200
         text = learning.text

@@ -25,6 +25,7 @@ from repomind.server.signin import Access
 from repomind.server.viewing import readable, viewer_of
 from repomind.settings import Settings
 from repomind.store import Job, Ledger
+from repomind.store.limits import InstallationUsage, usage
 from repomind.store.queue import EVENTS, PIPELINE, TRAINING, Queue
 from repomind.store.workers import WorkerRow, seen
 
@@ -53,6 +54,17 @@ def list_images(inventory: ImageInventory) -> Images:
     except DockerUnavailableError as exc:
         return Images([], [], error=str(exc))
     return Images([i for i in found if i.base], [i for i in found if not i.base])
+
+
+def _limits(rows: list[InstallationUsage], repos: set[str] | None) -> list[dict[str, object]]:
+    """Each installation's use of its limits, naming only the repositories the viewer can read (all of
+    them for the operator, ``repos`` None); an installation with none of those is left out."""
+    shown: list[dict[str, object]] = []
+    for row in rows:
+        names = [r for r in row.repos if repos is None or r in repos]
+        if names:
+            shown.append({"row": row, "repos": names})
+    return shown
 
 
 def health_router(
@@ -85,6 +97,8 @@ def health_router(
             operator=viewer.operator,
             ago=lambda image: ago(image.age_s(now)),
             calibrations=calibrations(ledger, repos, settings.calibration_file_for),
+            limits=_limits(usage(ledger, settings), repos),
+            limited=settings.max_concurrent_jobs is not None or settings.monthly_budget_usd is not None,
         )
 
     return router
