@@ -24,6 +24,8 @@ def test_app_manifest() -> None:
         "pull_request",
         "pull_request_review",
         "pull_request_review_comment",
+        "check_run",
+        "check_suite",
     }
     assert manifest["default_permissions"] == {
         "contents": "write",

@@ -73,6 +73,8 @@ class RepoConfig(BaseModel):
     format_command: str | None = None
     #: The bot's commits carry a ``Signed-off-by`` trailer (for repositories that require a DCO).
     signoff: bool = False
+    #: When another check on the bot's PR head fails (CI), start one revision with its output as feedback.
+    follow_ci: bool = False
 
     @field_validator("python", mode="before")
     @classmethod
@@ -119,7 +121,7 @@ class RepoConfig(BaseModel):
             raise ValueError("must be auto, native or text")
         return value
 
-    @field_validator("signoff", mode="before")
+    @field_validator("signoff", "follow_ci", mode="before")
     @classmethod
     def _signoff(cls, value: object) -> object:
         if not isinstance(value, bool):

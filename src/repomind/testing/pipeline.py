@@ -20,6 +20,7 @@ from repomind.pipeline.solve.recorder import RunRecorder
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.solve.request import SolveReport
 from repomind.pipeline.solve.verify import TestRun
+from repomind.pipeline.toolchain.protocol import LintProblem
 from repomind.testing.git import git
 
 MODEL = "scripted/fake"
@@ -56,6 +57,8 @@ class FakePipeline:
     #: Where to keep the run's files as the real pipeline does (``runs/<run id>/``); None: none kept.
     runs_dir: Path | None = None
     calls: list[dict[str, object]] = field(default_factory=list)
+    #: New lint problems the outcome reports (the real pipeline's passing patch has none).
+    lint: tuple[LintProblem, ...] = ()
 
     def run(self, job: PipelineJob, *, events: ev.RunEvents, should_cancel: ShouldCancel) -> PipelineOutcome:
         work_tree, hints, issue_title = job.work_tree, job.hints, job.issue_title
@@ -122,6 +125,7 @@ class FakePipeline:
             evidence=self.evidence if passed else TestEvidence(),
             run_id=run.report.run_id if run_dir else "",
             run_dir=run_dir,
+            lint=self.lint if passed else (),
         )
 
 

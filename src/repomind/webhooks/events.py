@@ -155,3 +155,62 @@ class PullRequestReviewCommentEvent(Event):
     repository: Repository
     comment: ReviewComment
     pull_request: PullRequest
+
+
+class CheckApp(_Model):
+    id: int = 0
+    slug: str = ""
+
+
+class CheckPull(_Model):
+    """A pull request as a check run or suite lists it (only those from a branch of this repository)."""
+
+    number: int
+
+
+class CheckRunOutput(_Model):
+    title: str | None = None
+    summary: str | None = None
+    text: str | None = None
+    annotations_count: int = 0
+
+
+class CheckRunSuite(_Model):
+    id: int
+
+
+class CheckRun(_Model):
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None = None
+    external_id: str | None = None
+    app: CheckApp | None = None
+    output: CheckRunOutput = Field(default_factory=CheckRunOutput)
+    check_suite: CheckRunSuite | None = None
+    pull_requests: list[CheckPull] = Field(default_factory=list)
+
+
+class CheckRunEvent(Event):
+    """``check_run``: a check run (any app's: an app with ``checks: write`` gets them all) changed."""
+
+    repository: Repository
+    check_run: CheckRun
+
+
+class CheckSuite(_Model):
+    id: int
+    head_sha: str
+    head_branch: str | None = None
+    status: str | None = None
+    conclusion: str | None = None
+    app: CheckApp | None = None
+    pull_requests: list[CheckPull] = Field(default_factory=list)
+
+
+class CheckSuiteEvent(Event):
+    """``check_suite``: all of one app's check runs on a commit, as one verdict."""
+
+    repository: Repository
+    check_suite: CheckSuite

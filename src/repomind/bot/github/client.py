@@ -27,6 +27,7 @@ from githubkit.exception import GitHubException, RequestFailed
 from githubkit.retry import RETRY_SERVER_ERROR
 
 from repomind.bot.github.auth import InstallationTokens
+from repomind.bot.github.checks_rest import ChecksMixin
 from repomind.bot.github.protocol import (
     Comment,
     GitHubError,
@@ -68,7 +69,7 @@ def _split(repo: str) -> tuple[str, str]:
     return owner, name
 
 
-class GithubkitClient:
+class GithubkitClient(ChecksMixin):
     """:class:`repomind.bot.github.protocol.GitHub` for one installation; tokens from
     :class:`InstallationTokens` (or :class:`StaticToken`)."""
 

@@ -102,6 +102,63 @@ class ReviewComment:
 
 
 @dataclass(frozen=True)
+class CheckAnnotation:
+    """One annotation of a check run: ``level`` is ``notice``, ``warning`` or ``failure``."""
+
+    path: str
+    start_line: int
+    end_line: int
+    level: str
+    message: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    """A check run's output: GitHub shows ``summary`` and ``text`` as Markdown."""
+
+    title: str
+    summary: str
+    text: str = ""
+    annotations: tuple[CheckAnnotation, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    id: int
+    name: str
+    head_sha: str
+    #: ``queued``, ``in_progress`` or ``completed``; ``conclusion`` is None until completed.
+    status: str
+    conclusion: str | None
+    external_id: str = ""
+    #: The slug of the app that made it (``github-actions``, the bot's own slug, ...).
+    app_slug: str = ""
+    check_suite_id: int | None = None
+    output: CheckOutput = CheckOutput("", "")
+
+    @classmethod
+    def from_rest(cls, data: dict[str, Any]) -> CheckRun:
+        """A check run as GitHub's REST API (and the ``check_run`` webhook) gives it."""
+        output = data.get("output") or {}
+        return cls(
+            id=int(data["id"]),
+            name=str(data.get("name") or ""),
+            head_sha=str(data.get("head_sha") or ""),
+            status=str(data.get("status") or ""),
+            conclusion=data.get("conclusion"),
+            external_id=str(data.get("external_id") or ""),
+            app_slug=str((data.get("app") or {}).get("slug") or ""),
+            check_suite_id=(data.get("check_suite") or {}).get("id"),
+            output=CheckOutput(
+                str(output.get("title") or ""),
+                str(output.get("summary") or ""),
+                str(output.get("text") or ""),
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class InstallationToken:
     token: str
     expires_at: datetime
@@ -153,6 +210,39 @@ class GitHub(Protocol):
     ) -> None: ...
 
     def list_review_comments(self, repo: str, number: int) -> list[ReviewComment]: ...
+
+    def create_check_run(
+        self,
+        repo: str,
+        *,
+        name: str,
+        head_sha: str,
+        status: str,
+        external_id: str = "",
+        details_url: str | None = None,
+        conclusion: str | None = None,
+        output: CheckOutput | None = None,
+    ) -> CheckRun:
+        """A check run on ``head_sha`` (``status`` ``in_progress``, or ``completed`` with ``conclusion``)."""
+        ...
+
+    def update_check_run(
+        self,
+        repo: str,
+        check_run_id: int,
+        *,
+        status: str | None = None,
+        conclusion: str | None = None,
+        output: CheckOutput | None = None,
+    ) -> None:
+        """Change a check run; its ``output.annotations`` are added to those it has."""
+        ...
+
+    def list_check_runs(self, repo: str, ref: str) -> list[CheckRun]:
+        """The latest check runs of every app on a commit (a SHA, branch or tag)."""
+        ...
+
+    def list_check_annotations(self, repo: str, check_run_id: int) -> list[CheckAnnotation]: ...
 
 
 class GitHubFactory(Protocol):

@@ -51,6 +51,8 @@ class BotRun:
     def __init__(self, job: Job, status: StatusComment) -> None:
         self.job = job
         self.status = status
+        #: How the run stopped (``RUNNING`` until :meth:`stop`).
+        self.ending = Ending.RUNNING
 
     def start(self) -> None:
         self.status.update(
@@ -63,6 +65,7 @@ class BotRun:
     def stop(self, ending: Ending, **facts: Any) -> Ended:
         """Tell the ending on the status comment (headline and result) and, for a failure, the reason the
         ledger records, all from the templates with ``facts``."""
+        self.ending = ending
         self.status.update(
             headline=text("headline", ending=ending), stage="", result=text("result", ending=ending, **facts)
         )

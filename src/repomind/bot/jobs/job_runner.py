@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from repomind import repoconfig
+from repomind.bot.checks import RepomindCheck
 from repomind.bot.commands.options import BotOptions, branch_for
 from repomind.bot.github import gitops
 from repomind.bot.github.branch import BranchWriter
@@ -84,9 +85,10 @@ class JobRunner:
             gh, self.ledger, job, run_url=self.options.run_url(job.id), login=self.options.login
         )
         run = BotRun(job, status)
+        check = RepomindCheck(gh, job, self.options.run_url(job.id), log)
         try:
             with reporting_waits(status.rate_limited):  # a long wait for GitHub's rate limit is shown
-                ended = self._run(job, gh, run, beat)
+                ended = self._run(job, gh, run, beat, check)
         except Stop as stop:
             if stop.reason == "lost":
                 log.warning("lease lost: another worker has this job")
@@ -102,6 +104,7 @@ class JobRunner:
                 log.exception("could not report the error on GitHub")
         finally:
             shutil.rmtree(self._work_tree(job.id), ignore_errors=True)
+        check.finish(run.ending.value, headline=text("headline", ending=run.ending), why=ended.error)
         self.ledger.finish(job.id, ended.state, error=ended.error)
         log.info("job finished", state=ended.state.value)
         following = self.ledger.next_queued(job.repo, job.issue_number)
@@ -116,7 +119,7 @@ class JobRunner:
     def _work_tree(self, job_id: int) -> Path:
         return self.options.work_dir / f"job-{job_id}"
 
-    def _run(self, job: Job, gh: GitHub, run: BotRun, beat: Heartbeat) -> Ended:
+    def _run(self, job: Job, gh: GitHub, run: BotRun, beat: Heartbeat, check: RepomindCheck) -> Ended:
         status = run.status
         beat.boundary()
         limits = self.options.limits
@@ -154,6 +157,9 @@ class JobRunner:
         branch = last.branch if last is not None and last.branch else branch_for(job.issue_number)
         token = gh.installation_token().token
         revise = job.command == "revise" and gitops.remote_has_branch(repo.clone_url, branch, token=token)
+        open_pr = self._open_pull(gh, repo, branch)
+        if open_pr is not None:  # the PR's check says a job is working on it
+            check.begin(open_pr.head_sha)
         beat.boundary()
         run.stage("checkout")
         tree = gitops.clone(
@@ -169,6 +175,7 @@ class JobRunner:
         else:
             base = gitops.head_sha(tree)
             outcome = self._pipeline(job, run_config, issue, Path(tree.working_dir), run, beat, base)
+        check.outcome = outcome
         beat.boundary()
         latest = self.ledger.job(job.id)  # an edit of the issue during the run is named, not used
         status.view = replace(status.view, issue_note=frozen_issue(latest, current)[1])
@@ -199,10 +206,12 @@ class JobRunner:
             pushed = writer.put(job, base=base, diff=outcome.diff, message=message)
             self.ledger.update_job(job.id, head_sha=pushed.sha, branch=pushed.branch, bot_diff=outcome.diff)
             branch, note = pushed.branch, pushed.note
+            check.begin(pushed.sha)
         else:  # pushed before a crash: every later step finds what it made instead of making it again
             branch = job.branch or branch
         beat.boundary()
         pr = self._publish(job, gh, repo, issue, branch, outcome)
+        check.head = pr.head_sha
         return run.stop(Ending.PR_READY, pr=pr, note=note)
 
     def _pipeline(
@@ -256,14 +265,9 @@ class JobRunner:
             other_changes=outside_source(diff_paths(outcome.diff)),
             account=account_of(Path(outcome.run_dir)) if outcome.run_dir else None,
         )
-        owner = repo.full_name.split("/")[0]
-        existing = [
-            p
-            for p in gh.list_pulls(repo.full_name, head=f"{owner}:{branch}", state="open")
-            if is_bot_pull(p, repo.full_name, self.options.login)  # never someone else's PR or a fork's
-        ]
-        if existing:
-            pr = existing[0]
+        existing = self._open_pull(gh, repo, branch)
+        if existing is not None:
+            pr = existing
             gh.edit_pull(repo.full_name, pr.number, body=body)
         else:
             pr = gh.create_pull(
@@ -276,6 +280,12 @@ class JobRunner:
             )
         self.ledger.update_job(job.id, pr_number=pr.number)
         return pr
+
+    def _open_pull(self, gh: GitHub, repo: Repository, branch: str) -> PullRequest | None:
+        """The bot's open PR from ``branch`` (never someone else's PR or a fork's), if there is one."""
+        owner = repo.full_name.split("/")[0]
+        pulls = gh.list_pulls(repo.full_name, head=f"{owner}:{branch}", state="open")
+        return next((p for p in pulls if is_bot_pull(p, repo.full_name, self.options.login)), None)
 
 
 def frozen_issue(job: Job, current: Issue) -> tuple[Issue, str]:

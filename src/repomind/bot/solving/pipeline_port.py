@@ -23,6 +23,7 @@ from repomind.compose.config import RunConfig
 from repomind.pipeline.localise.result import Localisation
 from repomind.pipeline.solve.events import RunEvents
 from repomind.pipeline.solve.outcome import Category, OutcomeStatus
+from repomind.pipeline.toolchain.protocol import LintProblem
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class PipelineOutcome:
     #: The run's artifacts (``runs/<run_id>/``): feedback on the PR joins its trajectory through them.
     run_id: str = ""
     run_dir: str = ""
+    #: New lint problems of the patch (the "Repomind" check run annotates those on added lines).
+    lint: tuple[LintProblem, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +136,7 @@ class PipelineOutcome:
             ),
             run_id=str(data.get("run_id") or ""),
             run_dir=str(data.get("run_dir") or ""),
+            lint=tuple(LintProblem(**p) for p in data.get("lint") or ()),
         )
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from repomind.bot.github.protocol import GitHubError
+from repomind.testing.github.checks import add_check_routes
 from repomind.testing.github.oauth import add_oauth_routes
 from repomind.testing.github.state import GitHubState, IssueState, RateLimitFault, shaped
 
@@ -320,6 +321,7 @@ def rest_app(
         return page(rows, request)
 
     add_oauth_routes(app, state)
+    add_check_routes(app, state)
 
     # Control routes for tests and benchmarks in another process: act as a person on GitHub.
     @app.post("/_standin/repos/{owner}/{name}/issues/{number}/comments", status_code=201)

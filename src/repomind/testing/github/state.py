@@ -34,6 +34,7 @@ from repomind.bot.github.protocol import (
 )
 from repomind.pipeline.localise.history_issues import IssueText, MergedPull
 from repomind.sandbox.hostenv import git_env
+from repomind.testing.github.checks import CheckRunsState
 
 APP_LOGIN = "repomind[bot]"
 
@@ -139,7 +140,7 @@ def _check_length(**texts: str) -> None:
             )
 
 
-class GitHubState:
+class GitHubState(CheckRunsState):
     """Everything a test's GitHub knows. Thread-safe: the stand-in server serves it from threads."""
 
     def __init__(self, root: Path, *, clone_base: str | None = None) -> None:
@@ -156,6 +157,8 @@ class GitHubState:
         self.faults: list[list[Any]] = []
         self.rate_limits: list[RateLimitFault] = []
         self._ids = itertools.count(1000)
+        self._check_runs: dict[int, dict[str, Any]] = {}
+        self._annotations: dict[int, list[dict[str, Any]]] = {}
         self.lock = threading.RLock()
         # The app's OAuth web flow (sign-in with user-to-server tokens).
         self.oauth_clients: dict[str, str] = {}  # client_id -> client_secret
@@ -361,6 +364,13 @@ class GitHubState:
         return str(self.repos[repo].git_dir)
 
     # -- the GitHub protocol's operations, as the app ----------------------------------------------
+    def _next_id(self) -> int:
+        with self.lock:
+            return next(self._ids)
+
+    def _repo_exists(self, repo: str) -> None:
+        self._repo(repo)
+
     def _repo(self, repo: str) -> RepoState:
         try:
             return self.repos[repo]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from repomind.bot.jobs.worker import ContextFactory
 from repomind.store import Delivery
 from repomind.webhooks.handlers import (
+    check_run,
+    check_suite,
     installation,
     issue_comment,
     issues,
@@ -23,6 +25,8 @@ ROUTES = Routes(
         pull_request_review_comment.router,
         installation.router,
         installation.repositories_router,
+        check_run.router,
+        check_suite.router,
     ]
 )
 
