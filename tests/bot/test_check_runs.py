@@ -206,6 +206,27 @@ def test_a_failing_ci_check_starts_exactly_one_revision_with_its_log(
     assert github.state.get_pull(REPO, pr).head_sha != head
 
 
+def test_ci_revisions_of_one_pr_are_capped(
+    following: StandInGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revision whose new head fails CI again starts the next only up to the cap (here 1)."""
+    monkeypatch.setattr("repomind.bot.ci.MAX_CI_REVISIONS", 1)
+    github = following
+    pipeline = FakePipeline(edits={"calc.py": FIXED})
+    server, pr = _with_pr(github, tmp_path, pipeline)
+    try:
+        head = github.state.get_pull(REPO, pr).head_sha
+        pipeline.edits = {"calc.py": "def add(a, b):\n    return b + a\n"}
+        _deliver(server, "check_run", _check_run_payload(github, _ci_failure(github, head), pr))
+        wait_for(lambda: server.ledger.all_jobs()[-1].state is JobState.SUCCEEDED, what="the revision")
+        new_head = github.state.get_pull(REPO, pr).head_sha
+        assert new_head != head
+        _deliver(server, "check_run", _check_run_payload(github, _ci_failure(github, new_head), pr))
+    finally:
+        server.stop()
+    assert [j.trigger for j in server.ledger.all_jobs()] == ["label", "ci"]
+
+
 def test_follow_ci_is_off_by_default(github: StandInGitHub, tmp_path: Path) -> None:
     server, pr = _with_pr(github, tmp_path, FakePipeline(edits={"calc.py": FIXED}))
     try:

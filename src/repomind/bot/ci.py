@@ -3,9 +3,10 @@ bot's own "Repomind" check), start one revision, as a "changes requested" review
 checks' output (title, summary, text, annotations) as the feedback.
 
 At most once per head commit: a job with trigger ``ci`` for that SHA ends the matter (a revision pushes
-a new head, whose own failures may start the next). Never for a PR the bot did not open, nor for a head
-that is no longer the PR's, nor when the repository's config does not set ``follow_ci: true``. The
-revision runs as the person who asked for the PR (their write permission is checked again).
+a new head, whose own failures may start the next, up to :data:`MAX_CI_REVISIONS` on one PR). Never
+for a PR the bot did not open, nor for a head that is no longer the PR's, nor when the repository's
+config does not set ``follow_ci: true``. The revision runs as the person who asked for the PR (their
+write permission is checked again).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ SUMMARY_CHARS = 3_000
 TEXT_CHARS = 8_000
 MAX_ANNOTATIONS = 30
 MAX_CHECKS = 5
+#: Revisions CI failures may start on one issue's PR: a revision that fails CI again does not loop.
+MAX_CI_REVISIONS = 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ def follow(
         jobs = ctx.ledger.jobs_for_issue(repo, issue)
         if any(j.trigger == "ci" and j.args.get("head_sha") == head_sha for j in jobs):
             ctx.log.info("CI failure already followed for this head", pr=number, sha=head_sha)
+            return
+        if sum(j.trigger == "ci" for j in jobs) >= MAX_CI_REVISIONS:
+            ctx.log.info(
+                "CI failure not followed: the PR had its CI revisions", pr=number, most=MAX_CI_REVISIONS
+            )
             return
         failed = _failed_checks(ctx, repo, head_sha, suite)
         if not failed or not jobs:
