@@ -72,7 +72,7 @@ def wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return (
         path.startswith("/api/")
-        or path == "/metrics"
+        or path in ("/metrics", "/openapi.json")
         or "authorization" in request.headers
         or ("application/json" in accept and "text/html" not in accept)
     )

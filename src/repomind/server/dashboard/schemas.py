@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 #: ``owner/name`` as GitHub allows them.
-REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 #: GitHub's own limit on an issue's title, and on a body.
 TITLE_CHARS = 256
 BODY_CHARS = 65_536
