@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from repomind.store import JobState, add_event
+from repomind.store import JobState, add_event, latest_events
 from repomind.store.ledger import JobRequest
 from repomind.testing import StandInGitHub, make_git_repo
 from tests.bot.helpers import Server, serve, settings_for
@@ -155,9 +155,7 @@ def test_the_live_log_streams_in_order_after_last_event_id_and_ends(server: Serv
             assert r.headers["content-type"].startswith("text/event-stream")
             received.append(r.read().decode())
 
-    first_id = [
-        e.id for e in __import__("repomind.store", fromlist=["latest_events"]).latest_events(ledger, job.id)
-    ][0]
+    first_id = latest_events(ledger, job.id)[0].id
     listener = threading.Thread(target=listen, args=({**AS_OPERATOR, "Last-Event-ID": str(first_id)},))
     listener.start()
     add_event(ledger, job.id, "stage", f"line 3 {secret}")
