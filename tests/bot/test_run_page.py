@@ -14,7 +14,7 @@ from tests.bot.conftest import FIXED
 from tests.bot.helpers import OPERATOR, adjust, fixture, serve, settings_for, wait_for
 
 
-def test_the_run_page_shows_the_live_log_and_refreshes_while_running(
+def test_the_run_page_shows_the_live_log_and_streams_it_while_running(
     github: StandInGitHub, tmp_path: Path
 ) -> None:
     release = threading.Event()
@@ -32,7 +32,8 @@ def test_the_run_page_shows_the_live_log_and_refreshes_while_running(
             ),
             what="the calibrated set on the run page",
         )
-        assert '<meta http-equiv="refresh" content="5">' in page and "running" in page
+        assert 'http-equiv="refresh"' not in page and 'new EventSource("/api/runs/1/events' in page
+        assert '<span id="run-state" class="state state-running">running</span>' in page
         assert "Localising the change" in page and "attempt 1" not in page
         release.set()
         wait_for(lambda: server.ledger.all_jobs()[0].state is JobState.SUCCEEDED, what="job done")
@@ -40,7 +41,7 @@ def test_the_run_page_shows_the_live_log_and_refreshes_while_running(
         assert httpx.get(f"{server.url}/runs/99", headers=OPERATOR).status_code == 404
     finally:
         server.stop()
-    assert 'http-equiv="refresh"' not in page and "succeeded" in page
+    assert "EventSource" not in page and ">succeeded</span>" in page
     assert "attempt 1: passed: scripted edit (tests: 3 passed, 0 failed)" in page
     assert "draft PR ready" in page and "+    return a + b" in page
     assert page.index("Localising the change") < page.index("attempt 1: passed")
@@ -111,7 +112,7 @@ def test_the_run_page_lists_the_agents_steps_escaped_live_and_after(
             ),
             what="the agent's steps on the page of the running job",
         )
-        assert "3 steps of at most 40" in live and 'http-equiv="refresh"' in live
+        assert "3 steps of at most 40" in live and "EventSource" in live
         anonymous = httpx.get(f"{server.url}/runs/1")
         assert anonymous.status_code != 200 and "Agent steps" not in anonymous.text
         release.set()
@@ -124,5 +125,6 @@ def test_the_run_page_lists_the_agents_steps_escaped_live_and_after(
     assert "<td>1</td><td>search</td>" in page and "<td>3 matches</td>" in page
     assert "off track: look at &lt;script&gt;" in page and "<td>not reviewed</td>" in page
     assert "<td>on track</td>" in page and "<td>150</td><td>0.0012</td><td>0.4</td>" in page
-    assert page.count("<details>") == 3 and "<pre>find it &lt;script&gt;" in page
+    assert page.count("<details><summary>thought") == 3 and "<pre>find it &lt;script&gt;" in page
     assert page.index("Agent steps") < page.index("<h2>Diff</h2>")
+    assert "<script>alert" not in page.split("<script>\n(function")[0]

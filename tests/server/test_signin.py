@@ -167,8 +167,9 @@ def test_sign_in_never_sends_you_off_this_server(
     server: Server, github: StandInGitHub, elsewhere: str
 ) -> None:
     with closing(sign_in(server, github, "alice", next_page=elsewhere, lands="/")) as browser:
-        home = browser.get("/")
-        assert home.status_code == 200 and "Signed in as alice" in home.text
+        home = browser.get("/", follow_redirects=True)
+        assert home.status_code == 200 and home.url.path == "/runs"
+        assert '<span class="who">alice</span>' in home.text
 
 
 def test_logout_ends_the_session(server: Server, github: StandInGitHub) -> None:

@@ -79,6 +79,42 @@ def _access(settings: Settings, cookies: Cookies) -> Access:
     return Access(cookies, operator_token=operator, oauth=oauth, public_url=settings.public_url)
 
 
+API_DESCRIPTION = (
+    "Repomind's runs, for the dashboard and for scripts or other trackers. Every route needs a sign-in "
+    "(the browser's session) or `Authorization: Bearer <REPOMIND_OPERATOR_TOKEN>`; a person sees only the "
+    "runs of repositories they can read, and starts or cancels runs only where they have write access."
+)
+
+
+def _app_github(settings: Settings) -> GitHubFactory:
+    from repomind.server.runtime import github_factory
+
+    return github_factory(settings)
+
+
+def _docs(app: FastAPI) -> None:
+    """``/openapi.json`` and ``/docs`` (Swagger UI), behind the sign-in guard like every other page."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.responses import HTMLResponse
+
+    schema: dict[str, object] = {}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        if not schema:
+            schema.update(
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                )
+            )
+        return JSONResponse(schema)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Repomind API")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -125,7 +161,16 @@ def create_app(
             if runtime is not None:
                 runtime.stop()
 
-    app = FastAPI(title="Repomind", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
+    # The OpenAPI document and /docs are served only once sign-in guards them (``_docs``, ready mode).
+    app = FastAPI(
+        title="Repomind",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.mode = mode
     app.state.runtime = runtime
@@ -152,9 +197,9 @@ def create_app(
 
     else:
         from repomind.sandbox.inventory import DockerImages
+        from repomind.server.dashboard import Starter, Visible, dashboard_router
         from repomind.server.health import health_router
         from repomind.server.learning import learning_router
-        from repomind.server.runs import runs_router
         from repomind.webhooks.handlers import ROUTES
         from repomind.webhooks.receive import webhook_router
 
@@ -169,7 +214,22 @@ def create_app(
         )
         access = _access(settings, cookies)
         access.install(app)
-        app.include_router(runs_router(runtime.ledger, access, settings.runs_dir))
+        factory = github
+        starter = Starter(
+            runtime.ledger,
+            runtime.queue,
+            runtime.options,
+            github=lambda: factory or _app_github(settings),
+        )
+        visible = Visible(
+            runtime.ledger,
+            access,
+            starter,
+            runs_dir=settings.runs_dir,
+            github_web=settings.github_web_url.rstrip("/"),
+        )
+        app.include_router(dashboard_router(visible))
+        _docs(app)
         app.include_router(learning_router(runtime.ledger, access))
         inventory = images if images is not None else DockerImages()
         app.include_router(health_router(settings, runtime.ledger, runtime.queue, access, inventory))

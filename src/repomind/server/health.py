@@ -82,6 +82,7 @@ def health_router(
         repos = None if viewer.operator else readable(access, viewer, known)
         return page(
             "health",
+            viewer=viewer,
             lanes=[(lane, queue.pending(lane)) for lane in (EVENTS, PIPELINE, TRAINING)],
             workers=[
                 {

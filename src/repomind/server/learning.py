@@ -129,6 +129,7 @@ def learning_router(ledger: Ledger, access: Access) -> APIRouter:
         repos = sorted(happened if viewer.operator else readable(access, viewer, happened))
         return page(
             "learning",
+            viewer=viewer,
             jobs=training_rows(ledger, scopes, operator=viewer.operator),
             adapters=adapters_of(ledger, scopes),
             plots=[plot(repo, happened[repo]) for repo in repos],

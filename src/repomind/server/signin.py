@@ -35,7 +35,9 @@ SESSION_S = 8 * 3600  # GitHub's user-to-server tokens expire after 8 hours
 STATE_S = 600
 ACCESS_CACHE_S = 60.0
 MAX_SESSIONS = 10_000
-PUBLIC_PATHS = frozenset({"/healthz", "/webhooks/github", "/login", "/login/callback", "/logout"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/webhooks/github", "/login", "/login/callback", "/logout", "/static/repomind.css"}
+)
 
 
 @dataclass
@@ -70,7 +72,7 @@ def wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return (
         path.startswith("/api/")
-        or path == "/metrics"
+        or path in ("/metrics", "/openapi.json")
         or "authorization" in request.headers
         or ("application/json" in accept and "text/html" not in accept)
     )
@@ -176,11 +178,6 @@ class Access:
 
     def _router(self) -> APIRouter:
         router = APIRouter()
-
-        @router.get("/")
-        def home(request: Request) -> Response:
-            viewer: Viewer = request.state.viewer
-            return page("signed_in", login=viewer.login or "the operator")
 
         @router.get("/login")
         def login(request: Request, next: str = "/") -> Response:

@@ -277,6 +277,18 @@ class Ledger:
                     job.state, job.active_key = JobState.CANCELLED, None
             return jobs
 
+    def cancel_job(self, job_id: int) -> Job | None:
+        """Cancel one job as :meth:`request_cancel` does (queued: at once; running: at its next stage
+        boundary); None when there is no such job. A job that already ended is returned unchanged."""
+        with self.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or not job.state.active:
+                return job
+            job.cancel_requested = True
+            if job.state is JobState.QUEUED and job.claims == 0:
+                job.state, job.active_key = JobState.CANCELLED, None
+            return job
+
     def recoverable(self) -> list[int]:
         """Active jobs that no live worker holds: queued ones, and running ones whose lease expired."""
         return self.leases.recoverable()

@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,6 +34,8 @@ class Job(Base):
     """One run of the pipeline on one issue, and the GitHub artefacts it made (found again on retry)."""
 
     __tablename__ = "jobs"
+    #: The dashboard's runs list: newest first, by repository or by state (migration 0005).
+    __table_args__ = (Index("ix_jobs_repo_id", "repo", "id"), Index("ix_jobs_state_id", "state", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     repo: Mapped[str] = mapped_column(String(200), index=True)
@@ -82,6 +84,8 @@ class JobEvent(Base):
     """One line of a job's live log: what its status comment said as the run advanced (the run page)."""
 
     __tablename__ = "job_events"
+    #: A run's live log after a given line (the server-sent events; migration 0005).
+    __table_args__ = (Index("ix_job_events_job_id_id", "job_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(Integer, index=True)

@@ -93,13 +93,16 @@ def start_job(
     command: str,
     args: dict[str, Any],
     issue_text: tuple[str, str | None] | None = None,
+    permitted: bool = False,
 ) -> Job | None:
     """Permission, then one job per intent: a repeat of an active intent adds nothing but 👀.
 
     The issue's text is frozen here, when the trigger is accepted: ``issue_text`` (title, body) as the
     signed webhook payload carried it, else as the API gives it now. A later edit (by anyone) is ignored.
+    ``permitted``: the caller checked the permission itself (the web API: the operator, or a signed-in
+    person with write access).
     """
-    if not allowed(ctx, where, user):
+    if not permitted and not allowed(ctx, where, user):
         return None
     if issue_text is None:
         current = ctx.github.get_issue(where.repo, where.issue_number)

@@ -221,6 +221,13 @@ class GithubkitClient(ChecksMixin):
         )
         return [_comment(c) for c in rows]
 
+    def create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        data = self._json(
+            "POST issue",
+            lambda gh: gh.rest.issues.create(*_split(repo), title=title, body=for_github(body)),
+        )
+        return Issue.from_rest(data)
+
     def create_comment(self, repo: str, issue_number: int, body: str) -> Comment:
         data = self._json(
             f"POST comment on #{issue_number}",

@@ -179,6 +179,10 @@ class GitHub(Protocol):
 
     def get_issue(self, repo: str, number: int) -> Issue: ...
 
+    def create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        """Open an issue as the app (``POST /api/runs`` with an issue text)."""
+        ...
+
     def get_file(self, repo: str, path: str, ref: str) -> str | None:
         """The text of ``path`` at ``ref``, or None when there is no such file."""
         ...

@@ -217,6 +217,12 @@ def rest_app(
         state.get_issue(full, number)
         return issue_json(full, state.repos[full].issues[number])
 
+    @app.post("/repos/{owner}/{name}/issues", status_code=201)
+    async def create_issue(owner: str, name: str, request: Request) -> dict[str, Any]:
+        full, data = f"{owner}/{name}", await request.json()
+        issue = state.create_issue(full, title=data["title"], body=data.get("body") or "")
+        return issue_json(full, state.repos[full].issues[issue.number])
+
     @app.get("/repos/{owner}/{name}/issues/{number}/comments")
     def list_comments(owner: str, name: str, number: int, request: Request) -> list[Any]:
         full = f"{owner}/{name}"

@@ -427,6 +427,11 @@ class GitHubState(CheckRunsState):
         self._issue(repo, issue_number)
         return [Comment(c.id, c.body, c.user, c.user_type) for c in self.comments_on(repo, issue_number)]
 
+    def create_issue(self, repo: str, *, title: str, body: str) -> Issue:
+        _check_length(title=title, body=body)
+        self._repo(repo)
+        return self.get_issue(repo, self.open_issue(repo, title, body, user=self.app_login))
+
     def create_comment(self, repo: str, issue_number: int, body: str) -> Comment:
         self._issue(repo, issue_number)
         _check_length(body=body)
