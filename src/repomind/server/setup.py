@@ -57,6 +57,8 @@ EVENTS = {
     "pull_request": "a merged or closed bot PR is the feedback that training learns from",
     "pull_request_review": "a review that asks for changes can start a revision",
     "pull_request_review_comment": "line comments are kept with the feedback",
+    "check_run": "with follow_ci: true, a failing CI check on the bot's PR starts one revision",
+    "check_suite": "the same, for a whole check suite that fails",
 }
 
 
