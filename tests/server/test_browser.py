@@ -189,6 +189,14 @@ def test_sign_in_through_github_lands_on_the_page_asked_for(chromium: Any, dashb
     hidden = page.goto(f"/runs/{dashboard.failed}")
     assert hidden is not None and hidden.status == 404
     assert "the secret run" not in page.content()
+    # signing out ends the session: the next visit goes through GitHub again (nobody is signed in there)
+    dashboard.github.state.signed_in_as = None
+    page.goto("/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{dashboard.github.url}/login/oauth/authorize?*")
+    assert not [c for c in context.cookies() if c["name"] == "repomind_session"]
+    page.goto(f"/runs/{dashboard.finished}")
+    assert page.url.startswith(f"{dashboard.github.url}/login/oauth/authorize?")
     context.close()
 
 
@@ -331,7 +339,9 @@ def test_the_runs_list_shows_only_readable_runs_and_filters(chromium: Any, dashb
     ids = _row_ids(page)
     assert dashboard.finished in ids and dashboard.failed not in ids
     assert "acme/secret" not in page.content()
-    # readable on a phone: the page itself never scrolls sideways (a wide table scrolls in its box)
+    # readable on a phone: laid out at the phone's width (a viewport meta), and the page itself never
+    # scrolls sideways (a wide table scrolls in its own box)
+    assert page.evaluate("window.innerWidth") == PHONE["viewport"]["width"]  # type: ignore[index]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shoot(page, "runs-phone")
     mallory.close()
