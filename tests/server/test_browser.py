@@ -168,7 +168,7 @@ def test_sign_in_through_github_lands_on_the_page_asked_for(chromium: Any, dashb
     context = new_context(chromium, dashboard.url)
     page = context.new_page()
     visited: list[str] = []
-    page.on("request", lambda request: visited.append(request.url))
+    page.on("request", lambda r: visited.append(r.url) if r.is_navigation_request() else None)
     page.goto(f"/runs/{dashboard.finished}")
     # the run page, by way of /login, GitHub's authorize page and the callback
     assert page.url == f"{dashboard.url}/runs/{dashboard.finished}"
