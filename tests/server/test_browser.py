@@ -288,7 +288,8 @@ def test_a_finished_runs_page(chromium: Any, dashboard: Dashboard) -> None:
     page.on("request", lambda request: requested.append(request.url))
     page.goto(f"/runs/{dashboard.finished}")
     text = page.inner_text("body")
-    assert "succeeded" in text and "acme/calc" in text
+    assert page.inner_text("#run-state") == "succeeded" and "acme/calc" in text
+    assert page.locator("#live-log li[data-event-id]").count() == 4
     assert "+    return a + b" in text and "-    return a - b" in text
     assert "the change is in: calc.py" in text and "attempt 1: passed" in text
     # a hostile line is shown as text, never run as markup
