@@ -281,6 +281,27 @@ def test_the_setup_page_registers_the_app_through_the_manifest_flow(chromium: An
             server.stop()
 
 
+def test_the_setup_page_is_styled_by_the_shared_stylesheet(chromium: Any, tmp_path: Path) -> None:
+    """One stylesheet for the dashboard and the setup page (OPS_SPEC.md section 1), served in setup mode
+    too: the page links it and the browser gets its rules."""
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", public_url=f"http://127.0.0.1:{port}")
+    server = serve(settings, pipeline=None, worker=False, port=port, setup_token="a-setup-token-0123456789")
+    context = new_context(chromium, server.url)
+    try:
+        page = context.new_page()
+        page.goto("/setup?token=a-setup-token-0123456789")
+        sheets = page.evaluate(
+            "[...document.styleSheets].map(s => [s.href, (() => { try { return s.cssRules.length }"
+            " catch (e) { return -1 } })()])"
+        )
+        assert [rules for href, rules in sheets if href.endswith("/static/repomind.css")], sheets
+        assert all(rules > 0 for href, rules in sheets if href.endswith("/static/repomind.css")), sheets
+    finally:
+        context.close()
+        server.stop()
+
+
 def test_a_finished_runs_page(chromium: Any, dashboard: Dashboard) -> None:
     context = signed_in(chromium, dashboard, "alice")
     page = context.new_page()
