@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True OMP_NUM_THREADS=1
 
-if [ "$(id -u)" = 0 ]; then bash scripts/provision-docker.sh; bash scripts/provision-services.sh; fi
+if [ "$(id -u)" = 0 ]; then bash scripts/provision-docker.sh; bash scripts/provision-services.sh; bash scripts/provision-browser.sh; fi
 bash scripts/setup.sh
 .venv/bin/repomind --log-format console sandbox build --offline
 .venv/bin/ruff check .

@@ -2,12 +2,14 @@
 
 A test that needs something this machine may lack calls :func:`missing` (or :func:`require` for an
 optional Python package) instead of ``pytest.skip`` / ``pytest.importorskip``. Without the flag it
-skips with the reason; with the flag set (CI sets all three in ``.ci/run``) it fails instead, so that a
+skips with the reason; with the flag set (CI sets all of them in ``.ci/run``) it fails instead, so that a
 missing dependency can never make a green run.
 
 - ``REPOMIND_REQUIRE_DOCKER=1``: the Docker daemon and the sandbox base image (the ``docker_client``
   fixture).
 - ``REPOMIND_REQUIRE_SERVICES=1``: PostgreSQL, Redis and Chroma server binaries (``services`` tests).
+- ``REPOMIND_REQUIRE_BROWSER=1``: Debian's ``chromium`` and the ``playwright`` package that drives it
+  (``browser`` tests; scripts/provision-browser.sh installs the browser).
 - ``REPOMIND_REQUIRE_EXTRAS=1``: the optional Python extras the ``dev`` extra installs (torch, peft,
   transformers, swebench, ...); or a comma-separated list of module names to require only those.
 
@@ -24,10 +26,11 @@ from typing import Literal, NoReturn
 
 import pytest
 
-Kind = Literal["docker", "services", "extras"]
+Kind = Literal["docker", "services", "browser", "extras"]
 FLAGS: dict[Kind, str] = {
     "docker": "REPOMIND_REQUIRE_DOCKER",
     "services": "REPOMIND_REQUIRE_SERVICES",
+    "browser": "REPOMIND_REQUIRE_BROWSER",
     "extras": "REPOMIND_REQUIRE_EXTRAS",
 }
 _ON = ("1", "true", "yes")

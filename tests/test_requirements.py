@@ -12,6 +12,8 @@ def test_flags_are_parsed_in_one_place() -> None:
     assert required("services", env={"REPOMIND_REQUIRE_SERVICES": "True"})
     assert not required("docker", env={"REPOMIND_REQUIRE_DOCKER": "0"})
     assert not required("docker", env={})
+    assert required("browser", env={"REPOMIND_REQUIRE_BROWSER": "yes"})
+    assert not required("browser", env={"REPOMIND_REQUIRE_DOCKER": "1"})
     extras = {"REPOMIND_REQUIRE_EXTRAS": "torch, swebench"}
     assert required("extras", "torch", env=extras) and required("extras", "swebench.harness", env=extras)
     assert not required("extras", "peft", env=extras)

@@ -97,7 +97,7 @@ def settings_for(gh: StandInGitHub, data_dir: Path, **extra: Any) -> Settings:
         webhook_secret=SecretStr(SECRET),
         github_api_url=gh.url,
         data_dir=data_dir,
-        public_url="http://repomind.test",
+        public_url=extra.pop("public_url", "http://repomind.test"),
         job_lease_s=extra.pop("job_lease_s", 30.0),
         operator_token=extra.pop("operator_token", SecretStr(OPERATOR_TOKEN)),
         # the bot's tests script the pipeline's one-reply attempts; the agent's choose it themselves
@@ -129,9 +129,18 @@ class Server:
         return self.server.config.app.state.runtime.ledger
 
 
-def serve(settings: Settings, *, pipeline: Pipeline | None, worker: bool = True) -> Server:
-    app = create_app(settings, worker=worker, pipeline=pipeline)
-    port = free_port()
+def serve(
+    settings: Settings,
+    *,
+    pipeline: Pipeline | None,
+    worker: bool = True,
+    port: int | None = None,
+    setup_token: str | None = None,
+) -> Server:
+    """The app for ``settings`` under uvicorn on loopback (``port``: a free one unless given, e.g. the
+    port of the public URL the settings name; ``setup_token``: the console's token in setup mode)."""
+    app = create_app(settings, worker=worker, pipeline=pipeline, setup_token=setup_token)
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
