@@ -18,6 +18,7 @@ from repomind.errors import ConfigError
 from repomind.server.cookies import Cookies, cookies_for
 from repomind.server.metrics import Metrics
 from repomind.server.oauth import OAuthApp
+from repomind.server.pages import static_router
 from repomind.server.signin import Access
 from repomind.settings import Settings
 
@@ -177,6 +178,7 @@ def create_app(
     app.state.setup_token = None
     metrics = Metrics()
     metrics.install(app)
+    app.include_router(static_router())
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from repomind.server.dashboard.api import api_router
-from repomind.server.dashboard.pages import STYLESHEET, pages_router
+from repomind.server.dashboard.pages import pages_router
 from repomind.server.dashboard.start import Starter
 from repomind.server.dashboard.visible import Visible
 
-__all__ = ["STYLESHEET", "Starter", "Visible", "dashboard_router"]
+__all__ = ["Starter", "Visible", "dashboard_router"]
 
 
 def dashboard_router(visible: Visible) -> APIRouter:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -19,21 +18,11 @@ from repomind.store import JobState, latest_events
 
 #: Lines of the live log on the page when it opens (the stream adds the rest).
 LOG_LINES = 500
-STYLESHEET = "/static/repomind.css"
-
-
-def stylesheet() -> bytes:
-    return resources.files("repomind.server").joinpath("static/repomind.css").read_bytes()
 
 
 def pages_router(visible: Visible) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     ledger, access = visible.ledger, visible.access
-    css = stylesheet()
-
-    @router.get(STYLESHEET)
-    def styles() -> Response:
-        return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
     @router.get("/")
     def home() -> Response:
