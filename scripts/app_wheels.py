@@ -43,7 +43,9 @@ def constraints() -> str:
         check=True,
         env=_env(),
     ).stdout
-    return "".join(line + "\n" for line in out.splitlines() if "==" in line and not line.startswith("repomind"))
+    return "".join(
+        line + "\n" for line in out.splitlines() if "==" in line and not line.startswith("repomind")
+    )
 
 
 def deps_key(pins: str, extras: str) -> str:
@@ -88,12 +90,20 @@ def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
     deps, app = out / "deps", out / "app"
     stamp = deps / f".complete-{deps_key(pins, extras)}"
     pip = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation"]
+    project = f"{ROOT}[{extras}]" if extras else str(ROOT)
     if not stamp.exists():
         shutil.rmtree(deps, ignore_errors=True)
         deps.mkdir(parents=True)
         (out / "constraints.txt").write_text(pins)
         subprocess.run(
-            [*pip, "--wheel-dir", str(deps), "-c", str(out / "constraints.txt"), f"{ROOT}[{extras}]" if extras else str(ROOT)],
+            [
+                *pip,
+                "--wheel-dir",
+                str(deps),
+                "-c",
+                str(out / "constraints.txt"),
+                f"{ROOT}[{extras}]" if extras else str(ROOT),
+            ],
             check=True,
             env=_env(),
         )
@@ -116,7 +126,9 @@ def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--extras", default=DEFAULT_EXTRAS, help="comma-separated extras of the project")
     args = parser.parse_args()

@@ -47,7 +47,10 @@ def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> Non
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft7Validator(schema).validate(compose)
     # and the schema does catch a mistake (not a vacuous pass)
-    broken = {**compose, "services": {**compose["services"], "api": {**compose["services"]["api"], "ports": 8}}}
+    broken = {
+        **compose,
+        "services": {**compose["services"], "api": {**compose["services"]["api"], "ports": 8}},
+    }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(schema).validate(broken)
 
@@ -113,7 +116,12 @@ def test_the_other_images_commands(compose: dict[str, Any]) -> None:
     assert command[0] == "run"
     assert chroma.exists(), "chromadb's own `chroma` CLI is the server the image runs"
     helptext = subprocess.run(
-        [str(chroma), "run", "--help"], capture_output=True, text=True, timeout=60, env={"PATH": ""}, check=True
+        [str(chroma), "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": ""},
+        check=True,
     ).stdout
     for option in (a for a in command[1:] if a.startswith("--")):
         assert option in helptext, f"`chroma run` has no {option}"
