@@ -96,14 +96,7 @@ def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
         deps.mkdir(parents=True)
         (out / "constraints.txt").write_text(pins)
         subprocess.run(
-            [
-                *pip,
-                "--wheel-dir",
-                str(deps),
-                "-c",
-                str(out / "constraints.txt"),
-                f"{ROOT}[{extras}]" if extras else str(ROOT),
-            ],
+            [*pip, "--wheel-dir", str(deps), "-c", str(out / "constraints.txt"), project],
             check=True,
             env=_env(),
         )
