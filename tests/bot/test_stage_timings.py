@@ -44,9 +44,8 @@ class Ticks:
 
 def _step(n: int, seconds: float, model: float, review_s: float | None) -> ev.StepTaken:
     review = {"right_track": True, "feedback": "", "tokens": 1, "cost_usd": 0, "seconds": review_s}
-    return ev.StepTaken(
-        n, "t", "search", {}, "o", "ok", review if review_s else None, 1, 1, None, seconds, model_seconds=model
-    )
+    verdict = review if review_s else None
+    return ev.StepTaken(n, "t", "search", {}, "o", "ok", verdict, 1, 1, None, seconds, model_seconds=model)
 
 
 def test_the_clock_reads_every_stage_off_the_events() -> None:
