@@ -48,10 +48,16 @@ def constraints() -> str:
     )
 
 
-def deps_key(pins: str, extras: str) -> str:
+def deps_key(pins: str, extras: str, deps: Path) -> str:
+    """What the dependency wheels are built from: the requirements, and the pins of the packages among
+    them (other packages of the environment, such as test tools, do not count)."""
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     chosen = [r for e in extras.split(",") if e for r in project["optional-dependencies"][e]]
-    material = "\n".join([*project["dependencies"], extras, *chosen, pins])
+    names = {parse_wheel_filename(w.name)[0] for w in deps.glob("*.whl")}
+    relevant = [p for p in pins.splitlines() if canonicalize_name(p.split("==")[0]) in names]
+    material = "\n".join([*project["dependencies"], extras, *chosen, *relevant])
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -88,10 +94,10 @@ def _target_only(deps: Path) -> list[str]:
 def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
     pins = constraints()
     deps, app = out / "deps", out / "app"
-    stamp = deps / f".complete-{deps_key(pins, extras)}"
+    stamps = list(deps.glob(".complete-*"))
     pip = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation"]
     project = f"{ROOT}[{extras}]" if extras else str(ROOT)
-    if not stamp.exists():
+    if [s.name for s in stamps] != [f".complete-{deps_key(pins, extras, deps)}"]:
         shutil.rmtree(deps, ignore_errors=True)
         deps.mkdir(parents=True)
         (out / "constraints.txt").write_text(pins)
@@ -110,7 +116,7 @@ def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
                 check=True,
                 env=_env(),
             )
-        stamp.touch()
+        (deps / f".complete-{deps_key(pins, extras, deps)}").touch()
     shutil.rmtree(app, ignore_errors=True)
     app.mkdir(parents=True)
     subprocess.run([*pip, "--no-deps", "--wheel-dir", str(app), str(ROOT)], check=True, env=_env())

@@ -7,6 +7,7 @@ the host, the image's own HEALTHCHECK command passes inside it, and it runs as a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +34,8 @@ def image(docker_client: Any) -> Any:
         capture_output=True,
         text=True,
         timeout=900,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+        | {k: v for k, v in os.environ.items() if k.startswith("PIP_")},
     )
     assert wheels.returncode == 0, f"scripts/app_wheels.py failed:\n{wheels.stderr[-3000:]}"
     import docker
