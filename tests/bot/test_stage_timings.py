@@ -172,7 +172,7 @@ def test_log_lines_carry_the_delivery_job_and_stage(
     assert ours and all(line["delivery_id"] == "d-42" for line in ours)
     assert any(line["event"] == "job started" for line in ours)
     stages = {line.get("stage") for line in ours}
-    assert "push" in stages, stages  # the runner's own stage, bound before the branch is written
+    assert "pushing" in stages, stages  # the runner's own stage (BotRun.stage), before the branch is written
     assert get_contextvars() == {}  # nothing of the job is left on the worker's thread
     ev.RunEvents(bind_stage).emit(ev.EnvironmentPreparing())
     assert get_contextvars() == {"stage": "environment"}

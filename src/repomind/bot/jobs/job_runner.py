@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from structlog.contextvars import bind_contextvars, bound_contextvars, unbind_contextvars
+from structlog.contextvars import bound_contextvars, unbind_contextvars
 
 from repomind import repoconfig
 from repomind.bot.checks import RepomindCheck
@@ -198,8 +198,7 @@ class JobRunner:
         if outcome.status is not OutcomeStatus.SUCCESS or not outcome.diff.strip():
             return run.stop(Ending.NO_PATCH, explanation=outcome.explanation)
 
-        run.stage("pushing")
-        bind_contextvars(stage="push")
+        run.stage("pushing")  # also the ``stage`` of the log lines from here on
         push_started = time.monotonic()
         note = ""
         if job.head_sha is None:
