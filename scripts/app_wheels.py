@@ -92,6 +92,16 @@ def _target_only(deps: Path) -> list[str]:
 
 
 def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
+    egg_info = ROOT / "src" / "repomind.egg-info"
+    leftovers = [ROOT / "build" / "lib", *([] if egg_info.exists() else [egg_info])]
+    try:
+        return _build(out, extras)
+    finally:  # setuptools' in-tree leftovers of the project's wheel
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _build(out: Path, extras: str) -> Path:
     pins = constraints()
     deps, app = out / "deps", out / "app"
     stamps = list(deps.glob(".complete-*"))
@@ -120,7 +130,6 @@ def build(out: Path, extras: str = DEFAULT_EXTRAS) -> Path:
     shutil.rmtree(app, ignore_errors=True)
     app.mkdir(parents=True)
     subprocess.run([*pip, "--no-deps", "--wheel-dir", str(app), str(ROOT)], check=True, env=_env())
-    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)  # setuptools' leftovers
     return out
 
 
