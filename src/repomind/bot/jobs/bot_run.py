@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from structlog.contextvars import bind_contextvars
+
 from repomind.bot.render import text
 from repomind.bot.status import StatusComment
 from repomind.store import Job, JobState
@@ -60,6 +62,7 @@ class BotRun:
         )
 
     def stage(self, step: str) -> None:
+        bind_contextvars(stage=step)  # the job's log lines say where it is (repomind.log)
         self.status.update(stage=text("stage", step=step))
 
     def stop(self, ending: Ending, **facts: Any) -> Ended:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from structlog.contextvars import bound_contextvars, unbind_contextvars
 
 from repomind import repoconfig
 from repomind.bot.checks import RepomindCheck
@@ -23,6 +26,7 @@ from repomind.bot.github.branch import BranchWriter
 from repomind.bot.github.protocol import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
 from repomind.bot.github.ratelimit import reporting_waits
 from repomind.bot.jobs.bot_run import BotRun, Ended, Ending, pushed_note
+from repomind.bot.jobs.stage_clock import StageClock, bind_stage
 from repomind.bot.render import marker, render, text
 from repomind.bot.solving.pipeline_port import Hints, Pipeline, PipelineJob, PipelineOutcome
 from repomind.bot.status import StatusComment
@@ -71,13 +75,16 @@ class JobRunner:
         if job is None:  # finished, held, behind another job of its issue, or its installation is full
             self.log.debug("job not claimable", job=job_id)
             return
-        log = self.log.bind(job=job.id, repo=job.repo, issue=job.issue_number, claim=job.claims)
-        log.info("job started", command=job.command)
-        beat = Heartbeat(self.ledger, job.id, owner, self.options.lease_s, log=log)
-        try:
-            self._run_claimed(job, beat, log)
-        finally:  # the lease is renewed until the job's end is recorded (or another worker has it)
-            beat.stop()
+        # every log line of the job carries its ids (repomind.log); the stages bind their own
+        with bound_contextvars(job_id=job.id, delivery_id=job.delivery_id):
+            log = self.log.bind(job=job.id, repo=job.repo, issue=job.issue_number, claim=job.claims)
+            log.info("job started", command=job.command)
+            beat = Heartbeat(self.ledger, job.id, owner, self.options.lease_s, log=log)
+            try:
+                self._run_claimed(job, beat, log)
+            finally:  # the lease is renewed until the job's end is recorded (or another worker has it)
+                beat.stop()
+                unbind_contextvars("stage")
 
     def _run_claimed(self, job: Job, beat: Heartbeat, log: Any) -> None:
         gh = self.github.for_installation(job.installation_id)
@@ -191,7 +198,8 @@ class JobRunner:
         if outcome.status is not OutcomeStatus.SUCCESS or not outcome.diff.strip():
             return run.stop(Ending.NO_PATCH, explanation=outcome.explanation)
 
-        run.stage("pushing")
+        run.stage("pushing")  # also the ``stage`` of the log lines from here on
+        push_started = time.monotonic()
         note = ""
         if job.head_sha is None:
             message = SECRETS.text(text("commit", issue=issue, summary=outcome.summary, title_only=False))
@@ -211,8 +219,16 @@ class JobRunner:
             branch = job.branch or branch
         beat.boundary()
         pr = self._publish(job, gh, repo, issue, branch, outcome)
+        self._timed(job.id, "push", time.monotonic() - push_started)
         check.head = pr.head_sha
         return run.stop(Ending.PR_READY, pr=pr, note=note)
+
+    def _timed(self, job_id: int, stage: str, seconds: float) -> None:
+        """Add one duration to the job's ``result["timings"]`` (read by /metrics from the ledger)."""
+        result = dict(self.ledger.job(job_id).result or {})
+        timings = dict(result.get("timings") or {})
+        timings[stage] = [*timings.get(stage, []), round(seconds, 3)]
+        self.ledger.update_job(job_id, result={**result, "timings": timings})
 
     def _pipeline(
         self,
@@ -235,14 +251,16 @@ class JobRunner:
 
         status = run.status
         run.stage("localising")
+        clock = StageClock()
         outcome = self.pipeline.run(
             PipelineJob(work_tree, issue.title, issue.body, config, hints, job.repo, job.installation_id),
-            events=RunEvents(status.follow),
+            events=RunEvents(clock, bind_stage, status.follow),
             should_cancel=lambda: beat.check() != "ok",
         )
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:
-            self.ledger.update_job(job.id, result=outcome.to_json(), base_sha=base)
+            result = {**outcome.to_json(), "timings": clock.as_json()}
+            self.ledger.update_job(job.id, result=result, base_sha=base)
         return outcome
 
     def _publish(

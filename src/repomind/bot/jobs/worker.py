@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
+
 from repomind.bot.commands.options import BotOptions
 from repomind.bot.commands.triggers import BotContext
 from repomind.bot.github.protocol import GitHubFactory
@@ -66,16 +68,17 @@ class Worker:
         """Run the delivery's handlers once it is due. A handler that raises (GitHub answered 5xx, the
         store hiccuped) leaves the delivery undispatched: it is tried again with a doubling backoff and,
         after the last try, given up and reported on its issue, so no trigger is lost silently."""
-        delivery = self.ledger.begin_dispatch(delivery_id, hold_s=DISPATCH_HOLD_S)
-        if delivery is None:
-            return
-        try:
-            self._dispatch(delivery, lambda inst: self.context(inst, delivery_id))
-        except Exception as exc:  # the worker's edge: try again later, or report it on the issue
-            self.log.exception("delivery handler failed", delivery=delivery_id, event_name=delivery.event)
-            self._failed(delivery, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
-            return
-        self.ledger.mark_dispatched(delivery_id)
+        with bound_contextvars(delivery_id=delivery_id, stage="dispatch"):  # every log line of it
+            delivery = self.ledger.begin_dispatch(delivery_id, hold_s=DISPATCH_HOLD_S)
+            if delivery is None:
+                return
+            try:
+                self._dispatch(delivery, lambda inst: self.context(inst, delivery_id))
+            except Exception as exc:  # the worker's edge: try again later, or report it on the issue
+                self.log.exception("delivery handler failed", delivery=delivery_id, event_name=delivery.event)
+                self._failed(delivery, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+                return
+            self.ledger.mark_dispatched(delivery_id)
 
     def _failed(self, delivery: Delivery, error: str) -> None:
         tries = (delivery.tries or 0) + 1

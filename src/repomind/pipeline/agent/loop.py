@@ -286,6 +286,7 @@ class AgentLoop:
                 seconds=round(time.monotonic() - started, 3),
                 call_id=action.call_id if action else None,
                 attempt=attempt,
+                model_seconds=round(completion.seconds, 3),
             )
         )
         shown = prompts.describe_action(tool or "no action", args, limit=prompts.TRAIL_ARG_CHARS)

@@ -225,6 +225,8 @@ class StepTaken:
     seconds: float
     call_id: str | None = None
     attempt: int | None = None
+    #: How long the model took to answer this step (None: not measured).
+    model_seconds: float | None = None
 
 
 @dataclass(frozen=True)
