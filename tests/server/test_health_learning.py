@@ -124,7 +124,7 @@ def _seed(ledger: Ledger) -> None:
         s.execute(
             update(WorkerRecord)
             .where(WorkerRecord.host == "gpu-b")
-            .values(last_seen=NOW - timedelta(minutes=10))
+            .values(last_seen=datetime.now(UTC) - timedelta(minutes=10))
         )
 
 
