@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
     github_web_url: str = "https://github.com"
     workers: int = Field(default=2, ge=1, description="worker threads of the embedded or standalone worker")
+    #: How often a standalone worker looks for running jobs whose worker died (expired leases), besides
+    #: the queue's own recovery each minute; None: only that one.
+    recover_every_s: float | None = Field(default=None, gt=0)
     job_lease_s: float = Field(
         default=120.0, gt=0, description="a job whose worker is silent this long is retried"
     )

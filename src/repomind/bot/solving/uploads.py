@@ -71,10 +71,13 @@ class RunUploads:
     def __call__(self, event: ev.RunEvent) -> None:
         if isinstance(event, ev.RunStarted) and valid_run_id(event.run_id):
             self.run_id = event.run_id
-        elif isinstance(event, ev.StepTaken | ev.Reflected) and self.run_id:
-            if self.clock() - self._last >= self.every_s:
-                self._last = self.clock()
-                self._live()
+        elif (
+            isinstance(event, ev.StepTaken | ev.Reflected)
+            and self.run_id
+            and self.clock() - self._last >= self.every_s
+        ):
+            self._last = self.clock()
+            self._live()
 
     def _live(self) -> None:
         path = self.runs_dir / self.run_id / TRAJECTORY
