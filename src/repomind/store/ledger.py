@@ -296,8 +296,9 @@ class Ledger:
     def expired(self) -> list[int]:
         """Running jobs whose worker stopped renewing the lease (died), oldest first; not the queued ones
         (their message is in the queue)."""
+        now = self.leases.clock()
         with self.reading() as s:
-            query = select(Job.id).where(Job.state == JobState.RUNNING, Job.lease_expires <= self.leases.clock())
+            query = select(Job.id).where(Job.state == JobState.RUNNING, Job.lease_expires <= now)
             return [int(r) for r in s.scalars(query.order_by(Job.id))]
 
     # -- pins -------------------------------------------------------------------------------------
