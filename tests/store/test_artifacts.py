@@ -20,6 +20,7 @@ from repomind.pipeline.solve import events as ev
 from repomind.settings import Settings
 from repomind.store import Job, JobState, Ledger, make_engine
 from repomind.store.artifacts import Artifacts, LedgerArtifacts, S3Artifacts, open_artifacts
+from repomind.store.purge import Purger
 from repomind.testing import MemoryArtifacts
 from repomind.testing.github.server import free_port
 from repomind.training.store_source import store_examples
@@ -171,4 +172,9 @@ def test_training_reads_a_run_another_host_uploaded(tmp_path: Path) -> None:
     assert counts["with_run"] == 1 and counts["issue_only"] == 0
     assert {e.source for e in without} == {"accepted-issue-only"}
     assert "accepted" in {e.source for e in examples}  # the model's own reply, read from the stored run
+    # the installation's purge deletes its runs' stored files with its jobs
+    store.put("run-other", "report.json", b"{}")
+    kept = len(store.names("run-abc"))
+    assert Purger(ledger, tmp_path, here, tmp_path / "training").installation(1)["artifacts"] == kept
+    assert store.names("run-abc") == [] and store.names("run-other") == ["report.json"]
     ledger.dispose()
