@@ -11,7 +11,9 @@ store) is the real one; the pipeline's own is tested elsewhere.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -176,6 +178,7 @@ def test_two_workers_share_a_burst_and_one_killed_mid_job_loses_nothing(
         pages = {n: httpx.get(f"{url}/runs/{j.id}", headers=OPERATOR) for n, j in jobs.items()}
         api = {n: httpx.get(f"{url}/api/runs/{j.id}", headers=OPERATOR) for n, j in jobs.items()}
         anonymous = httpx.get(f"{url}/runs/{jobs[issues[0]].id}")
+        listing = httpx.get(f"{url}/runs", headers=OPERATOR)
     finally:
         ledger.dispose()
     procs["b"].send_signal(signal.SIGTERM)
@@ -211,11 +214,17 @@ def test_two_workers_share_a_burst_and_one_killed_mid_job_loses_nothing(
             number
         ]
         assert pages[number].status_code == 200
-        assert (
-            fixed in pages[number].text and f"FIXED = &#x27;issue {tag[number]}&#x27;" in pages[number].text
-        )
+        # the PR's diff, and the attempt's own diff read from the shared store (this host never ran it)
+        added = f"+FIXED = 'issue {tag[number]}'"
+        assert fixed in pages[number].text and html.unescape(pages[number].text).count(added) >= 2
         data = api[number].json()
         assert data["state"] == "succeeded" and data["pull_request"] == job.pr_number
+        assert added in data["diff"] and added in data["attempts_detail"][0]["diff"]
+    # the runs list shows all 20
+    assert listing.status_code == 200
+    assert sorted(int(i) for i in re.findall(r'data-run-id="(\d+)"', listing.text)) == sorted(
+        j.id for j in jobs.values()
+    )
     assert anonymous.status_code != 200 and "fixes/issue_" not in anonymous.text
     # no process logged a GitHub token
     everything = "".join(path.read_text(errors="replace") for path in logs.values())
