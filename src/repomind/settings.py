@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
     redis_url: str | None = None
+    #: Where run artifacts (reports, trajectories, diffs) go: ``s3://bucket/prefix`` for an S3-compatible
+    #: bucket (credentials from the usual AWS environment); default the ledger's database.
+    artifacts_url: str | None = None
+    #: The S3 endpoint for ``artifacts_url`` (MinIO, Ceph …); default AWS's own (or ``AWS_ENDPOINT_URL``).
+    artifacts_endpoint_url: str | None = None
     model: str | None = None
     # A sentence-transformers model folder for dense localisation; "none" turns the dense signal off.
     embedding_model: str | None = None
@@ -70,6 +75,9 @@ class Settings(BaseSettings):
     )
     github_web_url: str = "https://github.com"
     workers: int = Field(default=2, ge=1, description="worker threads of the embedded or standalone worker")
+    #: How often a standalone worker looks for running jobs whose worker died (expired leases), besides
+    #: the queue's own recovery each minute; None: only that one.
+    recover_every_s: float | None = Field(default=None, gt=0)
     job_lease_s: float = Field(
         default=120.0, gt=0, description="a job whose worker is silent this long is retried"
     )

@@ -127,15 +127,18 @@ def dataset(
                 "--from-store needs --installation ID: training data is kept per installation "
                 "(REPOMIND_TRAINING_SCOPE=installation)"
             )
+        from repomind.store.artifacts import open_artifacts
         from repomind.training.store_source import store_examples
 
+        ledger = Ledger(make_engine(ctx.settings.database))
         with bar("feedback") as progress:
             found, counts = store_examples(
-                Ledger(make_engine(ctx.settings.database)),
+                ledger,
                 runs or ctx.settings.runs_dir,
                 include_unreviewed=include_unreviewed,
                 progress=progress,
                 installation_id=installation,
+                artifacts=open_artifacts(ctx.settings, ledger),
             )
         examples += found
         sources.append(f"the store ({counts['feedback']} feedback rows, {counts['with_run']} with their run)")

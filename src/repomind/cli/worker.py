@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -44,16 +45,24 @@ def worker(ctx: Context, queue: str, parent_pid: int | None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    recover = None
     if queue == TRAINING:
         _start_training(runtime)
     else:
-        runtime.start_worker(runtime.worker(), queue=queue)
+        consumer = runtime.worker()
+        runtime.start_worker(consumer, queue=queue)
+        recover = consumer.recover_expired
     logger = log.get_logger("repomind.worker")
     logger.info("worker started", queue=queue, workers=ctx.settings.workers)
-    while not stop.wait(1.0):
+    every = ctx.settings.recover_every_s
+    last = time.monotonic()
+    while not stop.wait(min(1.0, every or 1.0)):
         if parent_pid is not None and os.getppid() != parent_pid:
             logger.warning("the server that started this worker is gone; stopping", parent_pid=parent_pid)
             break
+        if recover is not None and every is not None and time.monotonic() - last >= every:
+            last = time.monotonic()
+            recover()  # jobs of a dead worker are taken over within seconds, not at the next minute
     logger.info("worker stopping")
     runtime.stop()
 

@@ -227,7 +227,7 @@ def create_app(
             runtime.ledger,
             access,
             starter,
-            runs_dir=settings.runs_dir,
+            artifacts=runtime.artifacts,
             github_web=settings.github_web_url.rstrip("/"),
         )
         app.include_router(dashboard_router(visible))

@@ -1,5 +1,6 @@
-"""The run page's section of the agent's steps, read from the run's ``trajectory.jsonl`` (live while the
-run goes: :func:`repomind.pipeline.solve.account.read_steps` skips a line still being written).
+"""The run page's section of the agent's steps, read from the run's ``trajectory.jsonl`` in the shared
+artifacts store (:mod:`repomind.store.artifacts`; live while the run goes: the worker puts it again after
+every step, and a line that cannot be read is skipped).
 
 Each step: its number, tool, arguments (compact), outcome, the reviewer's verdict and feedback, tokens,
 cost and seconds; its thought, full arguments and observation folded in a ``<details>``. Every text is
@@ -10,20 +11,17 @@ redacted, then escaped by the template (``templates/run_steps.html.j2``, autoesc
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.solve.account import read_steps
+from repomind.pipeline.solve.account import parse_lines, steps_of_lines
 from repomind.redact import redact
+from repomind.store.artifacts import Artifacts, text_of, valid_run_id
 from repomind.templating import environment
 
 #: Steps shown (the latest); the agent's own limit is at most 200.
 PAGE_STEPS = 200
 #: Characters shown of one thought, observation or argument list.
 TEXT_CHARS = 4_000
-#: What a run id looks like (a run directory's name under the runs folder).
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def _cut(text: str) -> str:
@@ -33,14 +31,10 @@ def _cut(text: str) -> str:
     return text[:TEXT_CHARS] + f"\n… ({len(text) - TEXT_CHARS:,} more characters in trajectory.jsonl)"
 
 
-def run_dir(runs_dir: Path, run_id: str) -> Path | None:
-    """``runs_dir/run_id`` when ``run_id`` is a plain run id (never a path out of the runs folder)."""
-    return runs_dir / run_id if RUN_ID.fullmatch(run_id) else None
-
-
-def steps_section(directory: Path) -> str:
-    """The HTML of the agent's steps in ``directory``; ``""`` for a run without an agent."""
-    start, steps = read_steps(directory)
+def steps_section(artifacts: Artifacts, run_id: str) -> str:
+    """The HTML of the agent's steps of run ``run_id``; ``""`` for a run without an agent (or none)."""
+    raw = text_of(artifacts, run_id, "trajectory.jsonl") if valid_run_id(run_id) else None
+    start, steps = steps_of_lines(parse_lines(raw or ""))
     if start is None:
         return ""
     rows: list[dict[str, Any]] = []

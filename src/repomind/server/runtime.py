@@ -20,6 +20,7 @@ from repomind.errors import ConfigError
 from repomind.redact import SECRETS
 from repomind.settings import Settings
 from repomind.store import Ledger, make_engine
+from repomind.store.artifacts import Artifacts, open_artifacts
 from repomind.store.limits import Limits
 from repomind.store.purge import Purger
 from repomind.store.queue import EVENTS, PIPELINE, TRAINING, Queue, Stop, open_queue
@@ -74,6 +75,8 @@ class Runtime:
     ledger: Ledger
     queue: Queue
     options: BotOptions
+    #: Run artifacts (reports, trajectories, diffs) in the shared store: the ledger's database, or a bucket.
+    artifacts: Artifacts
     #: Seconds between the worker registry's heartbeats (:mod:`repomind.store.workers`).
     heartbeat_s: float = BEAT_S
     consumers: list[Stop] = field(default_factory=list)
@@ -95,13 +98,20 @@ class Runtime:
             dispatch_backoff_s=settings.dispatch_backoff_s,
             defaults=ServerDefaults.from_settings(settings),
             limits=Limits.of(settings),
+            runs_dir=settings.runs_dir,
         )
-        return cls(settings, ledger, queue, options, heartbeat_s=settings.heartbeat_s)
+        artifacts = open_artifacts(settings, ledger)
+        return cls(settings, ledger, queue, options, artifacts, heartbeat_s=settings.heartbeat_s)
 
     def worker(self, *, github: GitHubFactory | None = None, pipeline: Pipeline | None = None) -> Worker:
         github = github or github_factory(self.settings)
         runner = JobRunner(
-            self.ledger, github, pipeline or load_pipeline(self.settings), self.queue, self.options
+            self.ledger,
+            github,
+            pipeline or load_pipeline(self.settings),
+            self.queue,
+            self.options,
+            artifacts=self.artifacts,
         )
         return Worker(
             ledger=self.ledger,

@@ -293,6 +293,14 @@ class Ledger:
         """Active jobs that no live worker holds: queued ones, and running ones whose lease expired."""
         return self.leases.recoverable()
 
+    def expired(self) -> list[int]:
+        """Running jobs whose worker stopped renewing the lease (died), oldest first; not the queued ones
+        (their message is in the queue)."""
+        now = self.leases.clock()
+        with self.reading() as s:
+            query = select(Job.id).where(Job.state == JobState.RUNNING, Job.lease_expires <= now)
+            return [int(r) for r in s.scalars(query.order_by(Job.id))]
+
     # -- pins -------------------------------------------------------------------------------------
     def pin(self, repo: str, issue_number: int, path: str, *, include: bool) -> None:
         with self.session() as s:

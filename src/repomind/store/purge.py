@@ -21,7 +21,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from repomind.store.ledger import Ledger
-from repomind.store.models import Delivery, Feedback, Job, JobEvent, JobState, Pin
+from repomind.store.models import Artifact, Delivery, Feedback, Job, JobEvent, JobState, Pin
 from repomind.store.training import Adapter, TrainingJob
 
 #: Removes a repository's cached sandbox environments; the number removed.
@@ -115,9 +115,14 @@ class Purger:
         ids = [j.id for j in jobs]
         if not ids:
             return
+        run_ids: set[str] = set()
         for job in jobs:
             for run_dir in self._run_dirs(job):
                 self._remove(run_dir, "run_dirs")
+                run_ids.add(run_dir.name)
+        # the runs' files in the ledger's artifacts table (a bucket's objects expire by its own lifecycle)
+        stored = s.execute(delete(Artifact).where(Artifact.run_id.in_(sorted(run_ids))))
+        self._add("artifacts", int(stored.rowcount))  # type: ignore[attr-defined]
         keys = {(j.repo, j.issue_number) for j in jobs}
         s.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
         s.execute(delete(Job).where(Job.id.in_(ids)))

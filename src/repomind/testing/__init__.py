@@ -9,6 +9,7 @@ Every boundary has one real implementation and one fake here, one module (or pac
 - :mod:`repomind.testing.sandbox` — the sandbox (:class:`FakeSandbox`) and its images (:class:`FakeImages`);
 - :mod:`repomind.testing.pipeline` — the pipeline seam of the bot (:class:`FakePipeline`);
 - :mod:`repomind.testing.queue` — the job queue (:class:`FakeQueue`);
+- :mod:`repomind.testing.artifacts` — the run-artifacts store (:class:`MemoryArtifacts`);
 - :mod:`repomind.testing.toolchain` — a repository's language tools (:class:`FakeToolchain`, a
   shell-script language whose runner prints ``PASS``/``FAIL`` lines);
 - :mod:`repomind.testing.git` — fixture git repositories (:func:`make_git_repo`, :func:`git`);
@@ -22,6 +23,7 @@ that tests start (PostgreSQL, Redis, Chroma) are not part of the installed packa
 
 from __future__ import annotations
 
+from repomind.testing.artifacts import MemoryArtifacts
 from repomind.testing.git import git, make_git_repo
 from repomind.testing.github.server import StandInGitHub
 from repomind.testing.github.state import FakeGitHub, FakeGitHubFactory, GitHubState
@@ -48,6 +50,7 @@ __all__ = [
     "FakeToolchain",
     "GitHubState",
     "HashingEmbedder",
+    "MemoryArtifacts",
     "ScriptedHTTPError",
     "ScriptedModel",
     "ScriptedToolCalls",

@@ -4,9 +4,10 @@ subprocess."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from repomind.bot.solving.outcome import attempt_of
@@ -184,16 +185,59 @@ def _tests(results: dict[str, str]) -> TestRun:
 def scripted_pipeline(settings: object) -> FakePipeline:
     """``REPOMIND_PIPELINE=repomind.testing.pipeline:scripted_pipeline`` for worker subprocesses in tests: the
     script is the JSON file named by ``REPOMIND_FAKE_PIPELINE`` (``edits``, ``status``, and optional
-    ``started_file`` touched at start and ``release_file`` waited for before editing)."""
+    ``started_file`` touched at start and ``release_file`` waited for before editing). The run's files
+    are kept under the settings' ``runs_dir`` as the real pipeline keeps them.
+
+    ``edits`` may hold ``{issue}`` in paths and texts: the issue's number, so that each issue of a burst
+    gets its own change. ``delay_s`` slows each run down; with ``hold_after`` N, this process's runs after
+    its N-th touch ``held_file`` and wait (for ``release_file``, or forever): a test kills the worker then."""
     import json
     import os
+
+    from repomind.settings import Settings
 
     script = json.loads(Path(os.environ["REPOMIND_FAKE_PIPELINE"]).read_text())
     started = script.get("started_file")
     release = script.get("release_file")
-    return FakePipeline(
+    return _PerIssue(
         edits=dict(script.get("edits", {})),
         status=OutcomeStatus(script.get("status", "success")),
         on_start=(lambda _tree: Path(started).touch()) if started else None,
         gate=(lambda: Path(release).exists()) if release else None,
+        runs_dir=settings.runs_dir if isinstance(settings, Settings) else None,
+        delay_s=float(script.get("delay_s", 0.0)),
+        hold_after=script.get("hold_after"),
+        held_file=script.get("held_file"),
+        release_file=release,
     )
+
+
+@dataclass
+class _PerIssue(FakePipeline):
+    """A :class:`FakePipeline` whose ``{issue}`` in edits (paths and texts) is the job's issue number,
+    read from its title (``... #N``, as the scripted tests title issues) or else left as is; see
+    :func:`scripted_pipeline` for the rest."""
+
+    delay_s: float = 0.0
+    hold_after: int | None = None
+    held_file: str | None = None
+    release_file: str | None = None
+    runs: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, job: PipelineJob, *, events: ev.RunEvents, should_cancel: ShouldCancel) -> PipelineOutcome:
+        number = job.issue_title.rsplit("#", 1)[-1] if "#" in job.issue_title else "{issue}"
+        edits = {k.replace("{issue}", number): v.replace("{issue}", number) for k, v in self.edits.items()}
+        with self.lock:
+            self.runs.append(len(self.runs) + 1)
+            nth = self.runs[-1]
+        gate = self.gate
+        if self.hold_after is not None and nth > self.hold_after:
+            release, held = self.release_file, self.held_file
+            gate = (lambda: Path(release).exists()) if release else (lambda: False)
+            if held:
+                Path(held).touch()
+        time.sleep(self.delay_s)
+        # a copy per run: a worker runs several jobs at once in threads
+        run = replace(self, edits=edits, gate=gate)
+        return FakePipeline.run(run, job, events=events, should_cancel=should_cancel)

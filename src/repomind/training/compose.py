@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from repomind.settings import Settings
+from repomind.store.artifacts import open_artifacts
 from repomind.store.ledger import Ledger
 from repomind.training.config import TrainConfig, TrainingSettings
 from repomind.training.ledger import TrainingLedger
@@ -45,4 +46,5 @@ def make_service(
         config=config or TrainConfig(),
         secrets=settings.secret_values(),
         notify=notify,
+        artifacts=open_artifacts(settings, store),
     )

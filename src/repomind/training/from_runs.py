@@ -21,11 +21,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from repomind.pipeline.solve.artifacts import read_trajectory
+from repomind.pipeline.solve.artifacts import parse_trajectory
 from repomind.pipeline.solve.prompts import patch_messages
 from repomind.pipeline.toolchain.python import FACTS
+from repomind.store.artifacts import Artifacts, text_of
 from repomind.training.examples import (
     Example,
     Message,
@@ -87,15 +88,66 @@ class FeedbackView:
         return f"{self.repo}#{self.issue_number if self.issue_number is not None else self.pr_number}"
 
 
-def read_run(path: Path) -> RunView:
-    """A run directory as written by ``repomind solve``; ValueError when it is not one."""
-    trajectory = path / "trajectory.jsonl"
-    if not trajectory.is_file():
+class RunFiles(Protocol):
+    """Where a run's files are read from: its directory on this host (:class:`DirFiles`), or the shared
+    artifacts store (:class:`StoredFiles`, what a worker on any host uploaded)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+    def text(self, name: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DirFiles:
+    directory: Path
+
+    @property
+    def key(self) -> str:
+        return f"dir:{self.directory.resolve()}"
+
+    @property
+    def path(self) -> Path:
+        return self.directory
+
+    def text(self, name: str) -> str | None:
+        file = self.directory / name
+        return file.read_text() if file.is_file() else None
+
+
+@dataclass(frozen=True)
+class StoredFiles:
+    artifacts: Artifacts
+    run_id: str
+
+    @property
+    def key(self) -> str:
+        return f"run:{self.run_id}"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.run_id)
+
+    def text(self, name: str) -> str | None:
+        return text_of(self.artifacts, self.run_id, name)
+
+
+def read_run(source: Path | RunFiles) -> RunView:
+    """A run as written by ``repomind solve`` (or a worker): its directory or its stored files; ValueError
+    when it is not one."""
+    files: RunFiles = DirFiles(source) if isinstance(source, Path) else source
+    path = files.path
+    trajectory = files.text("trajectory.jsonl")
+    if trajectory is None:
         raise ValueError(f"{path} has no trajectory.jsonl")
-    events = read_trajectory(trajectory)
+    events = parse_trajectory(trajectory, str(path / "trajectory.jsonl"))
     report: dict[str, Any] = {}
-    if (path / "report.json").is_file():
-        report = json.loads((path / "report.json").read_text())
+    report_text = files.text("report.json")
+    if report_text is not None:
+        report = json.loads(report_text)
     start = next((e for e in events if e["type"] == "run-start"), {})
     end = next((e for e in events if e["type"] == "run-end"), {})
     run = RunView(
@@ -123,17 +175,13 @@ def read_run(path: Path) -> RunView:
     for number, slot in by_attempt.items():
         if "messages" not in slot or "reply" not in slot:
             continue
-        prompt_file = path / f"attempt-{number}" / "prompt.json"
-        messages = slot["messages"] or (json.loads(prompt_file.read_text()) if prompt_file.is_file() else [])
-        diff = slot.get("diff") or _read(path / f"attempt-{number}" / "patch.diff")
+        prompt_text = None if slot["messages"] else files.text(f"attempt-{number}/prompt.json")
+        messages = slot["messages"] or (json.loads(prompt_text) if prompt_text is not None else [])
+        diff = slot.get("diff") or files.text(f"attempt-{number}/patch.diff") or ""
         run.attempts[number] = AttemptView(
             number, messages, slot["reply"], slot.get("category", ""), diff, slot.get("verified", False)
         )
     return run
-
-
-def _read(path: Path) -> str:
-    return path.read_text() if path.is_file() else ""
 
 
 def _assistant(text: str) -> list[Message]:

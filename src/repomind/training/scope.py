@@ -58,3 +58,27 @@ def run_dirs_of(store: Ledger, runs_dir: Path, installation_id: int) -> set[Path
             found.add((runs_dir / str(result["run_id"])).resolve())
         found.add((runs_dir / f"job-{job_id}").resolve())
     return found
+
+
+def run_keys_of(store: Ledger, runs_dir: Path, installation_id: int) -> set[str]:
+    """The runs of one installation's jobs as :class:`repomind.training.from_runs.RunFiles` keys: their
+    directories on this host (``dir:…``) and their stored runs (``run:…``)."""
+    keys = {f"dir:{p}" for p in run_dirs_of(store, runs_dir, installation_id)}
+    return keys | {f"run:{r}" for r in run_ids_of(store, installation_id)}
+
+
+def run_ids_of(store: Ledger, installation_id: int | None = None) -> list[str]:
+    """The run ids of the jobs (of one installation), as the jobs' results name them, oldest first."""
+    query = select(Job.id, Job.result).order_by(Job.id)
+    if installation_id is not None:
+        query = query.where(Job.installation_id == installation_id)
+    with store.reading() as s:
+        jobs = list(s.execute(query))
+    ids: list[str] = []
+    for job_id, result in jobs:
+        result = result or {}
+        for run_id in (str(result.get("run_id") or ""), Path(str(result.get("run_dir") or "")).name):
+            if run_id and run_id not in ids:
+                ids.append(run_id)
+        ids.append(f"job-{job_id}")
+    return ids

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from repomind.log import get_logger
+from repomind.store.artifacts import Artifacts
 from repomind.store.jobs import Heartbeat
 from repomind.store.ledger import Ledger
 from repomind.store.training import TrainingJob, TrainingState
@@ -74,6 +75,8 @@ class TrainingService:
     secrets: list[str] = field(default_factory=list)
     notify: Notify | None = None
     owner: str = field(default_factory=default_owner)
+    #: The runs' files in the shared store (what workers on any host uploaded); None: ``runs_dir`` only.
+    artifacts: Artifacts | None = None
 
     def __post_init__(self) -> None:
         self.log: Any = get_logger("repomind.training")
@@ -96,12 +99,13 @@ class TrainingService:
             include_unreviewed=self.settings.include_unreviewed,
             progress=progress,
             installation_id=installation,
+            artifacts=self.artifacts,
         )
         description = (
             f"Scope: {scope}. "
             f"From the store's feedback ({counts['feedback']} pull requests: {counts['with_run']} joined "
             f"with their run, {counts['issue_only']} from the issue alone) and "
-            f"{counts['unreviewed_runs']} unreviewed verified runs under {self.runs_dir}."
+            f"{counts['unreviewed_runs']} unreviewed verified runs."
         )
         return publish_dataset(
             examples,

@@ -1,4 +1,9 @@
-"""Examples from the store: each feedback row joined with its run directory, and unreviewed runs."""
+"""Examples from the store: each feedback row joined with its run, and unreviewed runs.
+
+A run's files are read from the shared artifacts store (:mod:`repomind.store.artifacts`) where the worker
+that ran the job uploaded them, whichever host that was; a run directory on this host (``runs_dir``, or
+the job's ``run_dir``) is read where the store has none (runs of ``repomind solve``, runs from before the
+store kept them)."""
 
 from __future__ import annotations
 
@@ -7,18 +12,22 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from repomind.store.artifacts import Artifacts, valid_run_id
 from repomind.store.feedback import all_feedback
 from repomind.store.ledger import Ledger
 from repomind.store.models import Feedback
 from repomind.training.examples import Example
 from repomind.training.from_runs import (
+    DirFiles,
     FeedbackView,
+    RunFiles,
     RunView,
+    StoredFiles,
     examples_from_feedback_only,
     examples_from_run,
     read_run,
 )
-from repomind.training.scope import ScopeMode, feedback_installations, run_dirs_of, scope_key
+from repomind.training.scope import ScopeMode, feedback_installations, run_ids_of, run_keys_of, scope_key
 
 Progress = Callable[[int, int, str], None]
 
@@ -37,26 +46,42 @@ def view(row: Feedback) -> FeedbackView:
     )
 
 
-def locate_run(store: Ledger, runs_dir: Path, feedback: FeedbackView) -> Path | None:
-    """The run directory of the job that made the PR: the job's result names it (``run_dir`` or
-    ``run_id``), else ``runs/job-<id>`` by convention; None when there is none."""
+def locate_run(
+    store: Ledger, runs_dir: Path, feedback: FeedbackView, artifacts: Artifacts | None = None
+) -> RunFiles | None:
+    """The files of the run of the job that made the PR: the job's result names it (``run_id``, or
+    ``run_dir``), else ``job-<id>`` by convention; stored ones first; None when there is none."""
+    if feedback.job_id is None:
+        return None
+    try:
+        result = store.job(feedback.job_id).result or {}
+    except KeyError:
+        result = {}
+    run_ids = [str(result.get("run_id") or ""), Path(str(result.get("run_dir") or "")).name]
+    run_ids.append(f"job-{feedback.job_id}")
+    if artifacts is not None:
+        for run_id in run_ids:
+            if valid_run_id(run_id) and artifacts.get(run_id, "trajectory.jsonl") is not None:
+                return StoredFiles(artifacts, run_id)
     candidates: list[Path] = []
-    if feedback.job_id is not None:
-        try:
-            result = store.job(feedback.job_id).result or {}
-        except KeyError:
-            result = {}
-        if result.get("run_dir"):
-            candidates.append(Path(str(result["run_dir"])))
-        if result.get("run_id"):
-            candidates.append(runs_dir / str(result["run_id"]))
-        candidates.append(runs_dir / f"job-{feedback.job_id}")
-    return next((c for c in candidates if (c / "trajectory.jsonl").is_file()), None)
+    if result.get("run_dir"):
+        candidates.append(Path(str(result["run_dir"])))
+    if result.get("run_id"):
+        candidates.append(runs_dir / str(result["run_id"]))
+    candidates.append(runs_dir / f"job-{feedback.job_id}")
+    found = next((c for c in candidates if (c / "trajectory.jsonl").is_file()), None)
+    return DirFiles(found) if found is not None else None
 
 
-def _runs(runs_dir: Path) -> Iterator[Path]:
+def _runs(store: Ledger, runs_dir: Path, artifacts: Artifacts | None) -> Iterator[RunFiles]:
+    """Every run: the jobs' stored runs, then the run directories on this host."""
+    if artifacts is not None:
+        for run_id in run_ids_of(store):
+            if artifacts.get(run_id, "trajectory.jsonl") is not None:
+                yield StoredFiles(artifacts, run_id)
     if runs_dir.is_dir():
-        yield from sorted(p for p in runs_dir.iterdir() if (p / "trajectory.jsonl").is_file())
+        found = sorted(p for p in runs_dir.iterdir() if (p / "trajectory.jsonl").is_file())
+        yield from (DirFiles(p) for p in found)
 
 
 def store_examples(
@@ -66,6 +91,7 @@ def store_examples(
     include_unreviewed: bool = False,
     progress: Progress | None = None,
     installation_id: int | None = None,
+    artifacts: Artifacts | None = None,
 ) -> tuple[list[Example], dict[str, int]]:
     """Every example the store's feedback (and, if asked, unreviewed runs) gives; and counts of what was
     read (``feedback``, ``with_run``, ``issue_only``, ``unreviewed_runs``, ``unreadable_runs``).
@@ -73,11 +99,11 @@ def store_examples(
     With ``installation_id``, only that installation's feedback and runs: another installation's rows,
     rows that cannot be attributed, and run directories of no job of its own are left out."""
     feedback = all_feedback(store)
-    own_runs: set[Path] | None = None
+    own_runs: set[str] | None = None
     if installation_id is not None:
         owners = feedback_installations(store, feedback)
         feedback = [r for r in feedback if owners.get(r.id) == installation_id]
-        own_runs = run_dirs_of(store, runs_dir, installation_id)
+        own_runs = run_keys_of(store, runs_dir, installation_id)
     rows = [view(r) for r in feedback]
     examples: list[Example] = []
     counts = {
@@ -87,21 +113,21 @@ def store_examples(
         "unreviewed_runs": 0,
         "unreadable_runs": 0,
     }
-    used: set[Path] = set()
+    used: set[str] = set()
     for n, fb in enumerate(rows, start=1):
         if progress:
             progress(n, len(rows), fb.issue_key)
-        run_dir = locate_run(store, runs_dir, fb)
-        if run_dir is not None and own_runs is not None and run_dir.resolve() not in own_runs:
-            run_dir = None
+        files = locate_run(store, runs_dir, fb, artifacts)
+        if files is not None and own_runs is not None and files.key not in own_runs:
+            files = None
         run: RunView | None = None
-        if run_dir is not None:
+        if files is not None:
             try:
-                run = read_run(run_dir)
+                run = read_run(files)
             except ValueError:
                 counts["unreadable_runs"] += 1
-        if run is not None and run_dir is not None:
-            used.add(run_dir.resolve())
+        if run is not None and files is not None:
+            used.add(files.key)
             found = examples_from_run(run, fb)
             if found:
                 counts["with_run"] += 1
@@ -110,11 +136,12 @@ def store_examples(
         counts["issue_only"] += 1
         examples += examples_from_feedback_only(fb)
     if include_unreviewed:
-        for run_dir in _runs(runs_dir):
-            if run_dir.resolve() in used or (own_runs is not None and run_dir.resolve() not in own_runs):
+        for files in _runs(store, runs_dir, artifacts):
+            if files.key in used or (own_runs is not None and files.key not in own_runs):
                 continue
+            used.add(files.key)
             try:
-                found = examples_from_run(read_run(run_dir), None, include_unreviewed=True)
+                found = examples_from_run(read_run(files), None, include_unreviewed=True)
             except ValueError:
                 counts["unreadable_runs"] += 1
                 continue

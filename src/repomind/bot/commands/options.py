@@ -25,6 +25,9 @@ class BotOptions:
     defaults: ServerDefaults = field(default_factory=ServerDefaults)
     #: Per installation: jobs at once and the monthly spend cap (:mod:`repomind.store.limits`).
     limits: Limits = field(default_factory=Limits)
+    #: Where runs keep their files (``runs/<run id>/``) on this host, uploaded to the shared store as they
+    #: grow and when they end; None: none uploaded.
+    runs_dir: Path | None = None
 
     @property
     def login(self) -> str:

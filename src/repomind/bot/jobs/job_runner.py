@@ -29,6 +29,7 @@ from repomind.bot.jobs.bot_run import BotRun, Ended, Ending, pushed_note
 from repomind.bot.jobs.stage_clock import StageClock, bind_stage
 from repomind.bot.render import marker, render, text
 from repomind.bot.solving.pipeline_port import Hints, Pipeline, PipelineJob, PipelineOutcome
+from repomind.bot.solving.uploads import RunUploads
 from repomind.bot.status import StatusComment
 from repomind.compose.config import RunConfig, resolve, served_model
 from repomind.errors import ConfigError, RepomindError
@@ -46,6 +47,7 @@ from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.pipeline.strategies import strategy_for
 from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
+from repomind.store.artifacts import Artifacts
 from repomind.store.jobs import Heartbeat
 from repomind.store.jobs import LeaseEnded as Stop  # the job stops at this stage boundary
 from repomind.store.limits import budget_reached, remaining_budget, waiting_for_a_slot
@@ -60,8 +62,11 @@ class JobRunner:
         pipeline: Pipeline,
         queue: Queue,
         options: BotOptions,
+        artifacts: Artifacts | None = None,
     ) -> None:
         self.ledger = ledger
+        #: Where the run's files go when it ends (the shared store); None keeps them on this disk only.
+        self.artifacts = artifacts
         self.github = github
         self.pipeline = pipeline
         self.queue = queue
@@ -252,11 +257,18 @@ class JobRunner:
         status = run.status
         run.stage("localising")
         clock = StageClock()
+        events = RunEvents(clock, bind_stage, status.follow)
+        uploads = None
+        if self.artifacts is not None and self.options.runs_dir is not None:
+            uploads = RunUploads(self.artifacts, self.options.runs_dir)
+            events.subscribe(uploads)
         outcome = self.pipeline.run(
             PipelineJob(work_tree, issue.title, issue.body, config, hints, job.repo, job.installation_id),
-            events=RunEvents(clock, bind_stage, status.follow),
+            events=events,
             should_cancel=lambda: beat.check() != "ok",
         )
+        if uploads is not None:  # before the result names the run: a reader then finds its files
+            uploads.finish(outcome.run_id, outcome.run_dir)
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:
             result = {**outcome.to_json(), "timings": clock.as_json()}

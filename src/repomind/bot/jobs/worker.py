@@ -133,6 +133,15 @@ class Worker:
         if jobs or deliveries:
             self.log.info("recovered", jobs=jobs, deliveries=len(deliveries))
 
+    def recover_expired(self) -> None:
+        """Enqueue again the running jobs whose worker died (expired leases): cheap enough to run every
+        few seconds, where :meth:`recover` runs each minute."""
+        jobs = self.ledger.expired()
+        for job_id in jobs:
+            self.queue.enqueue(Kind.RUN_JOB, job_id)
+        if jobs:
+            self.log.info("recovered expired leases", jobs=jobs)
+
     def purge(self, installation_id: int, repos: list[str]) -> None:
         """Delete what an uninstalled installation (or its removed repositories) left behind."""
         if self.purger is None:

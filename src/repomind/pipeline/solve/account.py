@@ -104,6 +104,11 @@ def read_lines(trajectory: Path) -> list[dict[str, Any]]:
         raw = trajectory.read_text(errors="replace")
     except OSError:
         return []
+    return parse_lines(raw)
+
+
+def parse_lines(raw: str) -> list[dict[str, Any]]:
+    """The readable lines of a trajectory's text (as :func:`read_lines`)."""
     lines = []
     for text in raw.splitlines():
         try:
@@ -117,7 +122,11 @@ def read_lines(trajectory: Path) -> list[dict[str, Any]]:
 
 def read_steps(run_dir: Path) -> tuple[dict[str, Any] | None, list[Step]]:
     """The ``agent-start`` line (None when the run has none) and the steps of ``run_dir``."""
-    lines = read_lines(run_dir / "trajectory.jsonl")
+    return steps_of_lines(read_lines(run_dir / "trajectory.jsonl"))
+
+
+def steps_of_lines(lines: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[Step]]:
+    """The ``agent-start`` line and the steps among a trajectory's ``lines``."""
     start = next((line for line in lines if line.get("type") == "agent-start"), None)
     return start, [Step.from_line(line) for line in lines if line.get("type") == "step"]
 

@@ -102,14 +102,19 @@ class RunArtifacts:
 
 def read_trajectory(path: Path) -> list[dict[str, Any]]:
     """The events of a trajectory file, checking the schema version."""
+    return parse_trajectory(path.read_text(), str(path))
+
+
+def parse_trajectory(text: str, source: str = "trajectory.jsonl") -> list[dict[str, Any]]:
+    """The events of a trajectory's text (``source`` names it in errors), checking the schema version."""
     events = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         record = json.loads(line)
         if record.get("schema") not in READABLE_VERSIONS:
             raise ValueError(
-                f"{path}:{n}: schema {record.get('schema')!r}, expected one of {READABLE_VERSIONS}"
+                f"{source}:{n}: schema {record.get('schema')!r}, expected one of {READABLE_VERSIONS}"
             )
         events.append(record)
     return events

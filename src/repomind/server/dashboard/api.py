@@ -37,7 +37,7 @@ def api_router(visible: Visible) -> APIRouter:
 
     @router.get("/{job_id}", response_model=RunDetail, summary="A run in full")
     def run(request: Request, job_id: str) -> RunDetail:
-        return detail(ledger, visible.job(request, job_id), visible.runs_dir)
+        return detail(ledger, visible.job(request, job_id), visible.artifacts)
 
     @router.post("/{job_id}/cancel", status_code=202, response_model=CancelAnswer, summary="Cancel a run")
     def cancel(request: Request, job_id: str) -> CancelAnswer:

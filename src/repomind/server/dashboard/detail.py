@@ -1,22 +1,22 @@
 """One run in full, for its page and for ``GET /api/runs/{id}``: the calibrated set with scores, each
 attempt's diff and test outcome, the agent's steps with the reviewer's verdicts, the evidence and cost.
 
-The job's ``result`` (the pipeline's outcome) says what the run found; each attempt's own diff is read
-from the run's directory (``runs/<run_id>/attempt-N/patch.diff``) when this process can see it. Every
-text is redacted here; pages escape it too.
+The job's ``result`` (the pipeline's outcome) says what the run found; each attempt's own diff
+(``attempt-N/patch.diff``) and the agent's steps (``trajectory.jsonl``) are read from the run's files in
+the shared artifacts store (:mod:`repomind.store.artifacts`), which the worker that ran it filled from
+any host (the trajectory after every step). Every text is redacted here; pages escape it too.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.solve.account import read_steps
+from repomind.pipeline.solve.account import parse_lines, steps_of_lines
 from repomind.redact import redact
 from repomind.server.dashboard.listing import job_columns, summary
 from repomind.server.dashboard.schemas import AttemptOut, RankedFileOut, RunDetail, StepOut
-from repomind.server.run_steps import run_dir
 from repomind.store import Job, Ledger
+from repomind.store.artifacts import Artifacts, text_of, valid_run_id
 from repomind.store.joblog import first_event
 
 #: Characters of one attempt's diff kept (a diff is shown whole up to this).
@@ -25,30 +25,26 @@ DIFF_CHARS = 200_000
 FILES_SHOWN = 20
 
 
-def directory_of(ledger: Ledger, job: Job, runs_dir: Path | None) -> Path | None:
-    """The run's directory: named by the job's result once it ended, by its first ``run`` log line while
-    it goes; None when there is none (yet) or this process has no runs folder."""
-    if runs_dir is None:
-        return None
+def run_id_of(ledger: Ledger, job: Job) -> str:
+    """The run's id: named by the job's result once it ended, by its first ``run`` log line while it
+    goes; "" when there is none (yet)."""
     run_id = str((job.result or {}).get("run_id") or "")
     if not run_id:
         started = first_event(ledger, job.id, "run")
         run_id = started.message if started is not None else ""
-    directory = run_dir(runs_dir, run_id) if run_id else None
-    return directory if directory is not None and directory.is_dir() else None
+    return run_id if valid_run_id(run_id) else ""
 
 
-def _read(path: Path) -> str:
-    """A run file's text (no symlink followed, cut to :data:`DIFF_CHARS`); "" when absent."""
-    if path.is_symlink() or not path.is_file():
+def _read(artifacts: Artifacts | None, run_id: str, name: str) -> str:
+    """A stored run file's text, cut to :data:`DIFF_CHARS`; "" when absent."""
+    if artifacts is None or not run_id:
         return ""
-    with path.open("rb") as handle:
-        return handle.read(DIFF_CHARS).decode(errors="replace")
+    return (text_of(artifacts, run_id, name) or "")[:DIFF_CHARS]
 
 
-def detail(ledger: Ledger, job: Job, runs_dir: Path | None) -> RunDetail:
+def detail(ledger: Ledger, job: Job, artifacts: Artifacts | None) -> RunDetail:
     result: dict[str, Any] = job.result or {}
-    directory = directory_of(ledger, job, runs_dir)
+    run_id = run_id_of(ledger, job)
     loc: dict[str, Any] = result.get("localisation") or {}
     chosen = loc.get("set")
     in_set = set(chosen or ())
@@ -70,15 +66,13 @@ def detail(ledger: Ledger, job: Job, runs_dir: Path | None) -> RunDetail:
             tests_skipped=int(a.get("tests_skipped") or 0),
             tokens=int(a.get("tokens") or 0),
             cost_usd=a.get("cost_usd"),
-            diff=redact(_read(directory / f"attempt-{int(a.get('number') or 0)}" / "patch.diff"))
-            if directory is not None
-            else "",
+            diff=redact(_read(artifacts, run_id, f"attempt-{int(a.get('number') or 0)}/patch.diff")),
         )
         for a in result.get("attempts") or []
     ]
     steps: list[StepOut] = []
-    if directory is not None:
-        _start, taken = read_steps(directory)
+    if artifacts is not None and run_id:
+        _start, taken = steps_of_lines(parse_lines(text_of(artifacts, run_id, "trajectory.jsonl") or ""))
         for step in taken:
             review = step.review or {}
             verdict = "" if step.review is None else "on track" if review.get("right_track") else "off track"

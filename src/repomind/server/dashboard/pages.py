@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from repomind.redact import redact
-from repomind.server.dashboard.detail import detail, directory_of
+from repomind.server.dashboard.detail import detail, run_id_of
 from repomind.server.dashboard.listing import RunFilter, list_runs, readable, repositories
 from repomind.server.dashboard.visible import Visible
 from repomind.server.pages import page
@@ -62,18 +62,18 @@ def pages_router(visible: Visible) -> APIRouter:
     @router.get("/runs/{job_id}")
     def run(request: Request, job_id: str) -> Response:
         job = visible.job(request, job_id)
-        directory = directory_of(ledger, job, visible.runs_dir)
+        run_id = run_id_of(ledger, job) if visible.artifacts is not None else ""
         return page(
             "run",
             viewer=request.state.viewer,
-            run=detail(ledger, job, visible.runs_dir),
+            run=detail(ledger, job, visible.artifacts),
             events=[
                 {"id": e.id, "at": e.at, "kind": e.kind, "message": redact(e.message)}
                 for e in latest_events(ledger, job.id, LOG_LINES)
             ],
             active=job.state.active,
             github_web=visible.github_web,
-            steps_html=steps_section(directory) if directory is not None else "",
+            steps_html=steps_section(visible.artifacts, run_id) if visible.artifacts and run_id else "",
         )
 
     return router

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from fastapi import HTTPException, Request
@@ -15,6 +14,7 @@ from repomind.server.dashboard.start import Starter
 from repomind.server.oauth import OAuthError
 from repomind.server.signin import Access
 from repomind.store import Job, Ledger
+from repomind.store.artifacts import Artifacts
 
 T = TypeVar("T")
 
@@ -24,7 +24,8 @@ class Visible:
     ledger: Ledger
     access: Access
     starter: Starter
-    runs_dir: Path | None = None
+    #: The runs' files in the shared store (the agent's steps, each attempt's diff); None: none shown.
+    artifacts: Artifacts | None = None
     poll_s: float = POLL_S
     github_web: str = "https://github.com"
 
