@@ -303,3 +303,33 @@ def test_a_solve_left_by_an_interrupted_run_is_started_afresh(tmp_path: Path) ->
     prediction, _ = solve_predictor("m", run_solve)(item, tmp_path / "repo", tmp_path)
     assert seen == [False] and prediction.patch == "diff\n"
     assert Instance("o__r-2", "o/r", "abc", "issue", "not a diff").gold_files == []  # no section, no crash
+
+
+def test_the_prediction_is_the_chosen_patch_as_the_work_tree_has_it_not_the_redacted_file(
+    tmp_path: Path,
+) -> None:
+    """A repository's own ``ftp://foo:bar@`` line is redacted in the run's ``patch.diff`` (for the eye);
+    the prediction must still apply, so it is the chosen attempt's diff itself."""
+    from repomind.eval.swebench.model import solve_predictor
+    from repomind.pipeline.instance import Instance
+    from repomind.pipeline.solve import SolveReport, Stopped
+    from repomind.pipeline.solve.artifacts import RunArtifacts
+    from repomind.pipeline.solve.reflect import AttemptRecord, Category
+
+    diff = (
+        "diff --git a/v.py b/v.py\n--- a/v.py\n+++ b/v.py\n@@ -1,2 +1,2 @@\n"
+        " # e.g. 'ftp://foo:bar@ftp.example.org/'\n-OLD = 1\n+OLD = 2\n"
+    )
+    failed = AttemptRecord(1, Category.TEST_FAILURE, "no", diff="diff --git a/x b/x\n")
+    chosen = AttemptRecord(2, Category.PASSED, "yes", diff=diff)
+
+    def run_solve(instance: Instance, repo: Path, run_dir: Path) -> SolveReport:
+        RunArtifacts(run_dir, "r1").write_text("patch.diff", diff)
+        report = SolveReport("r1", True, True, Stopped.PASSED, "", "m", "abc", [failed, chosen])
+        report.patch_attempt = 2
+        return report
+
+    item = Instance("o__r-1", "o/r", "abc", "issue", "patch")
+    prediction, _ = solve_predictor("m", run_solve)(item, tmp_path / "repo", tmp_path)
+    assert "foo:[REDACTED]@" in (tmp_path / "solve" / "patch.diff").read_text()
+    assert prediction.patch == diff

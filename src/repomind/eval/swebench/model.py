@@ -1,4 +1,4 @@
-"""Predictions from Repomind's own pipeline: ``solve`` on each instance, its ``patch.diff`` as the patch."""
+"""Predictions from Repomind's own pipeline: ``solve`` on each instance, its chosen patch predicted."""
 
 from __future__ import annotations
 
@@ -24,13 +24,16 @@ def solve_predictor(
 ) -> Callable[[Instance, Path, Path], tuple[Prediction, dict[str, Any]]]:
     """Wrap a composed ``solve`` (instance, repository, run directory → SolveReport) as a predictor."""
 
+    from repomind.pipeline.solve.request import SolveReport
+
     def predict(instance: Instance, repo: Path, directory: Path) -> tuple[Prediction, dict[str, Any]]:
         run_dir = directory / "solve"
         if run_dir.exists():  # left by an interrupted run: this one starts afresh (`--resume`)
             shutil.rmtree(run_dir)
         report = run_solve(instance, repo, run_dir)
-        patch_file = run_dir / "patch.diff"
-        patch = patch_file.read_text() if patch_file.is_file() else ""
+        # The patch as the work tree has it, not the run's redacted ``patch.diff`` (a repository's own
+        # ``ftp://user:pass@`` line, redacted there, would make the prediction not apply).
+        patch = report.patch if isinstance(report, SolveReport) else _patch_file(run_dir)
         data = report.to_json() if hasattr(report, "to_json") else {}
         extra: dict[str, Any] = {
             "solve_success": bool(data.get("success")),
@@ -43,6 +46,11 @@ def solve_predictor(
         return Prediction(instance.instance_id, model_name, patch), extra
 
     return predict
+
+
+def _patch_file(run_dir: Path) -> str:
+    patch_file = run_dir / "patch.diff"
+    return patch_file.read_text() if patch_file.is_file() else ""
 
 
 def composed_solve(

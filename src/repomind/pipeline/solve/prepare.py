@@ -63,7 +63,7 @@ class SolveRun:
             report.message = f"{message}; the last attempt ended with {last.category.value}: {last.summary}"
         self.timings["total"] = time.monotonic() - self.started
         report.timings = self.timings
-        self.events.emit(RunFinished(report, chosen.diff if chosen else ""))
+        self.events.emit(RunFinished(report, report.patch))
         return report
 
 

@@ -69,6 +69,13 @@ class SolveReport:
     #: The agent's reviewer: ``calls``, ``rejected``, ``tokens``, ``cost_usd`` (empty when none ran).
     review: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def patch(self) -> str:
+        """The chosen attempt's diff as it is in the work tree (the run's ``patch.diff`` is redacted for
+        the eye: a repository's own ``user:password@`` URL or test key there would not apply)."""
+        chosen = next((a for a in self.attempts if a.number == self.patch_attempt), None)
+        return chosen.diff if chosen else ""
+
     def to_json(self) -> dict[str, Any]:
         chosen = next((a for a in self.attempts if a.number == self.patch_attempt), None)
         return {
