@@ -209,6 +209,29 @@ def test_runs_are_started_through_the_api_by_issue_or_by_text(server: Server, gi
     assert len(github.state.repos["acme/secret"].issues) == 0
 
 
+def test_the_installation_of_a_repository_is_asked_of_github_as_the_app(
+    server: Server, github: StandInGitHub, tmp_path: Path
+) -> None:
+    """A repository installed since (no run in the ledger yet) is driven at once, under the installation
+    GitHub names; one the app is not installed on is 404 even with runs of it in the ledger."""
+    github.add_repo("acme/fresh", make_git_repo(tmp_path / "fresh", {"f.py": "z = 3\n"}), installation_id=9)
+    github.state.open_issue("acme/fresh", "z is wrong", "z should be 4")
+    github.add_repo("acme/gone", make_git_repo(tmp_path / "gone", {"g.py": "g = 1\n"}), installation_id=None)
+    github.state.open_issue("acme/gone", "g is wrong", "g should be 2")
+    server.ledger.open_job(JobRequest("acme/gone", 5, 7, "label", "fix", requested_by="alice"))
+    fresh = httpx.post(
+        f"{server.url}/api/runs", json={"repository": "acme/fresh", "issue": 1}, headers=AS_OPERATOR
+    )
+    assert fresh.status_code == 202, fresh.text
+    assert server.ledger.job(fresh.json()["id"]).installation_id == 9
+    assert ("GET", "/repos/acme/fresh/installation") in github.state.requests
+    gone = httpx.post(
+        f"{server.url}/api/runs", json={"repository": "acme/gone", "issue": 1}, headers=AS_OPERATOR
+    )
+    assert gone.status_code == 404 and "not a repository Repomind is installed on" in gone.text
+    assert not github.state.comments_on("acme/gone", 1)
+
+
 def test_a_run_is_cancelled_through_the_api(server: Server, github: StandInGitHub) -> None:
     job, _ = server.ledger.open_job(JobRequest("acme/calc", 5, 1, "label", "fix", requested_by="alice"))
     with closing(sign_in(server, github, "mallory", next_page="/runs")) as browser:
