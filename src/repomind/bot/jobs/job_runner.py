@@ -271,7 +271,9 @@ class JobRunner:
             uploads.finish(outcome.run_id, outcome.run_dir)
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:
-            result = {**outcome.to_json(), "timings": clock.as_json()}
+            # the strategy the run used: the outcome's own word, else the one the configuration chose
+            strategy = outcome.strategy or config.strategy
+            result = {**outcome.to_json(), "strategy": strategy, "timings": clock.as_json()}
             self.ledger.update_job(job.id, result=result, base_sha=base)
         return outcome
 
