@@ -112,7 +112,17 @@ def test_a_signed_in_person_sees_only_repositories_they_can_read(
         spec = browser.get("/openapi.json")
         assert spec.status_code == 200 and "/api/runs/{job_id}/events" in spec.json()["paths"]
         assert "RunCreate" in spec.json()["components"]["schemas"]
-        assert "swagger" in browser.get("/docs").text.lower()
+        docs = browser.get("/docs").text
+    # the API reference is rendered here from the OpenAPI document: nothing from a CDN, no script
+    assert "swagger" not in docs.lower() and "<script" not in docs and "cdn" not in docs.lower()
+    assert '<link rel="stylesheet" href="/static/repomind.css">' in docs and "Sign out" in docs
+    assert "<h2><code>POST /api/runs</code></h2>" in docs
+    assert "<h2><code>GET /api/runs/{job_id}/events</code></h2>" in docs
+    assert "<td><code>state</code></td><td>query</td>" in docs  # GET /api/runs's filter
+    assert '<p><a href="#schema-RunCreate">RunCreate</a></p>' in docs  # POST's request body
+    assert '<section class="schema" id="schema-RunCreate">' in docs
+    assert "<td><code>repository</code></td><td>string</td><td>yes</td>" in docs
+    assert "One of queued, running, succeeded, failed, cancelled." in docs  # JobState's values
 
 
 def test_anonymous_visitors_get_nothing(server: Server) -> None:
