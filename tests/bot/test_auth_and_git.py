@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 
@@ -42,6 +43,26 @@ def test_a_wrong_key_is_a_clear_error(github: StandInGitHub) -> None:
     tokens = InstallationTokens(github.app_id, other.private_key, base_url=github.url)
     with pytest.raises(GitHubError, match="refused an installation token for installation 77: 401"):
         tokens.get(77)
+
+
+def test_the_installation_of_a_repository_is_asked_as_the_app(github: StandInGitHub) -> None:
+    factory = GithubkitFactory(
+        github.app_id, github.private_key, base_url=github.url, client_options={"http_cache": False}
+    )
+    github.state.repos[REPO].installation_id = 31
+    assert factory.installation_for(REPO) == 31
+    assert github.jwts and github.jwts[-1]["iss"] == github.app_id  # asked with the app's JWT
+    github.state.repos[REPO].installation_id = None  # the app was removed from the repository
+    assert factory.installation_for(REPO) is None
+    assert factory.installation_for("acme/nowhere") is None
+    other = StandInGitHub(Path("/nonexistent"))  # a wrong key: 401, not "not installed"
+    wrong = GithubkitFactory(github.app_id, other.private_key, base_url=github.url)
+    with pytest.raises(GitHubError, match="401"):
+        wrong.installation_for(REPO)
+    # an installation token is no way in: the route answers only the app
+    token = github.state.issue_token(31).token
+    asked = httpx.get(f"{github.url}/repos/{REPO}/installation", headers={"Authorization": f"token {token}"})
+    assert asked.status_code == 401
 
 
 def test_client_reads_githubs_shapes_through_githubkit(github: StandInGitHub) -> None:

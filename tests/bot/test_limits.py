@@ -75,6 +75,14 @@ def test_a_job_beyond_the_cap_waits_queued_while_another_installation_runs(tmp_p
         held["first"] = False  # later jobs pass the gate at once
         runner.run(second)  # installation 77 is at its cap: not claimed, still queued, not failed
         assert ledger.job(second).state is JobState.QUEUED and ledger.job(second).claims == 0
+        waiting = "waiting: 1 of at most 1 runs of this installation are running"
+        assert waiting in _status_body(state, REPO, 2, second)  # not the generic "Starting…"
+        comment = ledger.job(second).status_comment_id or 0
+        state.edit_comment(REPO, comment, "edited since")
+        runner.run(second)  # refused again: no second update of the comment nor of the live log
+        assert state.comments[comment].body == "edited since"
+        slot_lines = [e.message for e in latest_events(ledger, second) if e.kind == "slot"]
+        assert len(slot_lines) == 1 and waiting in slot_lines[0]
         runner.run(other)  # installation 88 is not held back by 77's cap
         assert ledger.job(other).state is JobState.SUCCEEDED
     finally:
@@ -85,6 +93,8 @@ def test_a_job_beyond_the_cap_waits_queued_while_another_installation_runs(tmp_p
     runner.run(second)
     assert ledger.job(second).state is JobState.SUCCEEDED
     assert len(pipeline.calls) == 3
+    assert "waiting: 1 of at most" not in state.comments[comment].body  # the run's own lines replaced it
+    assert not [e for e in latest_events(ledger, other) if e.kind == "slot"]  # never held back
 
 
 def test_a_job_at_the_monthly_budget_does_not_start_and_says_why(tmp_path: Path) -> None:

@@ -39,12 +39,16 @@ def test_the_run_page_shows_the_live_log_and_streams_it_while_running(
         wait_for(lambda: server.ledger.all_jobs()[0].state is JobState.SUCCEEDED, what="job done")
         page = httpx.get(f"{server.url}/runs/1", headers=OPERATOR).text
         assert httpx.get(f"{server.url}/runs/99", headers=OPERATOR).status_code == 404
+        listing = httpx.get(f"{server.url}/runs", headers=OPERATOR).text
     finally:
         server.stop()
     assert "EventSource" not in page and ">succeeded</span>" in page
     assert "attempt 1: passed: scripted edit (tests: 3 passed, 0 failed)" in page
     assert "draft PR ready" in page and "+    return a + b" in page
     assert page.index("Localising the change") < page.index("attempt 1: passed")
+    # the strategy the run used is recorded with its outcome and shown (the configuration's: a pipeline)
+    assert server.ledger.all_jobs()[0].result["strategy"] == "pipeline"
+    assert "<td>pipeline</td>" in listing and "<dt>strategy</dt><dd>pipeline</dd>" in page
 
 
 def test_the_run_page_lists_the_agents_steps_escaped_live_and_after(
@@ -118,8 +122,10 @@ def test_the_run_page_lists_the_agents_steps_escaped_live_and_after(
         release.set()
         wait_for(lambda: server.ledger.all_jobs()[0].state is JobState.SUCCEEDED, what="job done")
         page = httpx.get(f"{server.url}/runs/1", headers=OPERATOR).text
+        listing = httpx.get(f"{server.url}/runs", headers=OPERATOR).text
     finally:
         server.stop()
+    assert "<td>agent</td>" in listing and "<dt>strategy</dt><dd>agent</dd>" in page  # the run's own word
     assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert token not in page and "fixed [REDACTED]" in page
     assert "<td>1</td><td>search</td>" in page and "<td>3 matches</td>" in page

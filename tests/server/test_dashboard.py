@@ -112,7 +112,17 @@ def test_a_signed_in_person_sees_only_repositories_they_can_read(
         spec = browser.get("/openapi.json")
         assert spec.status_code == 200 and "/api/runs/{job_id}/events" in spec.json()["paths"]
         assert "RunCreate" in spec.json()["components"]["schemas"]
-        assert "swagger" in browser.get("/docs").text.lower()
+        docs = browser.get("/docs").text
+    # the API reference is rendered here from the OpenAPI document: nothing from a CDN, no script
+    assert "swagger" not in docs.lower() and "<script" not in docs and "cdn" not in docs.lower()
+    assert '<link rel="stylesheet" href="/static/repomind.css">' in docs and "Sign out" in docs
+    assert "<h2><code>POST /api/runs</code></h2>" in docs
+    assert "<h2><code>GET /api/runs/{job_id}/events</code></h2>" in docs
+    assert "<td><code>state</code></td><td>query</td>" in docs  # GET /api/runs's filter
+    assert '<p><a href="#schema-RunCreate">RunCreate</a></p>' in docs  # POST's request body
+    assert '<section class="schema" id="schema-RunCreate">' in docs
+    assert "<td><code>repository</code></td><td>string</td><td>yes</td>" in docs
+    assert "One of queued, running, succeeded, failed, cancelled." in docs  # JobState's values
 
 
 def test_anonymous_visitors_get_nothing(server: Server) -> None:
@@ -207,6 +217,29 @@ def test_runs_are_started_through_the_api_by_issue_or_by_text(server: Server, gi
         hidden = browser.post("/api/runs", json={"repository": "acme/secret", "title": "t", "body": "b"})
         assert hidden.status_code == 404
     assert len(github.state.repos["acme/secret"].issues) == 0
+
+
+def test_the_installation_of_a_repository_is_asked_of_github_as_the_app(
+    server: Server, github: StandInGitHub, tmp_path: Path
+) -> None:
+    """A repository installed since (no run in the ledger yet) is driven at once, under the installation
+    GitHub names; one the app is not installed on is 404 even with runs of it in the ledger."""
+    github.add_repo("acme/fresh", make_git_repo(tmp_path / "fresh", {"f.py": "z = 3\n"}), installation_id=9)
+    github.state.open_issue("acme/fresh", "z is wrong", "z should be 4")
+    github.add_repo("acme/gone", make_git_repo(tmp_path / "gone", {"g.py": "g = 1\n"}), installation_id=None)
+    github.state.open_issue("acme/gone", "g is wrong", "g should be 2")
+    server.ledger.open_job(JobRequest("acme/gone", 5, 7, "label", "fix", requested_by="alice"))
+    fresh = httpx.post(
+        f"{server.url}/api/runs", json={"repository": "acme/fresh", "issue": 1}, headers=AS_OPERATOR
+    )
+    assert fresh.status_code == 202, fresh.text
+    assert server.ledger.job(fresh.json()["id"]).installation_id == 9
+    assert ("GET", "/repos/acme/fresh/installation") in github.state.requests
+    gone = httpx.post(
+        f"{server.url}/api/runs", json={"repository": "acme/gone", "issue": 1}, headers=AS_OPERATOR
+    )
+    assert gone.status_code == 404 and "not a repository Repomind is installed on" in gone.text
+    assert not github.state.comments_on("acme/gone", 1)
 
 
 def test_a_run_is_cancelled_through_the_api(server: Server, github: StandInGitHub) -> None:

@@ -26,6 +26,8 @@ from repomind.store import Job, Ledger, add_event
 
 #: Progress lines alone edit the comment at most this often; new findings edit it at once.
 MIN_EDIT_INTERVAL_S = 2.0
+#: The live log's kind for a job held back by its installation's concurrency limit.
+SLOT_EVENT = "slot"
 #: The agent's latest steps the comment lists (the run page has them all).
 STEP_LINES = 5
 
@@ -132,6 +134,14 @@ class StatusComment:
             return
         comment_id = self.ensure()
         self._gh.edit_comment(self._job.repo, comment_id, self.body())
+        self._last_edit = time.monotonic()
+
+    def held_back(self, line: str) -> None:
+        """The job waits for a free slot of its installation: ``line`` as the comment's stage and as one
+        ``slot`` line of the live log (the caller says it once per job: see ``first_event``)."""
+        self.view = replace(self.view, stage=line, waiting="")
+        add_event(self._ledger, self._job.id, SLOT_EVENT, line)
+        self._gh.edit_comment(self._job.repo, self.ensure(), self.body())
         self._last_edit = time.monotonic()
 
     def rate_limited(self, seconds: float) -> None:

@@ -6,10 +6,10 @@ import contextlib
 import enum
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from repomind import __version__
 from repomind.bot.github.protocol import GitHubFactory
@@ -94,26 +94,41 @@ def _app_github(settings: Settings) -> GitHubFactory:
 
 
 def _docs(app: FastAPI) -> None:
-    """``/openapi.json`` and ``/docs`` (Swagger UI), behind the sign-in guard like every other page."""
-    from fastapi.openapi.docs import get_swagger_ui_html
+    """``/openapi.json`` and ``/docs`` (the API reference, rendered here from the same document: no
+    script and nothing from a CDN), behind the sign-in guard like every other page."""
     from fastapi.openapi.utils import get_openapi
-    from fastapi.responses import HTMLResponse
 
-    schema: dict[str, object] = {}
+    from repomind.server.apidocs import reference
+    from repomind.server.pages import page
+    from repomind.server.viewing import viewer_of
 
-    @app.get("/openapi.json", include_in_schema=False)
-    def openapi() -> JSONResponse:
+    schema: dict[str, Any] = {}
+
+    def document() -> dict[str, Any]:
         if not schema:
             schema.update(
                 get_openapi(
                     title=app.title, version=app.version, description=app.description, routes=app.routes
                 )
             )
-        return JSONResponse(schema)
+        return schema
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(document())
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Repomind API")
+    def docs(request: Request) -> HTMLResponse:
+        operations, models = reference(document())
+        return page(
+            "api_docs",
+            viewer=viewer_of(request),
+            description=app.description,
+            version=app.version,
+            operations=operations,
+            models=models,
+            schema_names={m.name for m in models},
+        )
 
 
 def create_app(

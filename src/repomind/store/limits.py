@@ -158,6 +158,17 @@ def over_capacity(s: Session, job: Job, max_concurrent: int) -> bool:
     return int(running or 0) >= max_concurrent
 
 
+def running_jobs(ledger: Any, installation_id: int) -> int:
+    """How many jobs of the installation run now (each holds one of its slots)."""
+    with ledger.reading() as s:
+        count = s.scalar(
+            select(func.count(Job.id)).where(
+                Job.installation_id == installation_id, Job.state == JobState.RUNNING
+            )
+        )
+        return int(count or 0)
+
+
 def waiting_for_a_slot(ledger: Any, installation_id: int, limit: int) -> list[int]:
     """Queued jobs of the installation to offer a freed slot: the oldest queued job of each issue (a
     later one waits behind it anyway), oldest first, at most ``limit``."""

@@ -127,6 +127,7 @@ class FakePipeline:
             run_id=run.report.run_id if run_dir else "",
             run_dir=run_dir,
             lint=self.lint if passed else (),
+            strategy="agent" if self.agent_steps else "",
         )
 
 

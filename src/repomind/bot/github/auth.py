@@ -87,6 +87,23 @@ class InstallationTokens:
             self._cache[installation_id] = token
             return token
 
+    def installation_for(self, repo: str) -> int | None:
+        """``GET /repos/{owner}/{repo}/installation`` as the app: the installation's id, None on 404."""
+        owner, _, name = repo.partition("/")
+        try:
+            resp = self._app.rest.apps.get_repo_installation(owner, name)
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise GitHubError(
+                f"GitHub refused the installation of {repo}: "
+                f"{exc.response.status_code} {_message(exc.response)}",
+                exc.response.status_code,
+            ) from exc
+        except GitHubException as exc:
+            raise GitHubError(f"cannot reach GitHub for the installation of {repo}: {exc}") from exc
+        return int(resp.json()["id"])
+
     def _mint(self, installation_id: int) -> InstallationToken:
         try:
             resp = self._app.rest.apps.create_installation_access_token(installation_id)

@@ -392,3 +392,6 @@ class GithubkitFactory:
             client_options=self._options,
             rate_limits=self._rate_limits,
         )
+
+    def installation_for(self, repo: str) -> int | None:
+        return self.tokens.installation_for(repo)

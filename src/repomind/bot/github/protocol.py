@@ -253,3 +253,8 @@ class GitHubFactory(Protocol):
     """Makes the client for an installation (the app's credentials stay inside)."""
 
     def for_installation(self, installation_id: int) -> GitHub: ...
+
+    def installation_for(self, repo: str) -> int | None:
+        """The id of the app's installation on ``repo`` (asked as the app, with its JWT), or None when
+        the app is not installed on it (or there is no such repository)."""
+        ...

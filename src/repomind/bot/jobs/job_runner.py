@@ -23,14 +23,22 @@ from repomind.bot.checks import RepomindCheck
 from repomind.bot.commands.options import BotOptions, branch_for
 from repomind.bot.github import gitops
 from repomind.bot.github.branch import BranchWriter
-from repomind.bot.github.protocol import GitHub, GitHubFactory, Issue, PullRequest, Repository, is_bot_pull
+from repomind.bot.github.protocol import (
+    GitHub,
+    GitHubError,
+    GitHubFactory,
+    Issue,
+    PullRequest,
+    Repository,
+    is_bot_pull,
+)
 from repomind.bot.github.ratelimit import reporting_waits
 from repomind.bot.jobs.bot_run import BotRun, Ended, Ending, pushed_note
 from repomind.bot.jobs.stage_clock import StageClock, bind_stage
 from repomind.bot.render import marker, render, text
 from repomind.bot.solving.pipeline_port import Hints, Pipeline, PipelineJob, PipelineOutcome
 from repomind.bot.solving.uploads import RunUploads
-from repomind.bot.status import StatusComment
+from repomind.bot.status import SLOT_EVENT, StatusComment
 from repomind.compose.config import RunConfig, resolve, served_model
 from repomind.errors import ConfigError, RepomindError
 from repomind.log import get_logger
@@ -48,9 +56,10 @@ from repomind.pipeline.strategies import strategy_for
 from repomind.redact import SECRETS, Redactor
 from repomind.store import Job, JobState, Ledger
 from repomind.store.artifacts import Artifacts
+from repomind.store.joblog import first_event
 from repomind.store.jobs import Heartbeat
 from repomind.store.jobs import LeaseEnded as Stop  # the job stops at this stage boundary
-from repomind.store.limits import budget_reached, remaining_budget, waiting_for_a_slot
+from repomind.store.limits import budget_reached, remaining_budget, running_jobs, waiting_for_a_slot
 from repomind.store.queue import Kind, Queue
 
 
@@ -79,6 +88,8 @@ class JobRunner:
         job = self.ledger.claim(job_id, owner, self.options.lease_s, max_concurrent=limit)
         if job is None:  # finished, held, behind another job of its issue, or its installation is full
             self.log.debug("job not claimable", job=job_id)
+            if limit is not None:
+                self._held_back(job_id, limit)
             return
         # every log line of the job carries its ids (repomind.log); the stages bind their own
         with bound_contextvars(job_id=job.id, delivery_id=job.delivery_id):
@@ -90,6 +101,24 @@ class JobRunner:
             finally:  # the lease is renewed until the job's end is recorded (or another worker has it)
                 beat.stop()
                 unbind_contextvars("stage")
+
+    def _held_back(self, job_id: int, limit: int) -> None:
+        """A queued job refused because its installation runs ``limit`` jobs: its status comment and live
+        log say it waits for a slot, once per job (a later refusal of the same job changes nothing)."""
+        job = self.ledger.job(job_id)
+        if job.state is not JobState.QUEUED or self.ledger.next_queued(job.repo, job.issue_number) != job.id:
+            return  # ended, or queued behind a job of its own issue (its comment says so already)
+        running = running_jobs(self.ledger, job.installation_id)
+        if running < limit or first_event(self.ledger, job.id, SLOT_EVENT) is not None:
+            return
+        gh = self.github.for_installation(job.installation_id)
+        status = StatusComment(
+            gh, self.ledger, job, run_url=self.options.run_url(job.id), login=self.options.login
+        )
+        try:
+            status.held_back(text("stage", step="slot", running=running, limit=limit))
+        except GitHubError as exc:  # best effort: the live log has the line, the job still waits
+            self.log.info("could not show the wait for a slot", job=job.id, error=str(exc))
 
     def _run_claimed(self, job: Job, beat: Heartbeat, log: Any) -> None:
         gh = self.github.for_installation(job.installation_id)
@@ -271,7 +300,9 @@ class JobRunner:
             uploads.finish(outcome.run_id, outcome.run_dir)
         status.view = status.view.with_outcome(outcome)
         if outcome.status is not OutcomeStatus.CANCELLED:
-            result = {**outcome.to_json(), "timings": clock.as_json()}
+            # the strategy the run used: the outcome's own word, else the one the configuration chose
+            strategy = outcome.strategy or config.strategy
+            result = {**outcome.to_json(), "strategy": strategy, "timings": clock.as_json()}
             self.ledger.update_job(job.id, result=result, base_sha=base)
         return outcome
 

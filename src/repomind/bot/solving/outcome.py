@@ -73,6 +73,7 @@ def outcome_of(report: SolveReport, localisation: Localisation | None) -> Pipeli
         "tokens": report.budget.tokens,
         "cost_usd": report.budget.cost_usd,
         "model": report.model,
+        "strategy": report.strategy,
         "localisation": localisation,
         "run_id": report.run_id,
         "run_dir": str(report.out_dir) if report.out_dir != Path() else "",

@@ -103,6 +103,8 @@ class PipelineOutcome:
     run_dir: str = ""
     #: New lint problems of the patch (the "Repomind" check run annotates those on added lines).
     lint: tuple[LintProblem, ...] = ()
+    #: The strategy that ran: ``pipeline`` or ``agent`` (shown on the dashboard's runs list).
+    strategy: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -137,6 +139,7 @@ class PipelineOutcome:
             run_id=str(data.get("run_id") or ""),
             run_dir=str(data.get("run_dir") or ""),
             lint=tuple(LintProblem(**p) for p in data.get("lint") or ()),
+            strategy=str(data.get("strategy") or ""),
         )
 
 

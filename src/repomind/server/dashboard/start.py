@@ -2,8 +2,9 @@
 another tracker, exactly as the label trigger and the ``cancel`` command do it.
 
 Allowed: the operator token, or a signed-in person with write access (GitHub's collaborator permission,
-asked as the installation) to an installed repository. A repository is known to be installed, and under
-which installation, from the ledger (a webhook of that installation has opened a job on it before).
+asked as the installation) to an installed repository. Which installation, if any, GitHub says (asked as
+the app: ``GET /repos/{owner}/{repo}/installation``), so a repository installed a minute ago that never had
+a run can be driven at once, and one the app was removed from is refused even when the ledger has its runs.
 With an issue text the bot opens the issue first (its body says who asked).
 """
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import HTTPException
-from sqlalchemy import select
 
 from repomind.bot.commands.options import BotOptions
 from repomind.bot.commands.triggers import BotContext, Where, start_job
@@ -31,14 +31,6 @@ T = TypeVar("T")
 
 #: Who a run asked for with the operator token is recorded as.
 OPERATOR_LOGIN = "operator"
-
-
-def installation_of(ledger: Ledger, repo: str) -> int | None:
-    """The installation the repository's latest job came through; None for a repository never seen."""
-    with ledger.reading() as s:
-        return s.scalars(
-            select(Job.installation_id).where(Job.repo == repo).order_by(Job.id.desc()).limit(1)
-        ).first()
 
 
 @dataclass
@@ -69,7 +61,7 @@ class Starter:
             raise HTTPException(403, f"starting or cancelling a run needs write access to {repo}")
 
     def start(self, request: RunCreate, viewer: Viewer) -> RunCreated:
-        installation = installation_of(self.ledger, request.repository)
+        installation = _call(lambda: self.github().installation_for(request.repository))
         if installation is None:
             raise HTTPException(404, f"{request.repository} is not a repository Repomind is installed on")
         ctx = self._context(installation)

@@ -24,6 +24,8 @@ def _user(login: str, user_type: str = "User") -> dict[str, Any]:
 
 
 _REPO_PATH = re.compile(r"/repos/[^/]+/[^/]+")
+#: Asked as the app (its JWT), not as an installation.
+_APP_PATHS = re.compile(r"/app/.*|/repos/[^/]+/[^/]+/installation")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -73,10 +75,11 @@ def rest_app(
     async def auth_and_headers(request: Request, call_next: Callable[..., Any]) -> Response:
         state.requests.append((request.method, request.url.path))
         path = request.url.path
-        if path.startswith("/app/") and not verify_jwt(request):
+        as_app = _APP_PATHS.fullmatch(path) is not None
+        if as_app and not verify_jwt(request):
             return _error(401, "A JSON web token could not be decoded")
         request.state.user = None
-        if path.startswith("/repos/") or path == "/user":
+        if not as_app and (path.startswith("/repos/") or path == "/user"):
             header = request.headers.get("authorization", "")
             token = header.split(" ", 1)[1] if " " in header else ""
             user = state.user_for(token)
@@ -111,6 +114,18 @@ def rest_app(
             "apps.create-installation-access-token.201",
             token=token.token,
             expires_at=token.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+    @app.get("/repos/{owner}/{name}/installation", response_model=None)
+    def repo_installation(owner: str, name: str) -> dict[str, Any] | JSONResponse:
+        installation = state.installation_for(f"{owner}/{name}")
+        if installation is None:
+            return _error(404, "Not Found")
+        return shaped(
+            "apps.get-repo-installation.200",
+            id=installation,
+            account=_user(owner, "Organization"),
+            target_type="Organization",
         )
 
     @app.post("/app-manifests/{code}/conversions", status_code=201, response_model=None)

@@ -85,10 +85,14 @@ class StandInGitHub:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
-    def add_repo(self, full_name: str, source: Path, *, default_branch: str = "main") -> None:
+    def add_repo(
+        self, full_name: str, source: Path, *, default_branch: str = "main", installation_id: int | None = 1
+    ) -> None:
         from dulwich.repo import Repo
 
-        repo = self.state.add_repo(full_name, source, default_branch=default_branch)
+        repo = self.state.add_repo(
+            full_name, source, default_branch=default_branch, installation_id=installation_id
+        )
         self._backend_repos[f"/{full_name}.git"] = Repo(str(repo.git_dir))
 
     def offer_manifest_code(self, code: str, conversion: dict[str, Any]) -> None:

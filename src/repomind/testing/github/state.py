@@ -124,6 +124,8 @@ class RepoState:
     default_branch: str
     id: int
     permissions: dict[str, str] = field(default_factory=dict)
+    #: The app's installation on this repository (None: the app is not installed on it).
+    installation_id: int | None = 1
     issues: dict[int, IssueState] = field(default_factory=dict)
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -168,14 +170,19 @@ class GitHubState(CheckRunsState):
         self.signed_in_as: str | None = None
 
     # -- set-up by tests --------------------------------------------------------------------------
-    def add_repo(self, full_name: str, source: Path, *, default_branch: str = "main") -> RepoState:
-        """Serve a bare clone of the git repository at ``source`` as ``full_name``."""
+    def add_repo(
+        self, full_name: str, source: Path, *, default_branch: str = "main", installation_id: int | None = 1
+    ) -> RepoState:
+        """Serve a bare clone of the git repository at ``source`` as ``full_name``, with the app installed
+        on it as ``installation_id`` (None: not installed)."""
         git_dir = self.root / "git" / f"{full_name}.git"
         git_dir.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "clone", "-q", "--bare", str(source), str(git_dir)], check=True, env=git_env())
         _git(git_dir, "config", "http.receivepack", "true")
         with self.lock:
-            state = RepoState(full_name, git_dir, default_branch, next(self._ids))
+            state = RepoState(
+                full_name, git_dir, default_branch, next(self._ids), installation_id=installation_id
+            )
             self.repos[full_name] = state
             return state
 
@@ -343,6 +350,11 @@ class GitHubState(CheckRunsState):
     def user_for(self, token: str) -> str | None:
         with self.lock:
             return self.user_tokens.get(token)
+
+    def installation_for(self, repo: str) -> int | None:
+        with self.lock:
+            r = self.repos.get(repo)
+            return r.installation_id if r is not None else None
 
     def user_can_read(self, login: str, repo: str) -> bool:
         with self.lock:
@@ -549,3 +561,6 @@ class FakeGitHubFactory:
 
     def for_installation(self, installation_id: int) -> GitHubState:
         return self.state
+
+    def installation_for(self, repo: str) -> int | None:
+        return self.state.installation_for(repo)
