@@ -77,6 +77,20 @@ def test_current_config_is_the_default_branch_one(tmp_path: Path) -> None:
     assert current_config(settings, clone, Overrides(strategy="agent")).strategy == "agent"  # flags win
 
 
+def test_the_oracle_gets_steps_for_every_hunk_of_a_long_fix(tmp_path: Path) -> None:
+    """Three steps per hunk: a fix of 14 hunks needs 44 steps, more than the agent's 40 by default; the
+    oracle's ceiling must not be the step limit. A real model keeps the configured limit."""
+    from repomind.eval.backtest.replay import current_config, replay_flags
+    from repomind.settings import Settings
+
+    clone, _base, _fix, _task = _history(tmp_path)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    oracle = current_config(settings, clone, replay_flags("oracle", None, "agent"))
+    assert oracle.repo.max_steps == 200
+    model = current_config(settings, clone, replay_flags("openai/gpt-4o", None, "agent"))
+    assert model.repo.max_steps == 40
+
+
 def test_report_rows_and_summary(tmp_path: Path) -> None:
     from repomind.eval.backtest import report
 

@@ -106,9 +106,14 @@ def backtest(
     """Build task instances from the repository's own history and replay the bot on each, at its base
     commit with everything after it hidden, set up as the repository's default branch sets it up today;
     grade them as `eval swebench` does and write DIR/report.json (per task and a summary) with plots."""
-    from repomind.compose import Overrides
     from repomind.compose.run import limits
-    from repomind.eval.backtest.replay import ORACLE, Replay, current_config, oracle_boundaries
+    from repomind.eval.backtest.replay import (
+        ORACLE,
+        Replay,
+        current_config,
+        oracle_boundaries,
+        replay_flags,
+    )
     from repomind.pipeline.localise.gitread import check_repository
     from repomind.pipeline.strategies import strategy_for
     from repomind.progress import bar
@@ -119,7 +124,7 @@ def backtest(
     if tasks_file is not None and (from_github is not None or since is not None):
         raise UsageError("--tasks replays given tasks: --from-github and --since choose tasks to build")
     settings = ctx.settings
-    flags = Overrides(model=model, api_base=api_base, strategy=strategy)
+    flags = replay_flags(model, api_base, strategy)
     config = current_config(settings, clone, flags)
     strategy_for(config.strategy)  # a bad config or strategy stops here, before any task is built
     if config.model is None:

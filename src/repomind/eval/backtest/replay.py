@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: ``--model oracle``: the gold patch through the bot's own edit and test path.
 ORACLE = "oracle"
+#: The oracle's step limit: three steps per hunk of a fix, up to the agent's own most (200).
+ORACLE_MAX_STEPS = 200
 #: Builds the task instances: (candidates, clone, repo=, sandbox=, limit=, cache_dir=, progress=).
 TaskBuilder = Callable[..., list[Instance]]
 RunSolve = Callable[[Instance, Path, Path], "SolveReport"]
@@ -145,6 +147,16 @@ def predictor(model_name: str, run_solve: RunSolve) -> Predict:
         return prediction, extra
 
     return timed
+
+
+def replay_flags(model: str | None, api_base: str | None, strategy: str | None) -> Any:
+    """The replay's flags (:class:`repomind.compose.Overrides`). The oracle takes three steps per hunk of
+    a fix (search, view, edit): a fix of 14 hunks would not fit the agent's 40 steps, and the ceiling
+    would measure the step limit, not the environment, so it gets :data:`ORACLE_MAX_STEPS`."""
+    from repomind.compose import Overrides
+
+    steps = ORACLE_MAX_STEPS if model == ORACLE else None
+    return Overrides(model=model, api_base=api_base, strategy=strategy, max_steps=steps)
 
 
 def oracle_boundaries(instance: Instance) -> Boundaries:
