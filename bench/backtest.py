@@ -1,13 +1,14 @@
 """Backtest task construction: how many of a repository's past fixes become tasks, and how long each takes.
 
     python bench/backtest.py --repo /work/repos/marshmallow-code__marshmallow [--limit 5] [--name OWNER/REPO]
-        [--since YYYY-MM-DD] [--cache DIR]
+        [--since YYYY-MM-DD] [--cache DIR] [--oracle DIR]
 
 Candidates come from the repository's first-parent history (:func:`history_candidates`); each is built
 in the real Docker sandbox with the environment the bot sets up (:func:`build_tasks`, cached under
 ``--cache``: a rerun with the same cache builds nothing). Prints JSON on stdout (candidates built, tasks
-kept, the reasons the others were dropped, seconds per candidate), progress on stderr. The oracle's
-resolve rate on the kept tasks is the replay's (``repomind backtest --model oracle``).
+kept, the reasons the others were dropped, seconds per candidate), progress on stderr. With
+``--oracle DIR``, the kept tasks are replayed with the oracle exactly as ``repomind backtest --model
+oracle --tasks`` replays them, and its resolve rate is reported (target: every kept task resolved).
 """
 
 from __future__ import annotations
@@ -29,6 +30,32 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def oracle(clone: Path, tasks: list, out: Path) -> dict:  # type: ignore[type-arg]
+    """The oracle's replay of ``tasks`` (:class:`repomind.eval.backtest.replay.Replay`, as
+    `repomind backtest --model oracle --tasks` runs it): resolved, rate, seconds per task."""
+    from repomind.compose.run import docker_sandbox, limits
+    from repomind.eval.backtest.replay import Replay, oracle_boundaries, replay_flags
+    from repomind.settings import Settings
+
+    settings = Settings()
+    box = docker_sandbox(limits(settings), allowed_images=(), log=lambda _m: None)
+    replay = Replay(
+        clone, out.resolve(), settings, replay_flags("oracle", None, None), box, oracle_boundaries
+    )
+    start = time.monotonic()
+    data = replay.run(tasks, progress=lambda d, t, label: log(f"oracle {d}/{t} {label}"))
+    seconds = time.monotonic() - start
+    summary = data["summary"]
+    return {
+        "resolved": summary["resolved"],
+        "graded": summary.get("graded"),
+        "resolve_rate": summary["resolve_rate"],
+        "not_resolved": [t["instance_id"] for t in data["tasks"] if t["verdict"] != "resolved"],
+        "seconds_per_task": round(seconds / len(tasks), 1),
+        "report": str(out / "report.json"),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, required=True, help="a clone (bare or not) of the repository")
@@ -36,6 +63,13 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=5, help="tasks to keep (default 5)")
     parser.add_argument("--since", type=date.fromisoformat, help="no change older than this date")
     parser.add_argument("--cache", type=Path, help="the task cache (default: a temporary directory)")
+    parser.add_argument(
+        "--oracle",
+        type=Path,
+        metavar="DIR",
+        help="also replay the kept tasks with the oracle (each task's own fix through the bot's edit and "
+        "test path, graded as `eval swebench` grades) into DIR, and report its resolve rate",
+    )
     args = parser.parse_args()
     name = args.name or args.repo.absolute().name.replace("__", "/", 1)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="backtest-cache-"))
@@ -80,6 +114,8 @@ def main() -> int:
         ],
         "cache": str(cache),
     }
+    if args.oracle is not None and kept:
+        result["oracle"] = oracle(args.repo, kept, args.oracle)
     print(json.dumps(result, indent=1))
     return 0
 
