@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from repomind.server import viewing
 from repomind.server.dashboard.schemas import RunSummary
 from repomind.server.signin import Access, Viewer
 from repomind.store import Job, JobState, Ledger
@@ -40,7 +41,7 @@ def readable(access: Access, viewer: Viewer, ledger: Ledger) -> list[str] | None
     """The repositories ``viewer`` may see runs of; None for the operator (all of them)."""
     if viewer.operator:
         return None
-    return [repo for repo in repositories(ledger) if access.can_read(viewer, repo)]
+    return sorted(viewing.readable(access, viewer, repositories(ledger)))
 
 
 _COLUMNS = (
