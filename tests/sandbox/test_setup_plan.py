@@ -190,3 +190,31 @@ def test_the_extras_tox_installs_for_the_tests_are_installed_too(make_repo: Any)
         {"setup.py": "from setuptools import setup\nsetup(name='q')\n", "tox.ini": "[testenv\n"}
     )
     assert detect(other).pip_args[:2] == ("-e", ".")
+
+
+def test_the_fallback_without_linters_requirement_files(make_repo: Any) -> None:
+    """astroid in 2021: requirements_test.txt includes the pre-commit pins (pylint==2.11.1, which wants
+    astroid<2.9, the project itself being 2.9.0.dev0). The fallback installs the file's own
+    requirements and those of its other includes, markers evaluated, without the linters' file."""
+    from repomind.sandbox.setup_plan import has_lint_includes
+
+    repo = make_repo(
+        {
+            "setup.cfg": "[metadata]\nname = astroid\n",
+            "setup.py": "from setuptools import setup\nsetup()\n",
+            "requirements_test.txt": "-r requirements_test_min.txt\n-r requirements_test_pre_commit.txt\n"
+            "coverage~=5.5\ntypes-typed-ast; python_version<'3.8'\n",
+            "requirements_test_min.txt": "-e .\npytest\n",
+            "requirements_test_pre_commit.txt": "black==21.7b0\npylint==2.11.1\n",
+        }
+    )
+    assert has_lint_includes(repo) and not has_lint_includes(make_repo({"requirements.txt": "six\n"}))
+    usual = detect(repo)
+    assert "requirements_test.txt" in usual.pip_args  # as pip reads it, includes and all
+    assert "pylint==2.11.1" in usual.requirements
+    fallback = detect(repo, python="3.11", skip_lint=True)
+    assert "-r" not in fallback.pip_args
+    assert "coverage~=5.5" in fallback.pip_args and "pytest" in fallback.pip_args
+    assert not any(a.startswith(("pylint", "black", "types-typed-ast")) for a in fallback.pip_args)
+    assert "pylint==2.11.1" not in fallback.requirements
+    assert fallback.pip_args[:2] == ("-e", ".")

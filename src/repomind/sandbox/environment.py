@@ -142,26 +142,40 @@ def build(
     glibc = SUITE_GLIBC[suite_for(python)] if not spec.image or spec.python else SUITE_GLIBC["bookworm"]
     box = SetupBox(client, base_tag, work_tree, spec, limits, setup_timeout_s, project_version(work_tree))
     output, static, earlier = "", plan, ""
-    for number, date in enumerate(dates, 1):
+    # Then, when a requirement file includes linters' files, the same again without them: a linter's
+    # pin (``pylint==2.11.1``, wanting ``astroid<2.9``) can exclude the project itself.
+    tries = [(date, False) for date in dates]
+    if setup_plan.has_lint_includes(work_tree, spec.requirement_files):
+        tries += [(date, True) for date in dates]
+    for number, (date, skip_lint) in enumerate(tries, 1):
+        if skip_lint:
+            static = setup_plan.detect(
+                work_tree, spec.setup_command, spec.requirement_files, python=python, skip_lint=True
+            )
         try:
-            output, plan = _setup(box, work_tree, spec, static, python, glibc, date, tag, key, log)
+            output, plan = _setup(box, work_tree, spec, static, python, glibc, date, tag, key, log, skip_lint)
             break
         except RequirementRefusedError:
             raise
         except EnvironmentSetupError as exc:
             tail = " / ".join(exc.output.strip().splitlines()[-3:])[-600:]
-            if number == len(dates):
-                if earlier:  # both causes, the one as of the commit's date first
-                    message = f"{exc.message} (with today's releases; {earlier})"
+            if number == len(tries):
+                if earlier:  # every cause, the one as of the commit's date first
+                    message = f"{exc.message} (at last {_describe(date, skip_lint)}; {earlier})"
                     raise EnvironmentSetupError(message, output=exc.output) from exc
                 raise
-            earlier = f"as of {date}: {exc.message}: {tail}"
-            log(f"setting up as of {date} failed ({exc.message}: {tail}); again with today's releases")
+            earlier += f"{'; ' if earlier else ''}{_describe(date, skip_lint)}: {exc.message}: {tail}"
+            log(f"setting up {_describe(date, skip_lint)} failed ({exc.message}: {tail}); trying again")
     log(f"environment {tag} built in {time.monotonic() - start:.1f} s")
     seconds = time.monotonic() - start
     return Environment(
         tag, key, cached=False, setup_seconds=seconds, plan=plan.pip_args, log=output, interpreter=note
     )
+
+
+def _describe(date: str | None, skip_lint: bool) -> str:
+    when = f"as of {date}" if date else "with today's releases"
+    return f"{when} without linters' requirement files" if skip_lint else when
 
 
 def _setup(
@@ -175,6 +189,7 @@ def _setup(
     tag: str,
     key: str,
     log: Callable[[str], None],
+    skip_lint: bool = False,
 ) -> tuple[str, setup_plan.SetupPlan]:
     with tempfile.TemporaryDirectory(prefix="repomind-wheels-") as tmp:
         wheels = Path(tmp, "wheelhouse")
@@ -199,7 +214,12 @@ def _setup(
             try:
                 metadata = box.metadata(wheels, build_pins)
                 plan = setup_plan.detect(
-                    work_tree, spec.setup_command, spec.requirement_files, metadata=metadata, python=python
+                    work_tree,
+                    spec.setup_command,
+                    spec.requirement_files,
+                    metadata=metadata,
+                    python=python,
+                    skip_lint=skip_lint,
                 )
             except EnvironmentSetupError as exc:
                 if not spec.setup_command:

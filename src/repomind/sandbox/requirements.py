@@ -11,6 +11,7 @@ them instead (its ``setup_command``, which runs inside the sandbox, or an allow-
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,18 +113,35 @@ def _is_self(line: str) -> bool:
     return base in _SELF or base.rstrip("/") in _SELF
 
 
-def read_file(root: Path, name: str, extras: list[str] | None = None) -> tuple[list[str], list[str]]:
+#: Requirement files of linters, formatters, type checkers and pre-commit hooks, by name: tests do not
+#: need them, and their pins (``pylint==2.11.1``, which wants ``astroid<2.9``) can exclude the project
+#: itself. Left out only when an environment with them cannot be set up.
+LINT_ONLY = re.compile(r"(?i)(pre[-_]?commit|lint|flake8|mypy|typing|black|isort|format|style)[^/]*$")
+
+
+def read_file(
+    root: Path, name: str, extras: list[str] | None = None, *, skip_lint: bool = False
+) -> tuple[list[str], list[str]]:
     """(requirements, files read) of requirement file ``name``, following ``-r``/``-c`` includes that
     stay inside the repository; anything else that is not a PEP 508 requirement is refused. The extras
-    of the project itself (``-e .[testutil]``) are added to ``extras``."""
+    of the project itself (``-e .[testutil]``) are added to ``extras``. ``skip_lint``: included files
+    named like :data:`LINT_ONLY` are not followed."""
     out: list[str] = []
     files: list[str] = []
-    _read(root, name, out, files, [] if extras is None else extras)
+    _read(root, name, out, files, [] if extras is None else extras, skip_lint)
     return out, files
 
 
-def _read(root: Path, name: str, out: list[str], files: list[str], extras: list[str]) -> None:
-    if name in files:
+def lint_includes(root: Path, name: str) -> list[str]:
+    """The files :data:`LINT_ONLY` names that requirement file ``name`` includes (at any depth)."""
+    _, files = read_file(root, name)
+    return [f for f in files[1:] if LINT_ONLY.search(f)]
+
+
+def _read(
+    root: Path, name: str, out: list[str], files: list[str], extras: list[str], skip_lint: bool = False
+) -> None:
+    if name in files or (skip_lint and files and LINT_ONLY.search(name)):
         return
     if len(files) >= _MAX_INCLUDES:
         raise refuse(name, name, f"is one requirement file too many (at most {_MAX_INCLUDES} are read)")
@@ -140,7 +158,7 @@ def _read(root: Path, name: str, out: list[str], files: list[str], extras: list[
             target = _include(name, rest.strip(), here, line)
             if not repofs.is_regular_file(root, target):
                 raise refuse(here, line, "includes a file that is missing, a symlink or not a regular file")
-            _read(root, target, out, files, extras)
+            _read(root, target, out, files, extras, skip_lint)
         elif _is_self(line):  # the project itself: installed from the work tree inside the sandbox
             _, bracket, names = " ".join(line.split()).partition("[")
             extras += [e.strip() for e in names.split("]", 1)[0].split(",") if bracket and e.strip()]

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
+
 from repomind.sandbox import repofs
-from repomind.sandbox.requirements import applicable, check, read_file, where
+from repomind.sandbox.requirements import applicable, check, lint_includes, read_file, where
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,12 @@ class SetupPlan:
         return "pip install " + " ".join(self.pip_args)
 
 
+def has_lint_includes(work_tree: Path, requirement_files: tuple[str, ...] | None = None) -> bool:
+    """Whether a requirement file the plan reads includes linters' files (a fallback exists)."""
+    wanted = REQUIREMENT_FILES if requirement_files is None else requirement_files
+    return any(repofs.is_regular_file(work_tree, f) and lint_includes(work_tree, f) for f in wanted)
+
+
 def has_project(work_tree: Path) -> bool:
     """Whether there is a project to install (``pyproject.toml``, ``setup.py`` or ``setup.cfg``)."""
     return any(repofs.is_regular_file(work_tree, f) for f in PROJECT_FILES)
@@ -90,8 +98,13 @@ def detect(
     *,
     metadata: ProjectMetadata | None = None,
     python: str = "3.11",
+    skip_lint: bool = False,
 ) -> SetupPlan:
     """The install plan for ``work_tree``: the project with its test extras, its requirement files, pytest.
+
+    ``skip_lint``: a requirement file that includes linters' files (:data:`requirements.LINT_ONLY`) is
+    installed as its own requirements without them (the fallback when the environment with them
+    cannot be set up: a linter's pin may exclude the project itself).
 
     ``requirement_files`` narrows which requirement files are read (default: the usual names).
     ``metadata`` (what the project's build backend reported inside the sandbox) replaces the static
@@ -110,7 +123,7 @@ def detect(
     wanted_extras: list[str] = []
     for name in wanted:
         if name in dep_files:
-            read_file(work_tree, name, file_extras)
+            read_file(work_tree, name, file_extras, skip_lint=skip_lint)
     if any(f in dep_files for f in PROJECT_FILES):
         build = _build_requirements(work_tree)
         if metadata is None:
@@ -134,8 +147,14 @@ def detect(
         requirements += deps + [r for e in wanted_extras for r in extras[e]] + build
     for name in wanted:
         if name in dep_files:
-            pip_args += ["-r", name]
-            file_requirements, files = read_file(work_tree, name)
+            file_requirements, files = read_file(work_tree, name, skip_lint=skip_lint)
+            if skip_lint and lint_includes(work_tree, name):
+                # its checked PEP 508 lines, without the linters' files, markers evaluated for the target
+                target = target_environment(python)
+                kept = (applicable(Requirement(r), target, ()) for r in file_requirements)
+                pip_args += [r for r in kept if r is not None]
+            else:
+                pip_args += ["-r", name]
             requirements += file_requirements
             dep_files += [f for f in files if f not in dep_files]
     if _normal(project_name) != "pytest" and not any(_name_of(r) == "pytest" for r in requirements):
