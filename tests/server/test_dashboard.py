@@ -13,13 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from repomind.store import JobState, add_event, latest_events
 from repomind.store.ledger import JobRequest
 from repomind.testing import StandInGitHub, make_git_repo
-from tests.bot.helpers import Server, serve, settings_for
-from tests.server.test_signin import CLIENT_ID, CLIENT_SECRET, OPERATOR, sign_in
+from tests.bot.helpers import Server, serve
+from tests.server.acme import OPERATOR, acme_github, sign_in, signin_settings
 
 AS_OPERATOR = {"Authorization": f"Bearer {OPERATOR}"}
 ROW = re.compile(r'<tr data-run-id="(\d+)">')
@@ -28,13 +27,7 @@ ROW = re.compile(r'<tr data-run-id="(\d+)">')
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[StandInGitHub]:
     """acme/calc (alice maintains it, mallory reads it) and acme/secret (alice only), one issue each."""
-    with StandInGitHub(tmp_path / "github") as gh:
-        gh.add_repo("acme/calc", make_git_repo(tmp_path / "calc", {"calc.py": "x = 1\n"}))
-        gh.add_repo("acme/secret", make_git_repo(tmp_path / "secret", {"s.py": "y = 2\n"}))
-        gh.state.set_permission("acme/calc", "alice", "maintain")
-        gh.state.set_permission("acme/calc", "mallory", "read")
-        gh.state.set_permission("acme/secret", "alice", "admin")
-        gh.state.register_oauth_client(CLIENT_ID, CLIENT_SECRET)
+    with acme_github(tmp_path) as gh:
         gh.state.open_issue("acme/calc", "add is wrong", "1 + 1 gives 0")
         yield gh
 
@@ -42,15 +35,7 @@ def github(tmp_path: Path) -> Iterator[StandInGitHub]:
 @pytest.fixture
 def server(github: StandInGitHub, tmp_path: Path) -> Iterator[Server]:
     """70 runs: 1..60 on acme/calc (every third failed), 61..70 on acme/secret (succeeded)."""
-    settings = settings_for(
-        github,
-        tmp_path / "data",
-        github_web_url=github.url,
-        oauth_client_id=CLIENT_ID,
-        oauth_client_secret=SecretStr(CLIENT_SECRET),
-        operator_token=SecretStr(OPERATOR),
-    )
-    running = serve(settings, pipeline=None, worker=False)
+    running = serve(signin_settings(github, tmp_path), pipeline=None, worker=False)
     ledger = running.ledger
     for n in range(1, 71):
         repo = "acme/calc" if n <= 60 else "acme/secret"

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from pydantic import SecretStr
 from sqlalchemy import update
 
 from repomind.sandbox.inventory import ImageInfo
@@ -23,10 +22,10 @@ from repomind.server.app import create_app
 from repomind.server.feedback_plot import plot
 from repomind.store import Adapter, Feedback, JobRequest, JobState, Ledger, TrainingJob, TrainingState
 from repomind.store.workers import WorkerRecord, register
-from repomind.testing import FakeImages, StandInGitHub, make_git_repo
+from repomind.testing import FakeImages, StandInGitHub
 from repomind.testing.github.server import free_port
-from tests.bot.helpers import Server, settings_for
-from tests.server.test_signin import CLIENT_ID, CLIENT_SECRET, OPERATOR, sign_in
+from tests.bot.helpers import Server
+from tests.server.acme import OPERATOR, acme_github, sign_in, signin_settings
 
 NOW = datetime.now(UTC)
 IMAGES = [
@@ -48,12 +47,8 @@ class Site:
 
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[StandInGitHub]:
-    with StandInGitHub(tmp_path / "github") as gh:
-        gh.add_repo("acme/calc", make_git_repo(tmp_path / "calc", {"calc.py": "x = 1\n"}))
-        gh.add_repo("acme/secret", make_git_repo(tmp_path / "secret", {"s.py": "y = 2\n"}))
-        gh.state.set_permission("acme/calc", "mallory", "read")
-        gh.state.set_permission("acme/secret", "alice", "admin")
-        gh.state.register_oauth_client(CLIENT_ID, CLIENT_SECRET)
+    with acme_github(tmp_path) as gh:
+        gh.state.set_permission("acme/calc", "alice", "none")  # alice reads acme/secret only, here
         yield gh
 
 
@@ -130,16 +125,7 @@ def _seed(ledger: Ledger) -> None:
 
 @pytest.fixture
 def site(github: StandInGitHub, tmp_path: Path) -> Iterator[Site]:
-    settings = settings_for(
-        github,
-        tmp_path / "data",
-        github_web_url=github.url,
-        oauth_client_id=CLIENT_ID,
-        oauth_client_secret=SecretStr(CLIENT_SECRET),
-        operator_token=SecretStr(OPERATOR),
-        max_concurrent_jobs=2,
-        monthly_budget_usd=5.0,
-    )
+    settings = signin_settings(github, tmp_path, max_concurrent_jobs=2, monthly_budget_usd=5.0)
     images = FakeImages(list(IMAGES))
     app = create_app(settings, worker=False, images=images)
     port = free_port()
