@@ -1,7 +1,7 @@
 """Backtest task construction: how many of a repository's past fixes become tasks, and how long each takes.
 
     python bench/backtest.py --repo /work/repos/marshmallow-code__marshmallow [--limit 5] [--name OWNER/REPO]
-        [--since YYYY-MM-DD] [--cache DIR] [--oracle DIR]
+        [--since YYYY-MM-DD] [--commits N] [--cache DIR] [--oracle DIR]
 
 Candidates come from the repository's first-parent history (:func:`history_candidates`); each is built
 in the real Docker sandbox with the environment the bot sets up (:func:`build_tasks`, cached under
@@ -62,6 +62,9 @@ def main() -> int:
     parser.add_argument("--name", help="OWNER/REPO (default: from the clone's directory, owner__name)")
     parser.add_argument("--limit", type=int, default=5, help="tasks to keep (default 5)")
     parser.add_argument("--since", type=date.fromisoformat, help="no change older than this date")
+    parser.add_argument(
+        "--commits", type=int, help="build at most this many candidates (the speed target: 50), kept or not"
+    )
     parser.add_argument("--cache", type=Path, help="the task cache (default: a temporary directory)")
     parser.add_argument(
         "--oracle",
@@ -85,7 +88,7 @@ def main() -> int:
 
     start = time.monotonic()
     kept = build_tasks(
-        history_candidates(args.repo, since=args.since),
+        history_candidates(args.repo, since=args.since, limit=args.commits),
         args.repo,
         repo=name,
         sandbox=DockerSandbox(),
