@@ -25,6 +25,10 @@ from pathlib import Path
 from repomind.eval.backtest.tasks import TaskOutcome, build_tasks, history_candidates
 from repomind.sandbox import DockerSandbox
 
+HERE = Path(__file__).resolve().parent
+# bench/swebench.py would shadow the `swebench` package the oracle's grading imports
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
