@@ -137,4 +137,4 @@ def test_no_secret_reaches_artifacts_logs_comments_pr_or_run_page(
     assert "[REDACTED]" in message and _found(message) == []
 
     # the run page
-    assert "Job 1" in page and _found(page) == [] and _found(api) == []
+    assert "Run 1" in page and _found(page) == [] and _found(api) == []
