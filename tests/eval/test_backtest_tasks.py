@@ -125,7 +125,8 @@ def test_build_tasks_keeps_fixes_whose_tests_go_from_failing_to_passing(tmp_path
     assert task.instance_id == f"acme__calc-{shas['fix'][:12]}" and task.repo == "acme/calc"
     assert task.base_commit == outcomes[1].candidate.parent and task.fail_to_pass == (F2P,)
     assert task.pass_to_pass == (MUL,) and task.gold_files == ["calc/ops.py"]
-    assert len(sandbox.commands) == 4  # before and after, for each of the two candidates
+    # before and after for each candidate, and after once more for the kept one (ids must hold)
+    assert len(sandbox.commands) == 5
     assert all(argv[-1] == "tests/test_ops.py" for argv in sandbox.commands)
     assert sandbox.prepared[0].repo_name == "calc"  # the bot's environment: the toolchain's spec
 
@@ -289,6 +290,28 @@ def test_build_task_in_the_docker_sandbox(docker_client: Any, tmp_path: Path) ->
         sandbox=sandbox, environments=Environments(sandbox), out_dir=tmp_path / "e", scratch=tmp_path / "s",
     )  # fmt: skip
     assert record["environment"] == REPOSITORY and record["verdict"] == harness.RESOLVED, record
+
+
+def test_a_kept_task_counts_only_tests_that_pass_under_the_same_id_twice(tmp_path: Path) -> None:
+    """marshmallow: the test file cannot load before the fix, so every test of it is missing before;
+    two are parametrised with the clock, their ids differ from one run to the next. The task keeps
+    the tests that pass under the same id when the tests run after the change once more."""
+    shas = fixture_history(tmp_path / "calc")
+    runs = iter(range(100))
+
+    def clocked(argv: tuple[str, ...], tree: Path) -> tuple[int, str, str]:
+        n = next(runs)
+        if "a + b" not in (tree / "calc" / "ops.py").read_text():
+            return 2, "ERROR tests/test_ops.py - ImportError\n", ""  # before: nothing of it loads
+        lines = [f"PASSED {F2P}", f"PASSED tests/test_ops.py::test_now[07:00:{n:02d}]"]
+        return 0, "=== short test summary info ===\n" + "\n".join(lines) + "\n", ""
+
+    fix = next(c for c in history_candidates(tmp_path / "calc") if c.commit == shas["fix"])
+    outcome = build_task(
+        fix, tmp_path / "calc", repo="acme/calc", sandbox=FakeSandbox(script=clocked), work=tmp_path / "w"
+    )
+    assert outcome.reason == KEPT and outcome.instance is not None
+    assert outcome.instance.fail_to_pass == (F2P,)
 
 
 def test_a_test_whose_id_changes_between_runs_is_not_evidence() -> None:
