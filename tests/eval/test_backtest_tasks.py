@@ -137,6 +137,15 @@ def test_build_tasks_keeps_fixes_whose_tests_go_from_failing_to_passing(tmp_path
         limit=None, cache_dir=cache,
     ) == kept  # fmt: skip
     assert again.commands == [] and again.prepared == []
+    # An outcome cached by another version of the construction is built again.
+    stale = cache / f"history-{shas['fix']}.json"
+    stale.write_text(stale.read_text().replace('"version": 2', '"version": 1'))
+    rebuilt = FakeSandbox(script=pytest_like)
+    build_tasks(
+        history_candidates(tmp_path / "calc"), tmp_path / "calc", repo="acme/calc", sandbox=rebuilt,
+        limit=None, cache_dir=cache,
+    )  # fmt: skip
+    assert len(rebuilt.commands) == 3
     assert sorted(p.name for p in cache.iterdir()) == sorted(
         f"history-{shas[k]}.json" for k in ("fix", "p2p")
     )

@@ -255,6 +255,11 @@ def build_task(
     return TaskOutcome(candidate, instance, KEPT)
 
 
+#: How tasks are built; a cached outcome of another version is built again (2: the tests run after the
+#: change twice).
+CACHE_VERSION = 2
+
+
 def _cache_path(cache_dir: Path, candidate: Candidate) -> Path:
     return cache_dir / f"{candidate.source}-{candidate.key}.json"
 
@@ -262,6 +267,8 @@ def _cache_path(cache_dir: Path, candidate: Candidate) -> Path:
 def _load(path: Path) -> tuple[Instance | None, str] | None:
     try:
         data: dict[str, Any] = json.loads(path.read_text())
+        if data.get("version") != CACHE_VERSION:
+            return None  # built another way: build it again
         row = data["instance"]
         if row is None:
             return None, str(data["reason"])
@@ -275,6 +282,7 @@ def _store(path: Path, outcome: TaskOutcome, seconds: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     row = asdict(outcome.instance) if outcome.instance else None
     data = {
+        "version": CACHE_VERSION,
         "key": outcome.candidate.key,
         "reason": outcome.reason,
         "seconds": round(seconds, 2),
