@@ -170,3 +170,16 @@ def test_extensions_committed_before_the_default_python_get_the_python_of_then(t
     assert choose(root, committed="2022-03-03T00:00:00Z", python="3.11").python == "3.11"
     pure = tree(tmp_path / "pure", {"setup.cfg": cfg})
     assert choose(pure, committed="2019-01-01T00:00:00Z").python == "3.11"
+
+
+def test_resolution_waits_for_the_images_python() -> None:
+    """A 2020 commit installed on Python 3.11 resolves as of 3.11's release (pytest 6.1 of 2020 crashes
+    on 3.11: `py.path` has no `__spec__`); a commit after it, or on a Python of its time, as of its date;
+    a date the spec gives, alone."""
+    from repomind.sandbox.environment import resolution_dates
+
+    assert resolution_dates("2020-10-31T14:19:19-04:00", "3.11", None) == ["2022-10-24T00:00:00+00:00", None]
+    assert resolution_dates("2020-10-31T14:19:19-04:00", "3.9", None) == ["2020-10-31T14:19:19-04:00", None]
+    assert resolution_dates("2023-05-01T10:00:00+00:00", "3.11", None) == ["2023-05-01T10:00:00+00:00", None]
+    assert resolution_dates(None, "3.11", None) == [None]
+    assert resolution_dates("2020-10-31T14:19:19-04:00", "3.11", "2021-01-01") == ["2021-01-01"]

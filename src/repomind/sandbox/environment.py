@@ -114,9 +114,9 @@ def build(
         except ImageNotFoundError as exc:
             raise ImageNotFoundError(f"{exc.message}; chosen: {chosen.describe()}") from exc
     # As of the commit's date first, as the SWE-bench harness does: an old commit gets the releases it was
-    # written against (a setuptools with ``dep_util``, a since-removed package, numpy 1.x); where that
-    # fails, today's releases. A date the spec gives is used alone.
-    dates = [spec.resolve_before] if spec.resolve_before else list(dict.fromkeys([committed, None]))
+    # written against (a setuptools with ``dep_util``, a since-removed package, numpy 1.x), though not
+    # older than the image's Python; where that fails, today's releases. A date the spec gives, alone.
+    dates = resolution_dates(committed, python, spec.resolve_before)
     as_of = spec.resolve_before
     key = setup_plan.fingerprint(
         work_tree,
@@ -131,6 +131,9 @@ def build(
         *spec.requirements,
         *(f"step {' '.join(step)}" for step in spec.requirement_steps),
         *((f"before {as_of}",) if as_of else ()),
+        # Resolved from the image's Python's release rather than the commit's date: not the environment
+        # an earlier Repomind cached for this commit (with releases that do not run on that Python).
+        *((f"from {dates[0]}",) if dates[0] and dates[0] != committed and not as_of else ()),
     )
     tag = env_tag(spec.repo_name, key)
     note = chosen.describe() if chosen.automatic else ""
@@ -243,6 +246,18 @@ def _merge(tools: list[str], build: list[str]) -> list[str]:
 
     pins = {canonicalize_name(Requirement(p).name): p for p in [*tools, *build]}
     return list(pins.values())
+
+
+def resolution_dates(committed: str | None, python: str, resolve_before: str | None) -> list[str | None]:
+    """The dates to resolve as of, in order (None: today's releases). A date the spec gives is used alone;
+    else the commit's date, but not before the image's Python was released (pytest 6.1, of 2020, does
+    not run on Python 3.11: a 2020 commit installed on 3.11 gets the releases of 3.11's day), then today."""
+    if resolve_before:
+        return [resolve_before]
+    released = interpreter.RELEASED.get(python)
+    if committed and released and committed[:10] < released:
+        committed = f"{released}T00:00:00+00:00"
+    return list(dict.fromkeys([committed, None]))
 
 
 def commit_date(work_tree: Path) -> str | None:
