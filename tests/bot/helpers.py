@@ -116,8 +116,13 @@ class Server:
 
     def deliver(self, event: str, payload: dict[str, Any], *, delivery: str | None = None) -> httpx.Response:
         body = json.dumps(payload).encode()
+        # 30 s, not httpx's 5: the first request of a server on a loaded 2-core machine can take longer
+        # (the same three tests timed out here under load, and passed alone).
         return httpx.post(
-            f"{self.url}/webhooks/github", content=body, headers=headers(event, body, delivery=delivery)
+            f"{self.url}/webhooks/github",
+            content=body,
+            headers=headers(event, body, delivery=delivery),
+            timeout=30.0,
         )
 
     def stop(self) -> None:
