@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.localise.calibrate import SCORE_VERSION, quantile
+from repomind.pipeline.localise.calibrate import SCORE_VERSION, quantile, read_versioned
 from repomind.pipeline.localise.gitread import LocaliseError
 
 FORMAT = "repomind-history-levels"
@@ -47,17 +47,9 @@ class HistoryLevels:
 
     @classmethod
     def load(cls, path: Path) -> HistoryLevels:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise LocaliseError(f"history levels {path} cannot be read: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise LocaliseError(f"{path} is not a Repomind history-levels file")
-        if data.get("score_version") != SCORE_VERSION:
-            raise LocaliseError(
-                f"{path} was made with scores of version {data.get('score_version')}, this Repomind scores "
-                f"with version {SCORE_VERSION}: run bench/history_levels.py again"
-            )
+        data = read_versioned(
+            path, fmt=FORMAT, kind="history-levels file", again="run bench/history_levels.py again"
+        )
         placements = {
             str(repo): [float(u) for u in values] for repo, values in dict(data["placements"]).items()
         }
