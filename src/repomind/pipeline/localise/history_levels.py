@@ -15,14 +15,13 @@ own alphas. The packaged placements (``calibrations/history-levels.json``, from
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from repomind.pipeline.localise.calibrate import SCORE_VERSION, quantile, read_versioned
+from repomind.pipeline.localise.calibrate import SCORE_VERSION, quantile, read_versioned, write_versioned
 from repomind.pipeline.localise.gitread import LocaliseError
 
 FORMAT = "repomind-history-levels"
@@ -66,7 +65,7 @@ class HistoryLevels:
             "meta": self.meta,
             "placements": self.placements,
         }
-        path.write_text(json.dumps(data, indent=1))
+        write_versioned(path, data)
 
     def without(self, repo: str) -> HistoryLevels:
         """The placements of the other repositories (``repo`` as ``owner/name`` or ``owner__name``)."""
