@@ -11,7 +11,9 @@ binomial standard error and per repository. ``--history``: each repository calib
 history before each instance's base commit (one scoring pass per repository, cached under ``--cache``),
 as the bot does (at the level learnt from the other dev repositories' issues), beside the same run's
 shared numbers and the uncorrected history's; ``--history-limit 300`` reuses the scored histories the
-packaged levels were made from (``bench/history_levels.py`` regenerates those). ``--records``: keep the
+packaged levels were made from (``bench/history_levels.py`` regenerates those); ``as_the_bot``: the
+calibration each issue gets in the bot's order (history, else shared), and a set wider than
+``max_set_size`` asking for a hint (coverage and sizes over the sets claimed). ``--records``: keep the
 rankings in this JSONL and reuse them on the next run. Speed is measured on sympy: a cold index, moving it
 to a commit a few hundred commits away, queries, and peak memory.
 """
@@ -136,6 +138,8 @@ def history_calibrated(
         judged = [dict(r) for r in records]
         apply_calibration(judged, judge, confidence)
         out[str(confidence)] = pooled(judged, confidence)
+    out["as_the_bot"] = {str(c): as_the_bot(items, repos, scored, records, c) for c in CONFIDENCES}
+    plot_as_the_bot(out["as_the_bot"], OUT / "localise" / "as_the_bot.png")
     out["uncorrected"] = {}
     for confidence in CONFIDENCES:
         judge = history_calibration_for(items, repos, scored, confidence, corrected=False)
@@ -143,6 +147,85 @@ def history_calibrated(
         apply_calibration(judged, judge, confidence)
         out["uncorrected"][str(confidence)] = pooled(judged, confidence)
     return out
+
+
+def as_the_bot(items: list, repos: Path, scored: dict, records: list[dict], confidence: float) -> dict:
+    """Each issue as the bot judges it: its repository's history when good enough, else the shared
+    calibration with the shift-robust quantile (fitted on the other repositories' issues alone), else no set;
+    then a set wider than ``max_set_size`` asks for a hint instead of claiming a confidence. For the
+    default (:class:`repomind.repoconfig.RepoConfig`) and the old default (8), and with no limit."""
+    from repomind.eval.localise.history import history_calibration_for
+    from repomind.pipeline.localise.calibration_source import shortfall
+    from repomind.repoconfig import RepoConfig
+
+    history = history_calibration_for(items, repos, scored, confidence)
+    source: dict[str, str] = {}
+
+    def chosen(record: dict) -> Calibration | None:
+        own = history(record)
+        if own is not None:
+            source[record["instance_id"]] = "history"
+            return own
+        others = [r for r in records if r["repo"] != record["repo"]]
+        shared = Calibration(
+            [r["alpha"] for r in others], [r["instance_id"] for r in others], meta={"quantile": SHIFT_ROBUST}
+        )
+        if shortfall(shared, confidence):
+            return None
+        source[record["instance_id"]] = "shared"
+        return shared
+
+    judged = [dict(r) for r in records]
+    apply_calibration(judged, chosen, confidence)
+    out: dict = {"sources": {s: list(source.values()).count(s) for s in ("history", "shared")}}
+    out["no_limit"] = pooled(judged, confidence)
+    for limit in sorted({RepoConfig().max_set_size, 8}):
+        claimed = [r for r in judged if r.get("set_size") is not None and r["set_size"] <= limit]
+        stats = pooled(claimed, confidence)
+        stats["hints"] = sum(1 for r in judged if r.get("set_size") is not None and r["set_size"] > limit)
+        stats["by_source"] = {
+            s: pooled([r for r in claimed if source.get(r["instance_id"]) == s], confidence)["coverage"]
+            for s in ("history", "shared")
+        }
+        out[f"max_set_size_{limit}"] = stats
+    return out
+
+
+def plot_as_the_bot(stats: dict, path: Path) -> None:
+    """Coverage of the sets claimed, the share of issues given a set and the mean set size, against the
+    stated confidence, with no limit and for each ``max_set_size``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = [float(c) for c in stats]
+    variants = [k for k in next(iter(stats.values())) if k == "no_limit" or k.startswith("max_set_size_")]
+    fig, (cov, size) = plt.subplots(1, 2, figsize=(10, 4))
+    cov.plot(levels, levels, "k:", label="stated")
+    for colour, variant in zip(("C0", "C1", "C2", "C3"), variants, strict=False):
+        label = variant.replace("_", " ").replace("max set size ", "max_set_size ")
+        rows = [stats[c][variant] for c in stats]
+        total = [r["n"] + r.get("hints", 0) for r in rows]
+        cov.plot(levels, [r["coverage"] for r in rows], "o-", color=colour, label=f"{label}: coverage")
+        cov.plot(
+            levels,
+            [r["n"] / t for r, t in zip(rows, total, strict=True)],
+            "x--",
+            color=colour,
+            label=f"{label}: given a set",
+        )
+        size.plot(levels, [r["mean_set_size"] for r in rows], "o-", color=colour, label=label)
+    cov.set(
+        xlabel="stated confidence", ylabel="share of issues", title="Sets claimed (dev, history else shared)"
+    )
+    size.set(xlabel="stated confidence", ylabel="mean files in a claimed set", yscale="log")
+    cov.legend(fontsize=7)
+    size.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def speed(sympy: Path, embedder: object) -> dict:

@@ -77,3 +77,11 @@ def test_bad_config_says_what_is_wrong(text: str, message: str) -> None:
         repoconfig.parse(text)
     assert message in str(info.value)
     assert str(info.value).startswith(".github/repomind.yml")
+
+
+def test_max_set_size_defaults_to_the_rankings_head() -> None:
+    """A set that needs files below the head (judged by rank alone) asks for a hint by default."""
+    from repomind.pipeline.localise.calibrate import HEAD
+
+    assert repoconfig.parse("").max_set_size == HEAD == 10
+    assert repoconfig.parse("max_set_size: 8\n").max_set_size == 8

@@ -54,7 +54,10 @@ class RepoConfig(BaseModel):
     #: (:data:`repomind.pipeline.edits.guard.DEFAULT_PROTECTED`: CI, build and dependency files).
     protected_paths: list[str] | None = None
     confidence: float = Field(default=0.9, gt=0, lt=1)
-    max_set_size: int = Field(default=8, ge=1)
+    #: A calibrated set wider than this asks for a hint instead of claiming a confidence. 10 is the ranking's
+    #: head (:data:`repomind.pipeline.localise.calibrate.HEAD`): a set that must reach below it is judged by
+    #: rank alone, and on the dev set sets within it kept their promise (README, "Which calibration").
+    max_set_size: int = Field(default=10, ge=1)
     instructions: str | None = None
     #: How a run solves the issue (:mod:`repomind.pipeline.strategies`); None: the server's, else ``agent``.
     strategy: str | None = None
