@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "requirements-dev.txt",
         "docs/requirements.txt",
         "tox.ini",
+        "pytest.ini",
         "noxfile.py",
         "Makefile",
         "package.json",

@@ -35,6 +35,7 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
     "pyproject.toml",
     "requirements*.txt",
     "tox.ini",
+    "pytest.ini",
     "noxfile.py",
     "Makefile",
     "package.json",
