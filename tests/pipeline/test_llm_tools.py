@@ -13,11 +13,11 @@ import pytest
 from repomind.local_llm import LocalModelServer, TransformersChat, chat_messages, find_packaged_gguf
 from repomind.pipeline.agent.actions import TOOL_SPECS, Action, actions_from_completion, check_args
 from repomind.pipeline.agent.protocol import (
-    TEXT_FORMAT,
     assistant_message,
     choose_protocol,
     no_action_messages,
     observation_messages,
+    render_text_format,
 )
 from repomind.pipeline.llm import (
     Completion,
@@ -152,9 +152,9 @@ def test_protocol_messages() -> None:
     assert observation_messages(None, "bad", "native") == [{"role": "user", "content": "Observation:\nbad"}]
     assert no_action_messages(plain, "bad", "native") == [{"role": "user", "content": "Observation:\nbad"}]
     for signature in ("search(regex: str, path_glob: str | None = None)", "submit(summary: str)"):
-        assert signature in TEXT_FORMAT
-    assert "view(path: str, line: int = 1, before: int = 0, after: int = 100)" in TEXT_FORMAT
-    assert "```action\n" in TEXT_FORMAT
+        assert signature in render_text_format()
+    assert "view(path: str, line: int = 1, before: int = 0, after: int = 100)" in render_text_format()
+    assert "```action\n" in render_text_format()
 
 
 def test_estimate_counts_tool_call_arguments() -> None:

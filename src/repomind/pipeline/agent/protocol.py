@@ -1,13 +1,14 @@
 """How actions travel between the loop and the model: natively (OpenAI tool calls) or as text.
 
 ``native``: the tools are offered with every request, the model answers ``tool_calls``, and each result
-goes back as a ``tool`` message answering its call. ``text``: the instructions (:data:`TEXT_FORMAT`) are in
-the prompt, the model answers one fenced ``action`` block, and each result goes back as a user message
-``Observation: ...``. ``auto`` picks native where the model supports it.
+goes back as a ``tool`` message answering its call. ``text``: the instructions (:func:`render_text_format`,
+rendered on first use) are in the prompt, the model answers one fenced ``action`` block, and each result
+goes back as a user message ``Observation: ...``. ``auto`` picks native where the model supports it.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from repomind.pipeline.agent.actions import TOOLS, Action, text_action
@@ -50,6 +51,7 @@ def no_action_messages(completion: Completion, text: str, protocol: Protocol) ->
     return observation_messages(None, text, protocol)
 
 
+@functools.cache
 def render_text_format() -> str:
     """The text protocol's instructions, listing each tool's signature (``templates/text_format.md.j2``)."""
     template = environment("repomind.pipeline.agent").get_template("text_format.md.j2")
@@ -60,6 +62,3 @@ def render_text_format() -> str:
             "edit", {"path": "src/app.py", "search": "    return a - b\n", "replace": "    return a + b\n"}
         ),
     ).strip()
-
-
-TEXT_FORMAT: str = render_text_format()
