@@ -19,6 +19,7 @@ from repomind.eval.backtest.environment import REPOSITORY, SPECIFICATION, Reposi
 from repomind.eval.backtest.tasks import (
     KEPT,
     NO_F2P,
+    TIMED_OUT,
     Candidate,
     TaskOutcome,
     build_task,
@@ -338,3 +339,14 @@ def test_a_test_whose_id_changes_between_runs_is_not_evidence() -> None:
         "t/test_c.py::new": "passed",  # its file did not load before the fix (an import of the new name)
     }
     assert fail_to_pass(before, after) == ["t/test_b.py::f", "t/test_c.py::new"]
+
+
+def test_tests_that_time_out_before_the_change_drop_the_candidate_at_once(tmp_path: Path) -> None:
+    """pydicom: a test change touching tests that download hangs until the sandbox's limit; the candidate
+    is dropped after that first run, not run again after the change."""
+    shas = fixture_history(tmp_path / "calc")
+    sandbox = FakeSandbox(script=lambda _argv, _tree: (124, "", "timed out"))
+    fix = next(c for c in history_candidates(tmp_path / "calc") if c.commit == shas["fix"])
+    outcome = build_task(fix, tmp_path / "calc", repo="acme/calc", sandbox=sandbox, work=tmp_path / "w")
+    assert outcome.instance is None and outcome.reason == TIMED_OUT
+    assert len(sandbox.commands) == 1

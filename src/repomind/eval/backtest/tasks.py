@@ -39,6 +39,7 @@ from repomind.sandbox import EnvironmentSetupError, ImageNotFoundError, Sandbox
 
 KEPT = "kept"
 NO_F2P = "no test goes from failing to passing"
+TIMED_OUT = "its tests ran past the sandbox's time limit before the change"
 #: Commits read from the history per ``git rev-list`` call.
 BATCH = 200
 Progress = Callable[[int, int, str], None]
@@ -222,6 +223,8 @@ def build_task(
         if not files:
             return dropped("the test change leaves no test file to run")
         before = environment.run(sandbox, bot, tree, files)
+        if before.timed_out:  # its tests would time out in every replay too (a download, a hang)
+            return dropped(TIMED_OUT)
         try:
             apply_patch(tree, candidate.source_patch, "source_patch")
         except PatchError:
