@@ -116,12 +116,12 @@ def test_report_rows_and_summary(tmp_path: Path) -> None:
 
 
 def _replay(tmp_path: Path, *extra: str, env: dict[str, str]) -> tuple[Any, Path, str, str]:
-    from repomind.eval.backtest.replay import save_tasks
+    from repomind.pipeline.instance import save
     from tests.test_cli import run
 
     clone, base, fix, task = _history(tmp_path)
     tasks = tmp_path / "given.jsonl"
-    save_tasks([task], tasks)
+    save([task], tasks)
     out = tmp_path / "out"
     args = ["backtest", "--repo", str(clone), "--tasks", str(tasks), "--specs", str(write_specs(tmp_path))]
     res = run(*args, *extra, "--out", str(out), env=env, timeout=600)

@@ -333,3 +333,26 @@ def test_the_prediction_is_the_chosen_patch_as_the_work_tree_has_it_not_the_reda
     prediction, _ = solve_predictor("m", run_solve)(item, tmp_path / "repo", tmp_path)
     assert "foo:[REDACTED]@" in (tmp_path / "solve" / "patch.diff").read_text()
     assert prediction.patch == diff
+
+
+def test_saved_instances_are_read_back_whole_by_eval_and_by_the_localiser(tmp_path: Path) -> None:
+    """One writer (``pipeline.instance.save``) for backtest tasks and issues from GitHub: `eval swebench`
+    reads every field back, the localiser its five."""
+    from repomind.pipeline.instance import Instance, load, save
+
+    task = Instance(
+        instance_id="acme__calc-abc123",
+        repo="acme/calc",
+        base_commit="a" * 40,
+        problem_statement="add() subtracts",
+        patch="diff --git a/calc.py b/calc.py\n",
+        version="1.2",
+        test_patch="diff --git a/tests/test_calc.py b/tests/test_calc.py\n",
+        fail_to_pass=("tests/test_calc.py::test_add",),
+        pass_to_pass=("tests/test_calc.py::test_mul",),
+        environment_setup_commit="b" * 40,
+    )
+    path = tmp_path / "tasks.jsonl"
+    save([task], path)
+    assert ds.load_instances(path) == [task]
+    assert [(i.instance_id, i.patch) for i in load(path)] == [(task.instance_id, task.patch)]

@@ -93,10 +93,18 @@ def load(path: Path, ids: list[str] | None = None) -> list[Instance]:
 
 
 def save(instances: list[Instance], path: Path) -> None:
-    """Write instances as SWE-bench-format JSONL (what :func:`load` reads)."""
+    """Write instances as SWE-bench-format JSONL: what :func:`load` reads, and every field ``eval swebench``
+    reads (the tests, FAIL_TO_PASS / PASS_TO_PASS, version, environment setup commit)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fields = ("instance_id", "repo", "base_commit", "problem_statement", "patch")
-    path.write_text("".join(json.dumps({f: getattr(i, f) for f in fields}) + "\n" for i in instances))
+    rows = [
+        {
+            **i.as_swebench(),
+            "problem_statement": i.problem_statement,
+            "environment_setup_commit": i.environment_setup_commit,
+        }
+        for i in instances
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
 def repo_path(repos: Path, repo: str) -> Path | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repomind.pipeline.instance import Instance
+from repomind.pipeline.instance import Instance, save
 from repomind.pipeline.solve.workspace import run_git
 
 if TYPE_CHECKING:
@@ -45,17 +45,6 @@ def default_builder() -> TaskBuilder:
 
     builder: TaskBuilder = tasks.build_tasks
     return builder
-
-
-def save_tasks(tasks: Iterable[Instance], path: Path) -> None:
-    """The tasks as SWE-bench JSONL, every field ``eval swebench`` reads (``load_instances``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for task in tasks:
-        row = {**task.as_swebench(), "problem_statement": task.problem_statement}
-        row["environment_setup_commit"] = task.environment_setup_commit
-        rows.append(json.dumps(row) + "\n")
-    path.write_text("".join(rows))
 
 
 def hidden_clone(clone: Path, commit: str, dest: Path) -> Path:
@@ -196,7 +185,7 @@ class Replay:
 
         out = self.out.resolve()
         out.mkdir(parents=True, exist_ok=True)
-        save_tasks(tasks, out / "tasks.jsonl")
+        save(list(tasks), out / "tasks.jsonl")
         repos = out / "repos"
         repos.mkdir(exist_ok=True)
         for name in {t.repo for t in tasks}:
