@@ -70,6 +70,8 @@ def test_the_agent_keys_and_the_repository_habits() -> None:
         ("review_model: ' '\n", "review_model: Value error, must not be empty"),
         ("signoff: maybe\n", "signoff: Value error, must be true or false"),
         ("max_step: 3\n", "max_step: unknown key"),
+        ("language: 'C#'\n", "language: Value error, must be a language name such as 'python'"),
+        ("strategy: two words\n", "strategy: Value error, must be a strategy name such as 'agent'"),
     ],
 )
 def test_bad_config_says_what_is_wrong(text: str, message: str) -> None:
@@ -85,3 +87,5 @@ def test_max_set_size_defaults_to_the_rankings_head() -> None:
 
     assert repoconfig.parse("").max_set_size == HEAD == 10
     assert repoconfig.parse("max_set_size: 8\n").max_set_size == 8
+    assert repoconfig.parse("strategy: ' Agent '\nlanguage: Python\n").strategy == "agent"
+    assert repoconfig.parse("language: Python\n").language == "python"

@@ -29,6 +29,15 @@ class FileSource(Protocol):
     def get_file(self, repo: str, path: str, ref: str) -> str | None: ...
 
 
+def _name(value: object, pattern: re.Pattern[str], problem: str) -> object:
+    """A name setting, trimmed and lower-cased; ``problem`` when it does not match ``pattern``."""
+    if isinstance(value, str):
+        value = value.strip().lower()
+    if value is not None and not (isinstance(value, str) and pattern.match(value)):
+        raise ValueError(problem)
+    return value
+
+
 class RepoConfig(BaseModel):
     """What a repository may tell Repomind about itself."""
 
@@ -91,20 +100,12 @@ class RepoConfig(BaseModel):
     @field_validator("language", mode="before")
     @classmethod
     def _language(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip().lower()
-        if value is not None and not (isinstance(value, str) and _LANGUAGE.match(value)):
-            raise ValueError("must be a language name such as 'python'")
-        return value
+        return _name(value, _LANGUAGE, "must be a language name such as 'python'")
 
     @field_validator("strategy", mode="before")
     @classmethod
     def _strategy(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip().lower()
-        if value is not None and not (isinstance(value, str) and _STRATEGY.match(value)):
-            raise ValueError("must be a strategy name such as 'agent' or 'pipeline'")
-        return value
+        return _name(value, _STRATEGY, "must be a strategy name such as 'agent' or 'pipeline'")
 
     @field_validator("review_steps", mode="before")
     @classmethod
