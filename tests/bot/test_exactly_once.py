@@ -283,3 +283,22 @@ def test_a_cancel_before_anything_was_pushed_says_so(github: StandInGitHub, tmp_
         server.stop()
     [status] = [c.body for c in github.state.comments_on(REPO, 1) if "repomind:job:1" in c.body]
     assert "nothing was pushed" in status and github.state.branches(REPO) == ["main"]
+
+
+def test_two_checks_failing_on_one_head_at_once_are_one_ci_revision(tmp_path: Path) -> None:
+    """Two workers handle two check failures of one head concurrently: both pass the "already followed"
+    look-up, and the feedback differs, so the intent is the head commit alone."""
+    ledger = _ledger(tmp_path)
+    lint = {"feedback": "ruff failed", "head_sha": "a" * 40, "checks": ["lint"]}
+    tests = {"feedback": "pytest failed", "head_sha": "a" * 40, "checks": ["tests"]}
+    first, created = ledger.open_job(JobRequest(REPO, 1, 1, "ci", "revise", args=lint))
+    assert created
+    same, created = ledger.open_job(JobRequest(REPO, 1, 1, "ci", "revise", args=tests))
+    assert not created and same.id == first.id
+    later, created = ledger.open_job(
+        JobRequest(REPO, 1, 1, "ci", "revise", args={**tests, "head_sha": "b" * 40})
+    )
+    assert created and later.id != first.id
+    # a person's revise with the same words stays its own intent
+    person, created = ledger.open_job(JobRequest(REPO, 1, 1, "comment", "revise", args=lint))
+    assert created and person.id not in (first.id, later.id)

@@ -40,6 +40,10 @@ PIPELINE_JOBS = JobTable(
 )
 
 
+#: Triggers whose intent is some of their arguments only (the rest, such as feedback, may differ).
+INTENT_ARGS: dict[str, tuple[str, ...]] = {"ci": ("head_sha",)}
+
+
 @dataclass(frozen=True)
 class JobRequest:
     """A trigger that asks for a pipeline run on an issue."""
@@ -60,8 +64,11 @@ class JobRequest:
     @property
     def intent_key(self) -> str:
         """Same repository, issue, command and arguments: the same intent, so at most one active job.
-        Hashed to 64 characters: a review or ``revise`` text can be any length, the column cannot."""
-        args = json.dumps(self.args, sort_keys=True)
+        Hashed to 64 characters: a review or ``revise`` text can be any length, the column cannot. A CI
+        revision's intent is its head commit alone (:data:`INTENT_ARGS`): two checks failing on one head at
+        once, handled by two workers, are one revision, whatever each one's feedback says."""
+        kept = INTENT_ARGS.get(self.trigger)
+        args = json.dumps(self.args if kept is None else {k: self.args.get(k) for k in kept}, sort_keys=True)
         return hashlib.sha256(f"{self.repo}#{self.issue_number}:{self.command}:{args}".encode()).hexdigest()
 
 
