@@ -33,7 +33,7 @@ import time
 import zlib
 from pathlib import Path
 
-from repomind.eval.localise.evaluate import accuracy, apply_calibration, by_repo, replay, summarise
+from repomind.eval.localise.evaluate import accuracy, apply_calibration, by_repo, claimed, replay, summarise
 from repomind.eval.localise.plots import write_plots
 from repomind.pipeline import instance as dataset
 from repomind.pipeline.localise.calibrate import SHIFT_ROBUST, Calibration
@@ -180,11 +180,11 @@ def as_the_bot(items: list, repos: Path, scored: dict, records: list[dict], conf
     out: dict = {"sources": {s: list(source.values()).count(s) for s in ("history", "shared")}}
     out["no_limit"] = pooled(judged, confidence)
     for limit in sorted({RepoConfig().max_set_size, 8}):
-        claimed = [r for r in judged if r.get("set_size") is not None and r["set_size"] <= limit]
-        stats = pooled(claimed, confidence)
-        stats["hints"] = sum(1 for r in judged if r.get("set_size") is not None and r["set_size"] > limit)
+        stats = claimed(judged, limit)
+        kept = [r for r in judged if r.get("set_size") is not None and r["set_size"] <= limit]
+        stats["median_set_size"] = sorted(r["set_size"] for r in kept)[len(kept) // 2] if kept else None
         stats["by_source"] = {
-            s: pooled([r for r in claimed if source.get(r["instance_id"]) == s], confidence)["coverage"]
+            s: claimed([r for r in kept if source.get(r["instance_id"]) == s], limit)["coverage"]
             for s in ("history", "shared")
         }
         out[f"max_set_size_{limit}"] = stats

@@ -74,3 +74,21 @@ def test_eval_localise_calibrates_each_instance_on_its_history(tmp_path: Path) -
     assert again.returncode == 0, again.stderr
     assert cache.stat().st_mtime_ns == stamp  # kept, not scored again
     assert json.loads(out.read_text())["summary"]["coverage"] == summary["coverage"]
+
+
+def test_claimed_counts_wide_sets_as_hints_and_judges_the_rest() -> None:
+    """The sets the bot would state: a set wider than max_set_size asks for a hint and is left out of the
+    coverage; a record with no set (no good enough calibration) is neither."""
+    from repomind.eval.localise.evaluate import claimed
+
+    records = [
+        {"set_size": 3, "covered": True},
+        {"set_size": 10, "covered": False},
+        {"set_size": 11, "covered": True},  # a hint, though it would have covered
+        {"set_size": None, "covered": None},
+    ]
+    stats = claimed(records, 10)
+    assert (stats["n"], stats["hints"], stats["without_set"]) == (2, 1, 1)
+    assert stats["coverage"] == 0.5 and stats["mean_set_size"] == 6.5
+    assert abs(stats["standard_error"] - (0.5 * 0.5 / 2) ** 0.5) < 1e-12
+    assert claimed(records, 2)["n"] == 0 and claimed(records, 2)["coverage"] is None

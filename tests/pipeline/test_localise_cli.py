@@ -139,3 +139,8 @@ def test_calibrate_then_eval_with_resume(tmp_path: Path) -> None:
     # per repository (owner/name), at the report's confidence
     assert summary["coverage_by_repo"] == {"acme/shop": summary["coverage"]}
     assert summary["mean_set_size_by_repo"] == {"acme/shop": summary["mean_set_size"]}
+    # what the bot would state: sets of at most max_set_size (the config's default, 10) files
+    sizes = [r["set_size"] for r in report["instances"]]
+    assert summary["claimed"]["max_set_size"] == 10
+    assert summary["claimed"]["n"] + summary["claimed"]["hints"] == len(sizes)
+    assert summary["claimed"]["hints"] == sum(size > 10 for size in sizes)

@@ -346,6 +346,13 @@ def evaluate() -> None:
     type=int,
     help="With --calibration history: past changes scored per repository.",
 )
+@click.option(
+    "--max-set-size",
+    default=None,
+    type=click.IntRange(min=1),
+    help="The summary's `claimed`: sets the bot would state, wider ones asking for a hint [default: the "
+    "repository config's default].",
+)
 @click.option("--instances", default=None, help="Comma-separated instance ids (default all).")
 @click.option("--resume", is_flag=True, help="Keep the instances already in OUT's directory; rank the rest.")
 @click.option("--baseline", is_flag=True, help="Also rank with plain BM25 over whole files.")
@@ -362,6 +369,7 @@ def eval_localise(
     calibration: Path | None,
     confidence: float,
     history_limit: int,
+    max_set_size: int | None,
     instances: str | None,
     resume: bool,
     baseline: bool,
@@ -374,6 +382,7 @@ def eval_localise(
     from repomind.eval.localise.plots import write_plots
     from repomind.pipeline import instance as ds
     from repomind.progress import bar
+    from repomind.repoconfig import RepoConfig
 
     items = ds.load(dataset, _ids(instances))
     if not repos.is_dir():
@@ -398,7 +407,9 @@ def eval_localise(
             warn=lambda m: click.echo(f"warning: {m}", err=True),
         )
     judge = _history(ctx, items, repos, localiser, history_limit, confidence) if history else None
-    summary = summarise(run, judge or localiser.calibration, confidence)
+    if max_set_size is None:
+        max_set_size = RepoConfig().max_set_size
+    summary = summarise(run, judge or localiser.calibration, confidence, max_set_size=max_set_size)
     plots = write_plots(out.parent, run.records, judge or localiser.calibration)
     report = {"summary": summary, "plots": [p.name for p in plots], "instances": run.records}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ nothing and ``resume`` skips what is done.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -200,9 +201,33 @@ def by_repo(records: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]
     return out
 
 
+def claimed(records: list[dict[str, Any]], max_set_size: int) -> dict[str, Any]:
+    """What the bot would state of records judged by :func:`apply_calibration`: a set of at most
+    ``max_set_size`` files is claimed, a wider one asks for a hint. Coverage (with its binomial standard
+    error) and sizes over the sets claimed; ``hints`` and ``without_set`` (no good enough calibration)."""
+    judged = [r for r in records if r.get("set_size") is not None]
+    kept = [r for r in judged if r["set_size"] <= max_set_size]
+    coverage = sum(bool(r["covered"]) for r in kept) / len(kept) if kept else None
+    return {
+        "max_set_size": max_set_size,
+        "n": len(kept),
+        "hints": len(judged) - len(kept),
+        "without_set": len(records) - len(judged),
+        "coverage": coverage,
+        "standard_error": math.sqrt(coverage * (1 - coverage) / len(kept)) if coverage is not None else None,
+        "mean_set_size": statistics.fmean(r["set_size"] for r in kept) if kept else None,
+    }
+
+
 def summarise(
-    run: Run, calibration: Calibration | CalibrationFor | None, confidence: float
+    run: Run,
+    calibration: Calibration | CalibrationFor | None,
+    confidence: float,
+    *,
+    max_set_size: int | None = None,
 ) -> dict[str, Any]:
+    """Accuracy, and with a calibration its coverage and set sizes, overall and per repository; with
+    ``max_set_size``, ``claimed``: the sets the bot would state (:func:`claimed`)."""
     records = run.records
     summary: dict[str, Any] = {"n": len(records), "skipped": run.skipped}
     summary.update(accuracy([r["hit_rank"] for r in records]))
@@ -214,6 +239,8 @@ def summarise(
             repos = by_repo(records)
             summary["coverage_by_repo"] = {k: v["coverage"] for k, v in repos.items()}
             summary["mean_set_size_by_repo"] = {k: v["mean_set_size"] for k, v in repos.items()}
+        if max_set_size is not None and summary["coverage"] is not None:
+            summary["claimed"] = claimed(records, max_set_size)
     if records:
         cold = [r["index_s"] for r in records]
         summary["index_s_median"] = statistics.median(cold)
