@@ -302,3 +302,26 @@ def test_two_checks_failing_on_one_head_at_once_are_one_ci_revision(tmp_path: Pa
     # a person's revise with the same words stays its own intent
     person, created = ledger.open_job(JobRequest(REPO, 1, 1, "comment", "revise", args=lint))
     assert created and person.id not in (first.id, later.id)
+
+
+def test_a_cancelled_runs_spend_counts_towards_the_months_budget(tmp_path: Path) -> None:
+    """The model was paid for what a run did before its cancel: the job keeps the outcome's cost."""
+    from repomind.store.limits import spent_this_month
+
+    state = _state(tmp_path)
+    holder: dict[str, Ledger] = {}
+
+    def cancel_then_wait() -> bool:
+        holder["ledger"].request_cancel(REPO, 1)
+        return False
+
+    pipeline = FakePipeline(edits={"calc.py": FIXED}, gate=cancel_then_wait, cancel_cost_usd=0.42)
+    ledger, runner = _runner(tmp_path, state, pipeline)
+    holder["ledger"] = ledger
+    job, _ = ledger.open_job(JobRequest(REPO, 1, 1, "label", "fix"))
+    runner.run(job.id)
+    done = ledger.job(job.id)
+    assert done.state is JobState.CANCELLED and done.result is not None
+    assert done.result["status"] == "cancelled" and done.result["cost_usd"] == 0.42
+    assert spent_this_month(ledger, 1) == 0.42
+    assert ledger.job(job.id).head_sha is None  # nothing pushed

@@ -60,6 +60,8 @@ class FakePipeline:
     calls: list[dict[str, object]] = field(default_factory=list)
     #: New lint problems the outcome reports (the real pipeline's passing patch has none).
     lint: tuple[LintProblem, ...] = ()
+    #: What a cancelled run had spent by then (the real one's budget so far).
+    cancel_cost_usd: float | None = None
 
     def run(self, job: PipelineJob, *, events: ev.RunEvents, should_cancel: ShouldCancel) -> PipelineOutcome:
         work_tree, hints, issue_title = job.work_tree, job.hints, job.issue_title
@@ -95,11 +97,13 @@ class FakePipeline:
         while self.gate is not None and not self.gate():
             if should_cancel():
                 run.stop(Stopped.CANCELLED, "cancelled after localisation")
-                return PipelineOutcome(OutcomeStatus.CANCELLED, localisation=loc)
+                return PipelineOutcome(
+                    OutcomeStatus.CANCELLED, localisation=loc, cost_usd=self.cancel_cost_usd
+                )
             time.sleep(0.05)
         if should_cancel():
             run.stop(Stopped.CANCELLED, "cancelled after localisation")
-            return PipelineOutcome(OutcomeStatus.CANCELLED, localisation=loc)
+            return PipelineOutcome(OutcomeStatus.CANCELLED, localisation=loc, cost_usd=self.cancel_cost_usd)
         events.emit(ev.EnvironmentPreparing())
         events.emit(ev.EnvironmentReady("scripted", True, 0.0))
         for rel, text in self.edits.items():

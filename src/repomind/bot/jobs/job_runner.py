@@ -299,11 +299,12 @@ class JobRunner:
         if uploads is not None:  # before the result names the run: a reader then finds its files
             uploads.finish(outcome.run_id, outcome.run_dir)
         status.view = status.view.with_outcome(outcome)
-        if outcome.status is not OutcomeStatus.CANCELLED:
-            # the strategy the run used: the outcome's own word, else the one the configuration chose
-            strategy = outcome.strategy or config.strategy
-            result = {**outcome.to_json(), "strategy": strategy, "timings": clock.as_json()}
-            self.ledger.update_job(job.id, result=result, base_sha=base)
+        # Kept whatever the ending, a cancel too: the month's spend sums the results' costs, and a worker
+        # that dies after this resumes from it (a cancelled outcome then ends cancelled again).
+        # The strategy the run used: the outcome's own word, else the one the configuration chose.
+        strategy = outcome.strategy or config.strategy
+        result = {**outcome.to_json(), "strategy": strategy, "timings": clock.as_json()}
+        self.ledger.update_job(job.id, result=result, base_sha=base)
         return outcome
 
     def _publish(
