@@ -18,7 +18,7 @@ from repomind.bot.solving.uploads import RunUploads, upload_run
 from repomind.errors import ConfigError
 from repomind.pipeline.solve import events as ev
 from repomind.settings import Settings
-from repomind.store import Job, JobState, Ledger, make_engine
+from repomind.store import Job, JobRequest, JobState, Ledger, make_engine
 from repomind.store.artifacts import Artifacts, LedgerArtifacts, S3Artifacts, open_artifacts
 from repomind.store.purge import Purger
 from repomind.testing import MemoryArtifacts
@@ -115,6 +115,36 @@ def test_every_store_keeps_puts_replaces_and_lists_a_runs_files(artifacts: Artif
             artifacts.put(run_id, name, b"x")
         assert artifacts.get(run_id, name) is None
     assert artifacts.get("run-1", "../run-2/report.json") is None and artifacts.names("..") == []
+
+
+def test_every_store_deletes_one_runs_files_and_nothing_else(artifacts: Artifacts) -> None:
+    artifacts.put("run-1", "report.json", b"{}")
+    artifacts.put("run-1", "attempt-1/patch.diff", b"diff")
+    artifacts.put("run-10", "report.json", b"{}")  # a run id that run-1 is a prefix of: kept
+    assert artifacts.delete_run("run-1") == 2
+    assert artifacts.names("run-1") == [] and artifacts.get("run-1", "report.json") is None
+    assert artifacts.names("run-10") == ["report.json"]
+    assert artifacts.delete_run("run-1") == 0 and artifacts.delete_run("..") == 0
+
+
+def test_purging_an_installation_deletes_its_runs_files_in_a_bucket(tmp_path: Path) -> None:
+    """Artifacts kept outside the ledger (a bucket; its fake here) go with the installation's jobs."""
+    ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'p.db'}"))
+    bucket = MemoryArtifacts()
+    mine, _ = ledger.open_job(JobRequest("acme/calc", 1, 1, "label", "fix"))
+    theirs, _ = ledger.open_job(JobRequest("zeta/app", 2, 1, "label", "fix"))
+    ledger.update_job(mine.id, result={"run_id": "run-mine"}, state=JobState.SUCCEEDED)
+    ledger.update_job(theirs.id, result={"run_id": "run-theirs"}, state=JobState.SUCCEEDED)
+    for run_id in ("run-mine", "run-theirs"):
+        bucket.put(run_id, "report.json", b"{}")
+        bucket.put(run_id, "trajectory.jsonl", b"")
+    purger = Purger(ledger, tmp_path, tmp_path / "runs", tmp_path / "training", artifacts=bucket)
+    assert purger.installation(1)["artifacts"] == 2
+    assert bucket.names("run-mine") == [] and bucket.names("run-theirs") == [
+        "report.json",
+        "trajectory.jsonl",
+    ]
+    ledger.dispose()
 
 
 def test_a_bad_artifacts_url_is_a_config_error(tmp_path: Path) -> None:

@@ -50,8 +50,9 @@ def github_factory(settings: Settings) -> GitHubFactory:
     )
 
 
-def make_purger(settings: Settings, ledger: Ledger) -> Purger:
-    """What deletes an installation's data, and runs past ``REPOMIND_RETENTION_DAYS``."""
+def make_purger(settings: Settings, ledger: Ledger, artifacts: Artifacts | None = None) -> Purger:
+    """What deletes an installation's data, and runs past ``REPOMIND_RETENTION_DAYS`` (with their files
+    in ``artifacts``, the run-artifacts store)."""
     from repomind.training.config import TrainingSettings
 
     def remove_environments(repo: str) -> int:
@@ -66,6 +67,7 @@ def make_purger(settings: Settings, ledger: Ledger) -> Purger:
         training_root=TrainingSettings().root(settings.data_dir),
         retention_days=settings.retention_days,
         remove_environments=remove_environments,
+        artifacts=artifacts,
     )
 
 
@@ -120,7 +122,7 @@ class Runtime:
             runner=runner,
             dispatch=dispatch,
             options=self.options,
-            purger=make_purger(self.settings, self.ledger),
+            purger=make_purger(self.settings, self.ledger, self.artifacts),
         )
 
     def start_worker(self, worker: Worker, *, queue: str = PIPELINE) -> Stop:

@@ -42,6 +42,10 @@ class Artifacts(Protocol):
 
     def names(self, run_id: str) -> list[str]: ...
 
+    def delete_run(self, run_id: str) -> int:
+        """Delete every file of the run; how many there were."""
+        ...
+
 
 def valid_run_id(run_id: str) -> bool:
     return bool(_SEGMENT.fullmatch(run_id)) and ".." not in run_id
@@ -87,6 +91,16 @@ class LedgerArtifacts:
             return []
         with self.ledger.reading() as s:
             return sorted(s.scalars(select(Artifact.name).where(Artifact.run_id == run_id)).all())
+
+    def delete_run(self, run_id: str) -> int:
+        if not valid_run_id(run_id):
+            return 0
+        try:
+            with self.ledger.session() as s:
+                gone = s.execute(delete(Artifact).where(Artifact.run_id == run_id))
+        except SQLAlchemyError as exc:
+            raise ArtifactsError(f"cannot delete {run_id} from the ledger: {exc}") from exc
+        return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 class S3Artifacts:
@@ -151,6 +165,25 @@ class S3Artifacts:
         except (BotoCoreError, ClientError) as exc:
             raise ArtifactsError(f"cannot list {run_id} in s3://{self.bucket}: {exc}") from exc
         return sorted(found)
+
+    def delete_run(self, run_id: str) -> int:
+        names = self.names(run_id)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for start in range(0, len(names), 1000):  # DeleteObjects takes at most 1,000 keys
+            keys = [{"Key": self._key(run_id, n)} for n in names[start : start + 1000]]
+            try:
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise ArtifactsError(f"cannot delete {run_id} from s3://{self.bucket}: {exc}") from exc
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise ArtifactsError(
+                    f"cannot delete {first.get('Key')} from s3://{self.bucket}: {first.get('Message')}"
+                )
+        return len(names)
 
 
 def open_artifacts(settings: Settings, ledger: Ledger) -> Artifacts:

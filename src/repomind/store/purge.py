@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from repomind.store.artifacts import Artifacts, LedgerArtifacts, valid_run_id
 from repomind.store.ledger import Ledger
 from repomind.store.models import Artifact, Delivery, Feedback, Job, JobEvent, JobState, Pin
 from repomind.store.training import Adapter, TrainingJob
@@ -43,6 +44,8 @@ class Purger:
     retention_days: float | None = None
     remove_environments: RemoveEnvironments | None = None
     log: Any = None
+    #: The run-artifacts store when it is not the ledger's own table (a bucket): its files go too.
+    artifacts: Artifacts | None = None
     _counts: dict[str, int] = field(default_factory=dict)
 
     # -- installation and repositories -------------------------------------------------------------
@@ -120,9 +123,13 @@ class Purger:
             for run_dir in self._run_dirs(job):
                 self._remove(run_dir, "run_dirs")
                 run_ids.add(run_dir.name)
-        # the runs' files in the ledger's artifacts table (a bucket's objects expire by its own lifecycle)
+        # the runs' files in the ledger's artifacts table, and in the bucket when they are kept in one
         stored = s.execute(delete(Artifact).where(Artifact.run_id.in_(sorted(run_ids))))
         self._add("artifacts", int(stored.rowcount))  # type: ignore[attr-defined]
+        if self.artifacts is not None and not isinstance(self.artifacts, LedgerArtifacts):
+            for run_id in sorted(run_ids):
+                if valid_run_id(run_id):
+                    self._add("artifacts", self.artifacts.delete_run(run_id))
         keys = {(j.repo, j.issue_number) for j in jobs}
         s.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
         s.execute(delete(Job).where(Job.id.in_(ids)))

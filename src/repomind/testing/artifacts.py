@@ -30,3 +30,10 @@ class MemoryArtifacts:
     def names(self, run_id: str) -> list[str]:
         with self._lock:
             return sorted(n for r, n in self.files if r == run_id)
+
+    def delete_run(self, run_id: str) -> int:
+        with self._lock:
+            gone = [key for key in self.files if key[0] == run_id]
+            for key in gone:
+                del self.files[key]
+        return len(gone)
