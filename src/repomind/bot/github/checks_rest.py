@@ -61,6 +61,14 @@ class ChecksMixin:
     def _json(self, what: str, call: Callable[[GithubkitGitHub[Any]], Any]) -> Any:
         raise NotImplementedError  # pragma: no cover - the client's own
 
+    def _pages(
+        self,
+        what: str,
+        call: Callable[[GithubkitGitHub[Any], int], Any],
+        items: Callable[[Any], list[Any]] = list,
+    ) -> list[Any]:
+        raise NotImplementedError  # pragma: no cover - the client's own
+
     def create_check_run(
         self,
         repo: str,
@@ -120,32 +128,18 @@ class ChecksMixin:
             )
 
     def list_check_runs(self, repo: str, ref: str) -> list[CheckRun]:
-        runs: list[CheckRun] = []
-        page = 1
-        while True:
-            data = self._json(
-                f"GET check runs of {ref}",
-                lambda gh, p=page: gh.rest.checks.list_for_ref(  # type: ignore[misc]
-                    *_split(repo), ref, per_page=PER_PAGE, page=p
-                ),
-            )
-            batch = data.get("check_runs") or []
-            runs.extend(CheckRun.from_rest(r) for r in batch)
-            if len(batch) < PER_PAGE or len(runs) >= int(data.get("total_count") or 0):
-                return runs
-            page += 1
+        runs = self._pages(
+            f"GET check runs of {ref}",
+            lambda gh, p: gh.rest.checks.list_for_ref(*_split(repo), ref, per_page=PER_PAGE, page=p),
+            lambda data: list(data.get("check_runs") or []),
+        )
+        return [CheckRun.from_rest(r) for r in runs]
 
     def list_check_annotations(self, repo: str, check_run_id: int) -> list[CheckAnnotation]:
-        found: list[CheckAnnotation] = []
-        page = 1
-        while True:
-            batch = self._json(
-                f"GET annotations of check run {check_run_id}",
-                lambda gh, p=page: gh.rest.checks.list_annotations(  # type: ignore[misc]
-                    *_split(repo), check_run_id, per_page=PER_PAGE, page=p
-                ),
-            )
-            found.extend(annotation_of(a) for a in batch)
-            if len(batch) < PER_PAGE:
-                return found
-            page += 1
+        found = self._pages(
+            f"GET annotations of check run {check_run_id}",
+            lambda gh, p: gh.rest.checks.list_annotations(
+                *_split(repo), check_run_id, per_page=PER_PAGE, page=p
+            ),
+        )
+        return [annotation_of(a) for a in found]

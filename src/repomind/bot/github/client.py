@@ -139,14 +139,25 @@ class GithubkitClient(ChecksMixin):
     def _json(self, what: str, call: Callable[[GithubkitGitHub[Any]], Any]) -> Any:
         return self._send(what, call).json()
 
-    def _pages(self, what: str, call: Callable[[GithubkitGitHub[Any], int], Any]) -> list[Any]:
-        return list(self._iter_pages(what, call))
+    def _pages(
+        self,
+        what: str,
+        call: Callable[[GithubkitGitHub[Any], int], Any],
+        items: Callable[[Any], list[Any]] = list,
+    ) -> list[Any]:
+        return list(self._iter_pages(what, call, items))
 
-    def _iter_pages(self, what: str, call: Callable[[GithubkitGitHub[Any], int], Any]) -> Iterator[Any]:
-        """The items of every page, a page read only when the caller gets to it."""
+    def _iter_pages(
+        self,
+        what: str,
+        call: Callable[[GithubkitGitHub[Any], int], Any],
+        items: Callable[[Any], list[Any]] = list,
+    ) -> Iterator[Any]:
+        """The items of every page (``items`` finds them in a page's JSON: the page itself, or a field of
+        it), a page read only when the caller gets to it."""
         page = 1
         while True:
-            batch = self._json(what, lambda gh, p=page: call(gh, p))  # type: ignore[misc]
+            batch = items(self._json(what, lambda gh, p=page: call(gh, p)))  # type: ignore[misc]
             yield from batch
             if len(batch) < PER_PAGE:
                 return
