@@ -85,8 +85,12 @@ FIX_XFAIL_MUL = FIX + block(
     "def mul(a, b):\n    return a * b\n",
     'def mul(a, b):\n    import pytest\n\n    pytest.xfail("mul() is flaky")\n',
 )
+#: The fix, and a conftest.py that drops test_mul from the run (pytest.ini is a protected path).
 FIX_DESELECT_MUL = FIX + block(
-    "pytest.ini", "", "[pytest]\naddopts = --deselect tests/test_ops.py::test_mul\n"
+    "tests/conftest.py",
+    "",
+    "def pytest_collection_modifyitems(config, items):\n"
+    '    items[:] = [item for item in items if item.name != "test_mul"]\n',
 )
 UNDEFINED = block("calc/ops.py", "    return a - b\n", "    return plus(a, b)\n")
 SYNTAX = block("calc/ops.py", "    return a - b\n", "    return a +\n")

@@ -231,3 +231,20 @@ def test_the_pr_body_says_which_evidence_tests_the_issue_named_and_which_it_did_
     # an outcome stored before the split reads as all named
     assert TestEvidence(fixed=(ISSUE,), verified=True).groups() == [("named in the issue", (ISSUE,))]
     assert "not named in the issue" not in _pr_body(TestEvidence(fixed=(ISSUE,), verified=True))
+
+
+def test_a_conftest_hook_that_drops_a_passing_test_is_a_regression(tmp_path: Path) -> None:
+    """The attempt's conftest.py is not part of the "before" tree: a hook there that deselects test_mul
+    would otherwise hide it from both runs (pytest.ini, the other way, is a protected path)."""
+    repo = make_git_repo(tmp_path / "repo", fx.FILES)
+    box = FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host)
+    report = solve(
+        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run", max_attempts=1),
+        model=ScriptedModel([fx.FIX_DESELECT_MUL]),
+        sandbox=box,
+    )
+    assert not report.success
+    [attempt] = report.attempts
+    assert attempt.category is Category.REGRESSION
+    assert attempt.tests["before"]["results"]["tests/test_ops.py::test_mul"] == "passed"
+    assert attempt.tests["verdict"]["regressions"] == ["tests/test_ops.py::test_mul"]

@@ -189,8 +189,12 @@ def _test(ctx: AttemptContext, n: int, tree: Path, record: AttemptRecord) -> Att
 def _baseline(
     ctx: AttemptContext, n: int, tree: Path, plan: verify.TestPlan, changed: list[str]
 ) -> verify.TestRun:
-    """The plan run on the starting revision plus this attempt's test files (cached by both)."""
-    overlay = sorted(c for c in changed if ctx.toolchain.is_test_file(c))
+    """The plan run on the starting revision plus this attempt's new and changed test modules (cached by
+    both). Not its test support files (``conftest.py``: a hook there could drop tests from both runs) and
+    not its deletions: a test that passed on the starting revision and is gone after is a regression."""
+    overlay = sorted(
+        c for c in changed if ctx.toolchain.is_runnable_test(c) and _file_bytes(tree, c) is not None
+    )
     digest = hashlib.sha256(repr(plan.argv).encode())
     for rel in overlay:
         digest.update(rel.encode() + b"\0" + (_file_bytes(tree, rel) or b"<deleted>") + b"\0")

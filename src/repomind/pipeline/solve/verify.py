@@ -6,8 +6,9 @@ reproduction) still fails, and there is evidence: a test that failed before and 
 FAIL_TO_PASS). Evidence counts whether or not the issue names the test; the verdict says which were tied
 to it (``issue_named``) and which were not (``unnamed``: an existing test among those run that failed on
 the unpatched code). A failing test not tied to the issue that still fails is not blamed
-(``still_failing``). The "before" tree is the starting revision plus the attempt's test files only, so a
-reproduction test is seen failing there.
+(``still_failing``). The "before" tree is the starting revision plus the attempt's new and changed test
+modules only, so a reproduction test is seen failing there; the attempt's test support files
+(``conftest.py``) and deletions are not in it, so a test they drop is missing after and is a regression.
 
 Only ``passed`` is a pass. A test that passed before and is skipped, xfailed, xpassed, failing, in
 error or missing after is a regression; a test tied to the issue that is skipped or xfailed after is
