@@ -92,6 +92,12 @@ FIX_DESELECT_MUL = FIX + block(
     "def pytest_collection_modifyitems(config, items):\n"
     '    items[:] = [item for item in items if item.name != "test_mul"]\n',
 )
+#: The fix, and test_mul turned into a function pytest does not collect (a test removed from its module).
+FIX_REMOVE_MUL_TEST = FIX + block(
+    "tests/test_ops.py",
+    "def test_mul():\n    assert mul(2, 3) == 6\n",
+    "def check_mul():\n    assert mul(2, 3) == 6\n",
+)
 UNDEFINED = block("calc/ops.py", "    return a - b\n", "    return plus(a, b)\n")
 SYNTAX = block("calc/ops.py", "    return a - b\n", "    return a +\n")
 

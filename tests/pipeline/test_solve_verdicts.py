@@ -248,3 +248,43 @@ def test_a_conftest_hook_that_drops_a_passing_test_is_a_regression(tmp_path: Pat
     assert attempt.category is Category.REGRESSION
     assert attempt.tests["before"]["results"]["tests/test_ops.py::test_mul"] == "passed"
     assert attempt.tests["verdict"]["regressions"] == ["tests/test_ops.py::test_mul"]
+
+
+MUL_ID = "tests/test_ops.py::test_mul"
+
+
+def test_a_test_removed_from_an_existing_module_is_a_regression(tmp_path: Path) -> None:
+    """The changed module is in the "before" tree too, so the removed test is in neither run; the module
+    as it was at the starting revision is run once more, and its passing test_mul is missed after."""
+    repo = make_git_repo(tmp_path / "repo", fx.FILES)
+    box = FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host)
+    report = solve(
+        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run", max_attempts=1),
+        model=ScriptedModel([fx.FIX_REMOVE_MUL_TEST]),
+        sandbox=box,
+    )
+    assert not report.success
+    [attempt] = report.attempts
+    assert attempt.category is Category.REGRESSION
+    assert attempt.tests["start"]["results"][MUL_ID] == "passed"
+    assert attempt.tests["verdict"]["regressions"] == [MUL_ID]
+    # a fix that adds a test to the module keeps the module's tests: it passes, the extra run beside it
+    adds = fx.FIX + fx.block(
+        "tests/test_ops.py",
+        "def test_mul():\n",
+        "def test_add_zero():\n    assert add(0, 3) == 3\n\n\ndef test_mul():\n",
+    )
+    ok = solve(
+        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run-ok", max_attempts=1),
+        model=ScriptedModel([adds]),
+        sandbox=FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host),
+    )
+    assert ok.success, ok.attempts[0].summary
+    assert set(ok.attempts[0].tests["start"]["results"]) == {"tests/test_ops.py::test_add", MUL_ID}
+    # a fix that touches no test module runs nothing more
+    plain = solve(
+        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run-plain", max_attempts=1),
+        model=ScriptedModel([fx.FIX]),
+        sandbox=FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host),
+    )
+    assert plain.success and "start" not in plain.attempts[0].tests

@@ -162,9 +162,12 @@ def _test(ctx: AttemptContext, n: int, tree: Path, record: AttemptRecord) -> Att
     plan = verify.plan_tests(tree, record.changed, ctx.found, ctx.test_command, toolchain=ctx.toolchain)
     ctx.events.emit(TestsPlanned(n, plan.reason))
     before = _baseline(ctx, n, tree, plan, record.changed)
+    before, start = _with_removed_tests(ctx, n, plan, record.changed, before)
     after = _run_tests(ctx, tree, plan.command)
     ctx.events.emit(TestsRan(n, "after", after))
     tests: dict[str, Any] = {"plan": asdict(plan), "before": _summary(before), "after": _summary(after)}
+    if start is not None:
+        tests["start"] = _summary(start)
     if before.timed_out or (ctx.toolchain.could_not_run(before.exit_code) and not before.results):
         record.category = Category.ENVIRONMENT_ERROR
         record.summary = "the tests cannot run on the unpatched code"
@@ -206,6 +209,30 @@ def _baseline(
     ctx.events.emit(TestsRan(n, "before", before, overlay=tuple(overlay)))
     ctx.baselines[key] = before
     return before
+
+
+def _with_removed_tests(
+    ctx: AttemptContext, n: int, plan: verify.TestPlan, changed: list[str], before: verify.TestRun
+) -> tuple[verify.TestRun, verify.TestRun | None]:
+    """``before`` with the tests the attempt removed from existing test modules: those modules are run as
+    they were at the starting revision (once per job and set of modules), and a test that passed there
+    and is not in ``before`` counts as passed before, so it is a regression when it is gone after. Not
+    for a configured test command (it cannot be narrowed to those modules). Also the run on them."""
+    if plan.configured:
+        return before, None
+    existing = sorted(_originals(ctx.workspace, [c for c in changed if ctx.toolchain.is_runnable_test(c)]))
+    if not existing:
+        return before, None
+    command = ctx.toolchain.test_command(tuple(existing))
+    key = "start\0" + repr(command.argv)
+    start = ctx.baselines.get(key)
+    if start is None:
+        start = _run_tests(ctx, ctx.workspace.work_tree(f"attempt-{n}-start"), command)
+        ctx.baselines[key] = start
+    removed = {t: o for t, o in start.results.items() if o in GOOD and t not in before.results}
+    if not removed:
+        return before, start
+    return replace(before, results={**before.results, **removed}), start
 
 
 def _overlay_tree(ctx: AttemptContext, n: int, tree: Path, overlay: list[str]) -> Path:
