@@ -193,22 +193,31 @@ def _baseline(
     ctx: AttemptContext, n: int, tree: Path, plan: verify.TestPlan, changed: list[str]
 ) -> verify.TestRun:
     """The plan run on the starting revision plus this attempt's new and changed test modules (cached by
-    both). Not its test support files (``conftest.py``: a hook there could drop tests from both runs) and
-    not its deletions: a test that passed on the starting revision and is gone after is a regression."""
-    overlay = sorted(
-        c for c in changed if ctx.toolchain.is_runnable_test(c) and _file_bytes(tree, c) is not None
-    )
+    both; :func:`_before_overlay`)."""
+    overlay = _before_overlay(ctx, tree, changed)
     digest = hashlib.sha256(repr(plan.argv).encode())
-    for rel in overlay:
-        digest.update(rel.encode() + b"\0" + (_file_bytes(tree, rel) or b"<deleted>") + b"\0")
+    for rel, data in overlay.items():
+        digest.update(rel.encode() + b"\0" + data + b"\0")
     key = digest.hexdigest()
     if key in ctx.baselines:
         return ctx.baselines[key]
-    base = _overlay_tree(ctx, n, tree, overlay)
+    base = _overlay_tree(ctx, n, overlay)
     before = _run_tests(ctx, base, plan.command)
     ctx.events.emit(TestsRan(n, "before", before, overlay=tuple(overlay)))
     ctx.baselines[key] = before
     return before
+
+
+def _before_overlay(ctx: AttemptContext, tree: Path, changed: list[str]) -> dict[str, bytes]:
+    """What the "before" tree takes of the attempt: its new and changed test modules (path → bytes, in
+    order). Not its test support files (``conftest.py``: a hook there could drop tests from both runs) and
+    not its deletions: a test that passed on the starting revision and is gone after is a regression."""
+    overlay: dict[str, bytes] = {}
+    for rel in sorted(c for c in changed if ctx.toolchain.is_runnable_test(c)):
+        data = _file_bytes(tree, rel)
+        if data is not None:
+            overlay[rel] = data
+    return overlay
 
 
 def _with_removed_tests(
@@ -235,17 +244,14 @@ def _with_removed_tests(
     return replace(before, results={**before.results, **removed}), start
 
 
-def _overlay_tree(ctx: AttemptContext, n: int, tree: Path, overlay: list[str]) -> Path:
+def _overlay_tree(ctx: AttemptContext, n: int, overlay: dict[str, bytes]) -> Path:
     base = ctx.workspace.work_tree(f"attempt-{n}-before")
-    for rel in overlay:
-        data, dst = _file_bytes(tree, rel), base / rel
-        if data is not None:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.is_symlink():
-                dst.unlink()
-            dst.write_bytes(data)
-        elif dst.is_file() or dst.is_symlink():
+    for rel, data in overlay.items():
+        dst = base / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_symlink():
             dst.unlink()
+        dst.write_bytes(data)
     return base
 
 
@@ -291,7 +297,7 @@ def _confirm_baseline(
     not): a pass there is flaky, and is no evidence."""
     base = ctx.workspace.root / f"attempt-{n}-before"
     if not base.exists():
-        base = _overlay_tree(ctx, n, tree, sorted(c for c in changed if ctx.toolchain.is_test_file(c)))
+        base = _overlay_tree(ctx, n, _before_overlay(ctx, tree, changed))
     ids = [i for i in verdict.fail_to_pass if ctx.toolchain.names_one_test(i)]
     if not ids:
         return verdict
