@@ -11,7 +11,7 @@ import pytest
 from repomind.bot.render import render
 from repomind.bot.solving.outcome import attempt_of, evidence_of
 from repomind.bot.solving.pipeline_port import Attempt, PipelineOutcome, TestEvidence
-from repomind.pipeline.solve import Category, SolveRequest, solve, verify
+from repomind.pipeline.solve import Category, SolveReport, SolveRequest, solve, verify
 from repomind.pipeline.solve.outcome import OutcomeStatus
 from repomind.pipeline.solve.reflect import AttemptRecord
 from repomind.pipeline.toolchain.python import PythonToolchain
@@ -25,6 +25,18 @@ PLAN = verify.TestPlan(("pytest",), (), False, (ISSUE,), "")
 
 def run(results: dict[str, str], code: int = 1) -> verify.TestRun:
     return verify.TestRun(("pytest",), code, "failed" if code else "ok", results, 0.1, "", "junit")
+
+
+MUL_ID = "tests/test_ops.py::test_mul"
+
+
+def _solve_on_host(repo: Path, run: Path, reply: str) -> SolveReport:
+    """One attempt with a scripted reply, its tests run on the host through the FakeSandbox."""
+    return solve(
+        SolveRequest(str(repo), fx.ISSUE, run, max_attempts=1),
+        model=ScriptedModel([reply]),
+        sandbox=FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host),
+    )
 
 
 @pytest.mark.parametrize("after", ["skipped", "xfailed", "xpassed", "failed", "error", "missing"])
@@ -117,11 +129,7 @@ def test_the_pr_body_and_the_attempts_show_skips_and_xfails_as_such() -> None:
 def test_a_patch_that_makes_the_issue_test_xfail_fails_with_the_report_read_back(tmp_path: Path) -> None:
     """The fast path (tests on the host, the report read back through the FakeSandbox)."""
     repo = make_git_repo(tmp_path / "repo", fx.FILES)
-    box = FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host)
-    model = ScriptedModel([fx.XFAIL_ADD])
-    report = solve(
-        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run", max_attempts=1), model=model, sandbox=box
-    )
+    report = _solve_on_host(repo, tmp_path / "run", fx.XFAIL_ADD)
     assert not report.success and not report.verified
     [attempt] = report.attempts
     assert attempt.category is Category.TEST_FAILURE
@@ -237,32 +245,19 @@ def test_a_conftest_hook_that_drops_a_passing_test_is_a_regression(tmp_path: Pat
     """The attempt's conftest.py is not part of the "before" tree: a hook there that deselects test_mul
     would otherwise hide it from both runs (pytest.ini, the other way, is a protected path)."""
     repo = make_git_repo(tmp_path / "repo", fx.FILES)
-    box = FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host)
-    report = solve(
-        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run", max_attempts=1),
-        model=ScriptedModel([fx.FIX_DESELECT_MUL]),
-        sandbox=box,
-    )
+    report = _solve_on_host(repo, tmp_path / "run", fx.FIX_DESELECT_MUL)
     assert not report.success
     [attempt] = report.attempts
     assert attempt.category is Category.REGRESSION
-    assert attempt.tests["before"]["results"]["tests/test_ops.py::test_mul"] == "passed"
-    assert attempt.tests["verdict"]["regressions"] == ["tests/test_ops.py::test_mul"]
-
-
-MUL_ID = "tests/test_ops.py::test_mul"
+    assert attempt.tests["before"]["results"][MUL_ID] == "passed"
+    assert attempt.tests["verdict"]["regressions"] == [MUL_ID]
 
 
 def test_a_test_removed_from_an_existing_module_is_a_regression(tmp_path: Path) -> None:
     """The changed module is in the "before" tree too, so the removed test is in neither run; the module
     as it was at the starting revision is run once more, and its passing test_mul is missed after."""
     repo = make_git_repo(tmp_path / "repo", fx.FILES)
-    box = FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host)
-    report = solve(
-        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run", max_attempts=1),
-        model=ScriptedModel([fx.FIX_REMOVE_MUL_TEST]),
-        sandbox=box,
-    )
+    report = _solve_on_host(repo, tmp_path / "run", fx.FIX_REMOVE_MUL_TEST)
     assert not report.success
     [attempt] = report.attempts
     assert attempt.category is Category.REGRESSION
@@ -274,17 +269,9 @@ def test_a_test_removed_from_an_existing_module_is_a_regression(tmp_path: Path) 
         "def test_mul():\n",
         "def test_add_zero():\n    assert add(0, 3) == 3\n\n\ndef test_mul():\n",
     )
-    ok = solve(
-        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run-ok", max_attempts=1),
-        model=ScriptedModel([adds]),
-        sandbox=FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host),
-    )
+    ok = _solve_on_host(repo, tmp_path / "run-ok", adds)
     assert ok.success, ok.attempts[0].summary
     assert set(ok.attempts[0].tests["start"]["results"]) == {"tests/test_ops.py::test_add", MUL_ID}
     # a fix that touches no test module runs nothing more
-    plain = solve(
-        SolveRequest(str(repo), fx.ISSUE, tmp_path / "run-plain", max_attempts=1),
-        model=ScriptedModel([fx.FIX]),
-        sandbox=FakeSandbox(script=fx.run_on_host, read_back=fx.read_back_on_host),
-    )
+    plain = _solve_on_host(repo, tmp_path / "run-plain", fx.FIX)
     assert plain.success and "start" not in plain.attempts[0].tests
